@@ -1,0 +1,51 @@
+// Bundles the action (dist/index.cjs) and the CLI (dist/cli.cjs) with their source maps and
+// the licenses of everything bundled (dist/licenses.txt). Output is deterministic, so a
+// fresh build of an unchanged src/ leaves dist/ byte-identical (CI checks it).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as esbuild from "esbuild";
+
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  sourcemap: true,
+  sourcesContent: false,
+  legalComments: "none",
+  metafile: true,
+  logLevel: "warning",
+  define: { PREPULL_VERSION: JSON.stringify(pkg.version) },
+};
+const results = await Promise.all([
+  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.cjs" }),
+  esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/cli.cjs", banner: { js: "#!/usr/bin/env node" } }),
+]);
+
+// Licenses: every package whose files went into a bundle.
+const packages = new Map();
+for (const { metafile } of results) {
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+    if (match) packages.set(match[1], join("node_modules", match[1]));
+  }
+}
+const sections = [...packages.entries()]
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([name, dir]) => {
+    const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+    const licenseFile = ["LICENSE", "LICENSE.md", "license", "LICENSE.txt", "license.md"]
+      .map((f) => join(dir, f))
+      .find((f) => {
+        try {
+          readFileSync(f);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    const text = licenseFile ? readFileSync(licenseFile, "utf8").trim() : "(no license file in the package)";
+    return `${name}@${meta.version} — ${meta.license ?? "UNKNOWN"}\n\n${text}\n`;
+  });
+writeFileSync("dist/licenses.txt", `Third-party software bundled in dist/\n\n${sections.join("\n---\n\n")}`);

@@ -1,0 +1,107 @@
+// `prepull` on the command line (GitLab, Jenkins, Tekton, a laptop): the same run, flags
+// named like the action's inputs, a table on stdout, exit 1 under --on-failure fail.
+import { parseArgs } from "node:util";
+import { run } from "./main.js";
+import { consoleLogger, textTable } from "./report.js";
+
+const INPUTS = [
+  "images",
+  "images-file",
+  "set-vars-url",
+  "set-vars-env",
+  "set-vars-image",
+  "set-vars-sha256",
+  "mirrors",
+  "mirror-map",
+  "verify",
+  "attempts",
+  "backoff",
+  "pull-timeout",
+  "concurrency",
+  "platform",
+  "engine",
+  "github-token",
+  "on-failure",
+  "keep-mirror-tag",
+  "mode",
+  "background",
+] as const;
+
+const USAGE = `usage: prepull [--images REF]... [--mirrors PREFIX]... [--FLAG VALUE]...
+
+Flags are named like the action's inputs; list inputs take the flag once per item
+(or one value with newlines). Examples:
+  prepull --images alpine:3.20 --mirrors ghcr.io/myorg
+  prepull --images-file images.txt --mirrors 'docker.io=mirror.gcr.io/{path}' --on-failure fail
+  prepull --set-vars-url URL --set-vars-env MANYLINUX_VERSION=_2_28 --set-vars-env TARGET_ARCH=x64
+The token may come from the environment (GITHUB_TOKEN) rather than a flag.
+Flags: ${INPUTS.map((i) => `--${i}`).join(" ")} --json --help`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(INPUTS.map((name) => [name, { type: "string", multiple: true }] as const)),
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    process.stderr.write(`prepull: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${readVersion()}\n`);
+    return 0;
+  }
+  const flag = (name: string): string => {
+    const value = values[name];
+    if (Array.isArray(value)) return value.join("\n");
+    return typeof value === "string" ? value : "";
+  };
+  const outputs = new Map<string, string>();
+  let failedMessage: string | undefined;
+  const outcome = await run({
+    getInput: (name) => {
+      if (name === "images" && positionals.length > 0) return [flag(name), ...positionals].join("\n");
+      if (name === "github-token" && flag(name) === "") return process.env.GITHUB_TOKEN ?? "";
+      return flag(name);
+    },
+    log: consoleLogger(),
+    setOutput: (name, value) => outputs.set(name, value),
+    writeSummary: async () => {},
+    setFailed: (message) => {
+      failedMessage = message;
+      process.stderr.write(`error: ${message}\n`);
+    },
+    setSecret: () => {},
+  });
+  if (values.json) process.stdout.write(`${outputs.get("results") ?? "[]"}\n`);
+  else if (outcome.results.length > 0) process.stdout.write(`${textTable(outcome.results)}\n`);
+  return outcome.failed || failedMessage !== undefined ? 1 : 0;
+}
+
+declare const PREPULL_VERSION: string | undefined;
+function readVersion(): string {
+  return typeof PREPULL_VERSION === "string" ? PREPULL_VERSION : "dev";
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stderr.write(`prepull: unexpected error: ${error.stack ?? error.message}\n`);
+    process.exitCode = 1;
+  },
+);

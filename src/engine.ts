@@ -1,0 +1,165 @@
+// The container engine's CLI (docker or podman), behind argument builders that tests check.
+// Commands run as argument vectors with node's spawn (shell: false): no input reaches a
+// shell. spawn rather than @actions/exec because a pull must be stoppable at its time
+// limit and its output streamed as it comes, which @actions/exec does not offer.
+import { spawn } from "node:child_process";
+import { z } from "zod";
+
+export type EngineName = "docker" | "podman";
+
+/** Argument vectors, one builder per command: pure, so tests pin them down. */
+export const engineArgs = {
+  pull: (ref: string, platform?: string): string[] => ["pull", ...(platform ? ["--platform", platform] : []), ref],
+  tag: (from: string, to: string): string[] => ["tag", from, to],
+  untag: (engine: EngineName, ref: string): string[] => (engine === "podman" ? ["untag", ref] : ["image", "rm", ref]),
+  inspect: (ref: string): string[] => ["image", "inspect", ref],
+  version: (): string[] => ["version", "--format", "{{json .}}"],
+  info: (): string[] => ["info", "--format", "{{json .}}"],
+};
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stopped at its time limit */
+  readonly timedOut: boolean;
+}
+
+export class EngineMissingError extends Error {
+  override name = "EngineMissingError";
+}
+
+export interface RunOptions {
+  readonly timeoutMs?: number;
+  /** each line of stdout as it arrives */
+  readonly onLine?: (line: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Runs `command args…`; never throws for a non-zero exit, throws EngineMissingError when the binary is absent. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    let pending = "";
+    let timedOut = false;
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGTERM");
+            // A CLI that ignores SIGTERM is killed outright a little later.
+            setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+          }, options.timeoutMs)
+        : undefined;
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      if (!options.onLine) return;
+      pending += chunk;
+      const lines = pending.split(/\r?\n/);
+      pending = lines.pop() ?? "";
+      for (const line of lines) options.onLine(line);
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      if (error.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
+      else reject(error);
+    });
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      if (pending !== "" && options.onLine) options.onLine(pending);
+      resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
+    });
+  });
+}
+
+const InspectSchema = z.array(
+  z.object({
+    Id: z.string(),
+    RepoTags: z.array(z.string()).nullish(),
+    RepoDigests: z.array(z.string()).nullish(),
+    Size: z.number().optional(),
+  }),
+);
+
+export interface LocalImage {
+  readonly id: string;
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+  readonly size?: number;
+}
+
+/** The engine CLI the build will use; every call is an argument vector. */
+export class Engine {
+  constructor(
+    readonly name: EngineName,
+    private readonly env?: NodeJS.ProcessEnv,
+  ) {}
+
+  run(args: readonly string[], options: Omit<RunOptions, "env"> = {}): Promise<CommandResult> {
+    return runCommand(this.name, args, { ...options, ...(this.env && { env: this.env }) });
+  }
+
+  /** Throws EngineMissingError with a message a user can act on. */
+  async check(): Promise<void> {
+    let result: CommandResult;
+    try {
+      result = await this.run(engineArgs.version(), { timeoutMs: 30_000 });
+    } catch (error) {
+      if (error instanceof EngineMissingError) {
+        throw new EngineMissingError(
+          `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`,
+        );
+      }
+      throw error;
+    }
+    if (result.exitCode !== 0) {
+      throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+    }
+  }
+
+  pull(ref: string, options: { platform?: string; timeoutMs: number; onLine?: (line: string) => void }): Promise<CommandResult> {
+    return this.run(engineArgs.pull(ref, options.platform), {
+      timeoutMs: options.timeoutMs,
+      ...(options.onLine && { onLine: options.onLine }),
+    });
+  }
+
+  async tag(from: string, to: string): Promise<void> {
+    const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`${this.name} tag ${from} ${to} failed: ${oneLine(result.stderr)}`);
+  }
+
+  async untag(ref: string): Promise<void> {
+    const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
+  }
+
+  /** The local image under `ref`, or undefined when there is none. */
+  async inspect(ref: string): Promise<LocalImage | undefined> {
+    const result = await this.run(engineArgs.inspect(ref), { timeoutMs: 60_000 });
+    if (result.exitCode !== 0) return undefined;
+    const [image] = InspectSchema.parse(JSON.parse(result.stdout));
+    if (!image) return undefined;
+    return {
+      id: image.Id,
+      repoTags: image.RepoTags ?? [],
+      repoDigests: image.RepoDigests ?? [],
+      ...(image.Size !== undefined && { size: image.Size }),
+    };
+  }
+}
+
+/** The engine's message on one line, for a log line or a `reason`. */
+export function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join(" | ")
+    .slice(0, 1000);
+}

@@ -1,0 +1,271 @@
+// Every input is read and validated here, once. Errors name the input and, for lists, the line.
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./plan.js";
+import { formatReference, parseReference, parseRepository, type Reference, repositoryOf } from "./reference.js";
+
+export type GetInput = (name: string) => string;
+
+export class InputError extends Error {
+  override name = "InputError";
+  constructor(
+    readonly input: string,
+    message: string,
+    readonly line?: number,
+  ) {
+    super(`input '${input}'${line !== undefined ? ` line ${line}` : ""}: ${message}`);
+  }
+}
+
+export interface Line {
+  readonly text: string;
+  /** 1-based line number within the input (or file). */
+  readonly line: number;
+}
+
+/** Splits a multiline input: one item a line, blank lines and `#` comments ignored. */
+export function parseLines(text: string, options: { inlineComments?: boolean } = {}): Line[] {
+  const lines: Line[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    let content = raw;
+    if (options.inlineComments) content = content.replace(/(^|\s)#.*$/, "");
+    content = content.trim();
+    if (content === "" || content.startsWith("#")) return;
+    lines.push({ text: content, line: index + 1 });
+  });
+  return lines;
+}
+
+/** An image to pre-pull and where it was named. */
+export interface ImageSpec {
+  /** normalised upstream reference */
+  readonly upstream: Reference;
+  /** `UPSTREAM => MIRROR` on its line */
+  readonly explicitMirror?: Reference;
+  /** e.g. `images line 3`, `images-file spec.txt line 2`, `set-vars CONTAINER_SOURCE` */
+  readonly origin: string;
+}
+
+/** A line that named no valid image: reported as a failed result, the other images still go ahead. */
+export interface ImageLineError {
+  readonly text: string;
+  readonly origin: string;
+  readonly message: string;
+}
+
+export const MODES = ["pull", "plan", "mirror", "wait"] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface SetVarsConfig {
+  readonly url: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly variables: readonly string[];
+  readonly sha256?: string;
+}
+
+export interface Config {
+  readonly images: readonly ImageSpec[];
+  readonly imageErrors: readonly ImageLineError[];
+  readonly setVars?: SetVarsConfig;
+  readonly mirrors: readonly MirrorRule[];
+  readonly mirrorMap: MirrorMap;
+  readonly verify: "digest" | "none";
+  readonly attempts: number;
+  readonly backoffSeconds: number;
+  readonly pullTimeoutSeconds: number;
+  readonly concurrency: number;
+  readonly platform?: string;
+  readonly engine: "docker" | "podman";
+  readonly githubToken?: string;
+  readonly onFailure: "warn" | "fail";
+  readonly keepMirrorTag: boolean;
+  readonly mode: Mode;
+  readonly background: boolean;
+}
+
+/** Defaults as in action.yml; the CLI, which has no action.yml, relies on them. */
+export const DEFAULTS: Readonly<Record<string, string>> = {
+  "set-vars-image": "CONTAINER_SOURCE",
+  verify: "digest",
+  attempts: "3",
+  backoff: "2",
+  "pull-timeout": "900",
+  concurrency: "2",
+  engine: "docker",
+  "on-failure": "warn",
+  "keep-mirror-tag": "false",
+  mode: "pull",
+  background: "false",
+};
+
+const BOOLEAN_TRUE = ["true", "True", "TRUE"];
+const BOOLEAN_FALSE = ["false", "False", "FALSE"];
+const VARIABLE_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PLATFORM_RE = /^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_.]+)?$/;
+
+function scalar<T>(name: string, value: string, schema: z.ZodType<T>, expected: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InputError(name, `"${value}" is not ${expected}`);
+  return parsed.data;
+}
+
+const intIn = (min: number, max: number) => z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+
+export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config {
+  const get = (name: string): string => {
+    const value = getRaw(name).trim();
+    return value === "" ? (DEFAULTS[name] ?? "") : value;
+  };
+  const bool = (name: string): boolean => {
+    const value = get(name);
+    if (BOOLEAN_TRUE.includes(value)) return true;
+    if (BOOLEAN_FALSE.includes(value)) return false;
+    throw new InputError(name, `"${value}" is not a boolean (true or false)`);
+  };
+  const oneOf = <T extends string>(name: string, values: readonly T[]): T =>
+    scalar(name, get(name), z.enum(values as [T, ...T[]]), `one of ${values.join(", ")}`);
+
+  const mirrors = parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {
+    try {
+      return parseMirrorRule(text, line);
+    } catch (error) {
+      throw new InputError("mirrors", `"${text}": ${(error as Error).message}`, line);
+    }
+  });
+
+  const mirrorMap = new Map<string, Reference>();
+  for (const { text, line } of parseLines(get("mirror-map"), { inlineComments: true })) {
+    const parts = text.split("=>");
+    if (parts.length !== 2) throw new InputError("mirror-map", `"${text}" is not "UPSTREAM_REPOSITORY => MIRROR_REPOSITORY"`, line);
+    try {
+      const from = parseRepository(parts[0] ?? "");
+      mirrorMap.set(repositoryOf(from), parseRepository(parts[1] ?? ""));
+    } catch (error) {
+      throw new InputError("mirror-map", `"${text}": ${(error as Error).message}`, line);
+    }
+  }
+
+  const imageErrors: ImageLineError[] = [];
+  const images: ImageSpec[] = [];
+  const addImages = (text: string, where: string) => {
+    for (const { text: item, line } of parseLines(text, { inlineComments: true })) {
+      const origin = `${where} line ${line}`;
+      const parsed = parseImageLine(item, origin);
+      if ("message" in parsed) imageErrors.push(parsed);
+      else images.push(parsed);
+    }
+  };
+  addImages(get("images"), "images");
+  const imagesFile = get("images-file");
+  if (imagesFile !== "") {
+    const path = isAbsolute(imagesFile) ? imagesFile : resolve(workspace, imagesFile);
+    let content: string;
+    try {
+      content = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new InputError(
+        "images-file",
+        `cannot read ${imagesFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+    addImages(content, `images-file ${imagesFile}`);
+  }
+
+  const setVarsUrl = get("set-vars-url");
+  let setVars: SetVarsConfig | undefined;
+  if (setVarsUrl !== "") {
+    let url: URL;
+    try {
+      url = new URL(setVarsUrl);
+    } catch {
+      throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
+    }
+    const env: Record<string, string> = {};
+    for (const { text, line } of parseLines(get("set-vars-env"))) {
+      const eq = text.indexOf("=");
+      const key = eq > 0 ? text.slice(0, eq).trim() : "";
+      if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
+      env[key] = text.slice(eq + 1).trim();
+    }
+    const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
+      if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
+      return text;
+    });
+    const sha256 = get("set-vars-sha256").toLowerCase();
+    if (sha256 !== "" && !/^[a-f0-9]{64}$/.test(sha256.replace(/^sha256:/, ""))) {
+      throw new InputError("set-vars-sha256", `"${sha256}" is not a sha256 (64 hexadecimal digits)`);
+    }
+    setVars = { url: url.toString(), env, variables, ...(sha256 !== "" && { sha256: sha256.replace(/^sha256:/, "") }) };
+  } else {
+    for (const name of ["set-vars-env", "set-vars-sha256"]) {
+      if (getRaw(name).trim() !== "") throw new InputError(name, "is set but set-vars-url is empty");
+    }
+  }
+
+  const platform = get("platform");
+  if (platform !== "" && !PLATFORM_RE.test(platform)) {
+    throw new InputError("platform", `"${platform}" is not os/arch[/variant], e.g. linux/arm64`);
+  }
+  const githubToken = get("github-token");
+
+  return {
+    images: dedupe(images),
+    imageErrors,
+    ...(setVars && { setVars }),
+    mirrors,
+    mirrorMap,
+    verify: oneOf("verify", ["digest", "none"] as const),
+    attempts: scalar("attempts", get("attempts"), intIn(1, 100), "a whole number from 1 to 100"),
+    backoffSeconds: scalar(
+      "backoff",
+      get("backoff"),
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?$/)
+        .transform(Number)
+        .pipe(z.number().min(0).max(60)),
+      "a number of seconds from 0 to 60",
+    ),
+    pullTimeoutSeconds: scalar("pull-timeout", get("pull-timeout"), intIn(1, 86400), "a whole number of seconds from 1 to 86400"),
+    concurrency: scalar("concurrency", get("concurrency"), intIn(1, 32), "a whole number from 1 to 32"),
+    ...(platform !== "" && { platform }),
+    engine: oneOf("engine", ["docker", "podman"] as const),
+    ...(githubToken !== "" && { githubToken }),
+    onFailure: oneOf("on-failure", ["warn", "fail"] as const),
+    keepMirrorTag: bool("keep-mirror-tag"),
+    mode: oneOf("mode", MODES),
+    background: bool("background"),
+  };
+}
+
+/** One `images` line: `UPSTREAM` or `UPSTREAM => MIRROR` (a mirror without tag takes upstream's). */
+export function parseImageLine(text: string, origin: string): ImageSpec | ImageLineError {
+  const parts = text.split("=>").map((part) => part.trim());
+  try {
+    if (parts.length > 2) throw new Error(`more than one "=>"`);
+    const upstream = parseReference(parts[0] ?? "");
+    if (parts.length === 1) return { upstream, origin };
+    let explicitMirror = parseReference(parts[1] ?? "");
+    if (explicitMirror.tag === undefined && explicitMirror.digest === undefined) {
+      const { tag, digest } = upstream;
+      explicitMirror = { ...explicitMirror, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
+    }
+    return { upstream, explicitMirror, origin };
+  } catch (error) {
+    return { text, origin, message: `invalid reference "${text}": ${(error as Error).message}` };
+  }
+}
+
+function dedupe(images: ImageSpec[]): ImageSpec[] {
+  const seen = new Set<string>();
+  return images.filter((image) => {
+    const key = formatReference(image.upstream);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

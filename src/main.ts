@@ -1,0 +1,187 @@
+// The run, as orchestration only: read inputs, resolve images, pull each, report.
+import pLimit from "p-limit";
+import { Engine, EngineMissingError } from "./engine.js";
+import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
+import { sourcesFor } from "./plan.js";
+import { type PullHooks, pullImage } from "./pull.js";
+import { formatReference } from "./reference.js";
+import { type Logger, type Result, resultsJson, summaryMarkdown } from "./report.js";
+import { evaluateScript, fetchScript, SetVarsError, sha256Hex } from "./setvars.js";
+
+/** What a run needs from its host: the Actions runner or the CLI. */
+export interface Host {
+  readonly getInput: GetInput;
+  readonly log: Logger;
+  setOutput(name: string, value: string): void;
+  writeSummary(markdown: string): Promise<void>;
+  setFailed(message: string): void;
+  setSecret(secret: string): void;
+  /** environment for the engine CLI (DOCKER_HOST, DOCKER_CONFIG, …) */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly workspace?: string;
+}
+
+export interface RunOutcome {
+  readonly results: Result[];
+  /** true when the step should fail */
+  readonly failed: boolean;
+}
+
+export async function run(host: Host): Promise<RunOutcome> {
+  let config: Config;
+  try {
+    config = readConfig(host.getInput, host.workspace);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    host.setFailed(error.message);
+    return { results: [], failed: true };
+  }
+  if (config.githubToken) host.setSecret(config.githubToken);
+  const { log } = host;
+
+  const problems: string[] = [];
+  const images: ImageSpec[] = [...config.images];
+  const invalid: Result[] = config.imageErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
+  for (const e of config.imageErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
+
+  if (config.setVars) {
+    const outcome = await resolveSetVars(config, log);
+    if (outcome.problem) problems.push(outcome.problem);
+    for (const spec of outcome.images) {
+      if ("message" in spec) {
+        log.error(`${spec.origin}: ${spec.message}; nothing is pulled for it`);
+        invalid.push(failedResult(spec.text, `${spec.origin}: ${spec.message}`));
+      } else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) {
+        images.push(spec);
+      }
+    }
+  }
+  host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
+
+  let results: Result[];
+  if (images.length === 0) {
+    results = [];
+  } else {
+    results = await pullAll(images, config, host);
+  }
+  results = [...invalid, ...results];
+  return finishRun(results, problems, config, host);
+}
+
+async function pullAll(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const engine = new Engine(config.engine, host.env);
+  try {
+    await engine.check();
+  } catch (error) {
+    if (!(error instanceof EngineMissingError)) throw error;
+    host.log.error(error.message);
+    return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
+  }
+  const limit = pLimit(config.concurrency);
+  const hooks: PullHooks = {};
+  return Promise.all(
+    images.map((spec) =>
+      limit(async () => {
+        const image = formatReference(spec.upstream);
+        const lines: string[] = [];
+        host.log.info(`→ ${image} (${spec.origin})`);
+        let result: Result;
+        try {
+          result = await pullImage(
+            spec,
+            sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+            engine,
+            config,
+            (line) => lines.push(line),
+            hooks,
+          );
+        } catch (error) {
+          lines.push(`unexpected error: ${(error as Error).message}`);
+          result = failedResult(image, (error as Error).message);
+        }
+        host.log.group(
+          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines,
+        );
+        return result;
+      }),
+    ),
+  );
+}
+
+interface SetVarsOutcome {
+  readonly images: (ImageSpec | { text: string; origin: string; message: string })[];
+  /** a failure that `on-failure` decides about */
+  readonly problem?: string;
+}
+
+async function resolveSetVars(config: Config, log: Logger): Promise<SetVarsOutcome> {
+  const setVars = config.setVars;
+  if (!setVars) return { images: [] };
+  let body: Buffer;
+  try {
+    const fetched = await fetchScript(setVars.url, {
+      attempts: config.attempts,
+      backoffSeconds: config.backoffSeconds,
+      log: (l) => log.info(l),
+    });
+    if (!fetched.found) {
+      log.notice(
+        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`,
+      );
+      return { images: [] };
+    }
+    body = fetched.body;
+  } catch (error) {
+    if (!(error instanceof SetVarsError)) throw error;
+    return fail(error.message);
+  }
+  if (setVars.sha256) {
+    const actual = sha256Hex(body);
+    if (actual !== setVars.sha256) {
+      return fail(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
+    }
+  }
+  const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
+  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
+  if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
+  if (evaluation.timedOut)
+    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+  if (evaluation.exitCode !== 0) {
+    const last = evaluation.output.trim().split("\n").pop() ?? "";
+    return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
+  }
+  const images: SetVarsOutcome["images"] = [];
+  const unset: string[] = [];
+  for (const variable of setVars.variables) {
+    const value = evaluation.values[variable];
+    if (value === undefined) unset.push(variable);
+    else images.push(parseImageLine(value, `set-vars ${variable}`));
+  }
+  for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
+  return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
+
+  function fail(problem: string): SetVarsOutcome {
+    return { images: [], problem };
+  }
+}
+
+function failedResult(image: string, reason: string): Result {
+  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
+}
+
+async function finishRun(results: Result[], problems: readonly string[], config: Config, host: Host): Promise<RunOutcome> {
+  const failedCount = results.filter((r) => r.status === "failed").length;
+  host.setOutput("results", resultsJson(results));
+  host.setOutput("failed", String(failedCount));
+  await host.writeSummary(summaryMarkdown(results));
+  const messages = [...problems, ...results.filter((r) => r.status === "failed").map((r) => `${r.image}: ${r.reason}`)];
+  if (messages.length === 0) return { results, failed: false };
+  if (config.onFailure === "fail") {
+    for (const message of messages.slice(0, -1)) host.log.error(message);
+    host.setFailed(messages.at(-1) ?? "");
+    return { results, failed: true };
+  }
+  for (const message of messages) host.log.warning(`${message} (on-failure: warn, the build's own pull is the last resort)`);
+  return { results, failed: false };
+}

@@ -1,0 +1,158 @@
+// set-vars: fetch a build's own script that names its images, and read the names back
+// without ever sourcing it into this process or the step's shell. It runs in a fresh bash
+// with an empty environment (PATH, a temporary HOME, the set-vars-env pairs), in a
+// temporary directory, with no stdin and a time limit; only the named variables come back.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { HttpClient } from "@actions/http-client";
+import pRetry, { AbortError } from "p-retry";
+import { backoffSeconds } from "./policy.js";
+
+export const SET_VARS_TIMEOUT_SECONDS = 30;
+const OUTPUT_LIMIT = 64 * 1024;
+
+export class SetVarsError extends Error {
+  override name = "SetVarsError";
+}
+
+export type FetchOutcome = { readonly found: true; readonly body: Buffer } | { readonly found: false; readonly status: number };
+
+export interface FetchOptions {
+  readonly attempts: number;
+  readonly backoffSeconds: number;
+  readonly log: (line: string) => void;
+  readonly sleep?: (seconds: number) => Promise<void>;
+  readonly timeoutMs?: number;
+}
+
+/** GET the script: 5xx, 429 and network failures are retried; 404/410 is an answer (no script at that ref). */
+export async function fetchScript(url: string, options: FetchOptions): Promise<FetchOutcome> {
+  const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 30_000, allowRetries: false });
+  const sleep = options.sleep ?? ((s: number) => new Promise<void>((r) => setTimeout(r, s * 1000)));
+  try {
+    return await pRetry(
+      async () => {
+        const response = await client.get(url);
+        const status = response.message.statusCode ?? 0;
+        if (status === 200) {
+          const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
+          return { found: true as const, body };
+        }
+        response.message.resume();
+        if (status === 404 || status === 410) return { found: false as const, status };
+        const error = new SetVarsError(`HTTP ${status} from ${url}`);
+        if (status >= 500 || status === 429 || status === 408) throw error;
+        throw new AbortError(error);
+      },
+      {
+        retries: options.attempts - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0) return;
+          const wait = backoffSeconds(attemptNumber, options.backoffSeconds);
+          options.log(
+            `set-vars fetch attempt ${attemptNumber}/${options.attempts} failed (${error.message}); retrying in ${wait.toFixed(1)} s`,
+          );
+          await sleep(wait);
+        },
+      },
+    );
+  } catch (error) {
+    const cause = error instanceof AbortError ? error.originalError : (error as Error);
+    throw new SetVarsError(`cannot fetch set-vars-url ${url}: ${cause.message}`);
+  } finally {
+    client.dispose();
+  }
+}
+
+export function sha256Hex(body: Buffer): string {
+  return createHash("sha256").update(body).digest("hex");
+}
+
+export interface Evaluation {
+  /** exit status of the shell: non-zero when the script itself ran `exit N` */
+  readonly exitCode: number;
+  readonly timedOut: boolean;
+  /** what the script printed, stdout and stderr interleaved, capped at 64 KiB */
+  readonly output: string;
+  /** the named variables the script left set (unset or empty ones are absent) */
+  readonly values: Readonly<Record<string, string>>;
+}
+
+// Runs as `bash -c WRAPPER SCRIPT_PATH VAR…`: $0 is the script's own path, as when the
+// script is run by name (it may look for siblings beside it), and the variable names
+// reach bash as arguments, never as code. Values go out on fd 3, NUL-separated, so
+// nothing the script prints can forge them.
+const WRAPPER = [
+  '__prepull_vars=("$@")',
+  "set --",
+  'source "$0"',
+  'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done',
+].join("\n");
+
+export async function evaluateScript(
+  script: Buffer,
+  options: { env: Readonly<Record<string, string>>; variables: readonly string[]; scriptName?: string; timeoutSeconds?: number },
+): Promise<Evaluation> {
+  const root = await mkdtemp(join(tmpdir(), "prepull-set-vars-"));
+  const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
+  try {
+    const dirs = { scripts: join(root, "scripts"), home: join(root, "home"), work: join(root, "work") };
+    await Promise.all(Object.values(dirs).map((dir) => mkdir(dir)));
+    const scriptPath = join(dirs.scripts, basename(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    await writeFile(scriptPath, script, { mode: 0o600 });
+    const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
+    return await new Promise<Evaluation>((resolve, reject) => {
+      const child = spawn("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
+        cwd: dirs.work,
+        env,
+        shell: false,
+        detached: true, // its own process group, so a time-out stops whatever it started too
+        stdio: ["ignore", "pipe", "pipe", "pipe"],
+      });
+      let output = "";
+      let values = "";
+      let timedOut = false;
+      const append = (chunk: Buffer) => {
+        if (output.length < OUTPUT_LIMIT) output += chunk.toString("utf8");
+      };
+      child.stdout?.on("data", append);
+      child.stderr?.on("data", append);
+      (child.stdio[3] as NodeJS.ReadableStream | null)?.on("data", (chunk: Buffer) => {
+        values += chunk.toString("utf8");
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          if (child.pid) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+      }, timeoutSeconds * 1000);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error.message}`));
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        const parsed: Record<string, string> = {};
+        for (const pair of values.split("\0")) {
+          const eq = pair.indexOf("=");
+          if (eq > 0 && pair.slice(eq + 1) !== "") parsed[pair.slice(0, eq)] = pair.slice(eq + 1);
+        }
+        resolve({
+          exitCode: code ?? (signal ? 128 : 1),
+          timedOut,
+          output: output.length > OUTPUT_LIMIT ? `${output.slice(0, OUTPUT_LIMIT)}\n… (output cut at 64 KiB)` : output.replace(/\n$/, ""),
+          values: parsed,
+        });
+      });
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InputError, parseLines, readConfig } from "../../src/inputs.js";
+import { formatReference } from "../../src/reference.js";
+
+const config = (inputs: Record<string, string>, workspace?: string) => readConfig((name) => inputs[name] ?? "", workspace);
+
+describe("readConfig", () => {
+  it("applies DESIGN.md's defaults", () => {
+    const c = config({});
+    expect(c).toMatchObject({
+      verify: "digest",
+      attempts: 3,
+      backoffSeconds: 2,
+      pullTimeoutSeconds: 900,
+      concurrency: 2,
+      engine: "docker",
+      onFailure: "warn",
+      keepMirrorTag: false,
+      mode: "pull",
+      background: false,
+    });
+    expect(c.platform).toBeUndefined();
+    expect(c.images).toEqual([]);
+  });
+
+  it.each([
+    [{ attempts: "many" }, "attempts", /input 'attempts': "many" is not a whole number/],
+    [{ attempts: "0" }, "attempts", /from 1 to 100/],
+    [{ "on-failure": "maybe" }, "on-failure", /input 'on-failure': "maybe" is not one of warn, fail/],
+    [{ backoff: "-1" }, "backoff", /backoff/],
+    [{ concurrency: "2.5" }, "concurrency", /concurrency/],
+    [{ engine: "containerd" }, "engine", /one of docker, podman/],
+    [{ mode: "push" }, "mode", /one of pull, plan, mirror, wait/],
+    [{ verify: "yes" }, "verify", /digest, none/],
+    [{ "keep-mirror-tag": "yes" }, "keep-mirror-tag", /not a boolean/],
+    [{ platform: "arm64" }, "platform", /os\/arch/],
+    [
+      { "mirror-map": "# ok\nquay.io/pypa/a => ghcr.io/o/a\nquay.io/pypa/b ghcr.io/o/b" },
+      "mirror-map",
+      /input 'mirror-map' line 3: "quay.io\/pypa\/b ghcr.io\/o\/b" is not "UPSTREAM_REPOSITORY => MIRROR_REPOSITORY"/,
+    ],
+    [{ "mirror-map": "quay.io/pypa/a:tag => ghcr.io/o/a" }, "mirror-map", /line 1.*without tag/],
+    [{ mirrors: "ghcr.io/ok\n\nghcr.io/Bad" }, "mirrors", /input 'mirrors' line 3/],
+    [{ "set-vars-url": "ftp://x/y" }, "set-vars-url", /not an http/],
+    [{ "set-vars-url": "https://x/y.sh", "set-vars-env": "A=1\nnot a pair" }, "set-vars-env", /line 2/],
+    [{ "set-vars-url": "https://x/y.sh", "set-vars-image": "CONTAINER SOURCE" }, "set-vars-image", /not a shell variable/],
+    [{ "set-vars-url": "https://x/y.sh", "set-vars-sha256": "abc" }, "set-vars-sha256", /64 hexadecimal/],
+    [{ "set-vars-env": "A=1" }, "set-vars-env", /set-vars-url is empty/],
+    [{ "images-file": "/nonexistent/images.txt" }, "images-file", /cannot read/],
+  ])("%j → an error naming %s", (inputs, input, message) => {
+    let error: unknown;
+    try {
+      config(inputs);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).input).toBe(input);
+    expect((error as InputError).message).toMatch(message);
+  });
+
+  it("keeps valid images and reports each invalid line by number", () => {
+    const c = config({ images: "alpine:3\n# comment\n\nAlpine:3\nghcr.io/o/x:1 => ghcr.io/m/x   # trailing comment\nalpine:3\nbad:" });
+    expect(c.images.map((i) => formatReference(i.upstream))).toEqual(["docker.io/library/alpine:3", "ghcr.io/o/x:1"]);
+    expect(c.images[1]?.explicitMirror && formatReference(c.images[1].explicitMirror)).toBe("ghcr.io/m/x:1");
+    expect(c.imageErrors.map((e) => e.origin)).toEqual(["images line 4", "images line 7"]);
+    expect(c.imageErrors[0]?.message).toMatch(/must be lowercase/);
+  });
+
+  it("reads images-file relative to the workspace, naming its lines", () => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-inputs-"));
+    writeFileSync(join(dir, "images.txt"), "busybox\n\nx::y\n");
+    const c = config({ "images-file": "images.txt" }, dir);
+    expect(c.images.map((i) => i.origin)).toEqual(["images-file images.txt line 1"]);
+    expect(c.imageErrors[0]?.origin).toBe("images-file images.txt line 3");
+  });
+
+  it("parses set-vars settings", () => {
+    const c = config({
+      "set-vars-url": "https://example.test/s.sh",
+      "set-vars-env": "MANYLINUX_VERSION=_2_28\nTARGET_ARCH=x64\nEMPTY=",
+      "set-vars-sha256": `sha256:${"A".repeat(64)}`,
+    });
+    expect(c.setVars).toEqual({
+      url: "https://example.test/s.sh",
+      env: { MANYLINUX_VERSION: "_2_28", TARGET_ARCH: "x64", EMPTY: "" },
+      variables: ["CONTAINER_SOURCE"],
+      sha256: "a".repeat(64),
+    });
+  });
+
+  it("accepts YAML booleans and numbers as the runner passes them", () => {
+    expect(config({ "keep-mirror-tag": "True", background: "FALSE", backoff: "0.5", attempts: "5" })).toMatchObject({
+      keepMirrorTag: true,
+      background: false,
+      backoffSeconds: 0.5,
+      attempts: 5,
+    });
+  });
+});
+
+describe("parseLines", () => {
+  it("drops blanks and comments, keeps line numbers", () => {
+    expect(parseLines("a\r\n\n  # c\n b # d", { inlineComments: true })).toEqual([
+      { text: "a", line: 1 },
+      { text: "b", line: 4 },
+    ]);
+  });
+});
