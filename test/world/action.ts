@@ -1,0 +1,113 @@
+// Runs the bundled action exactly as the Actions runner does: every input of action.yml as
+// INPUT_<NAME> (defaults applied from action.yml), outputs through the GITHUB_OUTPUT file,
+// the job summary through GITHUB_STEP_SUMMARY.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+
+export const REPO = resolve(import.meta.dirname, "../..");
+export const ACTION_ENTRY = join(REPO, "dist/index.cjs");
+
+interface ActionYml {
+  inputs: Record<string, { default?: string }>;
+}
+
+export interface ActionRun {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly outputs: Record<string, string>;
+  readonly summary: string;
+  /** parsed `results` output */
+  readonly results: Array<
+    Record<string, unknown> & {
+      image: string;
+      status: string;
+      source: string;
+      reason: string;
+      digest: string;
+      ref: string;
+      attempts: number;
+    }
+  >;
+  readonly seconds: number;
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string>;
+  readonly entry?: string;
+  readonly timeoutMs?: number;
+}
+
+/** The runner's format: `name<<DELIM\nvalue\nDELIM`. */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const match = lines[i]?.match(/^([^<=]+)<<(.+)$/);
+    if (match?.[1] && match[2]) {
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== match[2]; i++) value.push(lines[i] ?? "");
+      outputs[match[1]] = value.join("\n");
+    } else if (lines[i]?.includes("=")) {
+      const [name = "", ...rest] = (lines[i] ?? "").split("=");
+      outputs[name] = rest.join("=");
+    }
+  }
+  return outputs;
+}
+
+export async function runAction(inputs: Record<string, string>, options: RunOptions = {}): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), "prepull-run-"));
+  const outputFile = join(dir, "output");
+  const summaryFile = join(dir, "summary");
+  writeFileSync(outputFile, "");
+  writeFileSync(summaryFile, "");
+  const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? dir,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_ACTIONS: "true",
+    RUNNER_TEMP: dir,
+    DOCKER_CONFIG: join(dir, "docker-config"),
+    ...options.env,
+  };
+  for (const [name, spec] of Object.entries(action.inputs)) {
+    let value = inputs[name] ?? spec.default ?? "";
+    if (value.includes("${{")) value = ""; // expressions such as ${{ github.token }} are the runner's; none here
+    env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
+  }
+  for (const name of Object.keys(inputs)) if (!(name in action.inputs)) throw new Error(`action.yml has no input '${name}'`);
+  const started = performance.now();
+  const { exitCode, stdout, stderr } = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [options.entry ?? ACTION_ENTRY], { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 170_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ exitCode: code ?? 1, stdout: out, stderr: err });
+    });
+  });
+  const outputs = parseOutputFile(readFileSync(outputFile, "utf8"));
+  return {
+    exitCode,
+    stdout,
+    stderr,
+    outputs,
+    summary: readFileSync(summaryFile, "utf8"),
+    results: outputs.results ? JSON.parse(outputs.results) : [],
+    seconds: (performance.now() - started) / 1000,
+  };
+}

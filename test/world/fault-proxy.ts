@@ -1,0 +1,137 @@
+// A small fault-injecting HTTP proxy in front of a real registry: 5xx bursts, connection
+// resets, truncated bodies, stalls, 429 with quota headers. It logs every request, so
+// tests can assert how many of which kind a run made.
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+export type Fault =
+  | { readonly kind: "status"; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
+  /** close the connection without an answer */
+  | { readonly kind: "reset" }
+  /** forward the answer's headers and the first `bytes` of its body, then cut the connection */
+  | { readonly kind: "truncate"; readonly bytes?: number }
+  /** accept the request and say nothing for `ms` (default: until the proxy stops) */
+  | { readonly kind: "stall"; readonly ms?: number };
+
+export interface FaultRule {
+  readonly method?: string;
+  readonly path: RegExp;
+  readonly fault: Fault;
+  /** how many matching requests get the fault (default: all) */
+  times?: number;
+  /** extra headers added to forwarded answers for matching requests (e.g. quota headers) */
+  readonly addHeaders?: Record<string, string>;
+}
+
+export interface LoggedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly fault?: string;
+  status?: number;
+  /** request headers, for auth assertions */
+  readonly headers: IncomingMessage["headers"];
+}
+
+export class FaultProxy {
+  readonly requests: LoggedRequest[] = [];
+  private rules: FaultRule[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(targetHost: string): Promise<FaultProxy> {
+    const [host = "127.0.0.1", port = "80"] = targetHost.split(":");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (typeof address !== "object" || !address) throw new Error("proxy has no address");
+    const proxy = new FaultProxy(server, address.port, { host, port: Number(port) });
+    server.on("request", (req, res) => proxy.handle(req, res));
+    server.on("connection", (socket) => {
+      proxy.sockets.add(socket);
+      socket.on("close", () => proxy.sockets.delete(socket));
+    });
+    return proxy;
+  }
+
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  addRule(rule: FaultRule): this {
+    this.rules.push({ ...rule });
+    return this;
+  }
+
+  clearRules(): void {
+    this.rules = [];
+  }
+
+  /** Requests whose method and path match. */
+  count(method: string | undefined, path: RegExp): number {
+    return this.requests.filter((r) => (method === undefined || r.method === method) && path.test(r.path)).length;
+  }
+
+  resetLog(): void {
+    this.requests.length = 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? "GET";
+    const path = req.url ?? "/";
+    const rule = this.rules.find(
+      (r) => (r.method === undefined || r.method === method) && r.path.test(path) && (r.times === undefined || r.times > 0),
+    );
+    const fault = rule && rule.fault;
+    const entry: LoggedRequest = { method, path, headers: req.headers, ...(fault && { fault: fault.kind }) };
+    this.requests.push(entry);
+    if (rule?.times !== undefined) rule.times--;
+    if (fault?.kind === "status") {
+      req.resume();
+      entry.status = fault.status;
+      res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
+      res.end(fault.body ?? "");
+      return;
+    }
+    if (fault?.kind === "reset") {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === "stall") {
+      req.resume();
+      if (fault.ms !== undefined) setTimeout(() => req.socket.destroy(), fault.ms).unref();
+      return;
+    }
+    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
+      entry.status = answer.statusCode ?? 0;
+      res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(rule?.addHeaders ?? {}) });
+      if (fault?.kind === "truncate") {
+        let left = fault.bytes ?? 1024;
+        answer.on("data", (chunk: Buffer) => {
+          if (left <= 0) return;
+          res.write(chunk.subarray(0, left));
+          left -= chunk.length;
+          if (left <= 0) {
+            answer.destroy();
+            // Give the partial body a moment to leave, then cut.
+            setTimeout(() => req.socket.destroy(), 50);
+          }
+        });
+        answer.on("end", () => res.end());
+        return;
+      }
+      answer.pipe(res);
+    });
+    upstream.on("error", () => req.socket.destroy());
+    req.pipe(upstream);
+  }
+}

@@ -1,0 +1,15 @@
+import { inject } from "vitest";
+import { Docker } from "./images.js";
+
+export { runAction } from "./action.js";
+export { FaultProxy } from "./fault-proxy.js";
+export { FileServer } from "./http-server.js";
+export { Docker, seedImage, uniqueName } from "./images.js";
+export { startRegistry } from "./registry.js";
+
+/** Why the e2e world is unavailable ("" when it runs); with CI=true global setup fails instead. */
+export const worldUnavailable = inject("worldUnavailable");
+
+export function docker(): Docker {
+  return new Docker(inject("dockerHost"));
+}
