@@ -19157,6 +19157,9 @@ __export(cli_exports, {
 module.exports = __toCommonJS(cli_exports);
 var import_node_util = require("node:util");
 
+// src/main.ts
+var import_node_os3 = require("node:os");
+
 // node_modules/yocto-queue/index.js
 var Node = class {
   value;
@@ -39234,6 +39237,12 @@ function taggableReference(ref) {
   if (ref.tag === void 0 && ref.digest !== void 0) return void 0;
   return `${repositoryOf(ref)}:${ref.tag ?? "latest"}`;
 }
+function digestReference(ref, digest) {
+  return `${repositoryOf(ref)}${ref.tag !== void 0 ? `:${ref.tag}` : ""}@${digest}`;
+}
+function manifestSelector(ref) {
+  return ref.digest ?? ref.tag ?? "latest";
+}
 function withRepository(ref, repository) {
   const { tag, digest } = ref;
   return {
@@ -39720,152 +39729,11 @@ function backoffSeconds(retry, base, random = Math.random, retryAfter) {
   const wait = Math.max(exponential, retryAfter ?? 0);
   return Math.min(wait, MAX_BACKOFF_SECONDS);
 }
-
-// src/pull.ts
-var PullFailure = class extends Error {
-  constructor(message, classified) {
-    super(message);
-    this.classified = classified;
-  }
-  classified;
-};
-var defaultSleep = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
-async function pullImage(spec, sources, engine, options, log, hooks = {}) {
-  const started = performance.now();
-  const image = formatReference(spec.upstream);
-  const target = taggableReference(spec.upstream);
-  const result = (fields) => ({
-    image,
-    ref: "",
-    digest: "",
-    attempts,
-    reason: "",
-    ...fields,
-    seconds: (performance.now() - started) / 1e3
-  });
-  let attempts = 0;
-  let quota;
-  const present = await presentLocally(spec, engine, hooks);
-  if (present) {
-    log(`present: ${image} is already here with ${present}; not pulled`);
-    return result({ status: "present", source: "local", ref: image, digest: present });
-  }
-  const skipped = [];
-  const sleep = hooks.sleep ?? defaultSleep;
-  for (const source of sources) {
-    const label = `${source.kind} ${formatReference(source.ref)}`;
-    let pullRef = formatReference(source.ref);
-    if (hooks.probe) {
-      const verdict = await hooks.probe(source, spec);
-      if (verdict.quota !== void 0) quota = verdict.quota;
-      if (verdict.skip !== void 0) {
-        log(`${label}: skipped: ${verdict.skip}; next source`);
-        skipped.push(`${label}: ${verdict.skip}`);
-        continue;
-      }
-      if (verdict.pullRef) pullRef = verdict.pullRef;
-    }
-    try {
-      await pRetry(
-        async () => {
-          attempts++;
-          const outcome = await engine.pull(pullRef, {
-            ...options.platform && { platform: options.platform },
-            timeoutMs: options.pullTimeoutSeconds * 1e3
-          });
-          if (outcome.exitCode === 0) return;
-          if (outcome.timedOut) {
-            throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
-              errorClass: "transient",
-              label: "timeout"
-            });
-          }
-          const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-          const classified = classifyEngineError(message, source.ref.registry);
-          const failure2 = new PullFailure(message, classified);
-          throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
-        },
-        {
-          retries: options.attempts - 1,
-          minTimeout: 0,
-          maxTimeout: 0,
-          onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-            const { label: kind } = error63.classified;
-            const head = `${label}: attempt ${attemptNumber}/${options.attempts} failed, transient (${kind}): ${error63.message}`;
-            if (retriesLeft === 0) {
-              log(`${head}; attempts used up, next source`);
-              return;
-            }
-            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random);
-            log(`${head}; retrying in ${wait.toFixed(1)} s`);
-            await sleep(wait);
-          }
-        }
-      );
-    } catch (error63) {
-      const failure2 = error63 instanceof AbortError ? error63.originalError : error63;
-      if (!(failure2 instanceof PullFailure)) throw error63;
-      const { errorClass, label: kind } = failure2.classified;
-      if (errorClass !== "transient") {
-        const why = errorClass === "rate-limited" ? "Docker Hub pull quota spent, not retried" : "permanent";
-        log(`${label}: ${why} (${kind}): ${failure2.message}; next source at once`);
-      }
-      skipped.push(`${label}: ${errorClass} (${kind}): ${failure2.message}`);
-      continue;
-    }
-    log(`${label}: pulled ${pullRef}`);
-    const digest = await finish(spec, source, pullRef, target, engine, options, log);
-    return result({
-      status: "pulled",
-      source: source.kind,
-      ref: pullRef,
-      digest,
-      ...skipped.length > 0 && { reason: `fell back: ${skipped.join("; ")}` },
-      ...quota !== void 0 && { quota }
-    });
-  }
-  return result({
-    status: "failed",
-    source: "none",
-    reason: skipped.join("; ") || "no source to try",
-    ...quota !== void 0 && { quota }
-  });
-}
-async function finish(spec, source, pullRef, target, engine, options, log) {
-  const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
-  const local = byDigest ? void 0 : await engine.inspect(pullRef);
-  const digest = byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
-  if (target === void 0) {
-    log(
-      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`
-    );
-    return digest;
-  }
-  if (pullRef === target) return digest;
-  await engine.tag(pullRef, target);
-  log(`tagged ${target}`);
-  if (source.kind !== "mirror") return digest;
-  const mirrorTag = taggableReference(source.ref);
-  if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
-  if (!byDigest && !options.keepMirrorTag) {
-    await engine.untag(pullRef).catch((error63) => log(`could not remove the mirror tag ${pullRef}: ${error63.message}`));
-  }
-  return digest;
-}
-function sameRepository(name, ref) {
-  const full = repositoryOf(ref);
-  if (name === full) return true;
-  if (ref.registry !== "docker.io") return false;
-  return name === ref.path || name === ref.path.replace(/^library\//, "");
-}
-async function presentLocally(spec, engine, hooks) {
-  const target = taggableReference(spec.upstream) ?? formatReference(spec.upstream);
-  const expected = spec.upstream.digest ?? await hooks.expectedDigest?.(spec);
-  if (expected === void 0) return void 0;
-  const local = await engine.inspect(target);
-  if (!local) return void 0;
-  const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
-  return has ? expected : void 0;
+function parseRetryAfter(value, now = Date.now()) {
+  if (value === void 0 || value.trim() === "") return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date5 = Date.parse(value);
+  return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
 }
 
 // node_modules/@actions/http-client/lib/index.js
@@ -40576,6 +40444,714 @@ var HttpClient = class {
 };
 var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
 
+// src/registry/auth.ts
+var import_node_fs2 = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_path2 = require("node:path");
+function parseChallenges(header) {
+  const challenges = [];
+  let current;
+  let i = 0;
+  const token = () => {
+    const match = /^[A-Za-z0-9!#$%&'*+.^_`|~/-]+/.exec(header.slice(i));
+    i += match ? match[0].length : 0;
+    return match ? match[0] : "";
+  };
+  const spaces = () => {
+    while (header[i] === " " || header[i] === "	") i++;
+  };
+  while (i < header.length) {
+    while (i < header.length && /[\s,]/.test(header[i] ?? "")) i++;
+    const name = token();
+    if (name === "") {
+      i++;
+      continue;
+    }
+    spaces();
+    if (header[i] === "=" && current) {
+      i++;
+      spaces();
+      let value = "";
+      if (header[i] === '"') {
+        for (i++; i < header.length && header[i] !== '"'; i++) {
+          if (header[i] === "\\") i++;
+          value += header[i] ?? "";
+        }
+        i++;
+      } else {
+        value = token();
+      }
+      current.params[name.toLowerCase()] = value;
+    } else {
+      current = { scheme: name, params: {} };
+      challenges.push(current);
+    }
+  }
+  return challenges;
+}
+var DockerConfigSchema = external_exports.object({
+  auths: external_exports.record(
+    external_exports.string(),
+    external_exports.object({
+      auth: external_exports.string().optional(),
+      username: external_exports.string().optional(),
+      password: external_exports.string().optional(),
+      identitytoken: external_exports.string().optional()
+    })
+  ).optional()
+});
+function configKeys(registry2) {
+  if (registry2 === "docker.io") return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
+  return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
+}
+function readDockerConfig(env = process.env) {
+  const dir = env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker");
+  const file2 = (0, import_node_path2.join)(dir, "config.json");
+  const found = /* @__PURE__ */ new Map();
+  let raw;
+  try {
+    raw = (0, import_node_fs2.readFileSync)(file2, "utf8");
+  } catch {
+    return found;
+  }
+  const parsed = DockerConfigSchema.safeParse(JSON.parse(raw));
+  if (!parsed.success) return found;
+  for (const [key, entry] of Object.entries(parsed.data.auths ?? {})) {
+    let username = entry.username;
+    let password = entry.password;
+    if (entry.auth) {
+      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon > 0) {
+        username = decoded.slice(0, colon);
+        password = decoded.slice(colon + 1);
+      }
+    }
+    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file2 });
+  }
+  return found;
+}
+function normaliseConfigKey(key) {
+  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
+}
+var Credentials = class {
+  constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull") {
+    this.githubToken = githubToken;
+    this.githubActor = githubActor;
+    this.config = readDockerConfig(env);
+  }
+  githubToken;
+  githubActor;
+  config;
+  /** All candidates for `registry`, in the order to try them. */
+  for(registry2) {
+    const list = [];
+    if (registry2 === "ghcr.io" && this.githubToken)
+      list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
+    for (const key of configKeys(registry2)) {
+      const found = this.config.get(normaliseConfigKey(key));
+      if (found && !list.includes(found)) list.push(found);
+    }
+    return list;
+  }
+};
+async function engineConfigWithToken(env, githubToken, tempRoot) {
+  if (!githubToken) return void 0;
+  const { mkdtemp: mkdtemp2, readFile, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
+  const source = (0, import_node_path2.join)(env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker"), "config.json");
+  let config2 = {};
+  try {
+    config2 = JSON.parse(await readFile(source, "utf8"));
+  } catch {
+    config2 = {};
+  }
+  const auths = { ...config2.auths ?? {} };
+  if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return void 0;
+  auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
+  const dir = await mkdtemp2((0, import_node_path2.join)(tempRoot, "prepull-engine-config-"));
+  const file2 = (0, import_node_path2.join)(dir, "config.json");
+  await writeFile3(file2, JSON.stringify({ ...config2, auths }), { mode: 384 });
+  return {
+    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file2 },
+    cleanup: () => rm3(dir, { recursive: true, force: true })
+  };
+}
+
+// src/registry/manifests.ts
+var import_node_crypto = require("node:crypto");
+var MEDIA_TYPES = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json"
+};
+var MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(", ");
+var Descriptor = external_exports.object({
+  mediaType: external_exports.string().optional(),
+  digest: external_exports.string().regex(/^sha256:[a-f0-9]{64}$/),
+  size: external_exports.number().int().nonnegative(),
+  urls: external_exports.array(external_exports.string()).optional()
+});
+var Platform = external_exports.object({ os: external_exports.string(), architecture: external_exports.string(), variant: external_exports.string().optional() });
+var IndexSchema = external_exports.object({
+  schemaVersion: external_exports.literal(2),
+  mediaType: external_exports.string().optional(),
+  manifests: external_exports.array(Descriptor.extend({ platform: Platform.optional() }))
+});
+var ImageManifestSchema = external_exports.object({
+  schemaVersion: external_exports.literal(2),
+  mediaType: external_exports.string().optional(),
+  config: Descriptor,
+  layers: external_exports.array(Descriptor)
+});
+function isIndexType(mediaType) {
+  return mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList;
+}
+function parseManifest(body, contentType) {
+  const json2 = JSON.parse(body.toString("utf8"));
+  const declared = json2.mediaType;
+  const type = isIndexType(contentType) || isIndexType(declared) || json2.manifests !== void 0 ? "index" : "image";
+  return type === "index" ? { kind: "index", index: IndexSchema.parse(json2) } : { kind: "image", image: ImageManifestSchema.parse(json2) };
+}
+function sha256Digest(body) {
+  return `sha256:${(0, import_node_crypto.createHash)("sha256").update(body).digest("hex")}`;
+}
+function platformSpec(text, arch2 = process.arch) {
+  if (text) {
+    const [os2 = "linux", architecture = "amd64", variant] = text.split("/");
+    return { os: os2, architecture, ...variant !== void 0 && { variant } };
+  }
+  const map2 = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ia32: "386",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64"
+  };
+  return { os: "linux", architecture: map2[arch2] ?? arch2 };
+}
+function pickPlatform(index, platform2) {
+  const candidates = index.manifests.filter((m) => m.platform && m.platform.os !== "unknown" && m.platform.architecture !== "unknown");
+  const matches = candidates.filter((m) => m.platform?.os === platform2.os && m.platform.architecture === platform2.architecture);
+  if (platform2.variant)
+    return matches.find((m) => m.platform?.variant === platform2.variant) ?? (platform2.variant === "v8" ? matches.find((m) => !m.platform?.variant) : void 0);
+  return matches.find((m) => !m.platform?.variant || platform2.architecture === "arm64" && m.platform.variant === "v8") ?? matches[0];
+}
+
+// src/registry/client.ts
+var NetworkError = class extends Error {
+  name = "NetworkError";
+};
+var TokenSchema = external_exports.object({ token: external_exports.string().optional(), access_token: external_exports.string().optional(), expires_in: external_exports.number().optional() });
+function isLoopback(registry2) {
+  const host2 = registry2.replace(/:\d+$/, "");
+  return host2 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host2) || host2 === "[::1]";
+}
+function registryBaseUrl(registry2) {
+  if (registry2 === "docker.io") return "https://registry-1.docker.io";
+  return `${isLoopback(registry2) ? "http" : "https"}://${registry2}`;
+}
+var RegistryClient = class {
+  constructor(credentials, timeoutMs = 15e3) {
+    this.credentials = credentials;
+    this.timeoutMs = timeoutMs;
+    this.http = new HttpClient("prepull", [], {
+      socketTimeout: timeoutMs,
+      allowRetries: false,
+      allowRedirects: true,
+      maxRedirects: 10,
+      keepAlive: true
+    });
+  }
+  credentials;
+  timeoutMs;
+  http;
+  tokens = /* @__PURE__ */ new Map();
+  /** registries that answered with a Basic challenge: send Basic credentials directly */
+  basic = /* @__PURE__ */ new Map();
+  /** every secret seen, so callers can mask them */
+  secrets = /* @__PURE__ */ new Set();
+  requests = 0;
+  dispose() {
+    this.http.dispose();
+  }
+  /** Sends a request, answering auth challenges as the engine does. Throws NetworkError when there is no HTTP answer. */
+  async request(method, registry2, path, options) {
+    const url2 = path.startsWith("http") ? path : `${registryBaseUrl(registry2)}${path}`;
+    const first = await this.send(method, url2, options, this.authHeader(registry2, options.scopes));
+    if (first.message.statusCode !== 401) return first;
+    const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
+    const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
+    const basic = challenges.find((c) => c.scheme.toLowerCase() === "basic");
+    if (!bearer && !basic) return first;
+    if (options.body && typeof options.body.pipe === "function") return first;
+    await drain(first);
+    let last = first;
+    for (const identity of [...this.credentials.for(registry2), void 0]) {
+      let header;
+      if (bearer) {
+        const token = await this.fetchToken(bearer, registry2, options.scopes, identity);
+        if (token === void 0) continue;
+        header = `Bearer ${token}`;
+      } else if (identity) {
+        this.basic.set(registry2, identity);
+        header = basicHeader(identity);
+      } else {
+        break;
+      }
+      last = await this.send(method, url2, options, header);
+      const status = last.message.statusCode ?? 0;
+      if (status !== 401 && status !== 403) return last;
+      if (identity === void 0) return last;
+      await drain(last);
+    }
+    return last;
+  }
+  /** A request whose body is read: the common case. */
+  async call(method, registry2, path, options) {
+    const response = await this.request(method, registry2, path, options);
+    const body = method === "HEAD" ? Buffer.alloc(0) : await readBuffer(response);
+    return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
+  }
+  headManifest(ref, selector) {
+    return this.call("HEAD", ref.registry, `/v2/${ref.path}/manifests/${selector}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(ref)]
+    });
+  }
+  getManifest(ref, selector) {
+    return this.call("GET", ref.registry, `/v2/${ref.path}/manifests/${selector}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(ref)]
+    });
+  }
+  authHeader(registry2, scopes) {
+    const cached2 = this.tokens.get(tokenKey(registry2, scopes));
+    if (cached2 && cached2.expires > Date.now()) return `Bearer ${cached2.value}`;
+    const basic = this.basic.get(registry2);
+    return basic ? basicHeader(basic) : void 0;
+  }
+  async send(method, url2, options, authorization) {
+    const headers = { ...options.headers, ...authorization && { Authorization: authorization } };
+    this.requests++;
+    try {
+      return await this.http.request(method, url2, options.body ?? null, headers);
+    } catch (error63) {
+      throw new NetworkError(`${method} ${url2}: ${error63.message}`);
+    }
+  }
+  /** GET realm?service=…&scope=…; undefined when the endpoint refuses these credentials. */
+  async fetchToken(challenge, registry2, scopes, identity) {
+    const realm = challenge.params.realm;
+    if (!realm) return void 0;
+    const url2 = new URL(realm);
+    if (challenge.params.service) url2.searchParams.set("service", challenge.params.service);
+    for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
+      url2.searchParams.append("scope", scope);
+    const headers = identity ? { Authorization: basicHeader(identity) } : {};
+    this.requests++;
+    let response;
+    try {
+      response = await this.http.get(url2.toString(), headers);
+    } catch (error63) {
+      throw new NetworkError(`token request to ${url2.origin}${url2.pathname}: ${error63.message}`);
+    }
+    const status = response.message.statusCode ?? 0;
+    const body = await readBuffer(response);
+    if (status === 401 || status === 403) return void 0;
+    if (status >= 500) throw new NetworkError(`token endpoint ${url2.origin}${url2.pathname} answered HTTP ${status}`);
+    if (status !== 200) return void 0;
+    const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
+    const token = parsed.success ? parsed.data.token ?? parsed.data.access_token : void 0;
+    if (!token) return void 0;
+    this.secrets.add(token);
+    const seconds = parsed.success ? parsed.data.expires_in ?? 60 : 60;
+    this.tokens.set(tokenKey(registry2, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1e3 });
+    return token;
+  }
+};
+function pullScope(ref) {
+  return `repository:${ref.path}:pull`;
+}
+function tokenKey(registry2, scopes) {
+  return `${registry2} ${[...scopes].sort().join(" ")}`;
+}
+function basicHeader(identity) {
+  return `Basic ${Buffer.from(`${identity.username}:${identity.password}`).toString("base64")}`;
+}
+function headerText(value) {
+  return Array.isArray(value) ? value.join(", ") : value ?? "";
+}
+async function readBuffer(response) {
+  if (response.readBodyBuffer) return response.readBodyBuffer();
+  return Buffer.from(await response.readBody());
+}
+async function drain(response) {
+  await readBuffer(response).catch(() => void 0);
+}
+
+// src/probe.ts
+function quotaText(quota) {
+  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
+  return `${quota.remaining}${quota.limit !== void 0 ? ` of ${quota.limit}` : ""} pulls left${window}`;
+}
+function parseQuota(headers) {
+  const remaining = headerText(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
+  if (!remaining) return void 0;
+  const limit = headerText(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
+  return {
+    remaining: Number(remaining[1]),
+    ...limit && { limit: Number(limit[1]) },
+    ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
+  };
+}
+var Transient = class extends Error {
+  constructor(message, retryAfter) {
+    super(message);
+    this.retryAfter = retryAfter;
+  }
+  retryAfter;
+};
+var defaultSleep = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
+var ImageProbe = class {
+  constructor(client, spec, settings, log) {
+    this.client = client;
+    this.spec = spec;
+    this.settings = settings;
+    this.log = log;
+  }
+  client;
+  spec;
+  settings;
+  log;
+  upstreamHead;
+  upstreamManifest;
+  upstream() {
+    this.upstreamHead ??= this.head(this.spec.upstream);
+    return this.upstreamHead;
+  }
+  /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
+  async head(ref) {
+    const where = formatReference(ref);
+    const sleep = this.settings.sleep ?? defaultSleep;
+    try {
+      return await pRetry(
+        async () => {
+          let response;
+          try {
+            response = await this.client.headManifest(ref, manifestSelector(ref));
+          } catch (error63) {
+            if (error63 instanceof NetworkError) throw new Transient(`no answer (${error63.message})`);
+            throw error63;
+          }
+          const quota = parseQuota(response.headers);
+          const { status } = response;
+          if (status === 200) {
+            const digest = headerText(response.headers["docker-content-digest"]);
+            if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
+              const got = await this.client.getManifest(ref, manifestSelector(ref));
+              if (got.status !== 200) throw new Transient(`GET after HEAD answered HTTP ${got.status}`);
+              return {
+                kind: "found",
+                digest: sha256Digest(got.body),
+                mediaType: headerText(got.headers["content-type"]),
+                ...quota && { quota }
+              };
+            }
+            return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...quota && { quota } };
+          }
+          if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
+          if (status === 401 || status === 403) {
+            return {
+              kind: "refused",
+              detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`
+            };
+          }
+          if (status === 429) {
+            const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
+            const throttled = ref.registry === "ghcr.io" || retryAfter !== void 0 && retryAfter <= 60 && quota?.remaining !== 0;
+            if (!throttled) {
+              return {
+                kind: "rate-limited",
+                detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+                ...quota && { quota }
+              };
+            }
+            throw new Transient(`throttled (HTTP 429)`, retryAfter);
+          }
+          if (status >= 500 || status === 408) throw new Transient(`HTTP ${status}`);
+          return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
+        },
+        {
+          retries: this.settings.attempts - 1,
+          minTimeout: 0,
+          maxTimeout: 0,
+          onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
+            if (retriesLeft === 0) return;
+            const wait = backoffSeconds(attemptNumber, this.settings.backoffSeconds, Math.random, error63.retryAfter);
+            this.log(
+              `probe ${where}: attempt ${attemptNumber}/${this.settings.attempts} failed, transient: ${error63.message}; retrying in ${wait.toFixed(1)} s`
+            );
+            await sleep(wait);
+          }
+        }
+      );
+    } catch (error63) {
+      const cause = error63 instanceof AbortError ? error63.originalError : error63;
+      if (!(cause instanceof Transient)) throw cause;
+      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${cause.message}` };
+    }
+  }
+  /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
+  async assessMirror(mirror) {
+    const head = await this.head(mirror);
+    if (head.kind !== "found") return { state: head.kind, detail: head.detail };
+    const mirrorDigest = head.digest;
+    if (this.settings.verify === "none") return { state: "ok", digest: mirrorDigest, detail: "verify: none, trusted as is" };
+    const upstream = await this.upstream();
+    if (upstream.kind !== "found") {
+      return {
+        state: "unverified",
+        digest: mirrorDigest,
+        detail: `upstream could not be checked (${upstream.detail}); the mirror is used unverified`
+      };
+    }
+    if (upstream.digest === mirrorDigest) return { state: "ok", digest: mirrorDigest, detail: `digest ${mirrorDigest} equals upstream's` };
+    const differs = (why) => ({
+      state: "differs",
+      digest: mirrorDigest,
+      detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`
+    });
+    this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => void 0);
+    const upstreamGot = await this.upstreamManifest;
+    if (!upstreamGot || upstreamGot.status !== 200) return differs("upstream's manifest could not be read to compare further");
+    const upstreamParsed = safeParse3(upstreamGot);
+    if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
+    const platform2 = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;
+    if (upstreamParsed.kind === "index") {
+      const entry = pickPlatform(upstreamParsed.index, this.settings.platform);
+      if (entry?.digest === mirrorDigest) {
+        return {
+          state: "ok",
+          digest: mirrorDigest,
+          detail: `the mirror holds upstream's ${platform2} manifest ${mirrorDigest} (a single-platform copy)`
+        };
+      }
+      return differs(`not upstream's ${platform2} manifest${entry ? ` ${entry.digest}` : ""}`);
+    }
+    const upstreamConfig = upstreamParsed.image.config.digest;
+    const mirrorConfig = await this.mirrorConfigDigest(mirror, mirrorDigest);
+    if (mirrorConfig === upstreamConfig) {
+      return { state: "ok", digest: mirrorDigest, detail: `image config ${upstreamConfig} equals upstream's (a copy through an engine)` };
+    }
+    return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
+  }
+  async mirrorConfigDigest(mirror, digest) {
+    const got = await this.client.getManifest(mirror, digest).catch(() => void 0);
+    const parsed = got && got.status === 200 ? safeParse3(got) : void 0;
+    if (!parsed) return void 0;
+    if (parsed.kind === "image") return parsed.image.config.digest;
+    const entry = pickPlatform(parsed.index, this.settings.platform);
+    if (!entry) return void 0;
+    const platformGot = await this.client.getManifest(mirror, entry.digest).catch(() => void 0);
+    const platformParsed = platformGot && platformGot.status === 200 ? safeParse3(platformGot) : void 0;
+    return platformParsed?.kind === "image" ? platformParsed.image.config.digest : void 0;
+  }
+};
+function safeParse3(response) {
+  try {
+    return parseManifest(response.body, headerText(response.headers["content-type"]));
+  } catch {
+    return void 0;
+  }
+}
+function probeHooks(client, settings, warn) {
+  return {
+    hooks(spec, log) {
+      const probe = new ImageProbe(client, spec, settings, log);
+      const image = formatReference(spec.upstream);
+      return {
+        async expectedDigest() {
+          const upstream = await probe.upstream();
+          return upstream.kind === "found" ? upstream.digest : void 0;
+        },
+        async probe(source) {
+          if (source.kind === "upstream") {
+            const upstream = await probe.upstream();
+            const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+            if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+            if (upstream.quota?.remaining === 0) {
+              return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+            }
+            return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+          }
+          const assessed = await probe.assessMirror(source.ref);
+          if (assessed.state === "ok") {
+            log(`${formatReference(source.ref)}: ${assessed.detail}`);
+            return { pullRef: digestReference(source.ref, assessed.digest) };
+          }
+          if (assessed.state === "unverified") {
+            warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
+            return { pullRef: digestReference(source.ref, assessed.digest) };
+          }
+          if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
+          return { skip: assessed.detail };
+        }
+      };
+    }
+  };
+}
+
+// src/pull.ts
+var PullFailure = class extends Error {
+  constructor(message, classified) {
+    super(message);
+    this.classified = classified;
+  }
+  classified;
+};
+var defaultSleep2 = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
+async function pullImage(spec, sources, engine, options, log, hooks = {}) {
+  const started = performance.now();
+  const image = formatReference(spec.upstream);
+  const target = taggableReference(spec.upstream);
+  const result = (fields) => ({
+    image,
+    ref: "",
+    digest: "",
+    attempts,
+    reason: "",
+    ...fields,
+    seconds: (performance.now() - started) / 1e3
+  });
+  let attempts = 0;
+  let quota;
+  const present = await presentLocally(spec, engine, hooks);
+  if (present) {
+    log(`present: ${image} is already here with ${present}; not pulled`);
+    return result({ status: "present", source: "local", ref: image, digest: present });
+  }
+  const skipped = [];
+  const sleep = hooks.sleep ?? defaultSleep2;
+  for (const source of sources) {
+    const label = `${source.kind} ${formatReference(source.ref)}`;
+    let pullRef = formatReference(source.ref);
+    if (hooks.probe) {
+      const verdict = await hooks.probe(source, spec);
+      if (verdict.quota !== void 0) quota = verdict.quota;
+      if (verdict.skip !== void 0) {
+        log(`${label}: skipped: ${verdict.skip}; next source`);
+        skipped.push(`${label}: ${verdict.skip}`);
+        continue;
+      }
+      if (verdict.pullRef) pullRef = verdict.pullRef;
+    }
+    try {
+      await pRetry(
+        async () => {
+          attempts++;
+          const outcome = await engine.pull(pullRef, {
+            ...options.platform && { platform: options.platform },
+            timeoutMs: options.pullTimeoutSeconds * 1e3
+          });
+          if (outcome.exitCode === 0) return;
+          if (outcome.timedOut) {
+            throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
+              errorClass: "transient",
+              label: "timeout"
+            });
+          }
+          const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+          const classified = classifyEngineError(message, source.ref.registry);
+          const failure2 = new PullFailure(message, classified);
+          throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
+        },
+        {
+          retries: options.attempts - 1,
+          minTimeout: 0,
+          maxTimeout: 0,
+          onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
+            const { label: kind } = error63.classified;
+            const head = `${label}: attempt ${attemptNumber}/${options.attempts} failed, transient (${kind}): ${error63.message}`;
+            if (retriesLeft === 0) {
+              log(`${head}; attempts used up, next source`);
+              return;
+            }
+            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random);
+            log(`${head}; retrying in ${wait.toFixed(1)} s`);
+            await sleep(wait);
+          }
+        }
+      );
+    } catch (error63) {
+      const failure2 = error63 instanceof AbortError ? error63.originalError : error63;
+      if (!(failure2 instanceof PullFailure)) throw error63;
+      const { errorClass, label: kind } = failure2.classified;
+      if (errorClass !== "transient") {
+        const why = errorClass === "rate-limited" ? "Docker Hub pull quota spent, not retried" : "permanent";
+        log(`${label}: ${why} (${kind}): ${failure2.message}; next source at once`);
+      }
+      skipped.push(`${label}: ${errorClass} (${kind}): ${failure2.message}`);
+      continue;
+    }
+    log(`${label}: pulled ${pullRef}`);
+    const digest = await finish(spec, source, pullRef, target, engine, options, log);
+    return result({
+      status: "pulled",
+      source: source.kind,
+      ref: pullRef,
+      digest,
+      ...skipped.length > 0 && { reason: `fell back: ${skipped.join("; ")}` },
+      ...quota !== void 0 && { quota }
+    });
+  }
+  return result({
+    status: "failed",
+    source: "none",
+    reason: skipped.join("; ") || "no source to try",
+    ...quota !== void 0 && { quota }
+  });
+}
+async function finish(spec, source, pullRef, target, engine, options, log) {
+  const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
+  const local = byDigest ? void 0 : await engine.inspect(pullRef);
+  const digest = byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
+  if (target === void 0) {
+    log(
+      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`
+    );
+    return digest;
+  }
+  if (pullRef === target) return digest;
+  await engine.tag(pullRef, target);
+  log(`tagged ${target}`);
+  if (source.kind !== "mirror") return digest;
+  const mirrorTag = taggableReference(source.ref);
+  if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
+  if (!byDigest && !options.keepMirrorTag) {
+    await engine.untag(pullRef).catch((error63) => log(`could not remove the mirror tag ${pullRef}: ${error63.message}`));
+  }
+  return digest;
+}
+function sameRepository(name, ref) {
+  const full = repositoryOf(ref);
+  if (name === full) return true;
+  if (ref.registry !== "docker.io") return false;
+  return name === ref.path || name === ref.path.replace(/^library\//, "");
+}
+async function presentLocally(spec, engine, hooks) {
+  const target = taggableReference(spec.upstream) ?? formatReference(spec.upstream);
+  const expected = spec.upstream.digest ?? await hooks.expectedDigest?.(spec);
+  if (expected === void 0) return void 0;
+  const local = await engine.inspect(target);
+  if (!local) return void 0;
+  const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
+  return has ? expected : void 0;
+}
+
 // node_modules/@actions/core/lib/summary.js
 var import_os = require("os");
 var import_fs = require("fs");
@@ -40989,10 +41565,10 @@ function resultsJson(results) {
 
 // src/setvars.ts
 var import_node_child_process2 = require("node:child_process");
-var import_node_crypto = require("node:crypto");
+var import_node_crypto2 = require("node:crypto");
 var import_promises = require("node:fs/promises");
-var import_node_os = require("node:os");
-var import_node_path2 = require("node:path");
+var import_node_os2 = require("node:os");
+var import_node_path3 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
 var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
@@ -41038,7 +41614,7 @@ async function fetchScript(url2, options) {
   }
 }
 function sha256Hex(body) {
-  return (0, import_node_crypto.createHash)("sha256").update(body).digest("hex");
+  return (0, import_node_crypto2.createHash)("sha256").update(body).digest("hex");
 }
 var WRAPPER = [
   '__prepull_vars=("$@")',
@@ -41047,12 +41623,12 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises.mkdtemp)((0, import_node_path2.join)((0, import_node_os.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises.mkdtemp)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
-    const dirs = { scripts: (0, import_node_path2.join)(root, "scripts"), home: (0, import_node_path2.join)(root, "home"), work: (0, import_node_path2.join)(root, "work") };
+    const dirs = { scripts: (0, import_node_path3.join)(root, "scripts"), home: (0, import_node_path3.join)(root, "home"), work: (0, import_node_path3.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises.mkdir)(dir)));
-    const scriptPath = (0, import_node_path2.join)(dirs.scripts, (0, import_node_path2.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptPath = (0, import_node_path3.join)(dirs.scripts, (0, import_node_path3.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
     await (0, import_promises.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
@@ -41141,13 +41717,40 @@ async function run(host2) {
   if (images.length === 0) {
     results = [];
   } else {
-    results = await pullAll(images, config2, host2);
+    results = await processImages(images, config2, host2);
   }
   results = [...invalid, ...results];
   return finishRun(results, problems, config2, host2);
 }
-async function pullAll(images, config2, host2) {
-  const engine = new Engine(config2.engine, host2.env);
+async function processImages(images, config2, host2) {
+  const baseEnv = host2.env ?? process.env;
+  const credentials = new Credentials(baseEnv, config2.githubToken);
+  const client = new RegistryClient(credentials);
+  const settings = {
+    verify: config2.verify,
+    platform: platformSpec(config2.platform),
+    attempts: config2.attempts,
+    backoffSeconds: config2.backoffSeconds
+  };
+  try {
+    if (config2.mode === "plan") return await planAll(images, config2, client, settings, host2);
+    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os3.tmpdir)());
+    try {
+      return await pullAll(
+        images,
+        config2,
+        host2,
+        new Engine(config2.engine, engineAuth?.env ?? host2.env),
+        probeHooks(client, settings, (image, line) => host2.log.warning(`${image}: ${line}`))
+      );
+    } finally {
+      await engineAuth?.cleanup();
+    }
+  } finally {
+    client.dispose();
+  }
+}
+async function pullAll(images, config2, host2, engine, probes) {
   try {
     await engine.check();
   } catch (error63) {
@@ -41156,23 +41759,17 @@ async function pullAll(images, config2, host2) {
     return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
   }
   const limit = pLimit(config2.concurrency);
-  const hooks = {};
   return Promise.all(
     images.map(
       (spec) => limit(async () => {
         const image = formatReference(spec.upstream);
         const lines = [];
+        const log = (line) => lines.push(line);
         host2.log.info(`\u2192 ${image} (${spec.origin})`);
         let result;
         try {
-          result = await pullImage(
-            spec,
-            sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror),
-            engine,
-            config2,
-            (line) => lines.push(line),
-            hooks
-          );
+          const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
+          result = await pullImage(spec, sources, engine, config2, log, probes.hooks(spec, log));
         } catch (error63) {
           lines.push(`unexpected error: ${error63.message}`);
           result = failedResult(image, error63.message);
@@ -41181,6 +41778,52 @@ async function pullAll(images, config2, host2) {
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
+        return result;
+      })
+    )
+  );
+}
+async function planAll(images, config2, client, settings, host2) {
+  const limit = pLimit(Math.max(config2.concurrency, 4));
+  return Promise.all(
+    images.map(
+      (spec) => limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines = [];
+        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+        const upstream = await probe.upstream();
+        const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
+        const states = [];
+        let chosen;
+        for (const source of sources.filter((s) => s.kind === "mirror")) {
+          const assessed = await probe.assessMirror(source.ref);
+          const name = formatReference(source.ref);
+          const word = assessed.state === "ok" || assessed.state === "unverified" ? assessed.state === "ok" ? "ok" : "unverified" : assessed.state;
+          states.push(
+            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
+          );
+          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+        }
+        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
+        const upstreamSource = sources.find((s) => s.kind === "upstream");
+        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
+          chosen = { source: upstreamSource, digest: upstream.digest };
+        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
+        host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+        const result = {
+          image,
+          source: chosen ? chosen.source.kind : "none",
+          ref: chosen ? formatReference(chosen.source.ref) : "",
+          digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
+          attempts: 0,
+          seconds: (performance.now() - started) / 1e3,
+          status: chosen ? "planned" : "failed",
+          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
+          ...states.length > 0 && { mirror: states.join("; ") },
+          ...quota !== void 0 && { quota }
+        };
         return result;
       })
     )

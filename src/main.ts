@@ -1,10 +1,15 @@
 // The run, as orchestration only: read inputs, resolve images, pull each, report.
+import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import { Engine, EngineMissingError } from "./engine.js";
 import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
-import { sourcesFor } from "./plan.js";
-import { type PullHooks, pullImage } from "./pull.js";
+import { type Source, sourcesFor } from "./plan.js";
+import { ImageProbe, type ProbeSettings, probeHooks, quotaText } from "./probe.js";
+import { pullImage } from "./pull.js";
 import { formatReference } from "./reference.js";
+import { Credentials, engineConfigWithToken } from "./registry/auth.js";
+import { RegistryClient } from "./registry/client.js";
+import { platformSpec } from "./registry/manifests.js";
 import { type Logger, type Result, resultsJson, summaryMarkdown } from "./report.js";
 import { evaluateScript, fetchScript, SetVarsError, sha256Hex } from "./setvars.js";
 
@@ -62,14 +67,48 @@ export async function run(host: Host): Promise<RunOutcome> {
   if (images.length === 0) {
     results = [];
   } else {
-    results = await pullAll(images, config, host);
+    results = await processImages(images, config, host);
   }
   results = [...invalid, ...results];
   return finishRun(results, problems, config, host);
 }
 
-async function pullAll(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
-  const engine = new Engine(config.engine, host.env);
+async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const baseEnv = host.env ?? process.env;
+  const credentials = new Credentials(baseEnv, config.githubToken);
+  const client = new RegistryClient(credentials);
+  const settings = {
+    verify: config.verify,
+    platform: platformSpec(config.platform),
+    attempts: config.attempts,
+    backoffSeconds: config.backoffSeconds,
+  };
+  try {
+    if (config.mode === "plan") return await planAll(images, config, client, settings, host);
+    const engineAuth = await engineConfigWithToken(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
+    try {
+      return await pullAll(
+        images,
+        config,
+        host,
+        new Engine(config.engine, engineAuth?.env ?? host.env),
+        probeHooks(client, settings, (image, line) => host.log.warning(`${image}: ${line}`)),
+      );
+    } finally {
+      await engineAuth?.cleanup();
+    }
+  } finally {
+    client.dispose();
+  }
+}
+
+async function pullAll(
+  images: readonly ImageSpec[],
+  config: Config,
+  host: Host,
+  engine: Engine,
+  probes: ReturnType<typeof probeHooks>,
+): Promise<Result[]> {
   try {
     await engine.check();
   } catch (error) {
@@ -78,23 +117,17 @@ async function pullAll(images: readonly ImageSpec[], config: Config, host: Host)
     return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
   }
   const limit = pLimit(config.concurrency);
-  const hooks: PullHooks = {};
   return Promise.all(
     images.map((spec) =>
       limit(async () => {
         const image = formatReference(spec.upstream);
         const lines: string[] = [];
+        const log = (line: string) => lines.push(line);
         host.log.info(`→ ${image} (${spec.origin})`);
         let result: Result;
         try {
-          result = await pullImage(
-            spec,
-            sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
-            engine,
-            config,
-            (line) => lines.push(line),
-            hooks,
-          );
+          const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
+          result = await pullImage(spec, sources, engine, config, log, probes.hooks(spec, log));
         } catch (error) {
           lines.push(`unexpected error: ${(error as Error).message}`);
           result = failedResult(image, (error as Error).message);
@@ -103,6 +136,63 @@ async function pullAll(images: readonly ImageSpec[], config: Config, host: Host)
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines,
         );
+        return result;
+      }),
+    ),
+  );
+}
+
+/** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */
+async function planAll(
+  images: readonly ImageSpec[],
+  config: Config,
+  client: RegistryClient,
+  settings: ProbeSettings,
+  host: Host,
+): Promise<Result[]> {
+  const limit = pLimit(Math.max(config.concurrency, 4));
+  return Promise.all(
+    images.map((spec) =>
+      limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines: string[] = [];
+        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+        const upstream = await probe.upstream();
+        const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
+        const states: string[] = [];
+        let chosen: { source: Source; digest: string } | undefined;
+        for (const source of sources.filter((s) => s.kind === "mirror")) {
+          const assessed = await probe.assessMirror(source.ref);
+          const name = formatReference(source.ref);
+          const word =
+            assessed.state === "ok" || assessed.state === "unverified" ? (assessed.state === "ok" ? "ok" : "unverified") : assessed.state;
+          states.push(
+            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
+          );
+          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+        }
+        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
+        const upstreamSource = sources.find((s) => s.kind === "upstream");
+        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
+          chosen = { source: upstreamSource, digest: upstream.digest };
+        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
+        host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+        const result: Result = {
+          image,
+          source: chosen ? chosen.source.kind : "none",
+          ref: chosen ? formatReference(chosen.source.ref) : "",
+          digest: upstream.kind === "found" ? upstream.digest : (chosen?.digest ?? ""),
+          attempts: 0,
+          seconds: (performance.now() - started) / 1000,
+          status: chosen ? "planned" : "failed",
+          reason: chosen
+            ? states.filter((s) => !s.endsWith(": ok")).join("; ")
+            : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
+          ...(states.length > 0 && { mirror: states.join("; ") }),
+          ...(quota !== undefined && { quota }),
+        };
         return result;
       }),
     ),

@@ -130,9 +130,12 @@ export function taggableReference(ref: Reference): string | undefined {
   return `${repositoryOf(ref)}:${ref.tag ?? "latest"}`;
 }
 
-/** `repo@digest`: what to pull once a digest is known, so that what was verified is what lands. */
+/**
+ * `repo:tag@digest`: what to pull once a digest is known, so that what was verified is what
+ * lands. The engine pulls by the digest (the tag is only shown) and records `repo@digest`.
+ */
 export function digestReference(ref: Reference, digest: string): string {
-  return `${repositoryOf(ref)}@${digest}`;
+  return `${repositoryOf(ref)}${ref.tag !== undefined ? `:${ref.tag}` : ""}@${digest}`;
 }
 
 /** The tag or digest used in registry API paths (`/v2/<path>/manifests/<this>`). */

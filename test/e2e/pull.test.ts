@@ -41,12 +41,15 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
   };
 
   it("mirror hit: pulls from the mirror, tags the upstream name, drops the mirror tag", async () => {
-    const { up, mir, id } = await seedBoth(uniqueName("hit"));
+    const { up, mir, id, digests } = await seedBoth(uniqueName("hit"));
     const run = await runAction({ images: up, mirrors: `${mirror.host}/mirror` }, { env: env() });
     expect(run.exitCode, run.stdout).toBe(0);
     expect(run.results).toHaveLength(1);
-    expect(run.results[0]).toMatchObject({ image: up, source: "mirror", ref: mir, status: "pulled", attempts: 1, reason: "" });
+    expect(run.results[0]).toMatchObject({ image: up, source: "mirror", status: "pulled", attempts: 1, reason: "" });
     expect(run.results[0]?.digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    // Pulled by the digest the probe verified, which equals upstream's.
+    expect(run.results[0]?.ref).toBe(`${mir}@${run.results[0]?.digest}`);
+    expect(run.results[0]?.digest).toBe(digests[up]);
     expect(await engine.imageId(up)).toBe(id);
     expect(await engine.imageId(mir)).toBeUndefined();
     expect(run.outputs.images).toBe(up);
@@ -69,8 +72,10 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
     const { id } = await seedImage(engine, [up]);
     const run = await runAction({ images: up, mirrors: `${mirror.host}/mirror` }, { env: env() });
     expect(run.exitCode).toBe(0);
-    expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled", ref: up });
-    expect(run.results[0]?.reason).toMatch(/mirror .*not found/);
+    expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled", attempts: 1 });
+    expect(run.results[0]?.ref).toMatch(new RegExp(`^${up}@sha256:`));
+    // The probe's 404 moved on without running a pull.
+    expect(run.results[0]?.reason).toMatch(/mirror .*not found \(HTTP 404/);
     expect(await engine.imageId(up)).toBe(id);
   });
 
@@ -83,7 +88,8 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
       { images: up, mirrors: `${mirror.host}/unused-prefix`, "mirror-map": `${upstream.host}/${path} => ${renamed}` },
       { env: env() },
     );
-    expect(run.results[0]).toMatchObject({ source: "mirror", ref: `${renamed}:2025.08.12-1`, status: "pulled" });
+    expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled" });
+    expect(run.results[0]?.ref).toMatch(new RegExp(`^${renamed}:2025.08.12-1@sha256:`));
     expect(await engine.imageId(up)).toBe(id);
   });
 
@@ -92,7 +98,8 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
     const up = `${upstream.host}/${path}:7`;
     const { id } = await seedImage(engine, [up, `${mirror.host}/elsewhere/copy:7`]);
     const run = await runAction({ images: `${up} => ${mirror.host}/elsewhere/copy` }, { env: env() });
-    expect(run.results[0]).toMatchObject({ source: "mirror", ref: `${mirror.host}/elsewhere/copy:7` });
+    expect(run.results[0]).toMatchObject({ source: "mirror" });
+    expect(run.results[0]?.ref).toMatch(new RegExp(`^${mirror.host}/elsewhere/copy:7@sha256:`));
     expect(await engine.imageId(up)).toBe(id);
   });
 
@@ -113,7 +120,7 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
     const warn = await runAction({ images: missing, mirrors: `${mirror.host}/mirror` }, { env: env() });
     expect(warn.exitCode).toBe(0);
     expect(warn.results[0]).toMatchObject({ status: "failed", source: "none" });
-    expect(warn.results[0]?.reason).toMatch(/mirror .*permanent \(not found\).*upstream .*permanent \(not found\)/);
+    expect(warn.results[0]?.reason).toMatch(/mirror .*not found \(HTTP 404.*upstream .*not found \(HTTP 404/);
     expect(warn.stdout).toMatch(/::warning::.*not found/);
     expect(warn.outputs.failed).toBe("1");
     const fail = await runAction({ images: missing, "on-failure": "fail" }, { env: env() });
@@ -131,7 +138,7 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
     expect(run.exitCode).toBe(0);
     expect(run.results.map((r) => r.status)).toEqual(["pulled", "pulled", "pulled", "pulled", "pulled"]);
     for (const s of seeded) expect(await engine.imageId(s.up)).toBe(s.id);
-    expect(run.outputs.images.split("\n")).toEqual(seeded.map((s) => s.up));
+    expect(run.outputs.images?.split("\n")).toEqual(seeded.map((s) => s.up));
   });
 
   it("a bad setting fails the step with the input's name, and nothing is pulled", async () => {
@@ -201,8 +208,8 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
         image,
         source: "mirror",
         status: "pulled",
-        ref: `${mirror.host}/isc/dockcross-manylinux_2_28-x64:20240304-9e57d2b`,
       });
+      expect(run.results[0]?.ref).toMatch(/\/isc\/dockcross-manylinux_2_28-(x64|aarch64):[\w.-]+@sha256:[a-f0-9]{64}$/);
       expect(await engine.imageId(image)).toBeDefined();
       // Shown, but between stop-commands markers, indented: never a workflow command.
       expect(run.stdout).toMatch(/::stop-commands::(prepull-\w+)\n[\s\S]* {2}::set-output name=images::injected[\s\S]*::\1::/);
@@ -216,8 +223,8 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
       expect(run.results[0]).toMatchObject({
         source: "mirror",
         status: "pulled",
-        ref: `${mirror.host}/isc/dockcross-manylinux_2_28-aarch64:2025.08.12-1`,
       });
+      expect(run.results[0]?.ref).toMatch(/\/isc\/dockcross-manylinux_2_28-(x64|aarch64):[\w.-]+@sha256:[a-f0-9]{64}$/);
       expect(await engine.imageId(image)).toBeDefined();
     });
 
@@ -279,16 +286,30 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
       ...extra,
     });
 
-    it("two 503s then success: retried with backoff, the mirror still used", async () => {
-      const { up, id, proxied } = await viaProxy("503");
+    it("two 503s on the probe then success: retried with backoff, the mirror still used", async () => {
+      const { up, id, proxied } = await viaProxy("503probe");
+      proxy.addRule({ method: "HEAD", path: /\/manifests\//, fault: { kind: "status", status: 503 }, times: 2 });
+      const run = await runAction(inputs(up), { env: env() });
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", attempts: 1 });
+      expect(run.results[0]?.ref).toContain(`${proxied}@sha256:`);
+      expect(run.stdout).toMatch(/probe .*attempt 1\/3 failed, transient: HTTP 503; retrying in \d/);
+      expect(proxy.requests.filter((r) => r.fault === "status")).toHaveLength(2);
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
+    it("two 503s on the engine's pull then success: the pull is retried, the mirror still used", async () => {
+      const { up, id } = await viaProxy("503pull");
+      // The probe HEADs; the engine GETs the manifest by digest.
       proxy.addRule({
-        path: /\/manifests\//,
-        fault: { kind: "status", status: 503, body: '{"errors":[{"code":"UNAVAILABLE"}]}' },
+        method: "GET",
+        path: /\/manifests\/sha256:/,
+        fault: { kind: "status", status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}' },
         times: 2,
       });
       const run = await runAction(inputs(up), { env: env() });
-      expect(run.results[0]).toMatchObject({ source: "mirror", ref: proxied, status: "pulled", attempts: 3 });
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", attempts: 3 });
       expect(run.stdout).toMatch(/attempt 1\/3 failed, transient \(server error \(5xx\)\).*retrying in \d/);
+      expect(run.stdout).toMatch(/attempt 2\/3 failed, transient/);
       expect(proxy.requests.filter((r) => r.fault === "status")).toHaveLength(2);
       expect(await engine.imageId(up)).toBe(id);
     });
@@ -320,16 +341,15 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
       expect(await engine.imageId(up)).toBe(id);
     });
 
-    it("a 404 is not retried: one pull at the mirror, then upstream", async () => {
+    it("a 404 is not retried and runs no pull: one HEAD at the mirror, then upstream", async () => {
       const path = uniqueName("404");
       const up = `${upstream.host}/${path}:1`;
       await seedImage(engine, [up]);
       const run = await runAction(inputs(up, { attempts: "5" }), { env: env() });
-      expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled", attempts: 2 });
-      expect(run.stdout).toMatch(/permanent \(not found\).*next source at once/);
+      expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled", attempts: 1 });
+      expect(run.stdout).toMatch(/mirror .*skipped: not found \(HTTP 404.*next source/);
       const manifestRequests = proxy.requests.filter((r) => /\/manifests\//.test(r.path));
-      expect(manifestRequests.length).toBe(1);
-      expect(manifestRequests[0]?.status).toBe(404);
+      expect(manifestRequests.map((r) => `${r.method} ${r.status}`)).toEqual(["HEAD 404"]);
     });
   });
 });

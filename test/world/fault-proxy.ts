@@ -16,7 +16,8 @@ export type Fault =
 export interface FaultRule {
   readonly method?: string;
   readonly path: RegExp;
-  readonly fault: Fault;
+  /** absent: forward, adding `addHeaders` */
+  readonly fault?: Fault;
   /** how many matching requests get the fault (default: all) */
   times?: number;
   /** extra headers added to forwarded answers for matching requests (e.g. quota headers) */
@@ -35,6 +36,8 @@ export interface LoggedRequest {
 export class FaultProxy {
   readonly requests: LoggedRequest[] = [];
   private rules: FaultRule[] = [];
+  /** rewrites every forwarded answer's headers (e.g. Quay's two-challenge WWW-Authenticate) */
+  rewriteHeaders?: (headers: IncomingMessage["headers"]) => IncomingMessage["headers"];
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -91,7 +94,7 @@ export class FaultProxy {
     const rule = this.rules.find(
       (r) => (r.method === undefined || r.method === method) && r.path.test(path) && (r.times === undefined || r.times > 0),
     );
-    const fault = rule && rule.fault;
+    const fault = rule?.fault;
     const entry: LoggedRequest = { method, path, headers: req.headers, ...(fault && { fault: fault.kind }) };
     this.requests.push(entry);
     if (rule?.times !== undefined) rule.times--;

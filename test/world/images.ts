@@ -64,8 +64,9 @@ export function uniqueName(prefix = "img"): string {
 export async function seedImage(
   docker: Docker,
   pushTo: string[],
-  options: { layerBytes?: number; layers?: number } = {},
+  options: { layerBytes?: number; layers?: number; dockerConfig?: string } = {},
 ): Promise<BuiltImage> {
+  const auth = options.dockerConfig ? { DOCKER_CONFIG: options.dockerConfig } : {};
   const dir = mkdtempSync(join(tmpdir(), "prepull-image-"));
   try {
     const layers = options.layers ?? 1;
@@ -81,7 +82,7 @@ export async function seedImage(
     for (const ref of rest) await docker.ok(["tag", first, ref]);
     const digests: Record<string, string> = {};
     for (const ref of pushTo) {
-      const out = await docker.ok(["push", ref]);
+      const out = await docker.ok(["push", ref], auth);
       const digest = out.match(/digest: (sha256:[a-f0-9]{64})/)?.[1];
       if (!digest) throw new Error(`no digest in push output: ${out}`);
       digests[ref] = digest;

@@ -6,6 +6,7 @@ export { FaultProxy } from "./fault-proxy.js";
 export { FileServer } from "./http-server.js";
 export { Docker, seedImage, uniqueName } from "./images.js";
 export { startRegistry } from "./registry.js";
+export { TokenServer } from "./token-server.js";
 
 /** Why the e2e world is unavailable ("" when it runs); with CI=true global setup fails instead. */
 export const worldUnavailable = inject("worldUnavailable");

@@ -1,0 +1,269 @@
+// Registry-aware decisions before any pull: HEAD each source's manifest, verify a mirror's
+// content against upstream, read Docker Hub's quota. Used by pull mode (as PullHooks) and
+// by plan mode (which pulls nothing).
+import pRetry, { AbortError } from "p-retry";
+import type { ImageSpec } from "./inputs.js";
+import type { Source } from "./plan.js";
+import { backoffSeconds, parseRetryAfter } from "./policy.js";
+import type { ProbeVerdict, PullHooks } from "./pull.js";
+import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
+import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
+import { type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
+
+/** What a HEAD of one source's manifest said, after retries. */
+export type HeadOutcome =
+  | { readonly kind: "found"; readonly digest: string; readonly mediaType: string; readonly quota?: Quota }
+  | { readonly kind: "missing"; readonly detail: string }
+  | { readonly kind: "refused"; readonly detail: string }
+  | { readonly kind: "rate-limited"; readonly detail: string; readonly quota?: Quota }
+  | { readonly kind: "unreachable"; readonly detail: string };
+
+export interface Quota {
+  readonly remaining: number;
+  readonly limit?: number;
+  readonly windowSeconds?: number;
+}
+
+export function quotaText(quota: Quota): string {
+  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
+  return `${quota.remaining}${quota.limit !== undefined ? ` of ${quota.limit}` : ""} pulls left${window}`;
+}
+
+/** Docker Hub's `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`; undefined when absent. */
+export function parseQuota(headers: RegistryResponse["headers"]): Quota | undefined {
+  const remaining = headerText(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
+  if (!remaining) return undefined;
+  const limit = headerText(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
+  return {
+    remaining: Number(remaining[1]),
+    ...(limit && { limit: Number(limit[1]) }),
+    ...(remaining[2] !== undefined && { windowSeconds: Number(remaining[2]) }),
+  };
+}
+
+/** How a mirror compares with upstream. */
+export type MirrorState =
+  | { readonly state: "ok"; readonly digest: string; readonly detail: string }
+  | { readonly state: "unverified"; readonly digest: string; readonly detail: string }
+  | { readonly state: "differs"; readonly digest: string; readonly detail: string }
+  | { readonly state: "missing" | "refused" | "unreachable" | "rate-limited"; readonly detail: string };
+
+export interface ProbeSettings {
+  readonly verify: "digest" | "none";
+  readonly platform: PlatformSpec;
+  readonly attempts: number;
+  readonly backoffSeconds: number;
+  readonly sleep?: (seconds: number) => Promise<void>;
+}
+
+class Transient extends Error {
+  constructor(
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+const defaultSleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
+
+/** Probes for one image; caches upstream's HEAD and GET so each is sent at most once. */
+export class ImageProbe {
+  private upstreamHead?: Promise<HeadOutcome>;
+  private upstreamManifest?: Promise<RegistryResponse | undefined>;
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly spec: ImageSpec,
+    private readonly settings: ProbeSettings,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  upstream(): Promise<HeadOutcome> {
+    this.upstreamHead ??= this.head(this.spec.upstream);
+    return this.upstreamHead;
+  }
+
+  /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
+  async head(ref: Reference): Promise<HeadOutcome> {
+    const where = formatReference(ref);
+    const sleep = this.settings.sleep ?? defaultSleep;
+    try {
+      return await pRetry(
+        async () => {
+          let response: RegistryResponse;
+          try {
+            response = await this.client.headManifest(ref, manifestSelector(ref));
+          } catch (error) {
+            if (error instanceof NetworkError) throw new Transient(`no answer (${error.message})`);
+            throw error;
+          }
+          const quota = parseQuota(response.headers);
+          const { status } = response;
+          if (status === 200) {
+            const digest = headerText(response.headers["docker-content-digest"]);
+            if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
+              // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
+              const got = await this.client.getManifest(ref, manifestSelector(ref));
+              if (got.status !== 200) throw new Transient(`GET after HEAD answered HTTP ${got.status}`);
+              return {
+                kind: "found" as const,
+                digest: sha256Digest(got.body),
+                mediaType: headerText(got.headers["content-type"]),
+                ...(quota && { quota }),
+              };
+            }
+            return { kind: "found" as const, digest, mediaType: headerText(response.headers["content-type"]), ...(quota && { quota }) };
+          }
+          if (status === 404) return { kind: "missing" as const, detail: `not found (HTTP 404 for ${where})` };
+          if (status === 401 || status === 403) {
+            return {
+              kind: "refused" as const,
+              detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`,
+            };
+          }
+          if (status === 429) {
+            const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
+            // A spent Docker Hub quota says so in its headers; the window is hours, never retried.
+            // A throttle (GHCR, or a Retry-After within a minute) is waited out like any transient error.
+            const throttled = ref.registry === "ghcr.io" || (retryAfter !== undefined && retryAfter <= 60 && quota?.remaining !== 0);
+            if (!throttled) {
+              return {
+                kind: "rate-limited" as const,
+                detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+                ...(quota && { quota }),
+              };
+            }
+            throw new Transient(`throttled (HTTP 429)`, retryAfter);
+          }
+          if (status >= 500 || status === 408) throw new Transient(`HTTP ${status}`);
+          return { kind: "refused" as const, detail: `unexpected HTTP ${status} for ${where}` };
+        },
+        {
+          retries: this.settings.attempts - 1,
+          minTimeout: 0,
+          maxTimeout: 0,
+          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft === 0) return;
+            const wait = backoffSeconds(attemptNumber, this.settings.backoffSeconds, Math.random, (error as Transient).retryAfter);
+            this.log(
+              `probe ${where}: attempt ${attemptNumber}/${this.settings.attempts} failed, transient: ${error.message}; retrying in ${wait.toFixed(1)} s`,
+            );
+            await sleep(wait);
+          },
+        },
+      );
+    } catch (error) {
+      const cause = error instanceof AbortError ? error.originalError : (error as Error);
+      if (!(cause instanceof Transient)) throw cause;
+      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${cause.message}` };
+    }
+  }
+
+  /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
+  async assessMirror(mirror: Reference): Promise<MirrorState> {
+    const head = await this.head(mirror);
+    if (head.kind !== "found") return { state: head.kind, detail: head.detail };
+    const mirrorDigest = head.digest;
+    if (this.settings.verify === "none") return { state: "ok", digest: mirrorDigest, detail: "verify: none, trusted as is" };
+    const upstream = await this.upstream();
+    if (upstream.kind !== "found") {
+      return {
+        state: "unverified",
+        digest: mirrorDigest,
+        detail: `upstream could not be checked (${upstream.detail}); the mirror is used unverified`,
+      };
+    }
+    if (upstream.digest === mirrorDigest) return { state: "ok", digest: mirrorDigest, detail: `digest ${mirrorDigest} equals upstream's` };
+    const differs = (why: string): MirrorState => ({
+      state: "differs",
+      digest: mirrorDigest,
+      detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`,
+    });
+    this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => undefined);
+    const upstreamGot = await this.upstreamManifest;
+    if (!upstreamGot || upstreamGot.status !== 200) return differs("upstream's manifest could not be read to compare further");
+    const upstreamParsed = safeParse(upstreamGot);
+    if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
+    const platform = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;
+    if (upstreamParsed.kind === "index") {
+      const entry = pickPlatform(upstreamParsed.index, this.settings.platform);
+      if (entry?.digest === mirrorDigest) {
+        return {
+          state: "ok",
+          digest: mirrorDigest,
+          detail: `the mirror holds upstream's ${platform} manifest ${mirrorDigest} (a single-platform copy)`,
+        };
+      }
+      return differs(`not upstream's ${platform} manifest${entry ? ` ${entry.digest}` : ""}`);
+    }
+    const upstreamConfig = upstreamParsed.image.config.digest;
+    const mirrorConfig = await this.mirrorConfigDigest(mirror, mirrorDigest);
+    if (mirrorConfig === upstreamConfig) {
+      return { state: "ok", digest: mirrorDigest, detail: `image config ${upstreamConfig} equals upstream's (a copy through an engine)` };
+    }
+    return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
+  }
+
+  private async mirrorConfigDigest(mirror: Reference, digest: string): Promise<string | undefined> {
+    const got = await this.client.getManifest(mirror, digest).catch(() => undefined);
+    const parsed = got && got.status === 200 ? safeParse(got) : undefined;
+    if (!parsed) return undefined;
+    if (parsed.kind === "image") return parsed.image.config.digest;
+    const entry = pickPlatform(parsed.index, this.settings.platform);
+    if (!entry) return undefined;
+    const platformGot = await this.client.getManifest(mirror, entry.digest).catch(() => undefined);
+    const platformParsed = platformGot && platformGot.status === 200 ? safeParse(platformGot) : undefined;
+    return platformParsed?.kind === "image" ? platformParsed.image.config.digest : undefined;
+  }
+}
+
+function safeParse(response: RegistryResponse) {
+  try {
+    return parseManifest(response.body, headerText(response.headers["content-type"]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** PullHooks backed by the registry: probe each source, pull by the verified digest. */
+export function probeHooks(
+  client: RegistryClient,
+  settings: ProbeSettings,
+  warn: (image: string, line: string) => void,
+): { hooks: (spec: ImageSpec, log: (line: string) => void) => PullHooks } {
+  return {
+    hooks(spec, log) {
+      const probe = new ImageProbe(client, spec, settings, log);
+      const image = formatReference(spec.upstream);
+      return {
+        async expectedDigest() {
+          const upstream = await probe.upstream();
+          return upstream.kind === "found" ? upstream.digest : undefined;
+        },
+        async probe(source: Source): Promise<ProbeVerdict> {
+          if (source.kind === "upstream") {
+            const upstream = await probe.upstream();
+            const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+            if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+            if (upstream.quota?.remaining === 0) {
+              return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+            }
+            return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+          }
+          const assessed = await probe.assessMirror(source.ref);
+          if (assessed.state === "ok") {
+            log(`${formatReference(source.ref)}: ${assessed.detail}`);
+            return { pullRef: digestReference(source.ref, assessed.digest) };
+          }
+          if (assessed.state === "unverified") {
+            warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
+            return { pullRef: digestReference(source.ref, assessed.digest) };
+          }
+          if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
+          return { skip: assessed.detail };
+        },
+      };
+    },
+  };
+}

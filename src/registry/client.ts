@@ -1,0 +1,206 @@
+// A small OCI distribution client over @actions/http-client. Written here because no npm
+// registry client fits an Action bundle: the ones there pull in Docker's daemon API, or
+// skip the multi-challenge parsing, GHCR's token fallback and Hub's quota headers.
+import type { IncomingHttpHeaders } from "node:http";
+import { HttpClient, type HttpClientResponse } from "@actions/http-client";
+import { z } from "zod";
+import type { Reference } from "../reference.js";
+import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
+import { MANIFEST_ACCEPT } from "./manifests.js";
+
+/** No HTTP answer: reset, refused, DNS, or silence past the timeout. */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+export interface RegistryResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+const TokenSchema = z.object({ token: z.string().optional(), access_token: z.string().optional(), expires_in: z.number().optional() });
+
+/** Loopback registries speak plain HTTP, as the engine assumes for 127.0.0.0/8. */
+export function isLoopback(registry: string): boolean {
+  const host = registry.replace(/:\d+$/, "");
+  return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
+}
+
+export function registryBaseUrl(registry: string): string {
+  if (registry === "docker.io") return "https://registry-1.docker.io";
+  return `${isLoopback(registry) ? "http" : "https"}://${registry}`;
+}
+
+export interface RequestOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer | NodeJS.ReadableStream;
+  /** repository scopes, e.g. `repository:library/alpine:pull` */
+  readonly scopes: readonly string[];
+  /** leave the body unread (blob streams) */
+  readonly stream?: boolean;
+}
+
+interface CachedToken {
+  readonly value: string;
+  readonly expires: number;
+}
+
+export class RegistryClient {
+  private readonly http: HttpClient;
+  private readonly tokens = new Map<string, CachedToken>();
+  /** registries that answered with a Basic challenge: send Basic credentials directly */
+  private readonly basic = new Map<string, Credential>();
+  /** every secret seen, so callers can mask them */
+  readonly secrets = new Set<string>();
+  requests = 0;
+
+  constructor(
+    private readonly credentials: Credentials,
+    readonly timeoutMs = 15_000,
+  ) {
+    this.http = new HttpClient("prepull", [], {
+      socketTimeout: timeoutMs,
+      allowRetries: false,
+      allowRedirects: true,
+      maxRedirects: 10,
+      keepAlive: true,
+    });
+  }
+
+  dispose(): void {
+    this.http.dispose();
+  }
+
+  /** Sends a request, answering auth challenges as the engine does. Throws NetworkError when there is no HTTP answer. */
+  async request(method: string, registry: string, path: string, options: RequestOptions): Promise<HttpClientResponse> {
+    const url = path.startsWith("http") ? path : `${registryBaseUrl(registry)}${path}`;
+    const first = await this.send(method, url, options, this.authHeader(registry, options.scopes));
+    if (first.message.statusCode !== 401) return first;
+    const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
+    const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
+    const basic = challenges.find((c) => c.scheme.toLowerCase() === "basic");
+    if (!bearer && !basic) return first;
+    if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
+    await drain(first);
+    let last = first;
+    for (const identity of [...this.credentials.for(registry), undefined]) {
+      let header: string | undefined;
+      if (bearer) {
+        const token = await this.fetchToken(bearer, registry, options.scopes, identity);
+        if (token === undefined) continue; // the token endpoint refused these credentials
+        header = `Bearer ${token}`;
+      } else if (identity) {
+        this.basic.set(registry, identity);
+        header = basicHeader(identity);
+      } else {
+        break;
+      }
+      last = await this.send(method, url, options, header);
+      const status = last.message.statusCode ?? 0;
+      // Stale stored credentials can refuse what anonymous access allows: try the next identity.
+      if (status !== 401 && status !== 403) return last;
+      if (identity === undefined) return last;
+      await drain(last);
+    }
+    return last;
+  }
+
+  /** A request whose body is read: the common case. */
+  async call(method: string, registry: string, path: string, options: RequestOptions): Promise<RegistryResponse> {
+    const response = await this.request(method, registry, path, options);
+    const body = method === "HEAD" ? Buffer.alloc(0) : await readBuffer(response);
+    return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
+  }
+
+  headManifest(ref: Reference, selector: string): Promise<RegistryResponse> {
+    return this.call("HEAD", ref.registry, `/v2/${ref.path}/manifests/${selector}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(ref)],
+    });
+  }
+
+  getManifest(ref: Reference, selector: string): Promise<RegistryResponse> {
+    return this.call("GET", ref.registry, `/v2/${ref.path}/manifests/${selector}`, {
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(ref)],
+    });
+  }
+
+  private authHeader(registry: string, scopes: readonly string[]): string | undefined {
+    const cached = this.tokens.get(tokenKey(registry, scopes));
+    if (cached && cached.expires > Date.now()) return `Bearer ${cached.value}`;
+    const basic = this.basic.get(registry);
+    return basic ? basicHeader(basic) : undefined;
+  }
+
+  private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
+    const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
+    this.requests++;
+    try {
+      return await this.http.request(method, url, (options.body as never) ?? null, headers);
+    } catch (error) {
+      throw new NetworkError(`${method} ${url}: ${(error as Error).message}`);
+    }
+  }
+
+  /** GET realm?service=…&scope=…; undefined when the endpoint refuses these credentials. */
+  private async fetchToken(
+    challenge: Challenge,
+    registry: string,
+    scopes: readonly string[],
+    identity: Credential | undefined,
+  ): Promise<string | undefined> {
+    const realm = challenge.params.realm;
+    if (!realm) return undefined;
+    const url = new URL(realm);
+    if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
+    for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
+      url.searchParams.append("scope", scope);
+    const headers: Record<string, string> = identity ? { Authorization: basicHeader(identity) } : {};
+    this.requests++;
+    let response: HttpClientResponse;
+    try {
+      response = await this.http.get(url.toString(), headers);
+    } catch (error) {
+      throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
+    }
+    const status = response.message.statusCode ?? 0;
+    const body = await readBuffer(response);
+    if (status === 401 || status === 403) return undefined;
+    if (status >= 500) throw new NetworkError(`token endpoint ${url.origin}${url.pathname} answered HTTP ${status}`);
+    if (status !== 200) return undefined;
+    const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
+    const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
+    if (!token) return undefined;
+    this.secrets.add(token);
+    const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
+    this.tokens.set(tokenKey(registry, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 });
+    return token;
+  }
+}
+
+export function pullScope(ref: Reference): string {
+  return `repository:${ref.path}:pull`;
+}
+
+function tokenKey(registry: string, scopes: readonly string[]): string {
+  return `${registry} ${[...scopes].sort().join(" ")}`;
+}
+
+function basicHeader(identity: Credential): string {
+  return `Basic ${Buffer.from(`${identity.username}:${identity.password}`).toString("base64")}`;
+}
+
+export function headerText(value: string | string[] | undefined): string {
+  return Array.isArray(value) ? value.join(", ") : (value ?? "");
+}
+
+async function readBuffer(response: HttpClientResponse): Promise<Buffer> {
+  if (response.readBodyBuffer) return response.readBodyBuffer();
+  return Buffer.from(await response.readBody());
+}
+
+async function drain(response: HttpClientResponse): Promise<void> {
+  await readBuffer(response).catch(() => undefined);
+}

@@ -1,0 +1,93 @@
+// Manifest media types, schemas (zod: everything off the network is checked), platforms.
+import { createHash } from "node:crypto";
+import { z } from "zod";
+
+export const MEDIA_TYPES = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+} as const;
+
+/** All four, always: a registry missing one substitutes content (REGISTRY-NOTES.md). */
+export const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(", ");
+
+const Descriptor = z.object({
+  mediaType: z.string().optional(),
+  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/),
+  size: z.number().int().nonnegative(),
+  urls: z.array(z.string()).optional(),
+});
+
+const Platform = z.object({ os: z.string(), architecture: z.string(), variant: z.string().optional() });
+
+const IndexSchema = z.object({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  manifests: z.array(Descriptor.extend({ platform: Platform.optional() })),
+});
+
+const ImageManifestSchema = z.object({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  config: Descriptor,
+  layers: z.array(Descriptor),
+});
+
+export type Descriptor = z.infer<typeof Descriptor>;
+export type IndexManifest = z.infer<typeof IndexSchema>;
+export type ImageManifest = z.infer<typeof ImageManifestSchema>;
+export type ParsedManifest = { kind: "index"; index: IndexManifest } | { kind: "image"; image: ImageManifest };
+
+export function isIndexType(mediaType: string | undefined): boolean {
+  return mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList;
+}
+
+/** Parses manifest bytes; the media type header decides, the body's own field when the header is vague. */
+export function parseManifest(body: Buffer, contentType?: string): ParsedManifest {
+  const json: unknown = JSON.parse(body.toString("utf8"));
+  const declared = (json as { mediaType?: string }).mediaType;
+  const type =
+    isIndexType(contentType) || isIndexType(declared) || (json as { manifests?: unknown }).manifests !== undefined ? "index" : "image";
+  return type === "index" ? { kind: "index", index: IndexSchema.parse(json) } : { kind: "image", image: ImageManifestSchema.parse(json) };
+}
+
+export function sha256Digest(body: Buffer): string {
+  return `sha256:${createHash("sha256").update(body).digest("hex")}`;
+}
+
+export interface PlatformSpec {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+/** `linux/arm64/v8` → spec; empty → the runner's own platform, as the engine defaults. */
+export function platformSpec(text: string | undefined, arch: string = process.arch): PlatformSpec {
+  if (text) {
+    const [os = "linux", architecture = "amd64", variant] = text.split("/");
+    return { os, architecture, ...(variant !== undefined && { variant }) };
+  }
+  const map: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ia32: "386",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+  };
+  return { os: "linux", architecture: map[arch] ?? arch };
+}
+
+/** The index entry for a platform; BuildKit attestations (`unknown/unknown`) are never chosen. */
+export function pickPlatform(index: IndexManifest, platform: PlatformSpec): Descriptor | undefined {
+  const candidates = index.manifests.filter((m) => m.platform && m.platform.os !== "unknown" && m.platform.architecture !== "unknown");
+  const matches = candidates.filter((m) => m.platform?.os === platform.os && m.platform.architecture === platform.architecture);
+  if (platform.variant)
+    return (
+      matches.find((m) => m.platform?.variant === platform.variant) ??
+      (platform.variant === "v8" ? matches.find((m) => !m.platform?.variant) : undefined)
+    );
+  return matches.find((m) => !m.platform?.variant || (platform.architecture === "arm64" && m.platform.variant === "v8")) ?? matches[0];
+}

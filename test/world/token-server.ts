@@ -1,0 +1,132 @@
+// A small token server of distribution's token spec, in front of real docker-registry
+// instances configured with `auth: token`: anonymous pull tokens for public repositories,
+// Basic credentials required for private ones and for push, 401 for wrong credentials
+// (as GHCR refuses), and a 200 with no grant for insufficient access (as the spec says).
+import { execFileSync } from "node:child_process";
+import { createPrivateKey, randomBytes, sign } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TokenAuthConfig } from "./registry.js";
+
+export interface TokenPolicy {
+  /** repositories (path) that need credentials even to pull */
+  readonly isPrivate: (repository: string) => boolean;
+  /** user → password */
+  readonly users: Readonly<Record<string, string>>;
+}
+
+export class TokenServer {
+  /** every token issued, so tests can grep logs for them */
+  readonly issued: string[] = [];
+  readonly requests: { scope: string[]; user?: string; status: number }[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+    private readonly dir: string,
+    private readonly key: ReturnType<typeof createPrivateKey>,
+    private readonly certDer: string,
+    readonly service: string,
+    private readonly policy: TokenPolicy,
+  ) {}
+
+  static async start(service: string, policy: TokenPolicy): Promise<TokenServer> {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-token-"));
+    const keyFile = join(dir, "key.pem");
+    const certFile = join(dir, "cert.pem");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=prepull-test-token",
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
+    const key = createPrivateKey(readFileSync(keyFile));
+    const certDer = readFileSync(certFile, "utf8")
+      .replace(/-----[^-]+-----/g, "")
+      .replace(/\s+/g, "");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (typeof address !== "object" || !address) throw new Error("no address");
+    const tokens = new TokenServer(server, address.port, dir, key, certDer, service, policy);
+    server.on("request", (req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      const scopes = url.searchParams.getAll("scope");
+      const auth = req.headers.authorization;
+      let user: string | undefined;
+      if (auth?.startsWith("Basic ")) {
+        const [name = "", pass = ""] = Buffer.from(auth.slice(6), "base64").toString().split(":");
+        if (tokens.policy.users[name] !== pass) {
+          tokens.requests.push({ scope: scopes, user: name, status: 401 });
+          res
+            .writeHead(401, { "content-type": "application/json" })
+            .end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
+          return;
+        }
+        user = name;
+      }
+      const access = scopes.flatMap((scope) => {
+        const [type, name = "", actions = ""] = scope.split(":");
+        if (type !== "repository") return [];
+        const allowed = actions
+          .split(",")
+          .filter((action) => (action === "pull" ? user !== undefined || !tokens.policy.isPrivate(name) : user !== undefined));
+        return [{ type: "repository", name, actions: allowed }];
+      });
+      const token = tokens.sign(user ?? "", access);
+      tokens.issued.push(token);
+      tokens.requests.push({ scope: scopes, ...(user && { user }), status: 200 });
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+    });
+    return tokens;
+  }
+
+  get realm(): string {
+    return `http://127.0.0.1:${this.port}/token`;
+  }
+
+  /** The registry's `auth.token` settings for this server. */
+  registryConfig(): TokenAuthConfig {
+    return { realm: this.realm, service: this.service, issuer: "prepull-test-issuer", certFile: join(this.dir, "cert.pem") };
+  }
+
+  private sign(subject: string, access: unknown[]): string {
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const header = b64({ alg: "RS256", typ: "JWT", x5c: [this.certDer] });
+    const claims = b64({
+      iss: "prepull-test-issuer",
+      sub: subject,
+      aud: this.service,
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString("hex"),
+      access,
+    });
+    const signature = sign("RSA-SHA256", Buffer.from(`${header}.${claims}`), this.key).toString("base64url");
+    return `${header}.${claims}.${signature}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
