@@ -40925,7 +40925,9 @@ function parseChallenges(header) {
         }
         i++;
       } else {
-        value = token();
+        const bare = /^[^\s,]*/.exec(header.slice(i))?.[0] ?? "";
+        i += bare.length;
+        value = bare;
       }
       current.params[name.toLowerCase()] = value;
     } else {

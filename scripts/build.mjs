@@ -6,6 +6,8 @@ import { join } from "node:path";
 import * as esbuild from "esbuild";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+// PREPULL_OUTDIR: build elsewhere (the stale-dist test compares that with dist/).
+const outdir = process.env.PREPULL_OUTDIR ?? "dist";
 const common = {
   bundle: true,
   platform: "node",
@@ -19,8 +21,8 @@ const common = {
   define: { PREPULL_VERSION: JSON.stringify(pkg.version) },
 };
 const results = await Promise.all([
-  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.cjs" }),
-  esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: "dist/cli.cjs", banner: { js: "#!/usr/bin/env node" } }),
+  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: join(outdir, "index.cjs") }),
+  esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: join(outdir, "cli.cjs"), banner: { js: "#!/usr/bin/env node" } }),
 ]);
 
 // Licenses: every package whose files went into a bundle.
@@ -48,4 +50,4 @@ const sections = [...packages.entries()]
     const text = licenseFile ? readFileSync(licenseFile, "utf8").trim() : "(no license file in the package)";
     return `${name}@${meta.version} — ${meta.license ?? "UNKNOWN"}\n\n${text}\n`;
   });
-writeFileSync("dist/licenses.txt", `Third-party software bundled in dist/\n\n${sections.join("\n---\n\n")}`);
+writeFileSync(join(outdir, "licenses.txt"), `Third-party software bundled in dist/\n\n${sections.join("\n---\n\n")}`);

@@ -46,7 +46,10 @@ export function parseChallenges(header: string): Challenge[] {
         }
         i++;
       } else {
-        value = token();
+        // Liberal: an unquoted value runs to the next comma or space (a realm URL has ':').
+        const bare = /^[^\s,]*/.exec(header.slice(i))?.[0] ?? "";
+        i += bare.length;
+        value = bare;
       }
       current.params[name.toLowerCase()] = value;
     } else {

@@ -37,7 +37,7 @@ export class FaultProxy {
   readonly requests: LoggedRequest[] = [];
   private rules: FaultRule[] = [];
   /** rewrites every forwarded answer's headers (e.g. Quay's two-challenge WWW-Authenticate) */
-  rewriteHeaders?: (headers: IncomingMessage["headers"]) => IncomingMessage["headers"];
+  rewriteHeaders?: ((headers: IncomingMessage["headers"]) => IncomingMessage["headers"]) | undefined;
   private readonly sockets = new Set<Socket>();
 
   private constructor(

@@ -1,0 +1,114 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseQuota, quotaText } from "../../src/probe.js";
+import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
+import { isLoopback, registryBaseUrl } from "../../src/registry/client.js";
+import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/manifests.js";
+
+describe("parseChallenges", () => {
+  it("reads Docker Hub's Bearer challenge", () => {
+    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"')).toEqual([
+      { scheme: "Bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" } },
+    ]);
+  });
+
+  it("reads Quay's two challenges in one header, and quoted commas", () => {
+    expect(parseChallenges('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io",scope="repository:a/b:pull,push"')).toEqual([
+      { scheme: "Basic", params: { realm: "quay" } },
+      { scheme: "Bearer", params: { realm: "https://quay.io/v2/auth", service: "quay.io", scope: "repository:a/b:pull,push" } },
+    ]);
+  });
+
+  it("accepts unquoted values, spaces around '=', escapes and a bare scheme", () => {
+    expect(parseChallenges('Bearer realm = https://ghcr.io/token , service=ghcr.io, error="a \\"b\\""')).toEqual([
+      { scheme: "Bearer", params: { realm: "https://ghcr.io/token", service: "ghcr.io", error: 'a "b"' } },
+    ]);
+    expect(parseChallenges("Negotiate")).toEqual([{ scheme: "Negotiate", params: {} }]);
+    expect(parseChallenges("")).toEqual([]);
+  });
+});
+
+describe("credentials", () => {
+  const config = (content: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-cfg-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify(content));
+    return { DOCKER_CONFIG: dir };
+  };
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+  it("reads auths from DOCKER_CONFIG, with Docker Hub under its index URL", () => {
+    const env = config({ auths: { "https://index.docker.io/v1/": { auth: b64("hubuser:hubpass") }, "ghcr.io": { auth: b64("me:pat") }, "bad.io": { auth: b64("nocolon") } } });
+    const found = readDockerConfig(env);
+    expect(found.get("docker.io")).toMatchObject({ username: "hubuser", password: "hubpass" });
+    expect(found.get("ghcr.io")).toMatchObject({ username: "me", password: "pat" });
+    expect(found.has("bad.io")).toBe(false);
+  });
+
+  it("offers github-token for ghcr.io only, before stored credentials", () => {
+    const credentials = new Credentials({ ...config({ auths: { "ghcr.io": { auth: b64("me:pat") } } }), GITHUB_ACTOR: "octo" }, "ghs_token");
+    expect(credentials.for("ghcr.io").map((c) => `${c.username}:${c.from}`)).toEqual(["octo:github-token", expect.stringMatching(/^me:.*config\.json$/)]);
+    expect(credentials.for("quay.io")).toEqual([]);
+    expect(credentials.for("mirror.example.com")).toEqual([]);
+  });
+
+  it("survives a missing or malformed config file", () => {
+    expect(readDockerConfig({ DOCKER_CONFIG: "/nonexistent" }).size).toBe(0);
+    expect(readDockerConfig(config({ auths: "nope" })).size).toBe(0);
+  });
+});
+
+describe("registry endpoints", () => {
+  it("maps docker.io to registry-1.docker.io and loopback to plain http", () => {
+    expect(registryBaseUrl("docker.io")).toBe("https://registry-1.docker.io");
+    expect(registryBaseUrl("ghcr.io")).toBe("https://ghcr.io");
+    expect(registryBaseUrl("127.0.0.1:5000")).toBe("http://127.0.0.1:5000");
+    expect(registryBaseUrl("localhost:5000")).toBe("http://localhost:5000");
+    expect(isLoopback("[::1]:5000")).toBe(true);
+    expect(isLoopback("128.0.0.1:5000")).toBe(false);
+    expect(isLoopback("localhost.example.com")).toBe(false);
+  });
+});
+
+describe("Docker Hub quota headers", () => {
+  it("parses limit, remaining and window", () => {
+    const quota = parseQuota({ "ratelimit-limit": "100;w=21600", "ratelimit-remaining": "76;w=21600" });
+    expect(quota).toEqual({ remaining: 76, limit: 100, windowSeconds: 21600 });
+    expect(quota && quotaText(quota)).toBe("76 of 100 pulls left per 6 h");
+    expect(parseQuota({})).toBeUndefined();
+  });
+});
+
+describe("manifests and platforms", () => {
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  const index = parseManifest(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          { digest: d("1"), size: 1, platform: { os: "unknown", architecture: "unknown" } },
+          { digest: d("2"), size: 1, platform: { os: "linux", architecture: "amd64" } },
+          { digest: d("3"), size: 1, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+          { digest: d("4"), size: 1, platform: { os: "linux", architecture: "arm", variant: "v7" } },
+        ],
+      }),
+    ),
+  );
+
+  it("picks the platform's entry and never an attestation", () => {
+    if (index.kind !== "index") throw new Error("expected an index");
+    expect(pickPlatform(index.index, platformSpec("linux/amd64"))?.digest).toBe(d("2"));
+    expect(pickPlatform(index.index, platformSpec("linux/arm64"))?.digest).toBe(d("3"));
+    expect(pickPlatform(index.index, platformSpec("linux/arm64/v8"))?.digest).toBe(d("3"));
+    expect(pickPlatform(index.index, platformSpec("linux/arm/v7"))?.digest).toBe(d("4"));
+    expect(pickPlatform(index.index, platformSpec("linux/s390x"))).toBeUndefined();
+    expect(pickPlatform(index.index, platformSpec("", "x64"))?.digest).toBe(d("2"));
+  });
+
+  it("refuses a manifest that is not one", () => {
+    expect(() => parseManifest(Buffer.from('{"schemaVersion":2,"config":{}}'))).toThrow();
+    expect(() => parseManifest(Buffer.from("not json"))).toThrow();
+  });
+});
