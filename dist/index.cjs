@@ -41375,7 +41375,7 @@ var ImageProbe = class {
     });
     this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => void 0);
     const upstreamGot = await this.upstreamManifest;
-    if (!upstreamGot || upstreamGot.status !== 200) return differs("upstream's manifest could not be read to compare further");
+    if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
     const upstreamParsed = safeParse3(upstreamGot);
     if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
     const platform2 = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;

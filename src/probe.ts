@@ -182,7 +182,7 @@ export class ImageProbe {
     });
     this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => undefined);
     const upstreamGot = await this.upstreamManifest;
-    if (!upstreamGot || upstreamGot.status !== 200) return differs("upstream's manifest could not be read to compare further");
+    if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
     const upstreamParsed = safeParse(upstreamGot);
     if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
     const platform = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;

@@ -10,7 +10,11 @@ const repo = resolve(import.meta.dirname, "../..");
 describe("dist/", () => {
   it("matches a fresh build of src/", () => {
     const out = mkdtempSync(join(tmpdir(), "prepull-dist-"));
-    execFileSync(process.execPath, [join(repo, "scripts/build.mjs")], { cwd: repo, env: { ...process.env, PREPULL_OUTDIR: out }, stdio: "pipe" });
+    execFileSync(process.execPath, [join(repo, "scripts/build.mjs")], {
+      cwd: repo,
+      env: { ...process.env, PREPULL_OUTDIR: out },
+      stdio: "pipe",
+    });
     for (const file of ["index.cjs", "cli.cjs", "licenses.txt"]) {
       const fresh = readFileSync(join(out, file), "utf8");
       const committed = readFileSync(join(repo, "dist", file), "utf8");

@@ -9,13 +9,20 @@ import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/ma
 
 describe("parseChallenges", () => {
   it("reads Docker Hub's Bearer challenge", () => {
-    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"')).toEqual([
-      { scheme: "Bearer", params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" } },
+    expect(
+      parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"'),
+    ).toEqual([
+      {
+        scheme: "Bearer",
+        params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" },
+      },
     ]);
   });
 
   it("reads Quay's two challenges in one header, and quoted commas", () => {
-    expect(parseChallenges('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io",scope="repository:a/b:pull,push"')).toEqual([
+    expect(
+      parseChallenges('Basic realm="quay", Bearer realm="https://quay.io/v2/auth",service="quay.io",scope="repository:a/b:pull,push"'),
+    ).toEqual([
       { scheme: "Basic", params: { realm: "quay" } },
       { scheme: "Bearer", params: { realm: "https://quay.io/v2/auth", service: "quay.io", scope: "repository:a/b:pull,push" } },
     ]);
@@ -39,7 +46,13 @@ describe("credentials", () => {
   const b64 = (s: string) => Buffer.from(s).toString("base64");
 
   it("reads auths from DOCKER_CONFIG, with Docker Hub under its index URL", () => {
-    const env = config({ auths: { "https://index.docker.io/v1/": { auth: b64("hubuser:hubpass") }, "ghcr.io": { auth: b64("me:pat") }, "bad.io": { auth: b64("nocolon") } } });
+    const env = config({
+      auths: {
+        "https://index.docker.io/v1/": { auth: b64("hubuser:hubpass") },
+        "ghcr.io": { auth: b64("me:pat") },
+        "bad.io": { auth: b64("nocolon") },
+      },
+    });
     const found = readDockerConfig(env);
     expect(found.get("docker.io")).toMatchObject({ username: "hubuser", password: "hubpass" });
     expect(found.get("ghcr.io")).toMatchObject({ username: "me", password: "pat" });
@@ -47,8 +60,14 @@ describe("credentials", () => {
   });
 
   it("offers github-token for ghcr.io only, before stored credentials", () => {
-    const credentials = new Credentials({ ...config({ auths: { "ghcr.io": { auth: b64("me:pat") } } }), GITHUB_ACTOR: "octo" }, "ghs_token");
-    expect(credentials.for("ghcr.io").map((c) => `${c.username}:${c.from}`)).toEqual(["octo:github-token", expect.stringMatching(/^me:.*config\.json$/)]);
+    const credentials = new Credentials(
+      { ...config({ auths: { "ghcr.io": { auth: b64("me:pat") } } }), GITHUB_ACTOR: "octo" },
+      "ghs_token",
+    );
+    expect(credentials.for("ghcr.io").map((c) => `${c.username}:${c.from}`)).toEqual([
+      "octo:github-token",
+      expect.stringMatching(/^me:.*config\.json$/),
+    ]);
     expect(credentials.for("quay.io")).toEqual([]);
     expect(credentials.for("mirror.example.com")).toEqual([]);
   });
