@@ -4180,10 +4180,10 @@ var require_util2 = __commonJS({
     function TAOCheck() {
       return "success";
     }
-    function appendFetchMetadata(httpRequest) {
+    function appendFetchMetadata(httpRequest2) {
       let header = null;
-      header = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header, true);
+      header = httpRequest2.mode;
+      httpRequest2.headersList.set("sec-fetch-mode", header, true);
     }
     function appendRequestOriginHeader(request) {
       let serializedOrigin = request.origin;
@@ -6865,7 +6865,7 @@ var require_client_h2 = __commonJS({
     "use strict";
     var assert2 = require("node:assert");
     var { errorMonitor } = require("node:events");
-    var { pipeline } = require("node:stream");
+    var { pipeline: pipeline2 } = require("node:stream");
     var util = require_util();
     var {
       RequestContentLengthMismatchError,
@@ -7344,7 +7344,7 @@ var require_client_h2 = __commonJS({
     }
     function writeStream(abort, socket, expectsPayload, h2stream, body, client, request, contentLength) {
       assert2(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
-      const pipe2 = pipeline(
+      const pipe2 = pipeline2(
         body,
         h2stream,
         (err) => {
@@ -10034,7 +10034,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports2, module2) {
     "use strict";
     var assert2 = require("node:assert");
-    var { finished, PassThrough } = require("node:stream");
+    var { finished, PassThrough: PassThrough2 } = require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util3();
@@ -10110,7 +10110,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -10209,7 +10209,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable,
       Duplex,
-      PassThrough
+      PassThrough: PassThrough2
     } = require("node:stream");
     var {
       InvalidArgumentError,
@@ -10389,16 +10389,16 @@ var require_api_pipeline = __commonJS({
         util.destroy(ret, err);
       }
     };
-    function pipeline(opts, handler) {
+    function pipeline2(opts, handler) {
       try {
         const pipelineHandler = new PipelineHandler(opts, handler);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
-    module2.exports = pipeline;
+    module2.exports = pipeline2;
   }
 });
 
@@ -13563,7 +13563,7 @@ var require_fetch = __commonJS({
       subresourceSet
     } = require_constants3();
     var EE = require("node:events");
-    var { Readable, pipeline, finished } = require("node:stream");
+    var { Readable, pipeline: pipeline2, finished } = require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -14142,74 +14142,74 @@ var require_fetch = __commonJS({
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
       const request = fetchParams.request;
       let httpFetchParams = null;
-      let httpRequest = null;
+      let httpRequest2 = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
       if (request.window === "no-window" && request.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest = request;
+        httpRequest2 = request;
       } else {
-        httpRequest = cloneRequest(request);
+        httpRequest2 = cloneRequest(request);
         httpFetchParams = { ...fetchParams };
-        httpFetchParams.request = httpRequest;
+        httpFetchParams.request = httpRequest2;
       }
       const includeCredentials = request.credentials === "include" || request.credentials === "same-origin" && request.responseTainting === "basic";
-      const contentLength = httpRequest.body ? httpRequest.body.length : null;
+      const contentLength = httpRequest2.body ? httpRequest2.body.length : null;
       let contentLengthHeaderValue = null;
-      if (httpRequest.body == null && ["POST", "PUT"].includes(httpRequest.method)) {
+      if (httpRequest2.body == null && ["POST", "PUT"].includes(httpRequest2.method)) {
         contentLengthHeaderValue = "0";
       }
       if (contentLength != null) {
         contentLengthHeaderValue = isomorphicEncode(`${contentLength}`);
       }
       if (contentLengthHeaderValue != null) {
-        httpRequest.headersList.append("content-length", contentLengthHeaderValue, true);
+        httpRequest2.headersList.append("content-length", contentLengthHeaderValue, true);
       }
-      if (contentLength != null && httpRequest.keepalive) {
+      if (contentLength != null && httpRequest2.keepalive) {
       }
-      if (httpRequest.referrer instanceof URL) {
-        httpRequest.headersList.append("referer", isomorphicEncode(httpRequest.referrer.href), true);
+      if (httpRequest2.referrer instanceof URL) {
+        httpRequest2.headersList.append("referer", isomorphicEncode(httpRequest2.referrer.href), true);
       }
-      appendRequestOriginHeader(httpRequest);
-      appendFetchMetadata(httpRequest);
-      if (!httpRequest.headersList.contains("user-agent", true)) {
-        httpRequest.headersList.append("user-agent", defaultUserAgent);
+      appendRequestOriginHeader(httpRequest2);
+      appendFetchMetadata(httpRequest2);
+      if (!httpRequest2.headersList.contains("user-agent", true)) {
+        httpRequest2.headersList.append("user-agent", defaultUserAgent);
       }
-      if (httpRequest.cache === "default" && (httpRequest.headersList.contains("if-modified-since", true) || httpRequest.headersList.contains("if-none-match", true) || httpRequest.headersList.contains("if-unmodified-since", true) || httpRequest.headersList.contains("if-match", true) || httpRequest.headersList.contains("if-range", true))) {
-        httpRequest.cache = "no-store";
+      if (httpRequest2.cache === "default" && (httpRequest2.headersList.contains("if-modified-since", true) || httpRequest2.headersList.contains("if-none-match", true) || httpRequest2.headersList.contains("if-unmodified-since", true) || httpRequest2.headersList.contains("if-match", true) || httpRequest2.headersList.contains("if-range", true))) {
+        httpRequest2.cache = "no-store";
       }
-      if (httpRequest.cache === "no-cache" && !httpRequest.preventNoCacheCacheControlHeaderModification && !httpRequest.headersList.contains("cache-control", true)) {
-        httpRequest.headersList.append("cache-control", "max-age=0", true);
+      if (httpRequest2.cache === "no-cache" && !httpRequest2.preventNoCacheCacheControlHeaderModification && !httpRequest2.headersList.contains("cache-control", true)) {
+        httpRequest2.headersList.append("cache-control", "max-age=0", true);
       }
-      if (httpRequest.cache === "no-store" || httpRequest.cache === "reload") {
-        if (!httpRequest.headersList.contains("pragma", true)) {
-          httpRequest.headersList.append("pragma", "no-cache", true);
+      if (httpRequest2.cache === "no-store" || httpRequest2.cache === "reload") {
+        if (!httpRequest2.headersList.contains("pragma", true)) {
+          httpRequest2.headersList.append("pragma", "no-cache", true);
         }
-        if (!httpRequest.headersList.contains("cache-control", true)) {
-          httpRequest.headersList.append("cache-control", "no-cache", true);
+        if (!httpRequest2.headersList.contains("cache-control", true)) {
+          httpRequest2.headersList.append("cache-control", "no-cache", true);
         }
       }
-      if (httpRequest.headersList.contains("range", true)) {
-        httpRequest.headersList.append("accept-encoding", "identity", true);
+      if (httpRequest2.headersList.contains("range", true)) {
+        httpRequest2.headersList.append("accept-encoding", "identity", true);
       }
-      if (!httpRequest.headersList.contains("accept-encoding", true)) {
-        if (urlHasHttpsScheme(requestCurrentURL(httpRequest))) {
-          httpRequest.headersList.append("accept-encoding", "br, gzip, deflate", true);
+      if (!httpRequest2.headersList.contains("accept-encoding", true)) {
+        if (urlHasHttpsScheme(requestCurrentURL(httpRequest2))) {
+          httpRequest2.headersList.append("accept-encoding", "br, gzip, deflate", true);
         } else {
-          httpRequest.headersList.append("accept-encoding", "gzip, deflate", true);
+          httpRequest2.headersList.append("accept-encoding", "gzip, deflate", true);
         }
       }
-      httpRequest.headersList.delete("host", true);
+      httpRequest2.headersList.delete("host", true);
       if (includeCredentials) {
       }
       if (httpCache == null) {
-        httpRequest.cache = "no-store";
+        httpRequest2.cache = "no-store";
       }
-      if (httpRequest.cache !== "no-store" && httpRequest.cache !== "reload") {
+      if (httpRequest2.cache !== "no-store" && httpRequest2.cache !== "reload") {
       }
       if (response == null) {
-        if (httpRequest.cache === "only-if-cached") {
+        if (httpRequest2.cache === "only-if-cached") {
           return makeNetworkError("only if cached");
         }
         const forwardResponse = await httpNetworkFetch(
@@ -14217,7 +14217,7 @@ var require_fetch = __commonJS({
           includeCredentials,
           isNewConnectionFetch
         );
-        if (!safeMethodsSet.has(httpRequest.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
+        if (!safeMethodsSet.has(httpRequest2.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
         }
         if (revalidatingFlag && forwardResponse.status === 304) {
         }
@@ -14225,8 +14225,8 @@ var require_fetch = __commonJS({
           response = forwardResponse;
         }
       }
-      response.urlList = [...httpRequest.urlList];
-      if (httpRequest.headersList.contains("range", true)) {
+      response.urlList = [...httpRequest2.urlList];
+      if (httpRequest2.headersList.contains("range", true)) {
         response.rangeRequested = true;
       }
       response.requestIncludesCredentials = includeCredentials;
@@ -14508,7 +14508,7 @@ var require_fetch = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline(this.body, ...decoders, (err) => {
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
                   if (err) {
                     this.onError(err);
                   }
@@ -18709,7 +18709,7 @@ ${value}`;
 var require_eventsource = __commonJS({
   "node_modules/undici/lib/web/eventsource/eventsource.js"(exports2, module2) {
     "use strict";
-    var { pipeline } = require("node:stream");
+    var { pipeline: pipeline2 } = require("node:stream");
     var { fetching } = require_fetch();
     var { makeRequest } = require_request2();
     var { webidl } = require_webidl();
@@ -18869,7 +18869,7 @@ var require_eventsource = __commonJS({
               ));
             }
           });
-          pipeline(
+          pipeline2(
             response.body.stream,
             eventSourceStream,
             (error63) => {
@@ -40641,254 +40641,11 @@ function dedupe(images) {
   });
 }
 
-// node_modules/is-network-error/index.js
-var objectToString = Object.prototype.toString;
-var isError = (value) => objectToString.call(value) === "[object Error]";
-var errorMessages = /* @__PURE__ */ new Set([
-  "network error",
-  // Chrome
-  "NetworkError when attempting to fetch resource.",
-  // Firefox
-  "The Internet connection appears to be offline.",
-  // Safari 16
-  "Network request failed",
-  // `cross-fetch`
-  "fetch failed",
-  // Undici (Node.js)
-  "terminated",
-  // Undici (Node.js)
-  " A network error occurred.",
-  // Bun (WebKit)
-  "Network connection lost"
-  // Cloudflare Workers (fetch)
-]);
-function isNetworkError(error63) {
-  const isValid = error63 && isError(error63) && error63.name === "TypeError" && typeof error63.message === "string";
-  if (!isValid) {
-    return false;
-  }
-  const { message, stack } = error63;
-  if (message === "Load failed" || message.startsWith("Load failed (") && message.endsWith(")")) {
-    return stack === void 0 || "__sentry_captured__" in error63;
-  }
-  if (message.startsWith("error sending request for url")) {
-    return true;
-  }
-  if (message === "Failed to fetch" || message.startsWith("Failed to fetch (") && message.endsWith(")")) {
-    return true;
-  }
-  return errorMessages.has(message);
-}
-
-// node_modules/p-retry/index.js
-function validateRetries(retries) {
-  if (typeof retries === "number") {
-    if (retries < 0) {
-      throw new TypeError("Expected `retries` to be a non-negative number.");
-    }
-    if (Number.isNaN(retries)) {
-      throw new TypeError("Expected `retries` to be a valid number or Infinity, got NaN.");
-    }
-  } else if (retries !== void 0) {
-    throw new TypeError("Expected `retries` to be a number or Infinity.");
-  }
-}
-function validateNumberOption(name, value, { min = 0, allowInfinity = false } = {}) {
-  if (value === void 0) {
-    return;
-  }
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? " or Infinity" : ""}.`);
-  }
-  if (!allowInfinity && !Number.isFinite(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a finite number.`);
-  }
-  if (value < min) {
-    throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
-  }
-}
-var AbortError = class extends Error {
-  constructor(message) {
-    super();
-    if (message instanceof Error) {
-      this.originalError = message;
-      ({ message } = message);
-    } else {
-      this.originalError = new Error(message);
-      this.originalError.stack = this.stack;
-    }
-    this.name = "AbortError";
-    this.message = message;
-  }
-};
-function calculateDelay(retriesConsumed, options) {
-  const attempt = Math.max(1, retriesConsumed + 1);
-  const random = options.randomize ? Math.random() + 1 : 1;
-  let timeout = Math.round(random * options.minTimeout * options.factor ** (attempt - 1));
-  timeout = Math.min(timeout, options.maxTimeout);
-  return timeout;
-}
-function calculateRemainingTime(start, max) {
-  if (!Number.isFinite(max)) {
-    return max;
-  }
-  return max - (performance.now() - start);
-}
-async function onAttemptFailure({ error: error63, attemptNumber, retriesConsumed, startTime, options }) {
-  const normalizedError = error63 instanceof Error ? error63 : new TypeError(`Non-error was thrown: "${error63}". You should only throw errors.`);
-  if (normalizedError instanceof AbortError) {
-    throw normalizedError.originalError;
-  }
-  const retriesLeft = Number.isFinite(options.retries) ? Math.max(0, options.retries - retriesConsumed) : options.retries;
-  const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
-  const context = Object.freeze({
-    error: normalizedError,
-    attemptNumber,
-    retriesLeft,
-    retriesConsumed
-  });
-  await options.onFailedAttempt(context);
-  if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
-    throw normalizedError;
-  }
-  const consumeRetry = await options.shouldConsumeRetry(context);
-  const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
-  if (remainingTime <= 0 || retriesLeft <= 0) {
-    throw normalizedError;
-  }
-  if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
-    if (consumeRetry) {
-      throw normalizedError;
-    }
-    options.signal?.throwIfAborted();
-    return false;
-  }
-  if (!await options.shouldRetry(context)) {
-    throw normalizedError;
-  }
-  if (!consumeRetry) {
-    options.signal?.throwIfAborted();
-    return false;
-  }
-  const delayTime = calculateDelay(retriesConsumed, options);
-  const finalDelay = Math.min(delayTime, remainingTime);
-  options.signal?.throwIfAborted();
-  if (finalDelay > 0) {
-    await new Promise((resolve2, reject) => {
-      const onAbort = () => {
-        clearTimeout(timeoutToken);
-        options.signal?.removeEventListener("abort", onAbort);
-        reject(options.signal.reason);
-      };
-      const timeoutToken = setTimeout(() => {
-        options.signal?.removeEventListener("abort", onAbort);
-        resolve2();
-      }, finalDelay);
-      if (options.unref) {
-        timeoutToken.unref?.();
-      }
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-  options.signal?.throwIfAborted();
-  return true;
-}
-async function pRetry(input2, options = {}) {
-  options = { ...options };
-  validateRetries(options.retries);
-  if (Object.hasOwn(options, "forever")) {
-    throw new Error("The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.");
-  }
-  options.retries ??= 10;
-  options.factor ??= 2;
-  options.minTimeout ??= 1e3;
-  options.maxTimeout ??= Number.POSITIVE_INFINITY;
-  options.maxRetryTime ??= Number.POSITIVE_INFINITY;
-  options.randomize ??= false;
-  options.onFailedAttempt ??= () => {
-  };
-  options.shouldRetry ??= () => true;
-  options.shouldConsumeRetry ??= () => true;
-  validateNumberOption("factor", options.factor, { min: 0, allowInfinity: false });
-  validateNumberOption("minTimeout", options.minTimeout, { min: 0, allowInfinity: false });
-  validateNumberOption("maxTimeout", options.maxTimeout, { min: 0, allowInfinity: true });
-  validateNumberOption("maxRetryTime", options.maxRetryTime, { min: 0, allowInfinity: true });
-  if (!(options.factor > 0)) {
-    options.factor = 1;
-  }
-  options.signal?.throwIfAborted();
-  let attemptNumber = 0;
-  let retriesConsumed = 0;
-  const startTime = performance.now();
-  while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
-    attemptNumber++;
-    try {
-      options.signal?.throwIfAborted();
-      const result = await input2(attemptNumber);
-      options.signal?.throwIfAborted();
-      return result;
-    } catch (error63) {
-      if (await onAttemptFailure({
-        error: error63,
-        attemptNumber,
-        retriesConsumed,
-        startTime,
-        options
-      })) {
-        retriesConsumed++;
-      }
-    }
-  }
-  throw new Error("Retry attempts exhausted without throwing an error.");
-}
-
-// src/policy.ts
-var RATE_LIMIT = [[/toomanyrequests|too many requests|pull rate limit/i, "rate limit"]];
-var TRANSIENT = [
-  [
-    /(status|http|code)[^\n]{0,24}\b5\d\d\b|\b5\d\d (service unavailable|bad gateway|gateway time-?out|internal server error)/i,
-    "server error (5xx)"
-  ],
-  [/service unavailable|bad gateway|gateway time-?out|internal server error/i, "server error (5xx)"],
-  [/unexpected EOF|\bEOF\b/, "unexpected EOF"],
-  [/connection reset|broken pipe|connection refused|ECONNRESET|ECONNREFUSED|EPIPE/i, "connection reset"],
-  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|timed? ?out|ETIMEDOUT|Client\.Timeout/i, "timeout"],
-  [/no such host|temporary failure in name resolution|EAI_AGAIN|ENOTFOUND/i, "name resolution"],
-  [/short read|stream error|http2: |unexpected end of JSON|read: connection/i, "interrupted transfer"]
-];
-var PERMANENT = [
-  [
-    /no matching manifest|does not match the specified platform|no image found in (manifest list|image index) for architecture/i,
-    "no matching platform"
-  ],
-  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
-  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|404/i, "not found"],
-  [/pull access denied|requested access to the resource is denied|\bdenied\b/i, "access denied"],
-  [/unauthorized|authentication required|401|403|forbidden/i, "unauthorized"],
-  [/no space left on device/i, "no space left on device"]
-];
-function classifyEngineError(message, registry2) {
-  for (const [pattern, label] of RATE_LIMIT) {
-    if (pattern.test(message)) {
-      return registry2 === "ghcr.io" ? { errorClass: "transient", label: "throttled (429)" } : { errorClass: "rate-limited", label };
-    }
-  }
-  for (const [pattern, label] of TRANSIENT) if (pattern.test(message)) return { errorClass: "transient", label };
-  for (const [pattern, label] of PERMANENT) if (pattern.test(message)) return { errorClass: "permanent", label };
-  return { errorClass: "transient", label: "unrecognised error" };
-}
-var MAX_BACKOFF_SECONDS = 60;
-function backoffSeconds(retry, base, random = Math.random, retryAfter) {
-  const exponential = base * 2 ** Math.max(0, retry - 1) * (1 + random() * 0.5);
-  const wait = Math.max(exponential, retryAfter ?? 0);
-  return Math.min(wait, MAX_BACKOFF_SECONDS);
-}
-function parseRetryAfter(value, now = Date.now()) {
-  if (value === void 0 || value.trim() === "") return void 0;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const date5 = Date.parse(value);
-  return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
-}
+// src/mirror.ts
+var import_node_http = require("node:http");
+var import_node_https = require("node:https");
+var import_node_stream = require("node:stream");
+var import_promises = require("node:stream/promises");
 
 // src/registry/auth.ts
 var import_node_fs2 = require("node:fs");
@@ -41176,6 +40933,7 @@ var RegistryClient = class {
       scopes: [pullScope(ref)]
     });
   }
+  /** The Authorization header a request for these scopes would carry now (after a call has fetched the token). */
   authHeader(registry2, scopes) {
     const cached2 = this.tokens.get(tokenKey(registry2, scopes));
     if (cached2 && cached2.expires > Date.now()) return `Bearer ${cached2.value}`;
@@ -41186,7 +40944,7 @@ var RegistryClient = class {
     const headers = { ...options.headers, ...authorization && { Authorization: authorization } };
     this.requests++;
     try {
-      return await this.http.request(method, url2, options.body ?? null, headers);
+      return await this.http.request(method, url2, requestData(options.body), headers);
     } catch (error63) {
       throw new NetworkError(`${method} ${url2}: ${error63.message}`);
     }
@@ -41221,6 +40979,13 @@ var RegistryClient = class {
     return token;
   }
 };
+function requestData(body) {
+  if (body === void 0) return null;
+  if (!Buffer.isBuffer(body)) return body;
+  const text = body.toString("utf8");
+  if (!Buffer.from(text, "utf8").equals(body)) throw new Error("request body is not UTF-8; it cannot be sent byte for byte");
+  return text;
+}
 function pullScope(ref) {
   return `repository:${ref.path}:pull`;
 }
@@ -41241,6 +41006,497 @@ async function drain(response) {
   await readBuffer(response).catch(() => void 0);
 }
 
+// node_modules/is-network-error/index.js
+var objectToString = Object.prototype.toString;
+var isError = (value) => objectToString.call(value) === "[object Error]";
+var errorMessages = /* @__PURE__ */ new Set([
+  "network error",
+  // Chrome
+  "NetworkError when attempting to fetch resource.",
+  // Firefox
+  "The Internet connection appears to be offline.",
+  // Safari 16
+  "Network request failed",
+  // `cross-fetch`
+  "fetch failed",
+  // Undici (Node.js)
+  "terminated",
+  // Undici (Node.js)
+  " A network error occurred.",
+  // Bun (WebKit)
+  "Network connection lost"
+  // Cloudflare Workers (fetch)
+]);
+function isNetworkError(error63) {
+  const isValid = error63 && isError(error63) && error63.name === "TypeError" && typeof error63.message === "string";
+  if (!isValid) {
+    return false;
+  }
+  const { message, stack } = error63;
+  if (message === "Load failed" || message.startsWith("Load failed (") && message.endsWith(")")) {
+    return stack === void 0 || "__sentry_captured__" in error63;
+  }
+  if (message.startsWith("error sending request for url")) {
+    return true;
+  }
+  if (message === "Failed to fetch" || message.startsWith("Failed to fetch (") && message.endsWith(")")) {
+    return true;
+  }
+  return errorMessages.has(message);
+}
+
+// node_modules/p-retry/index.js
+function validateRetries(retries) {
+  if (typeof retries === "number") {
+    if (retries < 0) {
+      throw new TypeError("Expected `retries` to be a non-negative number.");
+    }
+    if (Number.isNaN(retries)) {
+      throw new TypeError("Expected `retries` to be a valid number or Infinity, got NaN.");
+    }
+  } else if (retries !== void 0) {
+    throw new TypeError("Expected `retries` to be a number or Infinity.");
+  }
+}
+function validateNumberOption(name, value, { min = 0, allowInfinity = false } = {}) {
+  if (value === void 0) {
+    return;
+  }
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? " or Infinity" : ""}.`);
+  }
+  if (!allowInfinity && !Number.isFinite(value)) {
+    throw new TypeError(`Expected \`${name}\` to be a finite number.`);
+  }
+  if (value < min) {
+    throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
+  }
+}
+var AbortError = class extends Error {
+  constructor(message) {
+    super();
+    if (message instanceof Error) {
+      this.originalError = message;
+      ({ message } = message);
+    } else {
+      this.originalError = new Error(message);
+      this.originalError.stack = this.stack;
+    }
+    this.name = "AbortError";
+    this.message = message;
+  }
+};
+function calculateDelay(retriesConsumed, options) {
+  const attempt = Math.max(1, retriesConsumed + 1);
+  const random = options.randomize ? Math.random() + 1 : 1;
+  let timeout = Math.round(random * options.minTimeout * options.factor ** (attempt - 1));
+  timeout = Math.min(timeout, options.maxTimeout);
+  return timeout;
+}
+function calculateRemainingTime(start, max) {
+  if (!Number.isFinite(max)) {
+    return max;
+  }
+  return max - (performance.now() - start);
+}
+async function onAttemptFailure({ error: error63, attemptNumber, retriesConsumed, startTime, options }) {
+  const normalizedError = error63 instanceof Error ? error63 : new TypeError(`Non-error was thrown: "${error63}". You should only throw errors.`);
+  if (normalizedError instanceof AbortError) {
+    throw normalizedError.originalError;
+  }
+  const retriesLeft = Number.isFinite(options.retries) ? Math.max(0, options.retries - retriesConsumed) : options.retries;
+  const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
+  const context = Object.freeze({
+    error: normalizedError,
+    attemptNumber,
+    retriesLeft,
+    retriesConsumed
+  });
+  await options.onFailedAttempt(context);
+  if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
+    throw normalizedError;
+  }
+  const consumeRetry = await options.shouldConsumeRetry(context);
+  const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
+  if (remainingTime <= 0 || retriesLeft <= 0) {
+    throw normalizedError;
+  }
+  if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
+    if (consumeRetry) {
+      throw normalizedError;
+    }
+    options.signal?.throwIfAborted();
+    return false;
+  }
+  if (!await options.shouldRetry(context)) {
+    throw normalizedError;
+  }
+  if (!consumeRetry) {
+    options.signal?.throwIfAborted();
+    return false;
+  }
+  const delayTime = calculateDelay(retriesConsumed, options);
+  const finalDelay = Math.min(delayTime, remainingTime);
+  options.signal?.throwIfAborted();
+  if (finalDelay > 0) {
+    await new Promise((resolve2, reject) => {
+      const onAbort = () => {
+        clearTimeout(timeoutToken);
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(options.signal.reason);
+      };
+      const timeoutToken = setTimeout(() => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve2();
+      }, finalDelay);
+      if (options.unref) {
+        timeoutToken.unref?.();
+      }
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+  options.signal?.throwIfAborted();
+  return true;
+}
+async function pRetry(input2, options = {}) {
+  options = { ...options };
+  validateRetries(options.retries);
+  if (Object.hasOwn(options, "forever")) {
+    throw new Error("The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.");
+  }
+  options.retries ??= 10;
+  options.factor ??= 2;
+  options.minTimeout ??= 1e3;
+  options.maxTimeout ??= Number.POSITIVE_INFINITY;
+  options.maxRetryTime ??= Number.POSITIVE_INFINITY;
+  options.randomize ??= false;
+  options.onFailedAttempt ??= () => {
+  };
+  options.shouldRetry ??= () => true;
+  options.shouldConsumeRetry ??= () => true;
+  validateNumberOption("factor", options.factor, { min: 0, allowInfinity: false });
+  validateNumberOption("minTimeout", options.minTimeout, { min: 0, allowInfinity: false });
+  validateNumberOption("maxTimeout", options.maxTimeout, { min: 0, allowInfinity: true });
+  validateNumberOption("maxRetryTime", options.maxRetryTime, { min: 0, allowInfinity: true });
+  if (!(options.factor > 0)) {
+    options.factor = 1;
+  }
+  options.signal?.throwIfAborted();
+  let attemptNumber = 0;
+  let retriesConsumed = 0;
+  const startTime = performance.now();
+  while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
+    attemptNumber++;
+    try {
+      options.signal?.throwIfAborted();
+      const result = await input2(attemptNumber);
+      options.signal?.throwIfAborted();
+      return result;
+    } catch (error63) {
+      if (await onAttemptFailure({
+        error: error63,
+        attemptNumber,
+        retriesConsumed,
+        startTime,
+        options
+      })) {
+        retriesConsumed++;
+      }
+    }
+  }
+  throw new Error("Retry attempts exhausted without throwing an error.");
+}
+
+// src/policy.ts
+var RATE_LIMIT = [[/toomanyrequests|too many requests|pull rate limit/i, "rate limit"]];
+var TRANSIENT = [
+  [
+    /(status|http|code)[^\n]{0,24}\b5\d\d\b|\b5\d\d (service unavailable|bad gateway|gateway time-?out|internal server error)/i,
+    "server error (5xx)"
+  ],
+  [/service unavailable|bad gateway|gateway time-?out|internal server error/i, "server error (5xx)"],
+  [/unexpected EOF|\bEOF\b/, "unexpected EOF"],
+  [/connection reset|broken pipe|connection refused|ECONNRESET|ECONNREFUSED|EPIPE/i, "connection reset"],
+  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|timed? ?out|ETIMEDOUT|Client\.Timeout/i, "timeout"],
+  [/no such host|temporary failure in name resolution|EAI_AGAIN|ENOTFOUND/i, "name resolution"],
+  [/short read|stream error|http2: |unexpected end of JSON|read: connection/i, "interrupted transfer"]
+];
+var PERMANENT = [
+  [
+    /no matching manifest|does not match the specified platform|no image found in (manifest list|image index) for architecture/i,
+    "no matching platform"
+  ],
+  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
+  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|404/i, "not found"],
+  [/pull access denied|requested access to the resource is denied|\bdenied\b/i, "access denied"],
+  [/unauthorized|authentication required|401|403|forbidden/i, "unauthorized"],
+  [/no space left on device/i, "no space left on device"]
+];
+function classifyEngineError(message, registry2) {
+  for (const [pattern, label] of RATE_LIMIT) {
+    if (pattern.test(message)) {
+      return registry2 === "ghcr.io" ? { errorClass: "transient", label: "throttled (429)" } : { errorClass: "rate-limited", label };
+    }
+  }
+  for (const [pattern, label] of TRANSIENT) if (pattern.test(message)) return { errorClass: "transient", label };
+  for (const [pattern, label] of PERMANENT) if (pattern.test(message)) return { errorClass: "permanent", label };
+  return { errorClass: "transient", label: "unrecognised error" };
+}
+var MAX_BACKOFF_SECONDS = 60;
+function backoffSeconds(retry, base, random = Math.random, retryAfter) {
+  const exponential = base * 2 ** Math.max(0, retry - 1) * (1 + random() * 0.5);
+  const wait = Math.max(exponential, retryAfter ?? 0);
+  return Math.min(wait, MAX_BACKOFF_SECONDS);
+}
+function parseRetryAfter(value, now = Date.now()) {
+  if (value === void 0 || value.trim() === "") return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date5 = Date.parse(value);
+  return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
+}
+
+// src/retry.ts
+var TransientError = class extends Error {
+  constructor(message, retryAfter) {
+    super(message);
+    this.retryAfter = retryAfter;
+  }
+  retryAfter;
+  name = "TransientError";
+};
+var sleepSeconds = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
+async function retryTransient(what, operation, settings, log) {
+  const sleep = settings.sleep ?? sleepSeconds;
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await operation();
+        } catch (error63) {
+          if (error63 instanceof TransientError) throw error63;
+          if (error63 instanceof NetworkError) throw new TransientError(`no answer (${error63.message})`);
+          throw new AbortError(error63);
+        }
+      },
+      {
+        retries: settings.attempts - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0) return;
+          const wait = backoffSeconds(attemptNumber, settings.backoffSeconds, settings.random, error63.retryAfter);
+          log(
+            `${what}: attempt ${attemptNumber}/${settings.attempts} failed, transient: ${error63.message}; retrying in ${wait.toFixed(1)} s`
+          );
+          await sleep(wait);
+        }
+      }
+    );
+  } catch (error63) {
+    throw error63 instanceof AbortError ? error63.originalError : error63;
+  }
+}
+
+// src/mirror.ts
+var CopyError = class extends Error {
+  name = "CopyError";
+};
+var pushScope = (ref) => `repository:${ref.path}:pull,push`;
+var pullScope2 = (ref) => `repository:${ref.path}:pull`;
+function unexpected(what, response) {
+  const code = errorCode(response.body);
+  const text = `${what}: HTTP ${response.status}${code ? ` ${code}` : ""}`;
+  return response.status >= 500 || response.status === 429 || response.status === 408 ? new TransientError(text) : new CopyError(text);
+}
+function errorCode(body) {
+  try {
+    const parsed = JSON.parse(body.toString("utf8"));
+    return (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+  } catch {
+    return "";
+  }
+}
+var Copier = class {
+  constructor(client, settings, log) {
+    this.client = client;
+    this.settings = settings;
+    this.log = log;
+  }
+  client;
+  settings;
+  log;
+  retry(what, operation) {
+    return retryTransient(what, operation, this.settings, this.log);
+  }
+  /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
+  async copy(source, target) {
+    const stats = { bytesMoved: 0, blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsPushed: 0 };
+    const selector = manifestSelector(source);
+    const upstreamHead = await this.retry(`HEAD ${formatReference(source)}`, async () => {
+      const head = await this.client.headManifest(source, selector);
+      if (head.status === 200) return head;
+      if (head.status === 404) throw new CopyError(`${formatReference(source)} not found upstream (HTTP 404)`);
+      throw unexpected(`HEAD ${formatReference(source)}`, head);
+    });
+    const announced = headerText(upstreamHead.headers["docker-content-digest"]);
+    const targetSelector = target.tag ?? announced;
+    if (announced) {
+      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
+      if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === announced) {
+        this.log(`${formatReference(target)} already holds ${announced}: nothing to copy`);
+        return { status: "present", digest: announced, stats };
+      }
+    }
+    const top = await this.fetchManifest(source, announced || selector);
+    await this.copyChildren(source, target, top.body, top.mediaType, stats);
+    await this.pushManifest(target, targetSelector, top.body, top.mediaType, stats);
+    const check2 = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
+    const landed = headerText(check2.headers["docker-content-digest"]);
+    if (check2.status !== 200 || landed !== top.digest) {
+      throw new CopyError(
+        `after the copy ${formatReference(target)} has ${landed || `HTTP ${check2.status}`}, not upstream's ${top.digest}`
+      );
+    }
+    this.log(`checked: ${formatReference(target)} has digest ${landed}, equal to upstream's`);
+    return { status: "copied", digest: top.digest, stats };
+  }
+  async fetchManifest(ref, selector) {
+    return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
+      const got = await this.client.getManifest(ref, selector);
+      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, got);
+      const digest = sha256Digest(got.body);
+      if (selector.startsWith("sha256:") && digest !== selector)
+        throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
+      const mediaType = headerText(got.headers["content-type"]) || (JSON.parse(got.body.toString("utf8")).mediaType ?? "");
+      return { body: got.body, mediaType, digest };
+    });
+  }
+  /** Everything a manifest references: platform manifests of an index (each pushed by digest), or config and layers. */
+  async copyChildren(source, target, body, mediaType, stats) {
+    const parsed = parseManifest(body, mediaType);
+    if (parsed.kind === "index") {
+      for (const child of parsed.index.manifests) {
+        const exists2 = await this.retry(`HEAD ${target.path}@${child.digest}`, () => this.client.headManifest(target, child.digest));
+        if (exists2.status === 200) {
+          stats.blobsPresent++;
+          continue;
+        }
+        const got = await this.fetchManifest(source, child.digest);
+        await this.copyChildren(source, target, got.body, got.mediaType || child.mediaType || "", stats);
+        await this.pushManifest(target, child.digest, got.body, got.mediaType || child.mediaType || "", stats);
+      }
+      return;
+    }
+    for (const blob of [parsed.image.config, ...parsed.image.layers]) await this.copyBlob(source, target, blob, stats);
+  }
+  async pushManifest(target, selector, body, mediaType, stats) {
+    await this.retry(`PUT manifest ${target.path}:${selector}`, async () => {
+      const put = await this.client.call("PUT", target.registry, `/v2/${target.path}/manifests/${selector}`, {
+        headers: { "Content-Type": mediaType, Accept: MANIFEST_ACCEPT },
+        body,
+        scopes: [pushScope(target)]
+      });
+      if (put.status === 401 || put.status === 403) throw this.refused(target, put);
+      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, put);
+    });
+    stats.bytesMoved += body.length;
+    stats.manifestsPushed++;
+  }
+  refused(target, response) {
+    const code = errorCode(response.body);
+    const had = this.client.credentials.for(target.registry).map((c) => c.from);
+    const hint = target.registry === "ghcr.io" ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)" : "log the engine in (docker login) with an account that may push there";
+    return new CopyError(
+      `push to ${target.registry}/${target.path} refused (HTTP ${response.status}${code ? ` ${code}` : ""}): ${had.length > 0 ? `the credentials from ${had.join(", ")} lack` : "no credentials for this registry, so no"} push permission; ${hint}`
+    );
+  }
+  /** HEAD on the target first; a mount within one registry; else a stream from upstream into an upload. */
+  async copyBlob(source, target, blob, stats) {
+    if (blob.urls && blob.urls.length > 0) return;
+    const present = await this.retry(
+      `HEAD blob ${blob.digest}`,
+      () => this.client.call("HEAD", target.registry, `/v2/${target.path}/blobs/${blob.digest}`, { scopes: [pushScope(target)] })
+    );
+    if (present.status === 200) {
+      stats.blobsPresent++;
+      return;
+    }
+    if (present.status === 401 || present.status === 403) throw this.refused(target, present);
+    await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
+      const sameRegistry = source.registry === target.registry;
+      const scopes = sameRegistry ? [pushScope(target), pullScope2(source)] : [pushScope(target)];
+      const query = sameRegistry ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(source.path)}` : "";
+      const started = await this.client.call("POST", target.registry, `/v2/${target.path}/blobs/uploads/${query}`, {
+        headers: { "Content-Length": "0" },
+        scopes
+      });
+      if (started.status === 201) {
+        stats.blobsMounted++;
+        return;
+      }
+      if (started.status === 401 || started.status === 403) throw this.refused(target, started);
+      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, started);
+      const location = headerText(started.headers.location);
+      if (!location) throw new TransientError("upload started without a Location");
+      const uploadUrl = new URL(location, registryBaseUrl(target.registry));
+      uploadUrl.searchParams.set("digest", blob.digest);
+      const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
+        scopes: [pullScope2(source)],
+        stream: true
+      });
+      const status = download.message.statusCode ?? 0;
+      if (status !== 200) {
+        download.message.resume();
+        const text = `GET blob ${blob.digest}: HTTP ${status}`;
+        throw status >= 500 || status === 429 ? new TransientError(text) : new CopyError(text);
+      }
+      const put = await putStream(
+        uploadUrl,
+        download.message,
+        blob.size,
+        this.client.authHeader(target.registry, scopes),
+        this.client.timeoutMs
+      );
+      if (put.status !== 201) {
+        throw new TransientError(
+          `upload of ${blob.digest} answered HTTP ${put.status}${errorCode(put.body) ? ` ${errorCode(put.body)}` : ""}`
+        );
+      }
+      stats.blobsUploaded++;
+      stats.bytesMoved += blob.size;
+    });
+  }
+};
+function putStream(url2, source, length, authorization, timeoutMs) {
+  return new Promise((resolve2, reject) => {
+    const send = url2.protocol === "https:" ? import_node_https.request : import_node_http.request;
+    const req = send(url2, {
+      method: "PUT",
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(length),
+        ...authorization && { Authorization: authorization }
+      }
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1e3} s`)));
+    req.on("response", (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => resolve2({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on("error", (error63) => reject(new NetworkError(`upload answer: ${error63.message}`)));
+    });
+    let counted = 0;
+    const counter = new import_node_stream.PassThrough();
+    counter.on("data", (chunk) => {
+      counted += chunk.length;
+    });
+    (0, import_promises.pipeline)(source, counter, req).catch((error63) => {
+      req.destroy();
+      reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error63.message}`));
+    });
+  });
+}
+
 // src/probe.ts
 function quotaText(quota) {
   const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
@@ -41256,14 +41512,6 @@ function parseQuota(headers) {
     ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
   };
 }
-var Transient = class extends Error {
-  constructor(message, retryAfter) {
-    super(message);
-    this.retryAfter = retryAfter;
-  }
-  retryAfter;
-};
-var defaultSleep = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
 var ImageProbe = class {
   constructor(client, spec, settings, log) {
     this.client = client;
@@ -41284,74 +41532,45 @@ var ImageProbe = class {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref) {
     const where = formatReference(ref);
-    const sleep = this.settings.sleep ?? defaultSleep;
     try {
-      return await pRetry(
-        async () => {
-          let response;
-          try {
-            response = await this.client.headManifest(ref, manifestSelector(ref));
-          } catch (error63) {
-            if (error63 instanceof NetworkError) throw new Transient(`no answer (${error63.message})`);
-            throw error63;
-          }
-          const quota = parseQuota(response.headers);
-          const { status } = response;
-          if (status === 200) {
-            const digest = headerText(response.headers["docker-content-digest"]);
-            if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
-              const got = await this.client.getManifest(ref, manifestSelector(ref));
-              if (got.status !== 200) throw new Transient(`GET after HEAD answered HTTP ${got.status}`);
-              return {
-                kind: "found",
-                digest: sha256Digest(got.body),
-                mediaType: headerText(got.headers["content-type"]),
-                ...quota && { quota }
-              };
-            }
-            return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...quota && { quota } };
-          }
-          if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
-          if (status === 401 || status === 403) {
-            return {
-              kind: "refused",
-              detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`
-            };
-          }
-          if (status === 429) {
-            const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
-            const throttled = ref.registry === "ghcr.io" || retryAfter !== void 0 && retryAfter <= 60 && quota?.remaining !== 0;
-            if (!throttled) {
-              return {
-                kind: "rate-limited",
-                detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
-                ...quota && { quota }
-              };
-            }
-            throw new Transient(`throttled (HTTP 429)`, retryAfter);
-          }
-          if (status >= 500 || status === 408) throw new Transient(`HTTP ${status}`);
-          return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
-        },
-        {
-          retries: this.settings.attempts - 1,
-          minTimeout: 0,
-          maxTimeout: 0,
-          onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-            if (retriesLeft === 0) return;
-            const wait = backoffSeconds(attemptNumber, this.settings.backoffSeconds, Math.random, error63.retryAfter);
-            this.log(
-              `probe ${where}: attempt ${attemptNumber}/${this.settings.attempts} failed, transient: ${error63.message}; retrying in ${wait.toFixed(1)} s`
-            );
-            await sleep(wait);
-          }
-        }
-      );
+      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log);
     } catch (error63) {
-      const cause = error63 instanceof AbortError ? error63.originalError : error63;
-      if (!(cause instanceof Transient)) throw cause;
-      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${cause.message}` };
+      if (!(error63 instanceof TransientError)) throw error63;
+      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error63.message}` };
     }
+  }
+  async headOnce(ref) {
+    const where = formatReference(ref);
+    const response = await this.client.headManifest(ref, manifestSelector(ref));
+    const quota = parseQuota(response.headers);
+    const { status } = response;
+    if (status === 200) {
+      const digest = headerText(response.headers["docker-content-digest"]);
+      if (/^sha256:[a-f0-9]{64}$/.test(digest))
+        return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...quota && { quota } };
+      const got = await this.client.getManifest(ref, manifestSelector(ref));
+      if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
+      return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...quota && { quota } };
+    }
+    if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
+    if (status === 401 || status === 403) {
+      return {
+        kind: "refused",
+        detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`
+      };
+    }
+    if (status === 429) {
+      const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
+      const throttled = ref.registry === "ghcr.io" || retryAfter !== void 0 && retryAfter <= 60 && quota?.remaining !== 0;
+      if (throttled) throw new TransientError("throttled (HTTP 429)", retryAfter);
+      return {
+        kind: "rate-limited",
+        detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+        ...quota && { quota }
+      };
+    }
+    if (status >= 500 || status === 408) throw new TransientError(`HTTP ${status}`);
+    return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
   }
   /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
   async assessMirror(mirror) {
@@ -41461,7 +41680,7 @@ var PullFailure = class extends Error {
   }
   classified;
 };
-var defaultSleep2 = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
+var defaultSleep = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
 async function pullImage(spec, sources, engine, options, log, hooks = {}) {
   const started = performance.now();
   const image = formatReference(spec.upstream);
@@ -41483,7 +41702,7 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
     return result({ status: "present", source: "local", ref: image, digest: present });
   }
   const skipped = [];
-  const sleep = hooks.sleep ?? defaultSleep2;
+  const sleep = hooks.sleep ?? defaultSleep;
   for (const source of sources) {
     const label = `${source.kind} ${formatReference(source.ref)}`;
     let pullRef = formatReference(source.ref);
@@ -41693,7 +41912,7 @@ function resultsJson(results) {
 // src/setvars.ts
 var import_node_child_process2 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
-var import_promises = require("node:fs/promises");
+var import_promises2 = require("node:fs/promises");
 var import_node_os2 = require("node:os");
 var import_node_path3 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
@@ -41703,39 +41922,27 @@ var SetVarsError = class extends Error {
 };
 async function fetchScript(url2, options) {
   const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 3e4, allowRetries: false });
-  const sleep = options.sleep ?? ((s) => new Promise((r) => setTimeout(r, s * 1e3)));
+  const once = async () => {
+    let response;
+    try {
+      response = await client.get(url2);
+    } catch (error63) {
+      throw new TransientError(`no answer (${error63.message})`);
+    }
+    const status = response.message.statusCode ?? 0;
+    if (status === 200) {
+      const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
+      return { found: true, body };
+    }
+    response.message.resume();
+    if (status === 404 || status === 410) return { found: false, status };
+    if (status >= 500 || status === 429 || status === 408) throw new TransientError(`HTTP ${status}`);
+    throw new SetVarsError(`HTTP ${status}`);
+  };
   try {
-    return await pRetry(
-      async () => {
-        const response = await client.get(url2);
-        const status = response.message.statusCode ?? 0;
-        if (status === 200) {
-          const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
-          return { found: true, body };
-        }
-        response.message.resume();
-        if (status === 404 || status === 410) return { found: false, status };
-        const error63 = new SetVarsError(`HTTP ${status} from ${url2}`);
-        if (status >= 500 || status === 429 || status === 408) throw error63;
-        throw new AbortError(error63);
-      },
-      {
-        retries: options.attempts - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
-        onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-          if (retriesLeft === 0) return;
-          const wait = backoffSeconds(attemptNumber, options.backoffSeconds);
-          options.log(
-            `set-vars fetch attempt ${attemptNumber}/${options.attempts} failed (${error63.message}); retrying in ${wait.toFixed(1)} s`
-          );
-          await sleep(wait);
-        }
-      }
-    );
+    return await retryTransient("set-vars fetch", once, options, options.log);
   } catch (error63) {
-    const cause = error63 instanceof AbortError ? error63.originalError : error63;
-    throw new SetVarsError(`cannot fetch set-vars-url ${url2}: ${cause.message}`);
+    throw new SetVarsError(`cannot fetch set-vars-url ${url2}: ${error63.message}`);
   } finally {
     client.dispose();
   }
@@ -41750,13 +41957,13 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises.mkdtemp)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises2.mkdtemp)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
     const dirs = { scripts: (0, import_node_path3.join)(root, "scripts"), home: (0, import_node_path3.join)(root, "home"), work: (0, import_node_path3.join)(root, "work") };
-    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises.mkdir)(dir)));
+    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises2.mkdir)(dir)));
     const scriptPath = (0, import_node_path3.join)(dirs.scripts, (0, import_node_path3.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
-    await (0, import_promises.writeFile)(scriptPath, script, { mode: 384 });
+    await (0, import_promises2.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
       const child = (0, import_node_child_process2.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
@@ -41807,7 +42014,7 @@ async function evaluateScript(script, options) {
       });
     });
   } finally {
-    await (0, import_promises.rm)(root, { recursive: true, force: true });
+    await (0, import_promises2.rm)(root, { recursive: true, force: true });
   }
 }
 
@@ -41861,6 +42068,7 @@ async function processImages(images, config2, host2) {
   };
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host2);
+    if (config2.mode === "mirror") return await mirrorAll(images, config2, client, settings, host2);
     const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os3.tmpdir)());
     try {
       return await pullAll(
@@ -41951,6 +42159,63 @@ async function planAll(images, config2, client, settings, host2) {
           ...states.length > 0 && { mirror: states.join("; ") },
           ...quota !== void 0 && { quota }
         };
+        return result;
+      })
+    )
+  );
+}
+async function mirrorAll(images, config2, client, settings, host2) {
+  const limit = pLimit(config2.concurrency);
+  return Promise.all(
+    images.map(
+      (spec) => limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines = [];
+        const target = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror).find(
+          (s) => s.kind === "mirror"
+        )?.ref;
+        const base = { image, source: "upstream", ref: image, attempts: 1 };
+        let result;
+        if (!target) {
+          result = {
+            ...base,
+            digest: "",
+            seconds: 0,
+            status: "failed",
+            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
+          };
+        } else {
+          const mirrorRef = formatReference(target);
+          try {
+            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const { stats } = outcome;
+            result = {
+              ...base,
+              digest: outcome.digest,
+              seconds: (performance.now() - started) / 1e3,
+              status: outcome.status,
+              reason: outcome.status === "present" ? `${mirrorRef} already has upstream's digest; nothing moved` : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
+              size: stats.bytesMoved,
+              mirror: mirrorRef
+            };
+          } catch (error63) {
+            const message = error63 instanceof CopyError || error63 instanceof TransientError ? error63.message : `unexpected: ${error63.message}`;
+            lines.push(message);
+            result = {
+              ...base,
+              digest: "",
+              seconds: (performance.now() - started) / 1e3,
+              status: "failed",
+              reason: `copy to ${mirrorRef} failed: ${message}`,
+              mirror: mirrorRef
+            };
+          }
+        }
+        host2.log.group(
+          `${image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines
+        );
         return result;
       })
     )

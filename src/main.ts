@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import { Engine, EngineMissingError } from "./engine.js";
 import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
+import { Copier, CopyError } from "./mirror.js";
 import { type Source, sourcesFor } from "./plan.js";
 import { ImageProbe, type ProbeSettings, probeHooks, quotaText } from "./probe.js";
 import { pullImage } from "./pull.js";
@@ -10,7 +11,8 @@ import { formatReference } from "./reference.js";
 import { Credentials, engineConfigWithToken } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
-import { type Logger, type Result, resultsJson, summaryMarkdown } from "./report.js";
+import { formatBytes, type Logger, type Result, resultsJson, summaryMarkdown } from "./report.js";
+import { TransientError } from "./retry.js";
 import { evaluateScript, fetchScript, SetVarsError, sha256Hex } from "./setvars.js";
 
 /** What a run needs from its host: the Actions runner or the CLI. */
@@ -85,6 +87,7 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   };
   try {
     if (config.mode === "plan") return await planAll(images, config, client, settings, host);
+    if (config.mode === "mirror") return await mirrorAll(images, config, client, settings, host);
     const engineAuth = await engineConfigWithToken(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
     try {
       return await pullAll(
@@ -193,6 +196,75 @@ async function planAll(
           ...(states.length > 0 && { mirror: states.join("; ") }),
           ...(quota !== undefined && { quota }),
         };
+        return result;
+      }),
+    ),
+  );
+}
+
+/** mirror: copy each upstream image into its first mirror over the registry API. */
+async function mirrorAll(
+  images: readonly ImageSpec[],
+  config: Config,
+  client: RegistryClient,
+  settings: ProbeSettings,
+  host: Host,
+): Promise<Result[]> {
+  const limit = pLimit(config.concurrency);
+  return Promise.all(
+    images.map((spec) =>
+      limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines: string[] = [];
+        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
+          (s) => s.kind === "mirror",
+        )?.ref;
+        const base = { image, source: "upstream" as const, ref: image, attempts: 1 };
+        let result: Result;
+        if (!target) {
+          result = {
+            ...base,
+            digest: "",
+            seconds: 0,
+            status: "failed",
+            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
+          };
+        } else {
+          const mirrorRef = formatReference(target);
+          try {
+            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const { stats } = outcome;
+            result = {
+              ...base,
+              digest: outcome.digest,
+              seconds: (performance.now() - started) / 1000,
+              status: outcome.status,
+              reason:
+                outcome.status === "present"
+                  ? `${mirrorRef} already has upstream's digest; nothing moved`
+                  : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
+              size: stats.bytesMoved,
+              mirror: mirrorRef,
+            };
+          } catch (error) {
+            const message =
+              error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+            lines.push(message);
+            result = {
+              ...base,
+              digest: "",
+              seconds: (performance.now() - started) / 1000,
+              status: "failed",
+              reason: `copy to ${mirrorRef} failed: ${message}`,
+              mirror: mirrorRef,
+            };
+          }
+        }
+        host.log.group(
+          `${image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines,
+        );
         return result;
       }),
     ),

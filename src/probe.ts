@@ -1,14 +1,14 @@
 // Registry-aware decisions before any pull: HEAD each source's manifest, verify a mirror's
 // content against upstream, read Docker Hub's quota. Used by pull mode (as PullHooks) and
 // by plan mode (which pulls nothing).
-import pRetry, { AbortError } from "p-retry";
 import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
-import { backoffSeconds, parseRetryAfter } from "./policy.js";
+import { parseRetryAfter } from "./policy.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
-import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
+import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
+import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
 /** What a HEAD of one source's manifest said, after retries. */
 export type HeadOutcome =
@@ -48,24 +48,10 @@ export type MirrorState =
   | { readonly state: "differs"; readonly digest: string; readonly detail: string }
   | { readonly state: "missing" | "refused" | "unreachable" | "rate-limited"; readonly detail: string };
 
-export interface ProbeSettings {
+export interface ProbeSettings extends RetrySettings {
   readonly verify: "digest" | "none";
   readonly platform: PlatformSpec;
-  readonly attempts: number;
-  readonly backoffSeconds: number;
-  readonly sleep?: (seconds: number) => Promise<void>;
 }
-
-class Transient extends Error {
-  constructor(
-    message: string,
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-  }
-}
-
-const defaultSleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
 
 /** Probes for one image; caches upstream's HEAD and GET so each is sent at most once. */
 export class ImageProbe {
@@ -87,77 +73,49 @@ export class ImageProbe {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref: Reference): Promise<HeadOutcome> {
     const where = formatReference(ref);
-    const sleep = this.settings.sleep ?? defaultSleep;
     try {
-      return await pRetry(
-        async () => {
-          let response: RegistryResponse;
-          try {
-            response = await this.client.headManifest(ref, manifestSelector(ref));
-          } catch (error) {
-            if (error instanceof NetworkError) throw new Transient(`no answer (${error.message})`);
-            throw error;
-          }
-          const quota = parseQuota(response.headers);
-          const { status } = response;
-          if (status === 200) {
-            const digest = headerText(response.headers["docker-content-digest"]);
-            if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
-              // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
-              const got = await this.client.getManifest(ref, manifestSelector(ref));
-              if (got.status !== 200) throw new Transient(`GET after HEAD answered HTTP ${got.status}`);
-              return {
-                kind: "found" as const,
-                digest: sha256Digest(got.body),
-                mediaType: headerText(got.headers["content-type"]),
-                ...(quota && { quota }),
-              };
-            }
-            return { kind: "found" as const, digest, mediaType: headerText(response.headers["content-type"]), ...(quota && { quota }) };
-          }
-          if (status === 404) return { kind: "missing" as const, detail: `not found (HTTP 404 for ${where})` };
-          if (status === 401 || status === 403) {
-            return {
-              kind: "refused" as const,
-              detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`,
-            };
-          }
-          if (status === 429) {
-            const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
-            // A spent Docker Hub quota says so in its headers; the window is hours, never retried.
-            // A throttle (GHCR, or a Retry-After within a minute) is waited out like any transient error.
-            const throttled = ref.registry === "ghcr.io" || (retryAfter !== undefined && retryAfter <= 60 && quota?.remaining !== 0);
-            if (!throttled) {
-              return {
-                kind: "rate-limited" as const,
-                detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
-                ...(quota && { quota }),
-              };
-            }
-            throw new Transient(`throttled (HTTP 429)`, retryAfter);
-          }
-          if (status >= 500 || status === 408) throw new Transient(`HTTP ${status}`);
-          return { kind: "refused" as const, detail: `unexpected HTTP ${status} for ${where}` };
-        },
-        {
-          retries: this.settings.attempts - 1,
-          minTimeout: 0,
-          maxTimeout: 0,
-          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-            if (retriesLeft === 0) return;
-            const wait = backoffSeconds(attemptNumber, this.settings.backoffSeconds, Math.random, (error as Transient).retryAfter);
-            this.log(
-              `probe ${where}: attempt ${attemptNumber}/${this.settings.attempts} failed, transient: ${error.message}; retrying in ${wait.toFixed(1)} s`,
-            );
-            await sleep(wait);
-          },
-        },
-      );
+      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log);
     } catch (error) {
-      const cause = error instanceof AbortError ? error.originalError : (error as Error);
-      if (!(cause instanceof Transient)) throw cause;
-      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${cause.message}` };
+      if (!(error instanceof TransientError)) throw error;
+      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
     }
+  }
+
+  private async headOnce(ref: Reference): Promise<HeadOutcome> {
+    const where = formatReference(ref);
+    const response = await this.client.headManifest(ref, manifestSelector(ref));
+    const quota = parseQuota(response.headers);
+    const { status } = response;
+    if (status === 200) {
+      const digest = headerText(response.headers["docker-content-digest"]);
+      if (/^sha256:[a-f0-9]{64}$/.test(digest))
+        return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...(quota && { quota }) };
+      // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
+      const got = await this.client.getManifest(ref, manifestSelector(ref));
+      if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
+      return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...(quota && { quota }) };
+    }
+    if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
+    if (status === 401 || status === 403) {
+      return {
+        kind: "refused",
+        detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`,
+      };
+    }
+    if (status === 429) {
+      const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
+      // A spent Docker Hub quota says so in its headers; the window is hours, never retried.
+      // A throttle (GHCR, or a Retry-After within a minute) is waited out like any transient error.
+      const throttled = ref.registry === "ghcr.io" || (retryAfter !== undefined && retryAfter <= 60 && quota?.remaining !== 0);
+      if (throttled) throw new TransientError("throttled (HTTP 429)", retryAfter);
+      return {
+        kind: "rate-limited",
+        detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+        ...(quota && { quota }),
+      };
+    }
+    if (status >= 500 || status === 408) throw new TransientError(`HTTP ${status}`);
+    return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
   }
 
   /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */

@@ -8,8 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { HttpClient } from "@actions/http-client";
-import pRetry, { AbortError } from "p-retry";
-import { backoffSeconds } from "./policy.js";
+import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
 export const SET_VARS_TIMEOUT_SECONDS = 30;
 const OUTPUT_LIMIT = 64 * 1024;
@@ -20,50 +19,35 @@ export class SetVarsError extends Error {
 
 export type FetchOutcome = { readonly found: true; readonly body: Buffer } | { readonly found: false; readonly status: number };
 
-export interface FetchOptions {
-  readonly attempts: number;
-  readonly backoffSeconds: number;
+export interface FetchOptions extends RetrySettings {
   readonly log: (line: string) => void;
-  readonly sleep?: (seconds: number) => Promise<void>;
   readonly timeoutMs?: number;
 }
 
 /** GET the script: 5xx, 429 and network failures are retried; 404/410 is an answer (no script at that ref). */
 export async function fetchScript(url: string, options: FetchOptions): Promise<FetchOutcome> {
   const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 30_000, allowRetries: false });
-  const sleep = options.sleep ?? ((s: number) => new Promise<void>((r) => setTimeout(r, s * 1000)));
+  const once = async (): Promise<FetchOutcome> => {
+    let response: Awaited<ReturnType<HttpClient["get"]>>;
+    try {
+      response = await client.get(url);
+    } catch (error) {
+      throw new TransientError(`no answer (${(error as Error).message})`);
+    }
+    const status = response.message.statusCode ?? 0;
+    if (status === 200) {
+      const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
+      return { found: true, body };
+    }
+    response.message.resume();
+    if (status === 404 || status === 410) return { found: false, status };
+    if (status >= 500 || status === 429 || status === 408) throw new TransientError(`HTTP ${status}`);
+    throw new SetVarsError(`HTTP ${status}`);
+  };
   try {
-    return await pRetry(
-      async () => {
-        const response = await client.get(url);
-        const status = response.message.statusCode ?? 0;
-        if (status === 200) {
-          const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
-          return { found: true as const, body };
-        }
-        response.message.resume();
-        if (status === 404 || status === 410) return { found: false as const, status };
-        const error = new SetVarsError(`HTTP ${status} from ${url}`);
-        if (status >= 500 || status === 429 || status === 408) throw error;
-        throw new AbortError(error);
-      },
-      {
-        retries: options.attempts - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-          if (retriesLeft === 0) return;
-          const wait = backoffSeconds(attemptNumber, options.backoffSeconds);
-          options.log(
-            `set-vars fetch attempt ${attemptNumber}/${options.attempts} failed (${error.message}); retrying in ${wait.toFixed(1)} s`,
-          );
-          await sleep(wait);
-        },
-      },
-    );
+    return await retryTransient("set-vars fetch", once, options, options.log);
   } catch (error) {
-    const cause = error instanceof AbortError ? error.originalError : (error as Error);
-    throw new SetVarsError(`cannot fetch set-vars-url ${url}: ${cause.message}`);
+    throw new SetVarsError(`cannot fetch set-vars-url ${url}: ${(error as Error).message}`);
   } finally {
     client.dispose();
   }

@@ -56,7 +56,7 @@ export class RegistryClient {
   requests = 0;
 
   constructor(
-    private readonly credentials: Credentials,
+    readonly credentials: Credentials,
     readonly timeoutMs = 15_000,
   ) {
     this.http = new HttpClient("prepull", [], {
@@ -127,7 +127,8 @@ export class RegistryClient {
     });
   }
 
-  private authHeader(registry: string, scopes: readonly string[]): string | undefined {
+  /** The Authorization header a request for these scopes would carry now (after a call has fetched the token). */
+  authHeader(registry: string, scopes: readonly string[]): string | undefined {
     const cached = this.tokens.get(tokenKey(registry, scopes));
     if (cached && cached.expires > Date.now()) return `Bearer ${cached.value}`;
     const basic = this.basic.get(registry);
@@ -138,7 +139,7 @@ export class RegistryClient {
     const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
     this.requests++;
     try {
-      return await this.http.request(method, url, (options.body as never) ?? null, headers);
+      return await this.http.request(method, url, requestData(options.body), headers);
     } catch (error) {
       throw new NetworkError(`${method} ${url}: ${(error as Error).message}`);
     }
@@ -178,6 +179,18 @@ export class RegistryClient {
     this.tokens.set(tokenKey(registry, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 });
     return token;
   }
+}
+
+/**
+ * http-client sends strings and streams; a Buffer (manifest bytes, which are JSON and so
+ * UTF-8) goes as its string only when that string is exactly the same bytes again.
+ */
+function requestData(body: Buffer | NodeJS.ReadableStream | undefined): string | NodeJS.ReadableStream | null {
+  if (body === undefined) return null;
+  if (!Buffer.isBuffer(body)) return body;
+  const text = body.toString("utf8");
+  if (!Buffer.from(text, "utf8").equals(body)) throw new Error("request body is not UTF-8; it cannot be sent byte for byte");
+  return text;
 }
 
 export function pullScope(ref: Reference): string {

@@ -1,0 +1,66 @@
+// Retrying registry and HTTP operations with the action's backoff policy: a TransientError
+// (or no HTTP answer at all) is retried up to `attempts` times; anything else is final.
+import pRetry, { AbortError } from "p-retry";
+import { backoffSeconds } from "./policy.js";
+import { NetworkError } from "./registry/client.js";
+
+export class TransientError extends Error {
+  override name = "TransientError";
+  constructor(
+    message: string,
+    /** seconds a server asked us to wait (`Retry-After`) */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface RetrySettings {
+  readonly attempts: number;
+  readonly backoffSeconds: number;
+  readonly sleep?: (seconds: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+export const sleepSeconds = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
+
+/**
+ * Runs `operation`, retrying transient failures with backoff and one log line per retry.
+ * After the last attempt the last TransientError is thrown (a NetworkError becomes one).
+ */
+export async function retryTransient<T>(
+  what: string,
+  operation: () => Promise<T>,
+  settings: RetrySettings,
+  log: (line: string) => void,
+): Promise<T> {
+  const sleep = settings.sleep ?? sleepSeconds;
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await operation();
+        } catch (error) {
+          if (error instanceof TransientError) throw error;
+          if (error instanceof NetworkError) throw new TransientError(`no answer (${error.message})`);
+          throw new AbortError(error as Error);
+        }
+      },
+      {
+        retries: settings.attempts - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0) return;
+          const wait = backoffSeconds(attemptNumber, settings.backoffSeconds, settings.random, (error as TransientError).retryAfter);
+          log(
+            `${what}: attempt ${attemptNumber}/${settings.attempts} failed, transient: ${error.message}; retrying in ${wait.toFixed(1)} s`,
+          );
+          await sleep(wait);
+        },
+      },
+    );
+  } catch (error) {
+    throw error instanceof AbortError ? error.originalError : error;
+  }
+}
