@@ -19158,7 +19158,7 @@ module.exports = __toCommonJS(cli_exports);
 var import_node_util = require("node:util");
 
 // src/main.ts
-var import_node_os3 = require("node:os");
+var import_node_os4 = require("node:os");
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -19299,8 +19299,102 @@ function validateConcurrency(concurrency) {
   }
 }
 
-// src/engine.ts
+// src/background.ts
 var import_node_child_process = require("node:child_process");
+var import_node_fs = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_path = require("node:path");
+var WORKER_ENV = "PREPULL_WORKER_DIR";
+function workersRoot(env = process.env) {
+  return (0, import_node_path.join)(env.RUNNER_TEMP || (0, import_node_os.tmpdir)(), "prepull-workers");
+}
+var file = (dir, name) => (0, import_node_path.join)(dir, name);
+function readState(dir) {
+  try {
+    return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "state.json"), "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function writeState(dir, state) {
+  (0, import_node_fs.writeFileSync)(file(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
+  (0, import_node_fs.renameSync)(file(dir, "state.json.tmp"), file(dir, "state.json"));
+}
+function readRequest(dir) {
+  return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "request.json"), "utf8"));
+}
+function startWorker(request, entry, env = process.env) {
+  const root = workersRoot(env);
+  (0, import_node_fs.mkdirSync)(root, { recursive: true });
+  const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const dir = (0, import_node_path.join)(root, id);
+  (0, import_node_fs.mkdirSync)(dir, { mode: 448 });
+  (0, import_node_fs.writeFileSync)(file(dir, "request.json"), JSON.stringify(request), { mode: 384 });
+  const log = (0, import_node_fs.openSync)(file(dir, "log"), "a", 384);
+  const child = (0, import_node_child_process.spawn)(process.execPath, [entry], {
+    detached: true,
+    // its own process group: it outlives this step, and can be stopped as a whole
+    stdio: ["ignore", log, log],
+    env: { ...env, [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
+  });
+  (0, import_node_fs.closeSync)(log);
+  const pid = child.pid ?? 0;
+  writeState(dir, { status: "running", pid });
+  child.unref();
+  return { dir, pid };
+}
+function isAlive(pid) {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error63) {
+    return error63.code === "EPERM";
+  }
+  try {
+    const stat2 = (0, import_node_fs.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    return stat2.slice(stat2.lastIndexOf(")") + 2, stat2.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
+}
+function stopWorker(pid) {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGTERM");
+    } catch {
+    }
+  }
+}
+function uncollectedWorkers(env = process.env) {
+  const root = workersRoot(env);
+  if (!(0, import_node_fs.existsSync)(root)) return [];
+  return (0, import_node_fs.readdirSync)(root).map((name) => (0, import_node_path.join)(root, name)).filter((dir) => (0, import_node_fs.existsSync)(file(dir, "request.json")) && !(0, import_node_fs.existsSync)(file(dir, "collected"))).sort((a, b) => (0, import_node_fs.statSync)(file(a, "request.json")).mtimeMs - (0, import_node_fs.statSync)(file(b, "request.json")).mtimeMs);
+}
+function markCollected(dir) {
+  (0, import_node_fs.writeFileSync)(file(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
+}
+function readLogFrom(dir, offset) {
+  let fd;
+  try {
+    fd = (0, import_node_fs.openSync)(file(dir, "log"), "r");
+  } catch {
+    return { text: "", offset };
+  }
+  try {
+    const size = (0, import_node_fs.statSync)(file(dir, "log")).size;
+    if (size <= offset) return { text: "", offset };
+    const buffer = Buffer.alloc(size - offset);
+    (0, import_node_fs.readSync)(fd, buffer, 0, buffer.length, offset);
+    const text = buffer.toString("utf8");
+    const end = text.lastIndexOf("\n") + 1;
+    return { text: text.slice(0, end), offset: offset + Buffer.byteLength(text.slice(0, end)) };
+  } finally {
+    (0, import_node_fs.closeSync)(fd);
+  }
+}
+
+// src/engine.ts
+var import_node_child_process2 = require("node:child_process");
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -19431,7 +19525,7 @@ __export(external_exports, {
   endsWith: () => _endsWith,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file,
+  file: () => file2,
   flattenError: () => flattenError,
   float32: () => float32,
   float64: () => float64,
@@ -36378,7 +36472,7 @@ __export(schemas_exports2, {
   emoji: () => emoji2,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file,
+  file: () => file2,
   float32: () => float32,
   float64: () => float64,
   function: () => _function,
@@ -37679,7 +37773,7 @@ var ZodFile = /* @__PURE__ */ $constructor("ZodFile", (inst, def) => {
   inst.max = (size, params) => inst.check(_maxSize(size, params));
   inst.mime = (types, params) => inst.check(_mime(Array.isArray(types) ? types : [types], params));
 });
-function file(params) {
+function file2(params) {
   return _file(ZodFile, params);
 }
 var ZodTransform = /* @__PURE__ */ $constructor("ZodTransform", (inst, def) => {
@@ -39033,7 +39127,7 @@ var EngineMissingError = class extends Error {
 };
 function runCommand(command, args, options = {}) {
   return new Promise((resolve2, reject) => {
-    const child = (0, import_node_child_process.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    const child = (0, import_node_child_process2.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
     let stdout = "";
     let stderr = "";
     let pending = "";
@@ -39134,8 +39228,8 @@ function oneLine(text) {
 }
 
 // src/inputs.ts
-var import_node_fs = require("node:fs");
-var import_node_path = require("node:path");
+var import_node_fs2 = require("node:fs");
+var import_node_path2 = require("node:path");
 
 // src/reference.ts
 var DEFAULT_REGISTRY = "docker.io";
@@ -39386,10 +39480,10 @@ function readConfig(getRaw, workspace = process.cwd()) {
   addImages(get("images"), "images");
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
-    const path = (0, import_node_path.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path.resolve)(workspace, imagesFile);
+    const path = (0, import_node_path2.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path2.resolve)(workspace, imagesFile);
     let content;
     try {
-      content = (0, import_node_fs.readFileSync)(path, "utf8");
+      content = (0, import_node_fs2.readFileSync)(path, "utf8");
     } catch (error63) {
       throw new InputError(
         "images-file",
@@ -40202,9 +40296,9 @@ var HttpClient = class {
 var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
 
 // src/registry/auth.ts
-var import_node_fs2 = require("node:fs");
-var import_node_os = require("node:os");
-var import_node_path2 = require("node:path");
+var import_node_fs3 = require("node:fs");
+var import_node_os2 = require("node:os");
+var import_node_path3 = require("node:path");
 function parseChallenges(header) {
   const challenges = [];
   let current;
@@ -40264,12 +40358,12 @@ function configKeys(registry2) {
   return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
 }
 function readDockerConfig(env = process.env) {
-  const dir = env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker");
-  const file2 = (0, import_node_path2.join)(dir, "config.json");
+  const dir = env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
+  const file3 = (0, import_node_path3.join)(dir, "config.json");
   const found = /* @__PURE__ */ new Map();
   let raw;
   try {
-    raw = (0, import_node_fs2.readFileSync)(file2, "utf8");
+    raw = (0, import_node_fs3.readFileSync)(file3, "utf8");
   } catch {
     return found;
   }
@@ -40286,7 +40380,7 @@ function readDockerConfig(env = process.env) {
         password = decoded.slice(colon + 1);
       }
     }
-    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file2 });
+    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file3 });
   }
   return found;
 }
@@ -40318,7 +40412,7 @@ var Credentials = class {
 async function engineConfigWithToken(env, githubToken, tempRoot) {
   if (!githubToken) return void 0;
   const { mkdtemp: mkdtemp2, readFile, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
-  const source = (0, import_node_path2.join)(env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker"), "config.json");
+  const source = (0, import_node_path3.join)(env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
   let config2 = {};
   try {
     config2 = JSON.parse(await readFile(source, "utf8"));
@@ -40328,11 +40422,11 @@ async function engineConfigWithToken(env, githubToken, tempRoot) {
   const auths = { ...config2.auths ?? {} };
   if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return void 0;
   auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
-  const dir = await mkdtemp2((0, import_node_path2.join)(tempRoot, "prepull-engine-config-"));
-  const file2 = (0, import_node_path2.join)(dir, "config.json");
-  await writeFile3(file2, JSON.stringify({ ...config2, auths }), { mode: 384 });
+  const dir = await mkdtemp2((0, import_node_path3.join)(tempRoot, "prepull-engine-config-"));
+  const file3 = (0, import_node_path3.join)(dir, "config.json");
+  await writeFile3(file3, JSON.stringify({ ...config2, auths }), { mode: 384 });
   return {
-    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file2 },
+    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file3 },
     cleanup: () => rm3(dir, { recursive: true, force: true })
   };
 }
@@ -41785,11 +41879,11 @@ function resultsJson(results) {
 }
 
 // src/setvars.ts
-var import_node_child_process2 = require("node:child_process");
+var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
 var import_promises2 = require("node:fs/promises");
-var import_node_os2 = require("node:os");
-var import_node_path3 = require("node:path");
+var import_node_os3 = require("node:os");
+var import_node_path4 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
 var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
@@ -41832,16 +41926,16 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises2.mkdtemp)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises2.mkdtemp)((0, import_node_path4.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
-    const dirs = { scripts: (0, import_node_path3.join)(root, "scripts"), home: (0, import_node_path3.join)(root, "home"), work: (0, import_node_path3.join)(root, "work") };
+    const dirs = { scripts: (0, import_node_path4.join)(root, "scripts"), home: (0, import_node_path4.join)(root, "home"), work: (0, import_node_path4.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises2.mkdir)(dir)));
-    const scriptPath = (0, import_node_path3.join)(dirs.scripts, (0, import_node_path3.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptPath = (0, import_node_path4.join)(dirs.scripts, (0, import_node_path4.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
     await (0, import_promises2.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
-      const child = (0, import_node_child_process2.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
+      const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
         cwd: dirs.work,
         env,
         shell: false,
@@ -41905,6 +41999,7 @@ async function run(host2) {
   }
   if (config2.githubToken) host2.setSecret(config2.githubToken);
   const { log } = host2;
+  if (config2.mode === "wait") return waitForWorkers(config2, host2);
   const problems = [];
   const images = [...config2.images];
   const invalid = config2.imageErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
@@ -41922,13 +42017,63 @@ async function run(host2) {
     }
   }
   host2.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
-  let results;
-  if (images.length === 0) {
-    results = [];
-  } else {
-    results = await processImages(images, config2, host2);
+  if (config2.background) {
+    if (!host2.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
+    const worker = startWorker({ images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString() }, host2.workerEntry, host2.env ?? process.env);
+    host2.saveState?.("workerDir", worker.dir);
+    log.info(
+      `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`
+    );
+    return { results: [], failed: false };
   }
-  results = [...invalid, ...results];
+  const results = [...invalid, ...images.length > 0 ? await processImages(images, config2, host2) : []];
+  return finishRun(results, problems, config2, host2);
+}
+async function waitForWorkers(config2, host2) {
+  const env = host2.env ?? process.env;
+  const dirs = uncollectedWorkers(env);
+  if (dirs.length === 0) {
+    host2.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
+    return { results: [], failed: true };
+  }
+  const results = [];
+  const problems = [];
+  const deadline = Date.now() + config2.pullTimeoutSeconds * 1e3;
+  for (const dir of dirs) {
+    const request = readRequest(dir);
+    host2.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    let offset = 0;
+    for (; ; ) {
+      const chunk = readLogFrom(dir, offset);
+      offset = chunk.offset;
+      if (chunk.text) host2.log.raw?.(chunk.text);
+      const state = readState(dir);
+      if (state?.status === "done") {
+        const rest = readLogFrom(dir, offset);
+        if (rest.text) host2.log.raw?.(rest.text);
+        results.push(...state.results ?? []);
+        problems.push(...state.problems ?? []);
+        break;
+      }
+      if (!state || !isAlive(state.pid)) {
+        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result"))
+        );
+        break;
+      }
+      if (Date.now() > deadline) {
+        stopWorker(state.pid);
+        problems.push(`the background pull did not finish within pull-timeout (${config2.pullTimeoutSeconds} s); stopped`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout"))
+        );
+        break;
+      }
+      await new Promise((resolve2) => setTimeout(resolve2, 250));
+    }
+    markCollected(dir);
+  }
   return finishRun(results, problems, config2, host2);
 }
 async function processImages(images, config2, host2) {
@@ -41944,7 +42089,7 @@ async function processImages(images, config2, host2) {
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host2);
     if (config2.mode === "mirror") return await mirrorAll(images, config2, client, settings, host2);
-    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os3.tmpdir)());
+    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
     try {
       return await pullAll(
         images,

@@ -79,8 +79,8 @@ var require_tunnel = __commonJS({
       self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
-      self.on("free", function onFree(socket, host2, port, localAddress) {
-        var options2 = toOptions(host2, port, localAddress);
+      self.on("free", function onFree(socket, host3, port, localAddress) {
+        var options2 = toOptions(host3, port, localAddress);
         for (var i = 0, len = self.requests.length; i < len; ++i) {
           var pending = self.requests[i];
           if (pending.host === options2.host && pending.port === options2.port) {
@@ -94,9 +94,9 @@ var require_tunnel = __commonJS({
       });
     }
     util.inherits(TunnelingAgent, events.EventEmitter);
-    TunnelingAgent.prototype.addRequest = function addRequest(req, host2, port, localAddress) {
+    TunnelingAgent.prototype.addRequest = function addRequest(req, host3, port, localAddress) {
       var self = this;
-      var options = mergeOptions({ request: req }, self.options, toOptions(host2, port, localAddress));
+      var options = mergeOptions({ request: req }, self.options, toOptions(host3, port, localAddress));
       if (self.sockets.length >= this.maxSockets) {
         self.requests.push(options);
         return;
@@ -219,15 +219,15 @@ var require_tunnel = __commonJS({
         cb(secureSocket);
       });
     }
-    function toOptions(host2, port, localAddress) {
-      if (typeof host2 === "string") {
+    function toOptions(host3, port, localAddress) {
+      if (typeof host3 === "string") {
         return {
-          host: host2,
+          host: host3,
           port,
           localAddress
         };
       }
-      return host2;
+      return host3;
     }
     function mergeOptions(target) {
       for (var i = 1, len = arguments.length; i < len; ++i) {
@@ -1093,22 +1093,22 @@ var require_util = __commonJS({
       }
       return url2;
     }
-    function getHostname(host2) {
-      if (host2[0] === "[") {
-        const idx2 = host2.indexOf("]");
+    function getHostname(host3) {
+      if (host3[0] === "[") {
+        const idx2 = host3.indexOf("]");
         assert2(idx2 !== -1);
-        return host2.substring(1, idx2);
+        return host3.substring(1, idx2);
       }
-      const idx = host2.indexOf(":");
-      if (idx === -1) return host2;
-      return host2.substring(0, idx);
+      const idx = host3.indexOf(":");
+      if (idx === -1) return host3;
+      return host3.substring(0, idx);
     }
-    function getServerName(host2) {
-      if (!host2) {
+    function getServerName(host3) {
+      if (!host3) {
         return null;
       }
-      assert2(typeof host2 === "string");
-      const servername = getHostname(host2);
+      assert2(typeof host3 === "string");
+      const servername = getHostname(host3);
       if (net.isIP(servername)) {
         return "";
       }
@@ -1495,34 +1495,34 @@ var require_diagnostics = __commonJS({
       const debuglog = fetchDebuglog.enabled ? fetchDebuglog : undiciDebugLog;
       diagnosticsChannel.channel("undici:client:beforeConnect").subscribe((evt) => {
         const {
-          connectParams: { version: version2, protocol, port, host: host2 }
+          connectParams: { version: version2, protocol, port, host: host3 }
         } = evt;
         debuglog(
           "connecting to %s using %s%s",
-          `${host2}${port ? `:${port}` : ""}`,
+          `${host3}${port ? `:${port}` : ""}`,
           protocol,
           version2
         );
       });
       diagnosticsChannel.channel("undici:client:connected").subscribe((evt) => {
         const {
-          connectParams: { version: version2, protocol, port, host: host2 }
+          connectParams: { version: version2, protocol, port, host: host3 }
         } = evt;
         debuglog(
           "connected to %s using %s%s",
-          `${host2}${port ? `:${port}` : ""}`,
+          `${host3}${port ? `:${port}` : ""}`,
           protocol,
           version2
         );
       });
       diagnosticsChannel.channel("undici:client:connectError").subscribe((evt) => {
         const {
-          connectParams: { version: version2, protocol, port, host: host2 },
+          connectParams: { version: version2, protocol, port, host: host3 },
           error: error63
         } = evt;
         debuglog(
           "connection to %s using %s%s errored - %s",
-          `${host2}${port ? `:${port}` : ""}`,
+          `${host3}${port ? `:${port}` : ""}`,
           protocol,
           version2,
           error63.message
@@ -1573,11 +1573,11 @@ var require_diagnostics = __commonJS({
         const debuglog = undiciDebugLog.enabled ? undiciDebugLog : websocketDebuglog;
         diagnosticsChannel.channel("undici:client:beforeConnect").subscribe((evt) => {
           const {
-            connectParams: { version: version2, protocol, port, host: host2 }
+            connectParams: { version: version2, protocol, port, host: host3 }
           } = evt;
           debuglog(
             "connecting to %s%s using %s%s",
-            host2,
+            host3,
             port ? `:${port}` : "",
             protocol,
             version2
@@ -1585,11 +1585,11 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:connected").subscribe((evt) => {
           const {
-            connectParams: { version: version2, protocol, port, host: host2 }
+            connectParams: { version: version2, protocol, port, host: host3 }
           } = evt;
           debuglog(
             "connected to %s%s using %s%s",
-            host2,
+            host3,
             port ? `:${port}` : "",
             protocol,
             version2
@@ -1597,12 +1597,12 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:connectError").subscribe((evt) => {
           const {
-            connectParams: { version: version2, protocol, port, host: host2 },
+            connectParams: { version: version2, protocol, port, host: host3 },
             error: error63
           } = evt;
           debuglog(
             "connection to %s%s using %s%s errored - %s",
-            host2,
+            host3,
             port ? `:${port}` : "",
             protocol,
             version2,
@@ -2575,13 +2575,13 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname: hostname3, host: host2, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname3, host: host3, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
             tls = require("node:tls");
           }
-          servername = servername || options.servername || util.getServerName(host2) || null;
+          servername = servername || options.servername || util.getServerName(host3) || null;
           const sessionKey = servername || hostname3;
           assert2(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
@@ -6454,7 +6454,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path, host: host2, upgrade, blocking, reset } = request;
+      const { method, path, host: host3, upgrade, blocking, reset } = request;
       let { body, headers, contentLength } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
@@ -6537,8 +6537,8 @@ var require_client_h1 = __commonJS({
       }
       let header = `${method} ${path} HTTP/1.1\r
 `;
-      if (typeof host2 === "string") {
-        header += `host: ${host2}\r
+      if (typeof host3 === "string") {
+        header += `host: ${host3}\r
 `;
       } else {
         header += client[kHostHeader];
@@ -7064,7 +7064,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path, host: host2, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path, host: host3, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let { body } = request;
       if (upgrade) {
         util.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7088,7 +7088,7 @@ var require_client_h2 = __commonJS({
       }
       let stream;
       const { hostname: hostname3, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host2 || `${hostname3}${port ? `:${port}` : ""}`;
+      headers[HTTP2_HEADER_AUTHORITY] = host3 || `${hostname3}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error63) => {
         if (request.aborted) {
@@ -7928,7 +7928,7 @@ var require_client = __commonJS({
     async function connect(client) {
       assert2(!client[kConnecting]);
       assert2(!client[kHTTPContext]);
-      let { host: host2, hostname: hostname3, protocol, port } = client[kUrl];
+      let { host: host3, hostname: hostname3, protocol, port } = client[kUrl];
       if (hostname3[0] === "[") {
         const idx = hostname3.indexOf("]");
         assert2(idx !== -1);
@@ -7940,7 +7940,7 @@ var require_client = __commonJS({
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
-            host: host2,
+            host: host3,
             hostname: hostname3,
             protocol,
             port,
@@ -7954,7 +7954,7 @@ var require_client = __commonJS({
       try {
         const socket = await new Promise((resolve2, reject) => {
           client[kConnector]({
-            host: host2,
+            host: host3,
             hostname: hostname3,
             protocol,
             port,
@@ -7987,7 +7987,7 @@ var require_client = __commonJS({
         if (channels.connected.hasSubscribers) {
           channels.connected.publish({
             connectParams: {
-              host: host2,
+              host: host3,
               hostname: hostname3,
               protocol,
               port,
@@ -8008,7 +8008,7 @@ var require_client = __commonJS({
         if (channels.connectError.hasSubscribers) {
           channels.connectError.publish({
             connectParams: {
-              host: host2,
+              host: host3,
               hostname: hostname3,
               protocol,
               port,
@@ -8760,8 +8760,8 @@ var require_proxy_agent = __commonJS({
         } = opts;
         opts.path = origin + path;
         if (!("host" in headers) && !("Host" in headers)) {
-          const { host: host2 } = new URL2(origin);
-          headers.host = host2;
+          const { host: host3 } = new URL2(origin);
+          headers.host = host3;
         }
         opts.headers = { ...this[kProxyHeaders], ...headers };
         return this.#client[kDispatch](opts, handler);
@@ -8865,8 +8865,8 @@ var require_proxy_agent = __commonJS({
         const headers = buildHeaders(opts.headers);
         throwIfProxyAuthIsSent(headers);
         if (headers && !("host" in headers) && !("Host" in headers)) {
-          const { host: host2 } = new URL2(opts.origin);
-          headers.host = host2;
+          const { host: host3 } = new URL2(opts.origin);
+          headers.host = host3;
         }
         return this[kAgent].dispatch(
           {
@@ -19311,8 +19311,8 @@ function checkBypass(reqUrl) {
   }
   return false;
 }
-function isLoopbackAddress(host2) {
-  const hostLower = host2.toLowerCase();
+function isLoopbackAddress(host3) {
+  const hostLower = host3.toLowerCase();
   return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
 }
 var DecodedURL = class extends URL {
@@ -20310,9 +20310,116 @@ function startGroup(name) {
 function endGroup() {
   issue("endgroup");
 }
+function saveState(name, value) {
+  const filePath = process.env["GITHUB_STATE"] || "";
+  if (filePath) {
+    return issueFileCommand("STATE", prepareKeyValueMessage(name, value));
+  }
+  issueCommand("save-state", { name }, toCommandValue(value));
+}
+function getState(name) {
+  return process.env[`STATE_${name}`] || "";
+}
+
+// src/background.ts
+var import_node_child_process = require("node:child_process");
+var import_node_fs = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_path = require("node:path");
+var WORKER_ENV = "PREPULL_WORKER_DIR";
+function workersRoot(env = process.env) {
+  return (0, import_node_path.join)(env.RUNNER_TEMP || (0, import_node_os.tmpdir)(), "prepull-workers");
+}
+var file = (dir, name) => (0, import_node_path.join)(dir, name);
+function readState(dir) {
+  try {
+    return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "state.json"), "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function writeState(dir, state) {
+  (0, import_node_fs.writeFileSync)(file(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
+  (0, import_node_fs.renameSync)(file(dir, "state.json.tmp"), file(dir, "state.json"));
+}
+function readRequest(dir) {
+  return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "request.json"), "utf8"));
+}
+function startWorker(request, entry, env = process.env) {
+  const root = workersRoot(env);
+  (0, import_node_fs.mkdirSync)(root, { recursive: true });
+  const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const dir = (0, import_node_path.join)(root, id);
+  (0, import_node_fs.mkdirSync)(dir, { mode: 448 });
+  (0, import_node_fs.writeFileSync)(file(dir, "request.json"), JSON.stringify(request), { mode: 384 });
+  const log = (0, import_node_fs.openSync)(file(dir, "log"), "a", 384);
+  const child = (0, import_node_child_process.spawn)(process.execPath, [entry], {
+    detached: true,
+    // its own process group: it outlives this step, and can be stopped as a whole
+    stdio: ["ignore", log, log],
+    env: { ...env, [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
+  });
+  (0, import_node_fs.closeSync)(log);
+  const pid = child.pid ?? 0;
+  writeState(dir, { status: "running", pid });
+  child.unref();
+  return { dir, pid };
+}
+function isAlive(pid) {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error63) {
+    return error63.code === "EPERM";
+  }
+  try {
+    const stat2 = (0, import_node_fs.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    return stat2.slice(stat2.lastIndexOf(")") + 2, stat2.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
+}
+function stopWorker(pid) {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGTERM");
+    } catch {
+    }
+  }
+}
+function uncollectedWorkers(env = process.env) {
+  const root = workersRoot(env);
+  if (!(0, import_node_fs.existsSync)(root)) return [];
+  return (0, import_node_fs.readdirSync)(root).map((name) => (0, import_node_path.join)(root, name)).filter((dir) => (0, import_node_fs.existsSync)(file(dir, "request.json")) && !(0, import_node_fs.existsSync)(file(dir, "collected"))).sort((a, b) => (0, import_node_fs.statSync)(file(a, "request.json")).mtimeMs - (0, import_node_fs.statSync)(file(b, "request.json")).mtimeMs);
+}
+function markCollected(dir) {
+  (0, import_node_fs.writeFileSync)(file(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
+}
+function isCollected(dir) {
+  return (0, import_node_fs.existsSync)(file(dir, "collected"));
+}
+function readLogFrom(dir, offset) {
+  let fd;
+  try {
+    fd = (0, import_node_fs.openSync)(file(dir, "log"), "r");
+  } catch {
+    return { text: "", offset };
+  }
+  try {
+    const size = (0, import_node_fs.statSync)(file(dir, "log")).size;
+    if (size <= offset) return { text: "", offset };
+    const buffer = Buffer.alloc(size - offset);
+    (0, import_node_fs.readSync)(fd, buffer, 0, buffer.length, offset);
+    const text = buffer.toString("utf8");
+    const end = text.lastIndexOf("\n") + 1;
+    return { text: text.slice(0, end), offset: offset + Buffer.byteLength(text.slice(0, end)) };
+  } finally {
+    (0, import_node_fs.closeSync)(fd);
+  }
+}
 
 // src/main.ts
-var import_node_os3 = require("node:os");
+var import_node_os4 = require("node:os");
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -20454,7 +20561,7 @@ function validateConcurrency(concurrency) {
 }
 
 // src/engine.ts
-var import_node_child_process = require("node:child_process");
+var import_node_child_process2 = require("node:child_process");
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -20585,7 +20692,7 @@ __export(external_exports, {
   endsWith: () => _endsWith,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file,
+  file: () => file2,
   flattenError: () => flattenError,
   float32: () => float32,
   float64: () => float64,
@@ -37532,7 +37639,7 @@ __export(schemas_exports2, {
   emoji: () => emoji2,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file,
+  file: () => file2,
   float32: () => float32,
   float64: () => float64,
   function: () => _function,
@@ -38833,7 +38940,7 @@ var ZodFile = /* @__PURE__ */ $constructor("ZodFile", (inst, def) => {
   inst.max = (size, params) => inst.check(_maxSize(size, params));
   inst.mime = (types, params) => inst.check(_mime(Array.isArray(types) ? types : [types], params));
 });
-function file(params) {
+function file2(params) {
   return _file(ZodFile, params);
 }
 var ZodTransform = /* @__PURE__ */ $constructor("ZodTransform", (inst, def) => {
@@ -40187,7 +40294,7 @@ var EngineMissingError = class extends Error {
 };
 function runCommand(command, args, options = {}) {
   return new Promise((resolve2, reject) => {
-    const child = (0, import_node_child_process.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    const child = (0, import_node_child_process2.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
     let stdout = "";
     let stderr = "";
     let pending = "";
@@ -40288,8 +40395,8 @@ function oneLine(text) {
 }
 
 // src/inputs.ts
-var import_node_fs = require("node:fs");
-var import_node_path = require("node:path");
+var import_node_fs2 = require("node:fs");
+var import_node_path2 = require("node:path");
 
 // src/reference.ts
 var DEFAULT_REGISTRY = "docker.io";
@@ -40540,10 +40647,10 @@ function readConfig(getRaw, workspace = process.cwd()) {
   addImages(get("images"), "images");
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
-    const path = (0, import_node_path.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path.resolve)(workspace, imagesFile);
+    const path = (0, import_node_path2.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path2.resolve)(workspace, imagesFile);
     let content;
     try {
-      content = (0, import_node_fs.readFileSync)(path, "utf8");
+      content = (0, import_node_fs2.readFileSync)(path, "utf8");
     } catch (error63) {
       throw new InputError(
         "images-file",
@@ -40648,9 +40755,9 @@ var import_node_stream = require("node:stream");
 var import_promises = require("node:stream/promises");
 
 // src/registry/auth.ts
-var import_node_fs2 = require("node:fs");
-var import_node_os = require("node:os");
-var import_node_path2 = require("node:path");
+var import_node_fs3 = require("node:fs");
+var import_node_os2 = require("node:os");
+var import_node_path3 = require("node:path");
 function parseChallenges(header) {
   const challenges = [];
   let current;
@@ -40710,12 +40817,12 @@ function configKeys(registry2) {
   return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
 }
 function readDockerConfig(env = process.env) {
-  const dir = env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker");
-  const file2 = (0, import_node_path2.join)(dir, "config.json");
+  const dir = env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
+  const file3 = (0, import_node_path3.join)(dir, "config.json");
   const found = /* @__PURE__ */ new Map();
   let raw;
   try {
-    raw = (0, import_node_fs2.readFileSync)(file2, "utf8");
+    raw = (0, import_node_fs3.readFileSync)(file3, "utf8");
   } catch {
     return found;
   }
@@ -40732,13 +40839,13 @@ function readDockerConfig(env = process.env) {
         password = decoded.slice(colon + 1);
       }
     }
-    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file2 });
+    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file3 });
   }
   return found;
 }
 function normaliseConfigKey(key) {
-  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
+  const host3 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return host3 === "index.docker.io" || host3 === "registry-1.docker.io" ? "docker.io" : host3;
 }
 var Credentials = class {
   constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull") {
@@ -40764,7 +40871,7 @@ var Credentials = class {
 async function engineConfigWithToken(env, githubToken, tempRoot) {
   if (!githubToken) return void 0;
   const { mkdtemp: mkdtemp2, readFile, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
-  const source = (0, import_node_path2.join)(env.DOCKER_CONFIG ?? (0, import_node_path2.join)(env.HOME ?? (0, import_node_os.homedir)(), ".docker"), "config.json");
+  const source = (0, import_node_path3.join)(env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
   let config2 = {};
   try {
     config2 = JSON.parse(await readFile(source, "utf8"));
@@ -40774,11 +40881,11 @@ async function engineConfigWithToken(env, githubToken, tempRoot) {
   const auths = { ...config2.auths ?? {} };
   if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return void 0;
   auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
-  const dir = await mkdtemp2((0, import_node_path2.join)(tempRoot, "prepull-engine-config-"));
-  const file2 = (0, import_node_path2.join)(dir, "config.json");
-  await writeFile3(file2, JSON.stringify({ ...config2, auths }), { mode: 384 });
+  const dir = await mkdtemp2((0, import_node_path3.join)(tempRoot, "prepull-engine-config-"));
+  const file3 = (0, import_node_path3.join)(dir, "config.json");
+  await writeFile3(file3, JSON.stringify({ ...config2, auths }), { mode: 384 });
   return {
-    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file2 },
+    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file3 },
     cleanup: () => rm3(dir, { recursive: true, force: true })
   };
 }
@@ -40852,8 +40959,8 @@ var NetworkError = class extends Error {
 };
 var TokenSchema = external_exports.object({ token: external_exports.string().optional(), access_token: external_exports.string().optional(), expires_in: external_exports.number().optional() });
 function isLoopback(registry2) {
-  const host2 = registry2.replace(/:\d+$/, "");
-  return host2 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host2) || host2 === "[::1]";
+  const host3 = registry2.replace(/:\d+$/, "");
+  return host3 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host3) || host3 === "[::1]";
 }
 function registryBaseUrl(registry2) {
   if (registry2 === "docker.io") return "https://registry-1.docker.io";
@@ -41837,7 +41944,8 @@ var actionLogger = {
     startGroup(title);
     for (const line of lines) info(line);
     endGroup();
-  }
+  },
+  raw: (text) => process.stdout.write(text)
 };
 function formatBytes(bytes) {
   if (bytes === void 0) return "";
@@ -41891,6 +41999,21 @@ function summaryMarkdown(results, title = "prepull") {
     ""
   ].join("\n");
 }
+function textTable(results) {
+  const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
+  const rows = results.map((r) => [
+    r.image,
+    r.status,
+    r.source,
+    shortDigest(r.digest),
+    String(r.attempts),
+    `${r.seconds.toFixed(1)}s`,
+    r.reason
+  ]);
+  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
+  const fmt = (row) => row.map((c, i) => i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ");
+  return [fmt(head), ...rows.map(fmt)].join("\n");
+}
 function resultsJson(results) {
   return JSON.stringify(
     results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
@@ -41910,11 +42033,11 @@ function resultsJson(results) {
 }
 
 // src/setvars.ts
-var import_node_child_process2 = require("node:child_process");
+var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
 var import_promises2 = require("node:fs/promises");
-var import_node_os2 = require("node:os");
-var import_node_path3 = require("node:path");
+var import_node_os3 = require("node:os");
+var import_node_path4 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
 var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
@@ -41957,16 +42080,16 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises2.mkdtemp)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises2.mkdtemp)((0, import_node_path4.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
-    const dirs = { scripts: (0, import_node_path3.join)(root, "scripts"), home: (0, import_node_path3.join)(root, "home"), work: (0, import_node_path3.join)(root, "work") };
+    const dirs = { scripts: (0, import_node_path4.join)(root, "scripts"), home: (0, import_node_path4.join)(root, "home"), work: (0, import_node_path4.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises2.mkdir)(dir)));
-    const scriptPath = (0, import_node_path3.join)(dirs.scripts, (0, import_node_path3.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptPath = (0, import_node_path4.join)(dirs.scripts, (0, import_node_path4.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
     await (0, import_promises2.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
-      const child = (0, import_node_child_process2.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
+      const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
         cwd: dirs.work,
         env,
         shell: false,
@@ -42019,17 +42142,18 @@ async function evaluateScript(script, options) {
 }
 
 // src/main.ts
-async function run(host2) {
+async function run(host3) {
   let config2;
   try {
-    config2 = readConfig(host2.getInput, host2.workspace);
+    config2 = readConfig(host3.getInput, host3.workspace);
   } catch (error63) {
     if (!(error63 instanceof InputError)) throw error63;
-    host2.setFailed(error63.message);
+    host3.setFailed(error63.message);
     return { results: [], failed: true };
   }
-  if (config2.githubToken) host2.setSecret(config2.githubToken);
-  const { log } = host2;
+  if (config2.githubToken) host3.setSecret(config2.githubToken);
+  const { log } = host3;
+  if (config2.mode === "wait") return waitForWorkers(config2, host3);
   const problems = [];
   const images = [...config2.images];
   const invalid = config2.imageErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
@@ -42046,18 +42170,81 @@ async function run(host2) {
       }
     }
   }
-  host2.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
-  let results;
-  if (images.length === 0) {
-    results = [];
-  } else {
-    results = await processImages(images, config2, host2);
+  host3.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
+  if (config2.background) {
+    if (!host3.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
+    const worker = startWorker({ images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString() }, host3.workerEntry, host3.env ?? process.env);
+    host3.saveState?.("workerDir", worker.dir);
+    log.info(
+      `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`
+    );
+    return { results: [], failed: false };
   }
-  results = [...invalid, ...results];
-  return finishRun(results, problems, config2, host2);
+  const results = [...invalid, ...images.length > 0 ? await processImages(images, config2, host3) : []];
+  return finishRun(results, problems, config2, host3);
 }
-async function processImages(images, config2, host2) {
-  const baseEnv = host2.env ?? process.env;
+async function runWorker(host3, dir) {
+  const request = readRequest(dir);
+  const pid = process.pid;
+  let results = [...request.invalid];
+  const problems = [...request.problems];
+  try {
+    const config2 = readConfig(host3.getInput, host3.workspace);
+    results = [...results, ...request.images.length > 0 ? await processImages(request.images, config2, host3) : []];
+  } catch (error63) {
+    problems.push(`background worker failed: ${error63.message}`);
+  }
+  writeState(dir, { status: "done", pid, results, problems, finished: (/* @__PURE__ */ new Date()).toISOString() });
+}
+async function waitForWorkers(config2, host3) {
+  const env = host3.env ?? process.env;
+  const dirs = uncollectedWorkers(env);
+  if (dirs.length === 0) {
+    host3.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
+    return { results: [], failed: true };
+  }
+  const results = [];
+  const problems = [];
+  const deadline = Date.now() + config2.pullTimeoutSeconds * 1e3;
+  for (const dir of dirs) {
+    const request = readRequest(dir);
+    host3.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    let offset = 0;
+    for (; ; ) {
+      const chunk = readLogFrom(dir, offset);
+      offset = chunk.offset;
+      if (chunk.text) host3.log.raw?.(chunk.text);
+      const state = readState(dir);
+      if (state?.status === "done") {
+        const rest = readLogFrom(dir, offset);
+        if (rest.text) host3.log.raw?.(rest.text);
+        results.push(...state.results ?? []);
+        problems.push(...state.problems ?? []);
+        break;
+      }
+      if (!state || !isAlive(state.pid)) {
+        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result"))
+        );
+        break;
+      }
+      if (Date.now() > deadline) {
+        stopWorker(state.pid);
+        problems.push(`the background pull did not finish within pull-timeout (${config2.pullTimeoutSeconds} s); stopped`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout"))
+        );
+        break;
+      }
+      await new Promise((resolve2) => setTimeout(resolve2, 250));
+    }
+    markCollected(dir);
+  }
+  return finishRun(results, problems, config2, host3);
+}
+async function processImages(images, config2, host3) {
+  const baseEnv = host3.env ?? process.env;
   const credentials = new Credentials(baseEnv, config2.githubToken);
   const client = new RegistryClient(credentials);
   const settings = {
@@ -42067,16 +42254,16 @@ async function processImages(images, config2, host2) {
     backoffSeconds: config2.backoffSeconds
   };
   try {
-    if (config2.mode === "plan") return await planAll(images, config2, client, settings, host2);
-    if (config2.mode === "mirror") return await mirrorAll(images, config2, client, settings, host2);
-    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os3.tmpdir)());
+    if (config2.mode === "plan") return await planAll(images, config2, client, settings, host3);
+    if (config2.mode === "mirror") return await mirrorAll(images, config2, client, settings, host3);
+    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
     try {
       return await pullAll(
         images,
         config2,
-        host2,
-        new Engine(config2.engine, engineAuth?.env ?? host2.env),
-        probeHooks(client, settings, (image, line) => host2.log.warning(`${image}: ${line}`))
+        host3,
+        new Engine(config2.engine, engineAuth?.env ?? host3.env),
+        probeHooks(client, settings, (image, line) => host3.log.warning(`${image}: ${line}`))
       );
     } finally {
       await engineAuth?.cleanup();
@@ -42085,12 +42272,12 @@ async function processImages(images, config2, host2) {
     client.dispose();
   }
 }
-async function pullAll(images, config2, host2, engine, probes) {
+async function pullAll(images, config2, host3, engine, probes) {
   try {
     await engine.check();
   } catch (error63) {
     if (!(error63 instanceof EngineMissingError)) throw error63;
-    host2.log.error(error63.message);
+    host3.log.error(error63.message);
     return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
   }
   const limit = pLimit(config2.concurrency);
@@ -42100,7 +42287,7 @@ async function pullAll(images, config2, host2, engine, probes) {
         const image = formatReference(spec.upstream);
         const lines = [];
         const log = (line) => lines.push(line);
-        host2.log.info(`\u2192 ${image} (${spec.origin})`);
+        host3.log.info(`\u2192 ${image} (${spec.origin})`);
         let result;
         try {
           const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
@@ -42109,7 +42296,7 @@ async function pullAll(images, config2, host2, engine, probes) {
           lines.push(`unexpected error: ${error63.message}`);
           result = failedResult(image, error63.message);
         }
-        host2.log.group(
+        host3.log.group(
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
@@ -42118,7 +42305,7 @@ async function pullAll(images, config2, host2, engine, probes) {
     )
   );
 }
-async function planAll(images, config2, client, settings, host2) {
+async function planAll(images, config2, client, settings, host3) {
   const limit = pLimit(Math.max(config2.concurrency, 4));
   return Promise.all(
     images.map(
@@ -42146,7 +42333,7 @@ async function planAll(images, config2, client, settings, host2) {
         if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
           chosen = { source: upstreamSource, digest: upstream.digest };
         const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
-        host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+        host3.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
         const result = {
           image,
           source: chosen ? chosen.source.kind : "none",
@@ -42164,7 +42351,7 @@ async function planAll(images, config2, client, settings, host2) {
     )
   );
 }
-async function mirrorAll(images, config2, client, settings, host2) {
+async function mirrorAll(images, config2, client, settings, host3) {
   const limit = pLimit(config2.concurrency);
   return Promise.all(
     images.map(
@@ -42212,7 +42399,7 @@ async function mirrorAll(images, config2, client, settings, host2) {
             };
           }
         }
-        host2.log.group(
+        host3.log.group(
           `${image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
@@ -42240,22 +42427,22 @@ async function resolveSetVars(config2, log) {
     body = fetched.body;
   } catch (error63) {
     if (!(error63 instanceof SetVarsError)) throw error63;
-    return fail(error63.message);
+    return fail2(error63.message);
   }
   if (setVars.sha256) {
     const actual = sha256Hex(body);
     if (actual !== setVars.sha256) {
-      return fail(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
+      return fail2(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
     }
   }
   const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
   const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   if (evaluation.timedOut)
-    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+    return fail2("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
   if (evaluation.exitCode !== 0) {
     const last = evaluation.output.trim().split("\n").pop() ?? "";
-    return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
+    return fail2(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
   }
   const images = [];
   const unset = [];
@@ -42266,31 +42453,56 @@ async function resolveSetVars(config2, log) {
   }
   for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
   return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
-  function fail(problem) {
+  function fail2(problem) {
     return { images: [], problem };
   }
 }
 function failedResult(image, reason) {
   return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
 }
-async function finishRun(results, problems, config2, host2) {
+async function finishRun(results, problems, config2, host3) {
   const failedCount = results.filter((r) => r.status === "failed").length;
-  host2.setOutput("results", resultsJson(results));
-  host2.setOutput("failed", String(failedCount));
-  await host2.writeSummary(summaryMarkdown(results));
+  host3.setOutput("results", resultsJson(results));
+  host3.setOutput("failed", String(failedCount));
+  await host3.writeSummary(summaryMarkdown(results));
   const messages = [...problems, ...results.filter((r) => r.status === "failed").map((r) => `${r.image}: ${r.reason}`)];
   if (messages.length === 0) return { results, failed: false };
   if (config2.onFailure === "fail") {
-    for (const message of messages.slice(0, -1)) host2.log.error(message);
-    host2.setFailed(messages.at(-1) ?? "");
+    for (const message of messages.slice(0, -1)) host3.log.error(message);
+    host3.setFailed(messages.at(-1) ?? "");
     return { results, failed: true };
   }
-  for (const message of messages) host2.log.warning(`${message} (on-failure: warn, the build's own pull is the last resort)`);
+  for (const message of messages) host3.log.warning(`${message} (on-failure: warn, the build's own pull is the last resort)`);
   return { results, failed: false };
 }
 
+// src/post.ts
+async function post(host3, workerDir2) {
+  if (!workerDir2 || isCollected(workerDir2)) return;
+  const state = readState(workerDir2);
+  const log = readLogFrom(workerDir2, 0);
+  if (state && state.status !== "done" && isAlive(state.pid)) {
+    host3.log.warning(
+      `the background pull is still running and no step with mode: wait collected it; stopping it (worker pid ${state.pid})`
+    );
+    if (log.text) host3.log.raw?.(log.text);
+    stopWorker(state.pid);
+    markCollected(workerDir2);
+    return;
+  }
+  if (log.text) host3.log.raw?.(log.text);
+  const results = state?.results ?? [];
+  host3.log.notice(
+    `the background pull finished but no step with mode: wait collected it: ${results.filter((r) => r.status === "failed").length} of ${results.length} image(s) failed`
+  );
+  if (results.length > 0) host3.log.info(textTable(results));
+  for (const problem of state?.problems ?? []) host3.log.warning(problem);
+  await host3.writeSummary(summaryMarkdown(results, "prepull (background, reported by the post step)"));
+  markCollected(workerDir2);
+}
+
 // src/index.ts
-run({
+var host2 = {
   getInput: (name) => getInput(name),
   log: actionLogger,
   setOutput: (name, value) => setOutput(name, value),
@@ -42300,6 +42512,18 @@ run({
   },
   setFailed: (message) => setFailed(message),
   setSecret: (secret) => setSecret(secret),
+  saveState: (name, value) => saveState(name, value),
+  workerEntry: __filename,
   ...process.env.GITHUB_WORKSPACE && { workspace: process.env.GITHUB_WORKSPACE }
-}).catch((error63) => setFailed(`prepull: unexpected error: ${error63.stack ?? error63.message}`));
+};
+var fail = (error63) => setFailed(`prepull: unexpected error: ${error63.stack ?? error63.message}`);
+var workerDir = process.env[WORKER_ENV];
+if (workerDir) {
+  runWorker(host2, workerDir).catch(fail);
+} else if (getState("isPost") === "true") {
+  post(host2, getState("workerDir")).catch(fail);
+} else {
+  saveState("isPost", "true");
+  run(host2).catch(fail);
+}
 //# sourceMappingURL=index.cjs.map

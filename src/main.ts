@@ -1,6 +1,17 @@
 // The run, as orchestration only: read inputs, resolve images, pull each, report.
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
+import {
+  isAlive,
+  markCollected,
+  readLogFrom,
+  readRequest,
+  readState,
+  startWorker,
+  stopWorker,
+  uncollectedWorkers,
+  writeState,
+} from "./background.js";
 import { Engine, EngineMissingError } from "./engine.js";
 import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
 import { Copier, CopyError } from "./mirror.js";
@@ -26,6 +37,10 @@ export interface Host {
   /** environment for the engine CLI (DOCKER_HOST, DOCKER_CONFIG, …) */
   readonly env?: NodeJS.ProcessEnv;
   readonly workspace?: string;
+  /** the bundle to start as a background worker (the action's own dist/index.cjs) */
+  readonly workerEntry?: string;
+  /** keeps a value for the post step (core.saveState) */
+  saveState?(name: string, value: string): void;
 }
 
 export interface RunOutcome {
@@ -45,6 +60,7 @@ export async function run(host: Host): Promise<RunOutcome> {
   }
   if (config.githubToken) host.setSecret(config.githubToken);
   const { log } = host;
+  if (config.mode === "wait") return waitForWorkers(config, host);
 
   const problems: string[] = [];
   const images: ImageSpec[] = [...config.images];
@@ -65,13 +81,80 @@ export async function run(host: Host): Promise<RunOutcome> {
   }
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
-  let results: Result[];
-  if (images.length === 0) {
-    results = [];
-  } else {
-    results = await processImages(images, config, host);
+  if (config.background) {
+    if (!host.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
+    const worker = startWorker({ images, invalid, problems, started: new Date().toISOString() }, host.workerEntry, host.env ?? process.env);
+    host.saveState?.("workerDir", worker.dir);
+    log.info(
+      `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`,
+    );
+    return { results: [], failed: false };
   }
-  results = [...invalid, ...results];
+  const results = [...invalid, ...(images.length > 0 ? await processImages(images, config, host) : [])];
+  return finishRun(results, problems, config, host);
+}
+
+/** The detached worker's run: pull what the step resolved, leave results in its state file. */
+export async function runWorker(host: Host, dir: string): Promise<void> {
+  const request = readRequest(dir);
+  const pid = process.pid;
+  let results: Result[] = [...request.invalid];
+  const problems = [...request.problems];
+  try {
+    const config = readConfig(host.getInput, host.workspace);
+    results = [...results, ...(request.images.length > 0 ? await processImages(request.images, config, host) : [])];
+  } catch (error) {
+    problems.push(`background worker failed: ${(error as Error).message}`);
+  }
+  writeState(dir, { status: "done", pid, results, problems, finished: new Date().toISOString() });
+}
+
+/** mode: wait — stream each uncollected worker's log until it is done (bounded by pull-timeout), then report. */
+async function waitForWorkers(config: Config, host: Host): Promise<RunOutcome> {
+  const env = host.env ?? process.env;
+  const dirs = uncollectedWorkers(env);
+  if (dirs.length === 0) {
+    host.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
+    return { results: [], failed: true };
+  }
+  const results: Result[] = [];
+  const problems: string[] = [];
+  const deadline = Date.now() + config.pullTimeoutSeconds * 1000;
+  for (const dir of dirs) {
+    const request = readRequest(dir);
+    host.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    let offset = 0;
+    for (;;) {
+      const chunk = readLogFrom(dir, offset);
+      offset = chunk.offset;
+      if (chunk.text) host.log.raw?.(chunk.text);
+      const state = readState(dir);
+      if (state?.status === "done") {
+        const rest = readLogFrom(dir, offset);
+        if (rest.text) host.log.raw?.(rest.text);
+        results.push(...(state.results ?? []));
+        problems.push(...(state.problems ?? []));
+        break;
+      }
+      if (!state || !isAlive(state.pid)) {
+        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result")),
+        );
+        break;
+      }
+      if (Date.now() > deadline) {
+        stopWorker(state.pid);
+        problems.push(`the background pull did not finish within pull-timeout (${config.pullTimeoutSeconds} s); stopped`);
+        results.push(
+          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout")),
+        );
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    markCollected(dir);
+  }
   return finishRun(results, problems, config, host);
 }
 

@@ -32,6 +32,8 @@ export interface Logger {
   /** Text from outside (a fetched script's output): shown, never interpreted as a command. */
   untrusted(title: string, text: string): void;
   group(title: string, lines: readonly string[]): void;
+  /** Our own earlier log (a background worker's), passed through as it was written. */
+  raw?(text: string): void;
 }
 
 export const actionLogger: Logger = {
@@ -53,6 +55,7 @@ export const actionLogger: Logger = {
     for (const line of lines) core.info(line);
     core.endGroup();
   },
+  raw: (text) => process.stdout.write(text),
 };
 
 export function consoleLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {

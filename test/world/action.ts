@@ -20,6 +20,8 @@ export interface ActionRun {
   readonly stderr: string;
   readonly outputs: Record<string, string>;
   readonly summary: string;
+  /** what the step saved for its post step (GITHUB_STATE) */
+  readonly state: Record<string, string>;
   /** parsed `results` output */
   readonly results: Array<
     Record<string, unknown> & {
@@ -37,6 +39,10 @@ export interface ActionRun {
 
 export interface RunOptions {
   readonly env?: Record<string, string>;
+  /** the job's RUNNER_TEMP, shared by the steps of one job (default: a new one) */
+  readonly runnerTemp?: string;
+  /** state from an earlier step, given as STATE_* (the runner does so for post steps) */
+  readonly state?: Record<string, string>;
   readonly entry?: string;
   readonly timeoutMs?: number;
 }
@@ -63,16 +69,20 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   const dir = mkdtempSync(join(tmpdir(), "prepull-run-"));
   const outputFile = join(dir, "output");
   const summaryFile = join(dir, "summary");
+  const stateFile = join(dir, "state");
   writeFileSync(outputFile, "");
   writeFileSync(summaryFile, "");
+  writeFileSync(stateFile, "");
   const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? dir,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_STATE: stateFile,
     GITHUB_ACTIONS: "true",
-    RUNNER_TEMP: dir,
+    RUNNER_TEMP: options.runnerTemp ?? dir,
+    ...Object.fromEntries(Object.entries(options.state ?? {}).map(([name, value]) => [`STATE_${name}`, value])),
     DOCKER_CONFIG: join(dir, "docker-config"),
     ...options.env,
   };
@@ -107,6 +117,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     stderr,
     outputs,
     summary: readFileSync(summaryFile, "utf8"),
+    state: parseOutputFile(readFileSync(stateFile, "utf8")),
     results: outputs.results ? JSON.parse(outputs.results) : [],
     seconds: (performance.now() - started) / 1000,
   };

@@ -11,7 +11,9 @@ export type Fault =
   /** forward the answer's headers and the first `bytes` of its body, then cut the connection */
   | { readonly kind: "truncate"; readonly bytes?: number }
   /** accept the request and say nothing for `ms` (default: until the proxy stops) */
-  | { readonly kind: "stall"; readonly ms?: number };
+  | { readonly kind: "stall"; readonly ms?: number }
+  /** forward the request after `ms` (a slow registry) */
+  | { readonly kind: "delay"; readonly ms: number };
 
 export interface FaultRule {
   readonly method?: string;
@@ -114,6 +116,17 @@ export class FaultProxy {
       if (fault.ms !== undefined) setTimeout(() => req.socket.destroy(), fault.ms).unref();
       return;
     }
+    if (fault?.kind === "delay") {
+      req.pause();
+      setTimeout(() => this.forward(req, res, entry, rule), fault.ms);
+      return;
+    }
+    this.forward(req, res, entry, rule);
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, rule: FaultRule | undefined): void {
+    const { method, path } = entry;
+    const fault = rule?.fault;
     const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(rule?.addHeaders ?? {}) });

@@ -1,0 +1,146 @@
+// Issue 7, end to end: a background pull that overlaps the job, a wait step, the post step.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { isAlive as alive, readState } from "../../src/background.js";
+import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import type { Registry } from "../world/registry.js";
+
+describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
+  let engine: Docker;
+  let upstream: Registry;
+  let mirror: Registry;
+  let proxy: FaultProxy;
+  let big: { up: string; id: string };
+
+  beforeAll(async () => {
+    engine = docker();
+    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    proxy = await FaultProxy.start(mirror.host);
+    // ≥ 200 MB across several layers, in the mirror and upstream.
+    const path = uniqueName("big");
+    const up = `${upstream.host}/${path}:1`;
+    const built = await seedImage(engine, [up, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`], {
+      layers: 4,
+      layerBytes: 52_000_000,
+    });
+    big = { up, id: built.id };
+  }, 300_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([upstream?.stop(), mirror?.stop()]);
+  });
+  beforeEach(async () => {
+    await engine.removeAllImages();
+    proxy.clearRules();
+    proxy.resetLog();
+  });
+
+  const job = () => mkdtempSync(join(tmpdir(), "prepull-job-"));
+  const inputs = (images: string, extra: Record<string, string> = {}) => ({ images, mirrors: `${proxy.host}/mirror`, ...extra });
+
+  it("returns within 2 s while a ≥ 200 MB pull goes on; the worker outlives the step; wait reports as a foreground run would", async () => {
+    const runnerTemp = job();
+    // A slow first blob keeps the pull going well past the step's end.
+    proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "delay", ms: 3000 }, times: 1 });
+    const step = await runAction(inputs(big.up, { background: "true" }), { env: engine.env, runnerTemp });
+    expect(step.exitCode, step.stdout).toBe(0);
+    expect(step.seconds).toBeLessThan(2);
+    expect(step.outputs.images).toBe(big.up);
+    expect(step.stdout).toMatch(/started a background pull of 1 image\(s\) \(worker pid \d+\)/);
+    const workerDir = step.state.workerDir ?? "";
+    const running = readState(workerDir);
+    expect(running?.status).toBe("running");
+    // The step's process has ended; the worker has not.
+    expect(alive(running?.pid ?? 0)).toBe(true);
+    expect(await engine.imageId(big.up)).toBeUndefined();
+
+    const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+    expect(wait.exitCode, wait.stdout).toBe(0);
+    expect(wait.results).toHaveLength(1);
+    expect(wait.results[0]).toMatchObject({ image: big.up, source: "mirror", status: "pulled" });
+    expect(wait.outputs.failed).toBe("0");
+    expect(wait.stdout).toMatch(/::group::.*: pulled from mirror/); // the worker's log, streamed
+    expect(wait.summary).toContain("| image | status |");
+    expect(await engine.imageId(big.up)).toBe(big.id);
+    expect(alive(running?.pid ?? 0)).toBe(false);
+
+    // The same image in the foreground gives the same result.
+    await engine.removeAllImages();
+    const foreground = await runAction(inputs(big.up), { env: engine.env });
+    const comparable = (r: Record<string, unknown>) => ({
+      image: r.image,
+      source: r.source,
+      ref: r.ref,
+      digest: r.digest,
+      status: r.status,
+    });
+    expect(comparable(wait.results[0] ?? {})).toEqual(comparable(foreground.results[0] ?? {}));
+
+    // The post step after a wait has nothing left to do.
+    const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
+    expect(postStep.stdout).not.toMatch(/background/);
+  });
+
+  it("the post step with no wait stops a worker still running, and says so", async () => {
+    const runnerTemp = job();
+    proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "stall" } });
+    const step = await runAction(inputs(big.up, { background: "true" }), { env: engine.env, runnerTemp });
+    const pid = readState(step.state.workerDir ?? "")?.pid ?? 0;
+    expect(alive(pid)).toBe(true);
+    const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
+    expect(postStep.exitCode).toBe(0);
+    expect(postStep.stdout).toMatch(
+      /::warning::the background pull is still running and no step with mode: wait collected it; stopping it/,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alive(pid)).toBe(false);
+  });
+
+  it("the post step with no wait reports a finished worker's results", async () => {
+    const runnerTemp = job();
+    const path = uniqueName("small");
+    const up = `${upstream.host}/${path}:1`;
+    await seedImage(engine, [up]);
+    const step = await runAction(inputs(up, { background: "true" }), { env: engine.env, runnerTemp });
+    for (let i = 0; i < 100 && readState(step.state.workerDir ?? "")?.status !== "done"; i++) await new Promise((r) => setTimeout(r, 100));
+    const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
+    expect(postStep.stdout).toMatch(
+      /::notice::the background pull finished but no step with mode: wait collected it: 0 of 1 image\(s\) failed/,
+    );
+    expect(postStep.stdout).toContain(up);
+    expect(postStep.summary).toContain("reported by the post step");
+  });
+
+  it("two background steps in one job keep their own state; one wait reports both", async () => {
+    const runnerTemp = job();
+    const images = await Promise.all(
+      ["one", "two"].map(async (name) => {
+        const up = `${upstream.host}/${uniqueName(name)}:1`;
+        const { id } = await seedImage(engine, [up]);
+        return { up, id };
+      }),
+    );
+    const first = await runAction(inputs(images[0]?.up ?? "", { background: "true" }), { env: engine.env, runnerTemp });
+    const second = await runAction(inputs(images[1]?.up ?? "", { background: "true" }), { env: engine.env, runnerTemp });
+    expect(first.state.workerDir).not.toBe(second.state.workerDir);
+    const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+    expect(wait.results.map((r) => [r.image, r.status])).toEqual([
+      [images[0]?.up, "pulled"],
+      [images[1]?.up, "pulled"],
+    ]);
+    for (const image of images) expect(await engine.imageId(image.up)).toBe(image.id);
+    // Collected: a second wait has nothing to wait for.
+    const again = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+    expect(again.exitCode).toBe(1);
+  });
+
+  it("a wait with no background pull is a clear error", async () => {
+    const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp: job() });
+    expect(wait.exitCode).toBe(1);
+    expect(wait.stdout).toContain(
+      "::error::mode: wait found no background pull in this job to wait for: start one earlier with background: true",
+    );
+  });
+});
