@@ -20419,6 +20419,7 @@ function readLogFrom(dir, offset) {
 }
 
 // src/main.ts
+var import_promises3 = require("node:fs/promises");
 var import_node_os4 = require("node:os");
 
 // node_modules/yocto-queue/index.js
@@ -20560,6 +20561,131 @@ function validateConcurrency(concurrency) {
   }
 }
 
+// src/report.ts
+var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
+var actionLogger = {
+  info: (message) => info(message),
+  notice: (message) => notice(message),
+  warning: (message) => warning(message),
+  error: (message) => error(message),
+  untrusted(title, text) {
+    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    info(title);
+    info(`::stop-commands::${token}`);
+    for (const line of text.split(/\r?\n/)) info(`  ${line}`);
+    info(`::${token}::`);
+  },
+  group(title, lines) {
+    startGroup(title);
+    for (const line of lines) info(line);
+    endGroup();
+  },
+  raw: (text) => process.stdout.write(text)
+};
+function formatBytes(bytes) {
+  if (bytes === void 0) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1e3 && unit < units.length - 1) {
+    value /= 1e3;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+var shortDigest = (digest) => digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest;
+var cell = (text) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
+function summaryMarkdown(results, title = "prepull") {
+  const hasMirror = results.some((r) => r.mirror !== void 0);
+  const hasQuota = results.some((r) => r.quota !== void 0);
+  const head = [
+    "image",
+    "status",
+    "source",
+    "ref",
+    "digest",
+    "attempts",
+    "time",
+    "size",
+    ...hasMirror ? ["mirror"] : [],
+    ...hasQuota ? ["Hub quota"] : [],
+    "reason"
+  ];
+  const rows = results.map((r) => [
+    `\`${r.image}\``,
+    r.status,
+    r.source,
+    r.ref ? `\`${r.ref}\`` : "",
+    r.digest ? `\`${shortDigest(r.digest)}\`` : "",
+    String(r.attempts),
+    `${r.seconds.toFixed(1)} s`,
+    formatBytes(r.size),
+    ...hasMirror ? [r.mirror ?? ""] : [],
+    ...hasQuota ? [r.quota ?? ""] : [],
+    r.reason
+  ]);
+  const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length]).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ");
+  return [
+    `### ${title}: ${counts || "no images"}`,
+    "",
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+    ""
+  ].join("\n");
+}
+function textTable(results) {
+  const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
+  const rows = results.map((r) => [
+    r.image,
+    r.status,
+    r.source,
+    shortDigest(r.digest),
+    String(r.attempts),
+    `${r.seconds.toFixed(1)}s`,
+    r.reason
+  ]);
+  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
+  const fmt = (row) => row.map((c, i) => i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ");
+  return [fmt(head), ...rows.map(fmt)].join("\n");
+}
+function resultsJson(results) {
+  return JSON.stringify(
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
+      image,
+      source,
+      ref,
+      digest,
+      attempts,
+      seconds: Math.round(seconds * 10) / 10,
+      status,
+      reason,
+      ...size !== void 0 && { size },
+      ...mirror !== void 0 && { mirror },
+      ...quota !== void 0 && { quota }
+    }))
+  );
+}
+
+// src/disk.ts
+var DISK_FACTOR = 2.5;
+function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured = true) {
+  const neededBytes = Math.round(compressedBytes * DISK_FACTOR);
+  const enough = neededBytes <= freeBytes;
+  const gb = (bytes) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
+  const unknownNote = unknown2.length > 0 ? ` (not counted: ${unknown2.join("; ")})` : "";
+  if (!measured) {
+    return {
+      neededBytes,
+      freeBytes,
+      enough: true,
+      message: `disk space: not estimated, no image size could be read (${unknown2.join("; ")}); ${gb(freeBytes)} free on ${where}`
+    };
+  }
+  const message = `${enough ? "disk space: " : "not enough disk space: "}needs about ${gb(neededBytes)}, ${gb(freeBytes)} free on ${where} (${formatBytes(compressedBytes)} compressed \xD7 ${DISK_FACTOR})${unknownNote}`;
+  return { neededBytes, freeBytes, enough, message };
+}
+
 // src/engine.ts
 var import_node_child_process2 = require("node:child_process");
 
@@ -20672,7 +20798,7 @@ __export(external_exports, {
   coerce: () => coerce_exports,
   compile: () => compile,
   config: () => config,
-  core: () => core_exports2,
+  core: () => core_exports3,
   creditCard: () => creditCard2,
   cuid: () => cuid3,
   cuid2: () => cuid22,
@@ -20827,8 +20953,8 @@ __export(external_exports, {
 });
 
 // node_modules/zod/v4/core/index.js
-var core_exports2 = {};
-__export(core_exports2, {
+var core_exports3 = {};
+__export(core_exports3, {
   $ZodAny: () => $ZodAny,
   $ZodArray: () => $ZodArray,
   $ZodAsyncError: () => $ZodAsyncError,
@@ -40287,7 +40413,7 @@ var engineArgs = {
   untag: (engine, ref) => engine === "podman" ? ["untag", ref] : ["image", "rm", ref],
   inspect: (ref) => ["image", "inspect", ref],
   version: () => ["version", "--format", "{{json .}}"],
-  info: () => ["info", "--format", "{{json .}}"]
+  info: (engine) => engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]
 };
 var EngineMissingError = class extends Error {
   name = "EngineMissingError";
@@ -40375,6 +40501,17 @@ var Engine = class {
   async untag(ref) {
     const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 6e4 });
     if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
+  }
+  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says. */
+  async dataRoot() {
+    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 3e4 });
+    if (result.exitCode !== 0) return void 0;
+    try {
+      const info2 = JSON.parse(result.stdout);
+      return info2.DockerRootDir ?? info2.store?.graphRoot;
+    } catch {
+      return void 0;
+    }
   }
   /** The local image under `ref`, or undefined when there is none. */
   async inspect(ref) {
@@ -41631,7 +41768,8 @@ var ImageProbe = class {
   settings;
   log;
   upstreamHead;
-  upstreamManifest;
+  /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
+  manifests = /* @__PURE__ */ new Map();
   upstream() {
     this.upstreamHead ??= this.head(this.spec.upstream);
     return this.upstreamHead;
@@ -41699,8 +41837,7 @@ var ImageProbe = class {
       digest: mirrorDigest,
       detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`
     });
-    this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => void 0);
-    const upstreamGot = await this.upstreamManifest;
+    const upstreamGot = await this.manifest(this.spec.upstream, upstream.digest);
     if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
     const upstreamParsed = safeParse3(upstreamGot);
     if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
@@ -41723,14 +41860,39 @@ var ImageProbe = class {
     }
     return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
   }
+  /** One GET per manifest and image, however many questions need it. */
+  manifest(ref, digest) {
+    const key = `${ref.registry}/${ref.path}@${digest}`;
+    let got = this.manifests.get(key);
+    if (!got) {
+      got = this.client.getManifest(ref, digest).catch(() => void 0);
+      this.manifests.set(key, got);
+    }
+    return got;
+  }
+  /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
+  async compressedSize(ref, digest) {
+    const read = async (selector) => {
+      const got = await this.manifest(ref, selector);
+      return got && got.status === 200 ? safeParse3(got) : void 0;
+    };
+    let parsed = await read(digest);
+    if (parsed?.kind === "index") {
+      const entry = pickPlatform(parsed.index, this.settings.platform);
+      parsed = entry ? await read(entry.digest) : void 0;
+    }
+    if (parsed?.kind !== "image") return { note: "its manifest could not be read" };
+    const { config: config2, layers } = parsed.image;
+    return { bytes: layers.reduce((sum, layer) => sum + layer.size, config2.size) };
+  }
   async mirrorConfigDigest(mirror, digest) {
-    const got = await this.client.getManifest(mirror, digest).catch(() => void 0);
+    const got = await this.manifest(mirror, digest);
     const parsed = got && got.status === 200 ? safeParse3(got) : void 0;
     if (!parsed) return void 0;
     if (parsed.kind === "image") return parsed.image.config.digest;
     const entry = pickPlatform(parsed.index, this.settings.platform);
     if (!entry) return void 0;
-    const platformGot = await this.client.getManifest(mirror, entry.digest).catch(() => void 0);
+    const platformGot = await this.manifest(mirror, entry.digest);
     const platformParsed = platformGot && platformGot.status === 200 ? safeParse3(platformGot) : void 0;
     return platformParsed?.kind === "image" ? platformParsed.image.config.digest : void 0;
   }
@@ -41747,32 +41909,53 @@ function probeHooks(client, settings, warn) {
     hooks(spec, log) {
       const probe = new ImageProbe(client, spec, settings, log);
       const image = formatReference(spec.upstream);
+      const verdicts = /* @__PURE__ */ new Map();
+      const probeOnce = async (source) => {
+        if (source.kind === "upstream") {
+          const upstream = await probe.upstream();
+          const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+          if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+          if (upstream.quota?.remaining === 0) {
+            return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+          }
+          return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+        }
+        const assessed = await probe.assessMirror(source.ref);
+        if (assessed.state === "ok") {
+          log(`${formatReference(source.ref)}: ${assessed.detail}`);
+          return { pullRef: digestReference(source.ref, assessed.digest) };
+        }
+        if (assessed.state === "unverified") {
+          warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
+          return { pullRef: digestReference(source.ref, assessed.digest) };
+        }
+        if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
+        return { skip: assessed.detail };
+      };
+      const probeSource = (source) => {
+        const key = `${source.kind} ${formatReference(source.ref)}`;
+        let verdict = verdicts.get(key);
+        if (!verdict) {
+          verdict = probeOnce(source);
+          verdicts.set(key, verdict);
+        }
+        return verdict;
+      };
       return {
         async expectedDigest() {
           const upstream = await probe.upstream();
           return upstream.kind === "found" ? upstream.digest : void 0;
         },
-        async probe(source) {
-          if (source.kind === "upstream") {
-            const upstream = await probe.upstream();
-            const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
-            if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
-            if (upstream.quota?.remaining === 0) {
-              return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
-            }
-            return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+        probe: probeSource,
+        async sizeEstimate(sources) {
+          for (const source of sources) {
+            const verdict = await probeSource(source);
+            const digest = verdict.pullRef?.split("@")[1];
+            if (verdict.skip !== void 0 || !digest) continue;
+            if (source.ref.registry === "docker.io") return { note: "served by Docker Hub: not measured, to spare its pull quota" };
+            return probe.compressedSize(source.ref, digest);
           }
-          const assessed = await probe.assessMirror(source.ref);
-          if (assessed.state === "ok") {
-            log(`${formatReference(source.ref)}: ${assessed.detail}`);
-            return { pullRef: digestReference(source.ref, assessed.digest) };
-          }
-          if (assessed.state === "unverified") {
-            warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
-            return { pullRef: digestReference(source.ref, assessed.digest) };
-          }
-          if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
-          return { skip: assessed.detail };
+          return { note: "no source would serve it" };
         }
       };
     }
@@ -41924,112 +42107,6 @@ async function presentLocally(spec, engine, hooks) {
   if (!local) return void 0;
   const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
   return has ? expected : void 0;
-}
-
-// src/report.ts
-var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
-var actionLogger = {
-  info: (message) => info(message),
-  notice: (message) => notice(message),
-  warning: (message) => warning(message),
-  error: (message) => error(message),
-  untrusted(title, text) {
-    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-    info(title);
-    info(`::stop-commands::${token}`);
-    for (const line of text.split(/\r?\n/)) info(`  ${line}`);
-    info(`::${token}::`);
-  },
-  group(title, lines) {
-    startGroup(title);
-    for (const line of lines) info(line);
-    endGroup();
-  },
-  raw: (text) => process.stdout.write(text)
-};
-function formatBytes(bytes) {
-  if (bytes === void 0) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1e3 && unit < units.length - 1) {
-    value /= 1e3;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-var shortDigest = (digest) => digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest;
-var cell = (text) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
-function summaryMarkdown(results, title = "prepull") {
-  const hasMirror = results.some((r) => r.mirror !== void 0);
-  const hasQuota = results.some((r) => r.quota !== void 0);
-  const head = [
-    "image",
-    "status",
-    "source",
-    "ref",
-    "digest",
-    "attempts",
-    "time",
-    "size",
-    ...hasMirror ? ["mirror"] : [],
-    ...hasQuota ? ["Hub quota"] : [],
-    "reason"
-  ];
-  const rows = results.map((r) => [
-    `\`${r.image}\``,
-    r.status,
-    r.source,
-    r.ref ? `\`${r.ref}\`` : "",
-    r.digest ? `\`${shortDigest(r.digest)}\`` : "",
-    String(r.attempts),
-    `${r.seconds.toFixed(1)} s`,
-    formatBytes(r.size),
-    ...hasMirror ? [r.mirror ?? ""] : [],
-    ...hasQuota ? [r.quota ?? ""] : [],
-    r.reason
-  ]);
-  const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length]).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ");
-  return [
-    `### ${title}: ${counts || "no images"}`,
-    "",
-    `| ${head.join(" | ")} |`,
-    `|${head.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
-    ""
-  ].join("\n");
-}
-function textTable(results) {
-  const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
-  const rows = results.map((r) => [
-    r.image,
-    r.status,
-    r.source,
-    shortDigest(r.digest),
-    String(r.attempts),
-    `${r.seconds.toFixed(1)}s`,
-    r.reason
-  ]);
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
-  const fmt = (row) => row.map((c, i) => i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ");
-  return [fmt(head), ...rows.map(fmt)].join("\n");
-}
-function resultsJson(results) {
-  return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
-      image,
-      source,
-      ref,
-      digest,
-      attempts,
-      seconds: Math.round(seconds * 10) / 10,
-      status,
-      reason,
-      ...size !== void 0 && { size },
-      ...mirror !== void 0 && { mirror },
-      ...quota !== void 0 && { quota }
-    }))
-  );
 }
 
 // src/setvars.ts
@@ -42280,18 +42357,30 @@ async function pullAll(images, config2, host3, engine, probes) {
     host3.log.error(error63.message);
     return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
   }
+  const work = images.map((spec) => {
+    const lines = [];
+    const log = (line) => lines.push(line);
+    return {
+      spec,
+      lines,
+      log,
+      hooks: probes.hooks(spec, log),
+      sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror)
+    };
+  });
+  const disk = await checkDisk(work, engine, config2, host3);
+  if (disk && !disk.enough && config2.onFailure === "fail") {
+    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+  }
   const limit = pLimit(config2.concurrency);
   return Promise.all(
-    images.map(
-      (spec) => limit(async () => {
+    work.map(
+      ({ spec, lines, log, hooks, sources }) => limit(async () => {
         const image = formatReference(spec.upstream);
-        const lines = [];
-        const log = (line) => lines.push(line);
         host3.log.info(`\u2192 ${image} (${spec.origin})`);
         let result;
         try {
-          const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
-          result = await pullImage(spec, sources, engine, config2, log, probes.hooks(spec, log));
+          result = await pullImage(spec, sources, engine, config2, log, hooks);
         } catch (error63) {
           lines.push(`unexpected error: ${error63.message}`);
           result = failedResult(image, error63.message);
@@ -42304,6 +42393,39 @@ async function pullAll(images, config2, host3, engine, probes) {
       })
     )
   );
+}
+async function checkDisk(work, engine, config2, host3) {
+  const root = await engine.dataRoot();
+  if (!root) {
+    host3.log.info("disk space: the engine did not say where it keeps images; not checked");
+    return void 0;
+  }
+  let free;
+  try {
+    const stats = await (0, import_promises3.statfs)(root);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    host3.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
+    return void 0;
+  }
+  const limit = pLimit(4);
+  const estimates = await Promise.all(
+    work.map(
+      ({ spec, hooks, sources }) => limit(
+        async () => ({
+          image: formatReference(spec.upstream),
+          estimate: await presentLocally(spec, engine, hooks) ? { bytes: 0 } : await hooks.sizeEstimate(sources)
+        })
+      )
+    )
+  );
+  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
+  const unknown2 = estimates.flatMap(({ image, estimate }) => estimate.bytes === void 0 ? [`${image}: ${estimate.note}`] : []);
+  const verdict = diskVerdict(compressed, free, root, unknown2, unknown2.length < estimates.length || estimates.length === 0);
+  if (verdict.enough) host3.log.info(verdict.message);
+  else if (config2.onFailure === "fail") host3.log.error(verdict.message);
+  else host3.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
+  return verdict;
 }
 async function planAll(images, config2, client, settings, host3) {
   const limit = pLimit(Math.max(config2.concurrency, 4));

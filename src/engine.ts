@@ -14,7 +14,7 @@ export const engineArgs = {
   untag: (engine: EngineName, ref: string): string[] => (engine === "podman" ? ["untag", ref] : ["image", "rm", ref]),
   inspect: (ref: string): string[] => ["image", "inspect", ref],
   version: (): string[] => ["version", "--format", "{{json .}}"],
-  info: (): string[] => ["info", "--format", "{{json .}}"],
+  info: (engine: EngineName): string[] => (engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]),
 };
 
 export interface CommandResult {
@@ -137,6 +137,18 @@ export class Engine {
   async untag(ref: string): Promise<void> {
     const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 60_000 });
     if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
+  }
+
+  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says. */
+  async dataRoot(): Promise<string | undefined> {
+    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 30_000 });
+    if (result.exitCode !== 0) return undefined;
+    try {
+      const info = JSON.parse(result.stdout) as { DockerRootDir?: string; store?: { graphRoot?: string } };
+      return info.DockerRootDir ?? info.store?.graphRoot;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The local image under `ref`, or undefined when there is none. */

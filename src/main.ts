@@ -1,4 +1,5 @@
 // The run, as orchestration only: read inputs, resolve images, pull each, report.
+import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import {
@@ -12,12 +13,13 @@ import {
   uncollectedWorkers,
   writeState,
 } from "./background.js";
+import { type DiskVerdict, diskVerdict } from "./disk.js";
 import { Engine, EngineMissingError } from "./engine.js";
 import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
 import { Copier, CopyError } from "./mirror.js";
 import { type Source, sourcesFor } from "./plan.js";
-import { ImageProbe, type ProbeSettings, probeHooks, quotaText } from "./probe.js";
-import { pullImage } from "./pull.js";
+import { type ImageHooks, ImageProbe, type ProbeSettings, probeHooks, quotaText, type SizeEstimate } from "./probe.js";
+import { presentLocally, pullImage } from "./pull.js";
 import { formatReference } from "./reference.js";
 import { Credentials, engineConfigWithToken } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
@@ -202,18 +204,31 @@ async function pullAll(
     host.log.error(error.message);
     return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
   }
+  // One set of probes per image, shared by the disk guard and the pull: each source is probed once.
+  const work = images.map((spec) => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    return {
+      spec,
+      lines,
+      log,
+      hooks: probes.hooks(spec, log),
+      sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+    };
+  });
+  const disk = await checkDisk(work, engine, config, host);
+  if (disk && !disk.enough && config.onFailure === "fail") {
+    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+  }
   const limit = pLimit(config.concurrency);
   return Promise.all(
-    images.map((spec) =>
+    work.map(({ spec, lines, log, hooks, sources }) =>
       limit(async () => {
         const image = formatReference(spec.upstream);
-        const lines: string[] = [];
-        const log = (line: string) => lines.push(line);
         host.log.info(`→ ${image} (${spec.origin})`);
         let result: Result;
         try {
-          const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
-          result = await pullImage(spec, sources, engine, config, log, probes.hooks(spec, log));
+          result = await pullImage(spec, sources, engine, config, log, hooks);
         } catch (error) {
           lines.push(`unexpected error: ${(error as Error).message}`);
           result = failedResult(image, (error as Error).message);
@@ -226,6 +241,46 @@ async function pullAll(
       }),
     ),
   );
+}
+
+/** Before any byte moves: what the images will need on disk against the engine's free space. */
+async function checkDisk(
+  work: readonly { spec: ImageSpec; hooks: ImageHooks; sources: Source[] }[],
+  engine: Engine,
+  config: Config,
+  host: Host,
+): Promise<DiskVerdict | undefined> {
+  const root = await engine.dataRoot();
+  if (!root) {
+    host.log.info("disk space: the engine did not say where it keeps images; not checked");
+    return undefined;
+  }
+  let free: number;
+  try {
+    const stats = await statfs(root);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
+    return undefined;
+  }
+  const limit = pLimit(4);
+  const estimates = await Promise.all(
+    work.map(({ spec, hooks, sources }) =>
+      limit(
+        async (): Promise<{ image: string; estimate: SizeEstimate }> => ({
+          image: formatReference(spec.upstream),
+          estimate: (await presentLocally(spec, engine, hooks)) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
+        }),
+      ),
+    ),
+  );
+  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
+  const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
+  const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);
+  if (verdict.enough) host.log.info(verdict.message);
+  else if (config.onFailure === "fail") host.log.error(verdict.message);
+  else host.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
+  return verdict;
 }
 
 /** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */

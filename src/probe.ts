@@ -56,7 +56,8 @@ export interface ProbeSettings extends RetrySettings {
 /** Probes for one image; caches upstream's HEAD and GET so each is sent at most once. */
 export class ImageProbe {
   private upstreamHead?: Promise<HeadOutcome>;
-  private upstreamManifest?: Promise<RegistryResponse | undefined>;
+  /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
+  private readonly manifests = new Map<string, Promise<RegistryResponse | undefined>>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -138,8 +139,7 @@ export class ImageProbe {
       digest: mirrorDigest,
       detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`,
     });
-    this.upstreamManifest ??= this.client.getManifest(this.spec.upstream, upstream.digest).catch(() => undefined);
-    const upstreamGot = await this.upstreamManifest;
+    const upstreamGot = await this.manifest(this.spec.upstream, upstream.digest);
     if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
     const upstreamParsed = safeParse(upstreamGot);
     if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
@@ -163,14 +163,41 @@ export class ImageProbe {
     return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
   }
 
+  /** One GET per manifest and image, however many questions need it. */
+  private manifest(ref: Reference, digest: string): Promise<RegistryResponse | undefined> {
+    const key = `${ref.registry}/${ref.path}@${digest}`;
+    let got = this.manifests.get(key);
+    if (!got) {
+      got = this.client.getManifest(ref, digest).catch(() => undefined);
+      this.manifests.set(key, got);
+    }
+    return got;
+  }
+
+  /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
+  async compressedSize(ref: Reference, digest: string): Promise<SizeEstimate> {
+    const read = async (selector: string) => {
+      const got = await this.manifest(ref, selector);
+      return got && got.status === 200 ? safeParse(got) : undefined;
+    };
+    let parsed = await read(digest);
+    if (parsed?.kind === "index") {
+      const entry = pickPlatform(parsed.index, this.settings.platform);
+      parsed = entry ? await read(entry.digest) : undefined;
+    }
+    if (parsed?.kind !== "image") return { note: "its manifest could not be read" };
+    const { config, layers } = parsed.image;
+    return { bytes: layers.reduce((sum, layer) => sum + layer.size, config.size) };
+  }
+
   private async mirrorConfigDigest(mirror: Reference, digest: string): Promise<string | undefined> {
-    const got = await this.client.getManifest(mirror, digest).catch(() => undefined);
+    const got = await this.manifest(mirror, digest);
     const parsed = got && got.status === 200 ? safeParse(got) : undefined;
     if (!parsed) return undefined;
     if (parsed.kind === "image") return parsed.image.config.digest;
     const entry = pickPlatform(parsed.index, this.settings.platform);
     if (!entry) return undefined;
-    const platformGot = await this.client.getManifest(mirror, entry.digest).catch(() => undefined);
+    const platformGot = await this.manifest(mirror, entry.digest);
     const platformParsed = platformGot && platformGot.status === 200 ? safeParse(platformGot) : undefined;
     return platformParsed?.kind === "image" ? platformParsed.image.config.digest : undefined;
   }
@@ -184,42 +211,76 @@ function safeParse(response: RegistryResponse) {
   }
 }
 
-/** PullHooks backed by the registry: probe each source, pull by the verified digest. */
+/** What is known of the bytes an image will bring, before it is pulled. */
+export interface SizeEstimate {
+  /** compressed bytes of config and layers for the target platform */
+  readonly bytes?: number;
+  /** why it is unknown */
+  readonly note?: string;
+}
+
+export interface ImageHooks extends PullHooks {
+  /** Compressed size of the image from the first source that would serve it. */
+  sizeEstimate(sources: readonly Source[]): Promise<SizeEstimate>;
+}
+
+/** PullHooks backed by the registry: probe each source (once), pull by the verified digest. */
 export function probeHooks(
   client: RegistryClient,
   settings: ProbeSettings,
   warn: (image: string, line: string) => void,
-): { hooks: (spec: ImageSpec, log: (line: string) => void) => PullHooks } {
+): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
   return {
     hooks(spec, log) {
       const probe = new ImageProbe(client, spec, settings, log);
       const image = formatReference(spec.upstream);
+      const verdicts = new Map<string, Promise<ProbeVerdict>>();
+      const probeOnce = async (source: Source): Promise<ProbeVerdict> => {
+        if (source.kind === "upstream") {
+          const upstream = await probe.upstream();
+          const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+          if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+          if (upstream.quota?.remaining === 0) {
+            return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+          }
+          return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+        }
+        const assessed = await probe.assessMirror(source.ref);
+        if (assessed.state === "ok") {
+          log(`${formatReference(source.ref)}: ${assessed.detail}`);
+          return { pullRef: digestReference(source.ref, assessed.digest) };
+        }
+        if (assessed.state === "unverified") {
+          warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
+          return { pullRef: digestReference(source.ref, assessed.digest) };
+        }
+        if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
+        return { skip: assessed.detail };
+      };
+      const probeSource = (source: Source): Promise<ProbeVerdict> => {
+        const key = `${source.kind} ${formatReference(source.ref)}`;
+        let verdict = verdicts.get(key);
+        if (!verdict) {
+          verdict = probeOnce(source);
+          verdicts.set(key, verdict);
+        }
+        return verdict;
+      };
       return {
         async expectedDigest() {
           const upstream = await probe.upstream();
           return upstream.kind === "found" ? upstream.digest : undefined;
         },
-        async probe(source: Source): Promise<ProbeVerdict> {
-          if (source.kind === "upstream") {
-            const upstream = await probe.upstream();
-            const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
-            if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
-            if (upstream.quota?.remaining === 0) {
-              return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
-            }
-            return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
+        probe: probeSource,
+        async sizeEstimate(sources) {
+          for (const source of sources) {
+            const verdict = await probeSource(source);
+            const digest = verdict.pullRef?.split("@")[1];
+            if (verdict.skip !== undefined || !digest) continue;
+            if (source.ref.registry === "docker.io") return { note: "served by Docker Hub: not measured, to spare its pull quota" };
+            return probe.compressedSize(source.ref, digest);
           }
-          const assessed = await probe.assessMirror(source.ref);
-          if (assessed.state === "ok") {
-            log(`${formatReference(source.ref)}: ${assessed.detail}`);
-            return { pullRef: digestReference(source.ref, assessed.digest) };
-          }
-          if (assessed.state === "unverified") {
-            warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
-            return { pullRef: digestReference(source.ref, assessed.digest) };
-          }
-          if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
-          return { skip: assessed.detail };
+          return { note: "no source would serve it" };
         },
       };
     },

@@ -203,7 +203,7 @@ function sameRepository(name: string, ref: Reference): boolean {
 }
 
 /** The image is here already under the upstream name with the digest upstream names now. */
-async function presentLocally(spec: ImageSpec, engine: Engine, hooks: PullHooks): Promise<string | undefined> {
+export async function presentLocally(spec: ImageSpec, engine: Engine, hooks: PullHooks): Promise<string | undefined> {
   const target = taggableReference(spec.upstream) ?? formatReference(spec.upstream);
   const expected = spec.upstream.digest ?? (await hooks.expectedDigest?.(spec));
   if (expected === undefined) return undefined;

@@ -14,6 +14,9 @@ import {
 } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
+/** The engine's own requests (prepull's probes say `prepull`). */
+const ENGINE = /^docker\//;
+
 describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
   let engine: Docker;
   let upstream: Registry;
@@ -302,6 +305,7 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
       // The probe HEADs; the engine GETs the manifest by digest.
       proxy.addRule({
         method: "GET",
+        agent: ENGINE,
         path: /\/manifests\/sha256:/,
         fault: { kind: "status", status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}' },
         times: 2,
@@ -334,7 +338,7 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
 
     it("a stalled response is stopped at pull-timeout and retried", async () => {
       const { up, id } = await viaProxy("stall");
-      proxy.addRule({ method: "GET", path: /\/manifests\//, fault: { kind: "stall" }, times: 1 });
+      proxy.addRule({ method: "GET", agent: ENGINE, path: /\/manifests\//, fault: { kind: "stall" }, times: 1 });
       const run = await runAction(inputs(up, { "pull-timeout": "4" }), { env: env() });
       expect(run.stdout).toMatch(/transient \(timeout\): no result within pull-timeout \(4 s\); stopped/);
       expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", attempts: 2 });

@@ -1,7 +1,7 @@
 // A real Docker engine for the end-to-end tests: dockerd with vfs storage, no iptables,
 // no bridge, listening on a unix socket of its own under a temporary directory.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCommand } from "../../src/engine.js";
@@ -9,13 +9,20 @@ import { runCommand } from "../../src/engine.js";
 export interface EngineWorld {
   readonly dockerHost: string;
   readonly root: string;
+  readonly dataRoot: string;
   stop(): Promise<void>;
 }
 
-export async function startEngine(): Promise<EngineWorld> {
+/** `tmpfsMegabytes`: put the data root on a tmpfs of that size (a nearly full disk, for the disk guard). */
+export async function startEngine(options: { tmpfsMegabytes?: number } = {}): Promise<EngineWorld> {
   if (process.getuid?.() !== 0) throw new Error("the test engine needs root (dockerd)");
   // Short paths: containerd's sockets live under exec-root and unix socket paths are limited.
   const root = mkdtempSync(join(tmpdir(), "ppw-"));
+  const dataRoot = join(root, "d");
+  if (options.tmpfsMegabytes) {
+    mkdirSync(dataRoot);
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${options.tmpfsMegabytes}m`, "tmpfs", dataRoot]);
+  }
   const socket = join(root, "docker.sock");
   const logFile = join(root, "dockerd.log");
   const log = openSync(logFile, "a");
@@ -26,7 +33,7 @@ export async function startEngine(): Promise<EngineWorld> {
       "--iptables=false",
       "--ip6tables=false",
       "--bridge=none",
-      `--data-root=${join(root, "d")}`,
+      `--data-root=${dataRoot}`,
       `--exec-root=${join(root, "e")}`,
       `--pidfile=${join(root, "dockerd.pid")}`,
       `-H`,
@@ -59,6 +66,7 @@ export async function startEngine(): Promise<EngineWorld> {
   return {
     dockerHost,
     root,
+    dataRoot,
     async stop() {
       if (!exited) {
         const done = new Promise((r) => daemon.once("exit", r));
@@ -67,6 +75,7 @@ export async function startEngine(): Promise<EngineWorld> {
         await done;
         clearTimeout(timer);
       }
+      if (options.tmpfsMegabytes) execFileSync("umount", ["-l", dataRoot]);
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
     },
   };

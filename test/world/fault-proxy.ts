@@ -17,6 +17,8 @@ export type Fault =
 
 export interface FaultRule {
   readonly method?: string;
+  /** only requests whose User-Agent matches (e.g. the engine's, not prepull's own probes) */
+  readonly agent?: RegExp;
   readonly path: RegExp;
   /** absent: forward, adding `addHeaders` */
   readonly fault?: Fault;
@@ -93,8 +95,13 @@ export class FaultProxy {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
+    const agent = String(req.headers["user-agent"] ?? "");
     const rule = this.rules.find(
-      (r) => (r.method === undefined || r.method === method) && r.path.test(path) && (r.times === undefined || r.times > 0),
+      (r) =>
+        (r.method === undefined || r.method === method) &&
+        r.path.test(path) &&
+        (r.agent === undefined || r.agent.test(agent)) &&
+        (r.times === undefined || r.times > 0),
     );
     const fault = rule?.fault;
     const entry: LoggedRequest = { method, path, headers: req.headers, ...(fault && { fault: fault.kind }) };
