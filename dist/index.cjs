@@ -20688,6 +20688,8 @@ function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured 
 
 // src/engine.ts
 var import_node_child_process2 = require("node:child_process");
+var import_node_fs2 = require("node:fs");
+var import_node_path2 = require("node:path");
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -40408,7 +40410,16 @@ function date4(params) {
 
 // src/engine.ts
 var engineArgs = {
-  pull: (ref, platform2) => ["pull", ...platform2 ? ["--platform", platform2] : [], ref],
+  /**
+   * `insecure`: a loopback registry, which docker reaches over plain HTTP by default and
+   * podman only when told (--tls-verify=false); prepull's own probes do the same.
+   */
+  pull: (engine, ref, options = {}) => [
+    "pull",
+    ...options.platform ? ["--platform", options.platform] : [],
+    ...engine === "podman" && options.insecure ? ["--tls-verify=false"] : [],
+    ref
+  ],
   tag: (from, to) => ["tag", from, to],
   untag: (engine, ref) => engine === "podman" ? ["untag", ref] : ["image", "rm", ref],
   inspect: (ref) => ["image", "inspect", ref],
@@ -40421,26 +40432,23 @@ var EngineMissingError = class extends Error {
 function runCommand(command, args, options = {}) {
   return new Promise((resolve2, reject) => {
     const child = (0, import_node_child_process2.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
+    const output2 = { stdout: "", stderr: "" };
+    const pending = { stdout: "", stderr: "" };
     let timedOut = false;
     const timer = options.timeoutMs !== void 0 ? setTimeout(() => {
       timedOut = true;
       child.kill("SIGTERM");
       setTimeout(() => child.kill("SIGKILL"), 5e3).unref();
     }, options.timeoutMs) : void 0;
-    child.stdout.setEncoding("utf8").on("data", (chunk) => {
-      stdout += chunk;
-      if (!options.onLine) return;
-      pending += chunk;
-      const lines = pending.split(/\r?\n/);
-      pending = lines.pop() ?? "";
-      for (const line of lines) options.onLine(line);
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk) => {
-      stderr += chunk;
-    });
+    for (const stream of ["stdout", "stderr"]) {
+      child[stream].setEncoding("utf8").on("data", (chunk) => {
+        output2[stream] += chunk;
+        if (!options.onLine) return;
+        const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
+        pending[stream] = lines.pop() ?? "";
+        for (const line of lines) options.onLine(line);
+      });
+    }
     child.on("error", (error63) => {
       if (timer) clearTimeout(timer);
       if (error63.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
@@ -40448,8 +40456,8 @@ function runCommand(command, args, options = {}) {
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
-      if (pending !== "" && options.onLine) options.onLine(pending);
-      resolve2({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
+      for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
+      resolve2({ exitCode: code ?? (signal ? 128 : 1), stdout: output2.stdout, stderr: output2.stderr, timedOut });
     });
   });
 }
@@ -40469,7 +40477,7 @@ var Engine = class {
   name;
   env;
   run(args, options = {}) {
-    return runCommand(this.name, args, { ...options, ...this.env && { env: this.env } });
+    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
   }
   /** Throws EngineMissingError with a message a user can act on. */
   async check() {
@@ -40489,7 +40497,8 @@ var Engine = class {
     }
   }
   pull(ref, options) {
-    return this.run(engineArgs.pull(ref, options.platform), {
+    const { platform: platform2, insecure } = options;
+    return this.run(engineArgs.pull(this.name, ref, { ...platform2 && { platform: platform2 }, ...insecure && { insecure } }), {
       timeoutMs: options.timeoutMs,
       ...options.onLine && { onLine: options.onLine }
     });
@@ -40527,13 +40536,18 @@ var Engine = class {
     };
   }
 };
+function engineEnv(engine, env) {
+  if (engine !== "podman" || !env.DOCKER_CONFIG || (0, import_node_fs2.existsSync)((0, import_node_path2.join)(env.DOCKER_CONFIG, "config.json"))) return env;
+  const { DOCKER_CONFIG: _unused, ...rest } = env;
+  return rest;
+}
 function oneLine(text) {
   return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").join(" | ").slice(0, 1e3);
 }
 
 // src/inputs.ts
-var import_node_fs2 = require("node:fs");
-var import_node_path2 = require("node:path");
+var import_node_fs3 = require("node:fs");
+var import_node_path3 = require("node:path");
 
 // src/reference.ts
 var DEFAULT_REGISTRY = "docker.io";
@@ -40784,10 +40798,10 @@ function readConfig(getRaw, workspace = process.cwd()) {
   addImages(get("images"), "images");
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
-    const path = (0, import_node_path2.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path2.resolve)(workspace, imagesFile);
+    const path = (0, import_node_path3.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path3.resolve)(workspace, imagesFile);
     let content;
     try {
-      content = (0, import_node_fs2.readFileSync)(path, "utf8");
+      content = (0, import_node_fs3.readFileSync)(path, "utf8");
     } catch (error63) {
       throw new InputError(
         "images-file",
@@ -40892,9 +40906,9 @@ var import_node_stream = require("node:stream");
 var import_promises = require("node:stream/promises");
 
 // src/registry/auth.ts
-var import_node_fs3 = require("node:fs");
+var import_node_fs4 = require("node:fs");
 var import_node_os2 = require("node:os");
-var import_node_path3 = require("node:path");
+var import_node_path4 = require("node:path");
 function parseChallenges(header) {
   const challenges = [];
   let current;
@@ -40954,12 +40968,12 @@ function configKeys(registry2) {
   return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
 }
 function readDockerConfig(env = process.env) {
-  const dir = env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
-  const file3 = (0, import_node_path3.join)(dir, "config.json");
+  const dir = env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
+  const file3 = (0, import_node_path4.join)(dir, "config.json");
   const found = /* @__PURE__ */ new Map();
   let raw;
   try {
-    raw = (0, import_node_fs3.readFileSync)(file3, "utf8");
+    raw = (0, import_node_fs4.readFileSync)(file3, "utf8");
   } catch {
     return found;
   }
@@ -41008,7 +41022,7 @@ var Credentials = class {
 async function engineConfigWithToken(env, githubToken, tempRoot) {
   if (!githubToken) return void 0;
   const { mkdtemp: mkdtemp2, readFile, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
-  const source = (0, import_node_path3.join)(env.DOCKER_CONFIG ?? (0, import_node_path3.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
+  const source = (0, import_node_path4.join)(env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
   let config2 = {};
   try {
     config2 = JSON.parse(await readFile(source, "utf8"));
@@ -41018,8 +41032,8 @@ async function engineConfigWithToken(env, githubToken, tempRoot) {
   const auths = { ...config2.auths ?? {} };
   if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return void 0;
   auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
-  const dir = await mkdtemp2((0, import_node_path3.join)(tempRoot, "prepull-engine-config-"));
-  const file3 = (0, import_node_path3.join)(dir, "config.json");
+  const dir = await mkdtemp2((0, import_node_path4.join)(tempRoot, "prepull-engine-config-"));
+  const file3 = (0, import_node_path4.join)(dir, "config.json");
   await writeFile3(file3, JSON.stringify({ ...config2, auths }), { mode: 384 });
   return {
     env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file3 },
@@ -41883,7 +41897,10 @@ var ImageProbe = class {
     }
     if (parsed?.kind !== "image") return { note: "its manifest could not be read" };
     const { config: config2, layers } = parsed.image;
-    return { bytes: layers.reduce((sum, layer) => sum + layer.size, config2.size) };
+    return {
+      bytes: layers.reduce((sum, layer) => sum + layer.size, config2.size),
+      layers: layers.map(({ digest: digest2, size }) => ({ digest: digest2, size }))
+    };
   }
   async mirrorConfigDigest(mirror, digest) {
     const got = await this.manifest(mirror, digest);
@@ -41904,7 +41921,7 @@ function safeParse3(response) {
     return void 0;
   }
 }
-function probeHooks(client, settings, warn) {
+function probeHooks(client, settings, warn, progress) {
   return {
     hooks(spec, log) {
       const probe = new ImageProbe(client, spec, settings, log);
@@ -41941,13 +41958,9 @@ function probeHooks(client, settings, warn) {
         }
         return verdict;
       };
-      return {
-        async expectedDigest() {
-          const upstream = await probe.upstream();
-          return upstream.kind === "found" ? upstream.digest : void 0;
-        },
-        probe: probeSource,
-        async sizeEstimate(sources) {
+      let estimate;
+      const sizeEstimate = (sources) => {
+        estimate ??= (async () => {
           for (const source of sources) {
             const verdict = await probeSource(source);
             const digest = verdict.pullRef?.split("@")[1];
@@ -41956,11 +41969,50 @@ function probeHooks(client, settings, warn) {
             return probe.compressedSize(source.ref, digest);
           }
           return { note: "no source would serve it" };
-        }
+        })();
+        return estimate;
+      };
+      return {
+        async expectedDigest() {
+          const upstream = await probe.upstream();
+          return upstream.kind === "found" ? upstream.digest : void 0;
+        },
+        probe: probeSource,
+        sizeEstimate,
+        // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
+        layers: async () => estimate ? (await estimate).layers : void 0,
+        ...progress && { progress }
       };
     }
   };
 }
+
+// src/progress.ts
+var PROGRESS_INTERVAL_SECONDS = 5;
+var DOCKER_DONE = /^([0-9a-f]{12}): (Download complete|Pull complete|Already exists)\s*$/;
+var PODMAN_DONE = /^Copying blob (?:sha256:)?([0-9a-f]{12,64})\s+(done|skipped)/;
+var PullProgress = class {
+  constructor(layers, startedMs) {
+    this.layers = layers;
+    this.startedMs = startedMs;
+  }
+  layers;
+  startedMs;
+  done = /* @__PURE__ */ new Set();
+  /** Feeds one line of the engine's output. */
+  onLine(line) {
+    const match = DOCKER_DONE.exec(line.trim()) ?? PODMAN_DONE.exec(line.trim());
+    if (match?.[1]) this.done.add(match[1].slice(0, 12));
+  }
+  text(nowMs) {
+    const seconds = Math.round((nowMs - this.startedMs) / 1e3);
+    if (!this.layers || this.layers.length === 0) return `${this.done.size} layer(s) done, ${seconds} s`;
+    const total = this.layers.reduce((sum, layer) => sum + layer.size, 0);
+    const doneLayers = this.layers.filter((layer) => this.done.has(layer.digest.replace(/^sha256:/, "").slice(0, 12)));
+    const bytes = doneLayers.reduce((sum, layer) => sum + layer.size, 0);
+    return `${formatBytes(bytes)} of ${formatBytes(total)} (${doneLayers.length} of ${this.layers.length} layers), ${seconds} s`;
+  }
+};
 
 // src/pull.ts
 var PullFailure = class extends Error {
@@ -42010,10 +42062,17 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
       await pRetry(
         async () => {
           attempts++;
+          const tracker = new PullProgress(await hooks.layers?.(), Date.now());
+          const ticker = hooks.progress ? setInterval(
+            () => hooks.progress?.(`pulling ${image} from ${source.kind}: ${tracker.text(Date.now())}`),
+            PROGRESS_INTERVAL_SECONDS * 1e3
+          ) : void 0;
           const outcome = await engine.pull(pullRef, {
             ...options.platform && { platform: options.platform },
-            timeoutMs: options.pullTimeoutSeconds * 1e3
-          });
+            insecure: isLoopback(source.ref.registry),
+            timeoutMs: options.pullTimeoutSeconds * 1e3,
+            onLine: (line) => tracker.onLine(line)
+          }).finally(() => clearInterval(ticker));
           if (outcome.exitCode === 0) return;
           if (outcome.timedOut) {
             throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
@@ -42055,12 +42114,13 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
       continue;
     }
     log(`${label}: pulled ${pullRef}`);
-    const digest = await finish(spec, source, pullRef, target, engine, options, log);
+    const { digest, size } = await finish(spec, source, pullRef, target, engine, options, log);
     return result({
       status: "pulled",
       source: source.kind,
       ref: pullRef,
       digest,
+      ...size !== void 0 && { size },
       ...skipped.length > 0 && { reason: `fell back: ${skipped.join("; ")}` },
       ...quota !== void 0 && { quota }
     });
@@ -42074,24 +42134,26 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
 }
 async function finish(spec, source, pullRef, target, engine, options, log) {
   const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
-  const local = byDigest ? void 0 : await engine.inspect(pullRef);
+  const local = await engine.inspect(pullRef);
+  const size = local?.size;
   const digest = byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
+  const done = { digest, ...size !== void 0 && { size } };
   if (target === void 0) {
     log(
       `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`
     );
-    return digest;
+    return done;
   }
-  if (pullRef === target) return digest;
+  if (pullRef === target) return done;
   await engine.tag(pullRef, target);
   log(`tagged ${target}`);
-  if (source.kind !== "mirror") return digest;
+  if (source.kind !== "mirror") return done;
   const mirrorTag = taggableReference(source.ref);
   if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
   if (!byDigest && !options.keepMirrorTag) {
     await engine.untag(pullRef).catch((error63) => log(`could not remove the mirror tag ${pullRef}: ${error63.message}`));
   }
-  return digest;
+  return done;
 }
 function sameRepository(name, ref) {
   const full = repositoryOf(ref);
@@ -42114,7 +42176,7 @@ var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
 var import_promises2 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
-var import_node_path4 = require("node:path");
+var import_node_path5 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
 var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
@@ -42157,12 +42219,12 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises2.mkdtemp)((0, import_node_path4.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
-    const dirs = { scripts: (0, import_node_path4.join)(root, "scripts"), home: (0, import_node_path4.join)(root, "home"), work: (0, import_node_path4.join)(root, "work") };
+    const dirs = { scripts: (0, import_node_path5.join)(root, "scripts"), home: (0, import_node_path5.join)(root, "home"), work: (0, import_node_path5.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises2.mkdir)(dir)));
-    const scriptPath = (0, import_node_path4.join)(dirs.scripts, (0, import_node_path4.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptPath = (0, import_node_path5.join)(dirs.scripts, (0, import_node_path5.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
     await (0, import_promises2.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
@@ -42340,7 +42402,12 @@ async function processImages(images, config2, host3) {
         config2,
         host3,
         new Engine(config2.engine, engineAuth?.env ?? host3.env),
-        probeHooks(client, settings, (image, line) => host3.log.warning(`${image}: ${line}`))
+        probeHooks(
+          client,
+          settings,
+          (image, line) => host3.log.warning(`${image}: ${line}`),
+          (line) => host3.log.info(line)
+        )
       );
     } finally {
       await engineAuth?.cleanup();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine for prepull's tests: the Docker engine and the
+# Sets up a fresh Debian/Ubuntu machine for prepull's tests: the Docker engine, podman and the
 # registry the end-to-end tests start themselves (nothing is started here), openssl for the
 # test token server, and the npm dependencies. Run as root (or with sudo).
 set -euo pipefail
@@ -9,6 +9,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v bash >/dev/null 2>&1 || need+=(bash)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -3,13 +3,24 @@
 // shell. spawn rather than @actions/exec because a pull must be stoppable at its time
 // limit and its output streamed as it comes, which @actions/exec does not offer.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 
 export type EngineName = "docker" | "podman";
 
 /** Argument vectors, one builder per command: pure, so tests pin them down. */
 export const engineArgs = {
-  pull: (ref: string, platform?: string): string[] => ["pull", ...(platform ? ["--platform", platform] : []), ref],
+  /**
+   * `insecure`: a loopback registry, which docker reaches over plain HTTP by default and
+   * podman only when told (--tls-verify=false); prepull's own probes do the same.
+   */
+  pull: (engine: EngineName, ref: string, options: { platform?: string; insecure?: boolean } = {}): string[] => [
+    "pull",
+    ...(options.platform ? ["--platform", options.platform] : []),
+    ...(engine === "podman" && options.insecure ? ["--tls-verify=false"] : []),
+    ref,
+  ],
   tag: (from: string, to: string): string[] => ["tag", from, to],
   untag: (engine: EngineName, ref: string): string[] => (engine === "podman" ? ["untag", ref] : ["image", "rm", ref]),
   inspect: (ref: string): string[] => ["image", "inspect", ref],
@@ -40,9 +51,8 @@ export interface RunOptions {
 export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
+    const output = { stdout: "", stderr: "" };
+    const pending = { stdout: "", stderr: "" };
     let timedOut = false;
     const timer =
       options.timeoutMs !== undefined
@@ -53,17 +63,16 @@ export function runCommand(command: string, args: readonly string[], options: Ru
             setTimeout(() => child.kill("SIGKILL"), 5000).unref();
           }, options.timeoutMs)
         : undefined;
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      if (!options.onLine) return;
-      pending += chunk;
-      const lines = pending.split(/\r?\n/);
-      pending = lines.pop() ?? "";
-      for (const line of lines) options.onLine(line);
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
+    // docker prints its progress on stdout, podman on stderr: both are read as lines.
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream].setEncoding("utf8").on("data", (chunk: string) => {
+        output[stream] += chunk;
+        if (!options.onLine) return;
+        const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
+        pending[stream] = lines.pop() ?? "";
+        for (const line of lines) options.onLine(line);
+      });
+    }
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       if (error.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
@@ -71,8 +80,8 @@ export function runCommand(command: string, args: readonly string[], options: Ru
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
-      if (pending !== "" && options.onLine) options.onLine(pending);
-      resolve({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr, timedOut });
+      for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
+      resolve({ exitCode: code ?? (signal ? 128 : 1), stdout: output.stdout, stderr: output.stderr, timedOut });
     });
   });
 }
@@ -101,7 +110,7 @@ export class Engine {
   ) {}
 
   run(args: readonly string[], options: Omit<RunOptions, "env"> = {}): Promise<CommandResult> {
-    return runCommand(this.name, args, { ...options, ...(this.env && { env: this.env }) });
+    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
   }
 
   /** Throws EngineMissingError with a message a user can act on. */
@@ -122,8 +131,12 @@ export class Engine {
     }
   }
 
-  pull(ref: string, options: { platform?: string; timeoutMs: number; onLine?: (line: string) => void }): Promise<CommandResult> {
-    return this.run(engineArgs.pull(ref, options.platform), {
+  pull(
+    ref: string,
+    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void },
+  ): Promise<CommandResult> {
+    const { platform, insecure } = options;
+    return this.run(engineArgs.pull(this.name, ref, { ...(platform && { platform }), ...(insecure && { insecure }) }), {
       timeoutMs: options.timeoutMs,
       ...(options.onLine && { onLine: options.onLine }),
     });
@@ -164,6 +177,16 @@ export class Engine {
       ...(image.Size !== undefined && { size: image.Size }),
     };
   }
+}
+
+/**
+ * podman fails every pull when DOCKER_CONFIG names a directory without config.json (docker
+ * does not mind); such a DOCKER_CONFIG says nothing, so podman does not see it.
+ */
+export function engineEnv(engine: EngineName, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (engine !== "podman" || !env.DOCKER_CONFIG || existsSync(join(env.DOCKER_CONFIG, "config.json"))) return env;
+  const { DOCKER_CONFIG: _unused, ...rest } = env;
+  return rest;
 }
 
 /** The engine's message on one line, for a log line or a `reason`. */

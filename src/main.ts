@@ -180,7 +180,12 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
         config,
         host,
         new Engine(config.engine, engineAuth?.env ?? host.env),
-        probeHooks(client, settings, (image, line) => host.log.warning(`${image}: ${line}`)),
+        probeHooks(
+          client,
+          settings,
+          (image, line) => host.log.warning(`${image}: ${line}`),
+          (line) => host.log.info(line),
+        ),
       );
     } finally {
       await engineAuth?.cleanup();

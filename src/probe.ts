@@ -4,6 +4,7 @@
 import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
 import { parseRetryAfter } from "./policy.js";
+import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
@@ -187,7 +188,10 @@ export class ImageProbe {
     }
     if (parsed?.kind !== "image") return { note: "its manifest could not be read" };
     const { config, layers } = parsed.image;
-    return { bytes: layers.reduce((sum, layer) => sum + layer.size, config.size) };
+    return {
+      bytes: layers.reduce((sum, layer) => sum + layer.size, config.size),
+      layers: layers.map(({ digest, size }) => ({ digest, size })),
+    };
   }
 
   private async mirrorConfigDigest(mirror: Reference, digest: string): Promise<string | undefined> {
@@ -215,6 +219,7 @@ function safeParse(response: RegistryResponse) {
 export interface SizeEstimate {
   /** compressed bytes of config and layers for the target platform */
   readonly bytes?: number;
+  readonly layers?: readonly Layer[];
   /** why it is unknown */
   readonly note?: string;
 }
@@ -229,6 +234,7 @@ export function probeHooks(
   client: RegistryClient,
   settings: ProbeSettings,
   warn: (image: string, line: string) => void,
+  progress?: (line: string) => void,
 ): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
   return {
     hooks(spec, log) {
@@ -266,13 +272,9 @@ export function probeHooks(
         }
         return verdict;
       };
-      return {
-        async expectedDigest() {
-          const upstream = await probe.upstream();
-          return upstream.kind === "found" ? upstream.digest : undefined;
-        },
-        probe: probeSource,
-        async sizeEstimate(sources) {
+      let estimate: Promise<SizeEstimate> | undefined;
+      const sizeEstimate = (sources: readonly Source[]): Promise<SizeEstimate> => {
+        estimate ??= (async () => {
           for (const source of sources) {
             const verdict = await probeSource(source);
             const digest = verdict.pullRef?.split("@")[1];
@@ -281,7 +283,19 @@ export function probeHooks(
             return probe.compressedSize(source.ref, digest);
           }
           return { note: "no source would serve it" };
+        })();
+        return estimate;
+      };
+      return {
+        async expectedDigest() {
+          const upstream = await probe.upstream();
+          return upstream.kind === "found" ? upstream.digest : undefined;
         },
+        probe: probeSource,
+        sizeEstimate,
+        // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
+        layers: async () => (estimate ? (await estimate).layers : undefined),
+        ...(progress && { progress }),
       };
     },
   };

@@ -5,7 +5,9 @@ import { oneLine } from "./engine.js";
 import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
+import { type Layer, PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
 import { formatReference, type Reference, repositoryOf, taggableReference } from "./reference.js";
+import { isLoopback } from "./registry/client.js";
 import type { Result } from "./report.js";
 
 export interface PullOptions {
@@ -31,6 +33,10 @@ export interface PullHooks {
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
   /** The digest upstream names for this image, when the registry told us; for `present`. */
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
+  /** The layers the chosen source will bring, where known (for progress). */
+  layers?(): Promise<readonly Layer[] | undefined>;
+  /** A live line while a pull goes on (outside the image's group, which is written at the end). */
+  progress?(line: string): void;
   sleep?(seconds: number): Promise<void>;
   random?(): number;
 }
@@ -94,10 +100,21 @@ export async function pullImage(
       await pRetry(
         async () => {
           attempts++;
-          const outcome = await engine.pull(pullRef, {
-            ...(options.platform && { platform: options.platform }),
-            timeoutMs: options.pullTimeoutSeconds * 1000,
-          });
+          const tracker = new PullProgress(await hooks.layers?.(), Date.now());
+          const ticker = hooks.progress
+            ? setInterval(
+                () => hooks.progress?.(`pulling ${image} from ${source.kind}: ${tracker.text(Date.now())}`),
+                PROGRESS_INTERVAL_SECONDS * 1000,
+              )
+            : undefined;
+          const outcome = await engine
+            .pull(pullRef, {
+              ...(options.platform && { platform: options.platform }),
+              insecure: isLoopback(source.ref.registry),
+              timeoutMs: options.pullTimeoutSeconds * 1000,
+              onLine: (line) => tracker.onLine(line),
+            })
+            .finally(() => clearInterval(ticker));
           if (outcome.exitCode === 0) return;
           if (outcome.timedOut) {
             throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
@@ -140,12 +157,13 @@ export async function pullImage(
     }
 
     log(`${label}: pulled ${pullRef}`);
-    const digest = await finish(spec, source, pullRef, target, engine, options, log);
+    const { digest, size } = await finish(spec, source, pullRef, target, engine, options, log);
     return result({
       status: "pulled",
       source: source.kind,
       ref: pullRef,
       digest,
+      ...(size !== undefined && { size }),
       ...(skipped.length > 0 && { reason: `fell back: ${skipped.join("; ")}` }),
       ...(quota !== undefined && { quota }),
     });
@@ -171,27 +189,29 @@ async function finish(
   engine: Engine,
   options: PullOptions,
   log: (line: string) => void,
-): Promise<string> {
+): Promise<{ digest: string; size?: number }> {
   const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
-  const local = byDigest ? undefined : await engine.inspect(pullRef);
+  const local = await engine.inspect(pullRef);
+  const size = local?.size;
   const digest =
     byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
+  const done = { digest, ...(size !== undefined && { size }) };
   if (target === undefined) {
     log(
       `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`,
     );
-    return digest;
+    return done;
   }
-  if (pullRef === target) return digest;
+  if (pullRef === target) return done;
   await engine.tag(pullRef, target);
   log(`tagged ${target}`);
-  if (source.kind !== "mirror") return digest;
+  if (source.kind !== "mirror") return done;
   const mirrorTag = taggableReference(source.ref);
   if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
   if (!byDigest && !options.keepMirrorTag) {
     await engine.untag(pullRef).catch((error: Error) => log(`could not remove the mirror tag ${pullRef}: ${error.message}`));
   }
-  return digest;
+  return done;
 }
 
 /** RepoDigests name Docker Hub images familiarly (`alpine@…`); compare on the normalised repository. */

@@ -345,6 +345,17 @@ echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    it("a long pull shows progress every few seconds with bytes done and total; the summary shows time and size", async () => {
+      const { up } = await viaProxy("progress");
+      // The last layer is slow, so the pull outlasts a progress tick.
+      proxy.addRule({ method: "GET", agent: ENGINE, path: /\/blobs\//, fault: { kind: "delay", ms: 7000 }, times: 1 });
+      const run = await runAction(inputs(up), { env: env() });
+      expect(run.results[0]?.status).toBe("pulled");
+      expect(run.stdout).toMatch(new RegExp(`pulling ${up} from mirror: [\\d.]+ K?B of [\\d.]+ KB \\(\\d of 1 layers\\), [5-9] s`));
+      expect(run.results[0]?.size).toBeGreaterThan(60_000);
+      expect(run.summary).toMatch(/\| pulled \| mirror \|.*\| 1 \| [\d.]+ s \| [\d.]+ KB \|/);
+    });
+
     it("a 404 is not retried and runs no pull: one HEAD at the mirror, then upstream", async () => {
       const path = uniqueName("404");
       const up = `${upstream.host}/${path}:1`;

@@ -1,0 +1,78 @@
+// Issue 6, end to end: engine: podman pulls and tags where a podman-based build looks
+// (Debian's podman, rootful, vfs storage under a temporary directory).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCommand } from "../../src/engine.js";
+import { type Docker, docker, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import type { Registry } from "../world/registry.js";
+
+const podmanMissing = (() => {
+  try {
+    execFileSync("podman", ["--version"], { stdio: "ignore" });
+    return "";
+  } catch {
+    return "podman is not installed";
+  }
+})();
+
+describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.CI !== "true"))("engine: podman, end to end", () => {
+  let engine: Docker;
+  let upstream: Registry;
+  let mirror: Registry;
+  let storage: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
+    engine = docker();
+    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    storage = mkdtempSync(join(tmpdir(), "prepull-podman-"));
+    writeFileSync(join(storage, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`);
+    env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
+  });
+  afterAll(async () => {
+    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    if (storage) {
+      await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
+      rmSync(storage, { recursive: true, force: true });
+    }
+  });
+
+  const podman = async (args: string[]) => runCommand("podman", args, { env: { ...process.env, ...env } });
+  const podmanId = async (ref: string) => {
+    const result = await podman(["image", "inspect", "--format", "{{.Id}}", ref]);
+    return result.exitCode === 0 ? `sha256:${result.stdout.trim().replace(/^sha256:/, "")}` : undefined;
+  };
+
+  it("a mirror hit lands in podman's store under the upstream name; the mirror tag is gone", async () => {
+    const path = uniqueName("podman");
+    const up = `${upstream.host}/${path}:1`;
+    const mir = `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`;
+    const { id } = await seedImage(engine, [up, mir]);
+    const run = await runAction({ images: up, mirrors: `${mirror.host}/mirror`, engine: "podman" }, { env });
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.results[0], run.stdout).toMatchObject({ image: up, source: "mirror", status: "pulled" });
+    expect(await podmanId(up)).toBe(id);
+    const tags = await podman(["image", "inspect", "--format", "{{json .RepoTags}}", up]);
+    expect(JSON.parse(tags.stdout)).toEqual([up]);
+    // Docker's store is untouched: the build runs podman.
+    expect(await engine.imageId(up)).toBeUndefined();
+    // Pulled from loopback over plain HTTP, as docker does by default.
+    expect(run.stdout).not.toMatch(/server gave HTTP response to HTTPS client/);
+  });
+
+  it("a mirror miss falls back to upstream; a second run finds it present", async () => {
+    const path = uniqueName("podman-miss");
+    const up = `${upstream.host}/${path}:1`;
+    const { id } = await seedImage(engine, [up]);
+    const first = await runAction({ images: up, mirrors: `${mirror.host}/mirror`, engine: "podman" }, { env });
+    expect(first.results[0]).toMatchObject({ source: "upstream", status: "pulled" });
+    expect(first.results[0]?.reason).toMatch(/not found \(HTTP 404/);
+    expect(await podmanId(up)).toBe(id);
+    const second = await runAction({ images: up, mirrors: `${mirror.host}/mirror`, engine: "podman" }, { env });
+    expect(second.results[0]).toMatchObject({ status: "present", source: "local" });
+  });
+});
