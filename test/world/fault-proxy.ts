@@ -39,6 +39,8 @@ export interface LoggedRequest {
 
 export class FaultProxy {
   readonly requests: LoggedRequest[] = [];
+  /** body bytes that passed through: requests (uploads) and forwarded answers (downloads) */
+  readonly bytes = { up: 0, down: 0 };
   private rules: FaultRule[] = [];
   /** rewrites every forwarded answer's headers (e.g. Quay's two-challenge WWW-Authenticate) */
   rewriteHeaders?: ((headers: IncomingMessage["headers"]) => IncomingMessage["headers"]) | undefined;
@@ -85,6 +87,8 @@ export class FaultProxy {
 
   resetLog(): void {
     this.requests.length = 0;
+    this.bytes.up = 0;
+    this.bytes.down = 0;
   }
 
   async stop(): Promise<void> {
@@ -152,9 +156,15 @@ export class FaultProxy {
         answer.on("end", () => res.end());
         return;
       }
+      answer.on("data", (chunk: Buffer) => {
+        this.bytes.down += chunk.length;
+      });
       answer.pipe(res);
     });
     upstream.on("error", () => req.socket.destroy());
+    req.on("data", (chunk: Buffer) => {
+      this.bytes.up += chunk.length;
+    });
     req.pipe(upstream);
   }
 }
