@@ -41965,7 +41965,10 @@ function probeHooks(client, settings, warn, progress) {
             const verdict = await probeSource(source);
             const digest = verdict.pullRef?.split("@")[1];
             if (verdict.skip !== void 0 || !digest) continue;
-            if (source.ref.registry === "docker.io") return { note: "served by Docker Hub: not measured, to spare its pull quota" };
+            const upstream = source.kind === "upstream" ? await probe.upstream() : void 0;
+            if (source.ref.registry === "docker.io" || upstream?.kind === "found" && upstream.quota) {
+              return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
+            }
             return probe.compressedSize(source.ref, digest);
           }
           return { note: "no source would serve it" };

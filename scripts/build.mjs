@@ -1,7 +1,7 @@
 // Bundles the action (dist/index.cjs) and the CLI (dist/cli.cjs) with their source maps and
 // the licenses of everything bundled (dist/licenses.txt). Output is deterministic, so a
 // fresh build of an unchanged src/ leaves dist/ byte-identical (CI checks it).
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 
@@ -24,6 +24,8 @@ const results = await Promise.all([
   esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: join(outdir, "index.cjs") }),
   esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: join(outdir, "cli.cjs"), banner: { js: "#!/usr/bin/env node" } }),
 ]);
+
+chmodSync(join(outdir, "cli.cjs"), 0o755); // the `prepull` bin
 
 // Licenses: every package whose files went into a bundle.
 const packages = new Map();

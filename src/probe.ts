@@ -279,7 +279,12 @@ export function probeHooks(
             const verdict = await probeSource(source);
             const digest = verdict.pullRef?.split("@")[1];
             if (verdict.skip !== undefined || !digest) continue;
-            if (source.ref.registry === "docker.io") return { note: "served by Docker Hub: not measured, to spare its pull quota" };
+            // A GET of a manifest spends a pull where a registry counts them (Docker Hub, or any
+            // that reports a quota on its HEADs): such a source is not measured.
+            const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
+            if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {
+              return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
+            }
             return probe.compressedSize(source.ref, digest);
           }
           return { note: "no source would serve it" };

@@ -13,7 +13,9 @@ export type Fault =
   /** accept the request and say nothing for `ms` (default: until the proxy stops) */
   | { readonly kind: "stall"; readonly ms?: number }
   /** forward the request after `ms` (a slow registry) */
-  | { readonly kind: "delay"; readonly ms: number };
+  | { readonly kind: "delay"; readonly ms: number }
+  /** forward the answer at no more than this many bytes a second (a CI runner's network) */
+  | { readonly kind: "throttle"; readonly bytesPerSecond: number };
 
 export interface FaultRule {
   readonly method?: string;
@@ -159,6 +161,21 @@ export class FaultProxy {
       answer.on("data", (chunk: Buffer) => {
         this.bytes.down += chunk.length;
       });
+      if (fault?.kind === "throttle") {
+        const started = Date.now();
+        let sent = 0;
+        answer.on("data", (chunk: Buffer) => {
+          sent += chunk.length;
+          res.write(chunk);
+          const ahead = (sent / fault.bytesPerSecond) * 1000 - (Date.now() - started);
+          if (ahead > 0) {
+            answer.pause();
+            setTimeout(() => answer.resume(), ahead);
+          }
+        });
+        answer.on("end", () => res.end());
+        return;
+      }
       answer.pipe(res);
     });
     upstream.on("error", () => req.socket.destroy());

@@ -1,0 +1,207 @@
+// Benchmarks, each measured side by side in one run and printed as ratios: nothing here is
+// asserted about speed (timings belong in this report, not in tests).
+import { execFileSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ImageProbe } from "../src/probe.js";
+import { parseReference } from "../src/reference.js";
+import { Credentials } from "../src/registry/auth.js";
+import { RegistryClient } from "../src/registry/client.js";
+import { platformSpec } from "../src/registry/manifests.js";
+import { ACTION_ENTRY } from "../test/world/action.js";
+import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../test/world/index.js";
+import type { Registry } from "../test/world/registry.js";
+
+const rows: string[][] = [];
+const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const seconds = async (work: () => Promise<unknown>) => {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+};
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
+  let engine: Docker;
+  let upstream: Registry;
+  let mirror: Registry;
+  let hub: FaultProxy;
+  let mirrorProxy: FaultProxy;
+  /** ≥ 200 MB in 4 layers, upstream and in the mirror */
+  let big: { path: string; up: string; mir: string };
+
+  beforeAll(async () => {
+    engine = docker();
+    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    [hub, mirrorProxy] = await Promise.all([FaultProxy.start(upstream.host), FaultProxy.start(mirror.host)]);
+    const path = uniqueName("bench");
+    await seedImage(engine, [`${upstream.host}/${path}:1`, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`], {
+      layers: 4,
+      layerBytes: 52_000_000,
+    });
+    big = { path, up: `${hub.host}/${path}:1`, mir: `${mirrorProxy.host}/mirror/${path.replaceAll("/", "-")}:1` };
+    // The simulated Docker Hub reports its quota on manifest answers, as Hub does.
+    hub.addRule({ path: /\/manifests\//, addHeaders: { "ratelimit-limit": "100;w=21600", "ratelimit-remaining": "99;w=21600" } });
+  });
+
+  afterAll(async () => {
+    await Promise.all([hub?.stop(), mirrorProxy?.stop()]);
+    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+    const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
+    process.stdout.write(`\nprepull benchmarks (one run, side by side)\n${lines.join("\n")}\n\n`);
+  });
+
+  it("issue 4: fallback decision on a mirror miss, probe vs failing docker pull; Hub manifest GETs per image", async () => {
+    const missing = `${mirrorProxy.host}/mirror/not-there:1`;
+    const client = new RegistryClient(new Credentials({}));
+    const probe = new ImageProbe(
+      client,
+      { upstream: parseReference(missing), origin: "bench" },
+      { verify: "digest", platform: platformSpec(""), attempts: 1, backoffSeconds: 0 },
+      () => {},
+    );
+    const probeTimes: number[] = [];
+    const pullTimes: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      probeTimes.push(await seconds(async () => expect((await probe.head(parseReference(missing))).kind).toBe("missing")));
+      pullTimes.push(await seconds(async () => expect((await engine.run(["pull", missing])).exitCode).not.toBe(0)));
+    }
+    client.dispose();
+    row(
+      "mirror miss → fallback decision",
+      `probe HEAD ${(median(probeTimes) * 1000).toFixed(1)} ms`,
+      `docker pull ${(median(pullTimes) * 1000).toFixed(1)} ms`,
+      `pull/probe ${x(median(pullTimes), median(probeTimes))}`,
+    );
+
+    const hubGets = async (inputs: Record<string, string>) => {
+      hub.resetLog();
+      const run = await runAction(inputs, { env: engine.env });
+      expect(run.results[0]?.status).toMatch(/pulled|present/);
+      return hub.count("GET", /\/manifests\//);
+    };
+    await engine.removeAllImages();
+    const hit = await hubGets({ images: big.up, mirrors: `${mirrorProxy.host}/mirror` });
+    const present = await hubGets({ images: big.up, mirrors: `${mirrorProxy.host}/mirror` });
+    await engine.removeAllImages();
+    const miss = await hubGets({ images: big.up, mirrors: `${mirrorProxy.host}/elsewhere` });
+    row("Hub manifest GETs per image", `hit ${hit}`, `miss ${miss}`, `present ${present}`);
+  });
+
+  it("issue 5: mirror mode vs docker pull + tag + push, same ≥ 200 MB image", async () => {
+    // Each way copies into a registry of its own that has never seen these blobs, so neither
+    // gets a cross-repository mount the other set up.
+    const [forEngine, forApi] = await Promise.all([startRegistry(), startRegistry()]);
+    const [engineProxy, apiProxy] = await Promise.all([FaultProxy.start(forEngine.host), FaultProxy.start(forApi.host)]);
+    try {
+      await engine.removeAllImages();
+      hub.resetLog();
+      const target = `${engineProxy.host}/copy/${big.path.replaceAll("/", "-")}:1`;
+      const viaEngine = await seconds(async () => {
+        await engine.ok(["pull", big.up]);
+        await engine.ok(["tag", big.up, target]);
+        await engine.ok(["push", target]);
+      });
+      const engineBytes = hub.bytes.down + engineProxy.bytes.up;
+      hub.resetLog();
+      let copied = "";
+      const viaApi = await seconds(async () => {
+        const run = await runAction({ images: big.up, mirrors: `${apiProxy.host}/copy`, mode: "mirror" }, { env: engine.env });
+        copied = run.results[0]?.status ?? "";
+      });
+      expect(copied).toBe("copied");
+      const apiBytes = hub.bytes.down + apiProxy.bytes.up;
+      row(
+        "mirror a 208 MB image",
+        `mode: mirror ${viaApi.toFixed(1)} s, ${mb(apiBytes)} moved`,
+        `pull+tag+push ${viaEngine.toFixed(1)} s, ${mb(engineBytes)} moved`,
+        `time engine/api ${x(viaEngine, viaApi)}, bytes engine/api ${x(engineBytes, apiBytes)}`,
+      );
+    } finally {
+      await Promise.all([engineProxy.stop(), apiProxy.stop()]);
+      await Promise.all([forEngine.stop(), forApi.stop()]);
+    }
+  });
+
+  it("issue 6: the action vs a bare docker pull; five images at concurrency 3 vs 1; start-up; bundle size", async () => {
+    const bare: number[] = [];
+    const action: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await engine.removeAllImages();
+      bare.push(await seconds(() => engine.ok(["pull", big.mir])));
+      await engine.removeAllImages();
+      action.push(await seconds(() => runAction({ images: big.up, mirrors: `${mirrorProxy.host}/mirror` }, { env: engine.env })));
+    }
+    row(
+      "pull a 208 MB image",
+      `action ${median(action).toFixed(2)} s`,
+      `bare docker pull ${median(bare).toFixed(2)} s`,
+      `action/bare ${x(median(action), median(bare))}`,
+    );
+
+    const five = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => seedImage(engine, [`${upstream.host}/${uniqueName("five")}:1`], { layers: 2, layerBytes: 15_000_000 })),
+    );
+    const images = Object.keys(Object.assign({}, ...five.map((f) => f.digests))).join("\n");
+    await engine.removeAllImages();
+    const one = await seconds(() => runAction({ images, concurrency: "1" }, { env: engine.env }));
+    await engine.removeAllImages();
+    const three = await seconds(() => runAction({ images, concurrency: "3" }, { env: engine.env }));
+    row("five 30 MB images", `concurrency 3 ${three.toFixed(2)} s`, `concurrency 1 ${one.toFixed(2)} s`, `1/3 ${x(one, three)}`);
+
+    const startup: number[] = [];
+    const bareNode: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      startup.push(await seconds(() => runAction({}, { env: engine.env })));
+      bareNode.push(await seconds(async () => execFileSync(process.execPath, ["-e", ""])));
+    }
+    row(
+      "start-up with nothing to do",
+      `dist/index.cjs ${(median(startup) * 1000).toFixed(0)} ms`,
+      `node -e '' ${(median(bareNode) * 1000).toFixed(0)} ms`,
+      `${x(median(startup), median(bareNode))}`,
+    );
+    const bundle = readFileSync(ACTION_ENTRY);
+    row("bundle dist/index.cjs", mb(statSync(ACTION_ENTRY).size), `gzip ${mb(gzipSync(bundle).length)}`, join("dist", "index.cjs"));
+  });
+
+  it("issue 7: a modelled job, 20 s of other work plus the ≥ 200 MB pull, sequential vs overlapped", async () => {
+    const otherWork = () => new Promise((resolve) => setTimeout(resolve, 20_000));
+    const job = async (label: string) => {
+      await engine.removeAllImages();
+      const sequential = await seconds(async () => {
+        await runAction({ images: big.up, mirrors: `${mirrorProxy.host}/mirror` }, { env: engine.env });
+        await otherWork();
+      });
+      await engine.removeAllImages();
+      const runnerTemp = execFileSync("mktemp", ["-d"]).toString().trim();
+      let waited = "";
+      const overlapped = await seconds(async () => {
+        await runAction({ images: big.up, mirrors: `${mirrorProxy.host}/mirror`, background: "true" }, { env: engine.env, runnerTemp });
+        await otherWork();
+        const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+        waited = wait.results[0]?.status ?? "";
+      });
+      expect(waited).toBe("pulled");
+      row(
+        `20 s of work + 208 MB pull, ${label}`,
+        `overlapped ${overlapped.toFixed(1)} s`,
+        `sequential ${sequential.toFixed(1)} s`,
+        `sequential/overlapped ${x(sequential, overlapped)}`,
+      );
+    };
+    await job("loopback");
+    // The same job where the registry is as far as a CI runner's network: 25 MB/s.
+    mirrorProxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "throttle", bytesPerSecond: 25_000_000 } });
+    try {
+      await job("at 25 MB/s");
+    } finally {
+      mirrorProxy.clearRules();
+    }
+  });
+});

@@ -1,0 +1,60 @@
+// The CLI (GitLab, Jenkins, Tekton, a laptop): the same engine, flags named like the inputs.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO } from "../world/action.js";
+import { type Docker, docker, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import type { Registry } from "../world/registry.js";
+
+const CLI = join(REPO, "dist/cli.cjs");
+
+describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
+  let engine: Docker;
+  let upstream: Registry;
+  let mirror: Registry;
+
+  beforeAll(async () => {
+    engine = docker();
+    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+  });
+  afterAll(async () => {
+    await Promise.all([upstream?.stop(), mirror?.stop()]);
+  });
+
+  const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
+    spawnSync(CLI, args, {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...engine.env, ...extraEnv },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+
+  it("pulls through the mirror, prints a table, exits 0; no workflow commands", async () => {
+    const path = uniqueName("cli");
+    const up = `${upstream.host}/${path}:1`;
+    const { id } = await seedImage(engine, [up, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`]);
+    const result = cli(["--images", up, "--mirrors", `${mirror.host}/mirror`]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^IMAGE\\s+STATUS\\s+SOURCE[\\s\\S]*${up}\\s+pulled\\s+mirror`, "m"));
+    expect(result.stderr).not.toMatch(/^::/m);
+    expect(await engine.imageId(up)).toBe(id);
+  });
+
+  it("--json prints the results output; --on-failure fail exits 1 when an image failed", async () => {
+    const missing = `${upstream.host}/${uniqueName("cli-missing")}:1`;
+    const warn = cli(["--json", missing]);
+    expect(warn.status).toBe(0);
+    expect(JSON.parse(warn.stdout)).toMatchObject([{ image: missing, status: "failed", source: "none" }]);
+    const fail = cli(["--images", missing, "--on-failure", "fail"]);
+    expect(fail.status).toBe(1);
+    expect(fail.stderr).toMatch(/error: .*not found \(HTTP 404/);
+  });
+
+  it("a bad flag value names the input; an unknown flag prints usage", () => {
+    const bad = cli(["--images", "alpine", "--attempts", "many"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`input 'attempts': "many" is not a whole number`);
+    const unknown = cli(["--nope"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/usage: prepull/);
+  });
+});
