@@ -20419,272 +20419,7 @@ function readLogFrom(dir, offset) {
 }
 
 // src/main.ts
-var import_promises3 = require("node:fs/promises");
 var import_node_os4 = require("node:os");
-
-// node_modules/yocto-queue/index.js
-var Node = class {
-  value;
-  next;
-  constructor(value) {
-    this.value = value;
-  }
-};
-var Queue = class {
-  #head;
-  #tail;
-  #size;
-  constructor() {
-    this.clear();
-  }
-  enqueue(value) {
-    const node2 = new Node(value);
-    if (this.#head) {
-      this.#tail.next = node2;
-      this.#tail = node2;
-    } else {
-      this.#head = node2;
-      this.#tail = node2;
-    }
-    this.#size++;
-  }
-  dequeue() {
-    const current = this.#head;
-    if (!current) {
-      return;
-    }
-    this.#head = this.#head.next;
-    this.#size--;
-    if (!this.#head) {
-      this.#tail = void 0;
-    }
-    return current.value;
-  }
-  peek() {
-    if (!this.#head) {
-      return;
-    }
-    return this.#head.value;
-  }
-  clear() {
-    this.#head = void 0;
-    this.#tail = void 0;
-    this.#size = 0;
-  }
-  get size() {
-    return this.#size;
-  }
-  *[Symbol.iterator]() {
-    let current = this.#head;
-    while (current) {
-      yield current.value;
-      current = current.next;
-    }
-  }
-  *drain() {
-    while (this.#head) {
-      yield this.dequeue();
-    }
-  }
-};
-
-// node_modules/p-limit/index.js
-function pLimit(concurrency) {
-  validateConcurrency(concurrency);
-  const queue = new Queue();
-  let activeCount = 0;
-  const resumeNext = () => {
-    if (activeCount < concurrency && queue.size > 0) {
-      queue.dequeue()();
-      activeCount++;
-    }
-  };
-  const next = () => {
-    activeCount--;
-    resumeNext();
-  };
-  const run2 = async (function_, resolve2, arguments_) => {
-    const result = (async () => function_(...arguments_))();
-    resolve2(result);
-    try {
-      await result;
-    } catch {
-    }
-    next();
-  };
-  const enqueue = (function_, resolve2, arguments_) => {
-    new Promise((internalResolve) => {
-      queue.enqueue(internalResolve);
-    }).then(
-      run2.bind(void 0, function_, resolve2, arguments_)
-    );
-    (async () => {
-      await Promise.resolve();
-      if (activeCount < concurrency) {
-        resumeNext();
-      }
-    })();
-  };
-  const generator = (function_, ...arguments_) => new Promise((resolve2) => {
-    enqueue(function_, resolve2, arguments_);
-  });
-  Object.defineProperties(generator, {
-    activeCount: {
-      get: () => activeCount
-    },
-    pendingCount: {
-      get: () => queue.size
-    },
-    clearQueue: {
-      value() {
-        queue.clear();
-      }
-    },
-    concurrency: {
-      get: () => concurrency,
-      set(newConcurrency) {
-        validateConcurrency(newConcurrency);
-        concurrency = newConcurrency;
-        queueMicrotask(() => {
-          while (activeCount < concurrency && queue.size > 0) {
-            resumeNext();
-          }
-        });
-      }
-    }
-  });
-  return generator;
-}
-function validateConcurrency(concurrency) {
-  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
-    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
-  }
-}
-
-// src/report.ts
-var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
-var actionLogger = {
-  info: (message) => info(message),
-  notice: (message) => notice(message),
-  warning: (message) => warning(message),
-  error: (message) => error(message),
-  untrusted(title, text) {
-    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-    info(title);
-    info(`::stop-commands::${token}`);
-    for (const line of text.split(/\r?\n/)) info(`  ${line}`);
-    info(`::${token}::`);
-  },
-  group(title, lines) {
-    startGroup(title);
-    for (const line of lines) info(line);
-    endGroup();
-  },
-  raw: (text) => process.stdout.write(text)
-};
-function formatBytes(bytes) {
-  if (bytes === void 0) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1e3 && unit < units.length - 1) {
-    value /= 1e3;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}
-var shortDigest = (digest) => digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest;
-var cell = (text) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
-function summaryMarkdown(results, title = "prepull") {
-  const hasMirror = results.some((r) => r.mirror !== void 0);
-  const hasQuota = results.some((r) => r.quota !== void 0);
-  const head = [
-    "image",
-    "status",
-    "source",
-    "ref",
-    "digest",
-    "attempts",
-    "time",
-    "size",
-    ...hasMirror ? ["mirror"] : [],
-    ...hasQuota ? ["Hub quota"] : [],
-    "reason"
-  ];
-  const rows = results.map((r) => [
-    `\`${r.image}\``,
-    r.status,
-    r.source,
-    r.ref ? `\`${r.ref}\`` : "",
-    r.digest ? `\`${shortDigest(r.digest)}\`` : "",
-    String(r.attempts),
-    `${r.seconds.toFixed(1)} s`,
-    formatBytes(r.size),
-    ...hasMirror ? [r.mirror ?? ""] : [],
-    ...hasQuota ? [r.quota ?? ""] : [],
-    r.reason
-  ]);
-  const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length]).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ");
-  return [
-    `### ${title}: ${counts || "no images"}`,
-    "",
-    `| ${head.join(" | ")} |`,
-    `|${head.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
-    ""
-  ].join("\n");
-}
-function textTable(results) {
-  const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
-  const rows = results.map((r) => [
-    r.image,
-    r.status,
-    r.source,
-    shortDigest(r.digest),
-    String(r.attempts),
-    `${r.seconds.toFixed(1)}s`,
-    r.reason
-  ]);
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
-  const fmt = (row) => row.map((c, i) => i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ");
-  return [fmt(head), ...rows.map(fmt)].join("\n");
-}
-function resultsJson(results) {
-  return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
-      image,
-      source,
-      ref,
-      digest,
-      attempts,
-      seconds: Math.round(seconds * 10) / 10,
-      status,
-      reason,
-      ...size !== void 0 && { size },
-      ...mirror !== void 0 && { mirror },
-      ...quota !== void 0 && { quota }
-    }))
-  );
-}
-
-// src/disk.ts
-var DISK_FACTOR = 2.5;
-function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured = true) {
-  const neededBytes = Math.round(compressedBytes * DISK_FACTOR);
-  const enough = neededBytes <= freeBytes;
-  const gb = (bytes) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
-  const unknownNote = unknown2.length > 0 ? ` (not counted: ${unknown2.join("; ")})` : "";
-  if (!measured) {
-    return {
-      neededBytes,
-      freeBytes,
-      enough: true,
-      message: `disk space: not estimated, no image size could be read (${unknown2.join("; ")}); ${gb(freeBytes)} free on ${where}`
-    };
-  }
-  const message = `${enough ? "disk space: " : "not enough disk space: "}needs about ${gb(neededBytes)}, ${gb(freeBytes)} free on ${where} (${formatBytes(compressedBytes)} compressed \xD7 ${DISK_FACTOR})${unknownNote}`;
-  return { neededBytes, freeBytes, enough, message };
-}
 
 // src/engine.ts
 var import_node_child_process2 = require("node:child_process");
@@ -20800,7 +20535,7 @@ __export(external_exports, {
   coerce: () => coerce_exports,
   compile: () => compile,
   config: () => config,
-  core: () => core_exports3,
+  core: () => core_exports2,
   creditCard: () => creditCard2,
   cuid: () => cuid3,
   cuid2: () => cuid22,
@@ -20955,8 +20690,8 @@ __export(external_exports, {
 });
 
 // node_modules/zod/v4/core/index.js
-var core_exports3 = {};
-__export(core_exports3, {
+var core_exports2 = {};
+__export(core_exports2, {
   $ZodAny: () => $ZodAny,
   $ZodArray: () => $ZodArray,
   $ZodAsyncError: () => $ZodAsyncError,
@@ -40905,6 +40640,145 @@ var import_node_https = require("node:https");
 var import_node_stream = require("node:stream");
 var import_promises = require("node:stream/promises");
 
+// node_modules/yocto-queue/index.js
+var Node = class {
+  value;
+  next;
+  constructor(value) {
+    this.value = value;
+  }
+};
+var Queue = class {
+  #head;
+  #tail;
+  #size;
+  constructor() {
+    this.clear();
+  }
+  enqueue(value) {
+    const node2 = new Node(value);
+    if (this.#head) {
+      this.#tail.next = node2;
+      this.#tail = node2;
+    } else {
+      this.#head = node2;
+      this.#tail = node2;
+    }
+    this.#size++;
+  }
+  dequeue() {
+    const current = this.#head;
+    if (!current) {
+      return;
+    }
+    this.#head = this.#head.next;
+    this.#size--;
+    if (!this.#head) {
+      this.#tail = void 0;
+    }
+    return current.value;
+  }
+  peek() {
+    if (!this.#head) {
+      return;
+    }
+    return this.#head.value;
+  }
+  clear() {
+    this.#head = void 0;
+    this.#tail = void 0;
+    this.#size = 0;
+  }
+  get size() {
+    return this.#size;
+  }
+  *[Symbol.iterator]() {
+    let current = this.#head;
+    while (current) {
+      yield current.value;
+      current = current.next;
+    }
+  }
+  *drain() {
+    while (this.#head) {
+      yield this.dequeue();
+    }
+  }
+};
+
+// node_modules/p-limit/index.js
+function pLimit(concurrency) {
+  validateConcurrency(concurrency);
+  const queue = new Queue();
+  let activeCount = 0;
+  const resumeNext = () => {
+    if (activeCount < concurrency && queue.size > 0) {
+      queue.dequeue()();
+      activeCount++;
+    }
+  };
+  const next = () => {
+    activeCount--;
+    resumeNext();
+  };
+  const run2 = async (function_, resolve2, arguments_) => {
+    const result = (async () => function_(...arguments_))();
+    resolve2(result);
+    try {
+      await result;
+    } catch {
+    }
+    next();
+  };
+  const enqueue = (function_, resolve2, arguments_) => {
+    new Promise((internalResolve) => {
+      queue.enqueue(internalResolve);
+    }).then(
+      run2.bind(void 0, function_, resolve2, arguments_)
+    );
+    (async () => {
+      await Promise.resolve();
+      if (activeCount < concurrency) {
+        resumeNext();
+      }
+    })();
+  };
+  const generator = (function_, ...arguments_) => new Promise((resolve2) => {
+    enqueue(function_, resolve2, arguments_);
+  });
+  Object.defineProperties(generator, {
+    activeCount: {
+      get: () => activeCount
+    },
+    pendingCount: {
+      get: () => queue.size
+    },
+    clearQueue: {
+      value() {
+        queue.clear();
+      }
+    },
+    concurrency: {
+      get: () => concurrency,
+      set(newConcurrency) {
+        validateConcurrency(newConcurrency);
+        concurrency = newConcurrency;
+        queueMicrotask(() => {
+          while (activeCount < concurrency && queue.size > 0) {
+            resumeNext();
+          }
+        });
+      }
+    }
+  });
+  return generator;
+}
+function validateConcurrency(concurrency) {
+  if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
+    throw new TypeError("Expected `concurrency` to be a number from 1 and up");
+  }
+}
+
 // src/registry/auth.ts
 var import_node_fs4 = require("node:fs");
 var import_node_os2 = require("node:os");
@@ -41262,6 +41136,115 @@ async function readBuffer(response) {
 }
 async function drain(response) {
   await readBuffer(response).catch(() => void 0);
+}
+
+// src/report.ts
+var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
+var actionLogger = {
+  info: (message) => info(message),
+  notice: (message) => notice(message),
+  warning: (message) => warning(message),
+  error: (message) => error(message),
+  untrusted(title, text) {
+    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+    info(title);
+    info(`::stop-commands::${token}`);
+    for (const line of text.split(/\r?\n/)) info(`  ${line}`);
+    info(`::${token}::`);
+  },
+  group(title, lines) {
+    startGroup(title);
+    for (const line of lines) info(line);
+    endGroup();
+  },
+  raw: (text) => process.stdout.write(text)
+};
+function formatBytes(bytes) {
+  if (bytes === void 0) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1e3 && unit < units.length - 1) {
+    value /= 1e3;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+var shortDigest = (digest) => digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest;
+var cell = (text) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
+function summaryMarkdown(results, title = "prepull") {
+  const hasMirror = results.some((r) => r.mirror !== void 0);
+  const hasQuota = results.some((r) => r.quota !== void 0);
+  const head = [
+    "image",
+    "status",
+    "source",
+    "ref",
+    "digest",
+    "attempts",
+    "time",
+    "size",
+    ...hasMirror ? ["mirror"] : [],
+    ...hasQuota ? ["Hub quota"] : [],
+    "reason"
+  ];
+  const rows = results.map((r) => [
+    `\`${r.image}\``,
+    r.status,
+    r.source,
+    r.ref ? `\`${r.ref}\`` : "",
+    r.digest ? `\`${shortDigest(r.digest)}\`` : "",
+    String(r.attempts),
+    `${r.seconds.toFixed(1)} s`,
+    formatBytes(r.size),
+    ...hasMirror ? [r.mirror ?? ""] : [],
+    ...hasQuota ? [r.quota ?? ""] : [],
+    r.reason
+  ]);
+  const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length]).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(", ");
+  return [
+    `### ${title}: ${counts || "no images"}`,
+    "",
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+    ""
+  ].join("\n");
+}
+function textTable(results) {
+  const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
+  const rows = results.map((r) => [
+    r.image,
+    r.status,
+    r.source,
+    shortDigest(r.digest),
+    String(r.attempts),
+    `${r.seconds.toFixed(1)}s`,
+    r.reason
+  ]);
+  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
+  const fmt = (row) => row.map((c, i) => i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0)).join("  ");
+  return [fmt(head), ...rows.map(fmt)].join("\n");
+}
+function resultsJson(results) {
+  return JSON.stringify(
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
+      image,
+      source,
+      ref,
+      digest,
+      attempts,
+      seconds: Math.round(seconds * 10) / 10,
+      status,
+      reason,
+      ...size !== void 0 && { size },
+      ...mirror !== void 0 && { mirror },
+      ...quota !== void 0 && { quota }
+    }))
+  );
+}
+function failedResult(image, reason) {
+  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
 }
 
 // node_modules/is-network-error/index.js
@@ -41754,6 +41737,63 @@ function putStream(url2, source, length, authorization, timeoutMs) {
     });
   });
 }
+async function mirrorImages(images, config2, client, settings, host3) {
+  const limit = pLimit(config2.concurrency);
+  return Promise.all(
+    images.map(
+      (spec) => limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines = [];
+        const target = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror).find(
+          (s) => s.kind === "mirror"
+        )?.ref;
+        const base = { image, source: "upstream", ref: image, attempts: 1 };
+        let result;
+        if (!target) {
+          result = {
+            ...base,
+            digest: "",
+            seconds: 0,
+            status: "failed",
+            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
+          };
+        } else {
+          const mirrorRef = formatReference(target);
+          try {
+            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const { stats } = outcome;
+            result = {
+              ...base,
+              digest: outcome.digest,
+              seconds: (performance.now() - started) / 1e3,
+              status: outcome.status,
+              reason: outcome.status === "present" ? `${mirrorRef} already has upstream's digest; nothing moved` : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
+              size: stats.bytesMoved,
+              mirror: mirrorRef
+            };
+          } catch (error63) {
+            const message = error63 instanceof CopyError || error63 instanceof TransientError ? error63.message : `unexpected: ${error63.message}`;
+            lines.push(message);
+            result = {
+              ...base,
+              digest: "",
+              seconds: (performance.now() - started) / 1e3,
+              status: "failed",
+              reason: `copy to ${mirrorRef} failed: ${message}`,
+              mirror: mirrorRef
+            };
+          }
+        }
+        host3.log.group(
+          `${image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines
+        );
+        return result;
+      })
+    )
+  );
+}
 
 // src/probe.ts
 function quotaText(quota) {
@@ -41990,6 +42030,76 @@ function probeHooks(client, settings, warn, progress) {
   };
 }
 
+// src/planmode.ts
+async function planAll(images, config2, client, settings, host3) {
+  const limit = pLimit(Math.max(config2.concurrency, 4));
+  return Promise.all(
+    images.map(
+      (spec) => limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines = [];
+        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+        const upstream = await probe.upstream();
+        const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
+        const states = [];
+        let chosen;
+        for (const source of sources.filter((s) => s.kind === "mirror")) {
+          const assessed = await probe.assessMirror(source.ref);
+          const name = formatReference(source.ref);
+          const word = assessed.state === "ok" || assessed.state === "unverified" ? assessed.state === "ok" ? "ok" : "unverified" : assessed.state;
+          states.push(
+            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
+          );
+          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+        }
+        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
+        const upstreamSource = sources.find((s) => s.kind === "upstream");
+        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
+          chosen = { source: upstreamSource, digest: upstream.digest };
+        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
+        host3.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+        const result = {
+          image,
+          source: chosen ? chosen.source.kind : "none",
+          ref: chosen ? formatReference(chosen.source.ref) : "",
+          digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
+          attempts: 0,
+          seconds: (performance.now() - started) / 1e3,
+          status: chosen ? "planned" : "failed",
+          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
+          ...states.length > 0 && { mirror: states.join("; ") },
+          ...quota !== void 0 && { quota }
+        };
+        return result;
+      })
+    )
+  );
+}
+
+// src/pullmode.ts
+var import_promises2 = require("node:fs/promises");
+
+// src/disk.ts
+var DISK_FACTOR = 2.5;
+function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured = true) {
+  const neededBytes = Math.round(compressedBytes * DISK_FACTOR);
+  const enough = neededBytes <= freeBytes;
+  const gb = (bytes) => `${(bytes / 1e9).toFixed(bytes < 1e9 ? 2 : 1)} GB`;
+  const unknownNote = unknown2.length > 0 ? ` (not counted: ${unknown2.join("; ")})` : "";
+  if (!measured) {
+    return {
+      neededBytes,
+      freeBytes,
+      enough: true,
+      message: `disk space: not estimated, no image size could be read (${unknown2.join("; ")}); ${gb(freeBytes)} free on ${where}`
+    };
+  }
+  const message = `${enough ? "disk space: " : "not enough disk space: "}needs about ${gb(neededBytes)}, ${gb(freeBytes)} free on ${where} (${formatBytes(compressedBytes)} compressed \xD7 ${DISK_FACTOR})${unknownNote}`;
+  return { neededBytes, freeBytes, enough, message };
+}
+
 // src/progress.ts
 var PROGRESS_INTERVAL_SECONDS = 5;
 var DOCKER_DONE = /^([0-9a-f]{12}): (Download complete|Pull complete|Already exists)\s*$/;
@@ -42174,10 +42284,90 @@ async function presentLocally(spec, engine, hooks) {
   return has ? expected : void 0;
 }
 
+// src/pullmode.ts
+async function pullAll(images, config2, host3, engine, probes) {
+  try {
+    await engine.check();
+  } catch (error63) {
+    if (!(error63 instanceof EngineMissingError)) throw error63;
+    host3.log.error(error63.message);
+    return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
+  }
+  const work = images.map((spec) => {
+    const lines = [];
+    const log = (line) => lines.push(line);
+    return {
+      spec,
+      lines,
+      log,
+      hooks: probes.hooks(spec, log),
+      sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror)
+    };
+  });
+  const disk = await checkDisk(work, engine, config2, host3);
+  if (disk && !disk.enough && config2.onFailure === "fail") {
+    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+  }
+  const limit = pLimit(config2.concurrency);
+  return Promise.all(
+    work.map(
+      ({ spec, lines, log, hooks, sources }) => limit(async () => {
+        const image = formatReference(spec.upstream);
+        host3.log.info(`\u2192 ${image} (${spec.origin})`);
+        let result;
+        try {
+          result = await pullImage(spec, sources, engine, config2, log, hooks);
+        } catch (error63) {
+          lines.push(`unexpected error: ${error63.message}`);
+          result = failedResult(image, error63.message);
+        }
+        host3.log.group(
+          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines
+        );
+        return result;
+      })
+    )
+  );
+}
+async function checkDisk(work, engine, config2, host3) {
+  const root = await engine.dataRoot();
+  if (!root) {
+    host3.log.info("disk space: the engine did not say where it keeps images; not checked");
+    return void 0;
+  }
+  let free;
+  try {
+    const stats = await (0, import_promises2.statfs)(root);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    host3.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
+    return void 0;
+  }
+  const limit = pLimit(4);
+  const estimates = await Promise.all(
+    work.map(
+      ({ spec, hooks, sources }) => limit(
+        async () => ({
+          image: formatReference(spec.upstream),
+          estimate: await presentLocally(spec, engine, hooks) ? { bytes: 0 } : await hooks.sizeEstimate(sources)
+        })
+      )
+    )
+  );
+  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
+  const unknown2 = estimates.flatMap(({ image, estimate }) => estimate.bytes === void 0 ? [`${image}: ${estimate.note}`] : []);
+  const verdict = diskVerdict(compressed, free, root, unknown2, unknown2.length < estimates.length || estimates.length === 0);
+  if (verdict.enough) host3.log.info(verdict.message);
+  else if (config2.onFailure === "fail") host3.log.error(verdict.message);
+  else host3.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
+  return verdict;
+}
+
 // src/setvars.ts
 var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
-var import_promises2 = require("node:fs/promises");
+var import_promises3 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
 var import_node_path5 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
@@ -42222,13 +42412,13 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises3.mkdtemp)((0, import_node_path5.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
     const dirs = { scripts: (0, import_node_path5.join)(root, "scripts"), home: (0, import_node_path5.join)(root, "home"), work: (0, import_node_path5.join)(root, "work") };
-    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises2.mkdir)(dir)));
+    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises3.mkdir)(dir)));
     const scriptPath = (0, import_node_path5.join)(dirs.scripts, (0, import_node_path5.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
-    await (0, import_promises2.writeFile)(scriptPath, script, { mode: 384 });
+    await (0, import_promises3.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
       const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
@@ -42279,7 +42469,56 @@ async function evaluateScript(script, options) {
       });
     });
   } finally {
-    await (0, import_promises2.rm)(root, { recursive: true, force: true });
+    await (0, import_promises3.rm)(root, { recursive: true, force: true });
+  }
+}
+async function resolveSetVars(config2, log) {
+  const setVars = config2.setVars;
+  if (!setVars) return { images: [] };
+  let body;
+  try {
+    const fetched = await fetchScript(setVars.url, {
+      attempts: config2.attempts,
+      backoffSeconds: config2.backoffSeconds,
+      log: (l) => log.info(l)
+    });
+    if (!fetched.found) {
+      log.notice(
+        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`
+      );
+      return { images: [] };
+    }
+    body = fetched.body;
+  } catch (error63) {
+    if (!(error63 instanceof SetVarsError)) throw error63;
+    return fail2(error63.message);
+  }
+  if (setVars.sha256) {
+    const actual = sha256Hex(body);
+    if (actual !== setVars.sha256) {
+      return fail2(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
+    }
+  }
+  const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
+  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
+  if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
+  if (evaluation.timedOut)
+    return fail2("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+  if (evaluation.exitCode !== 0) {
+    const last = evaluation.output.trim().split("\n").pop() ?? "";
+    return fail2(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
+  }
+  const images = [];
+  const unset = [];
+  for (const variable of setVars.variables) {
+    const value = evaluation.values[variable];
+    if (value === void 0) unset.push(variable);
+    else images.push(parseImageLine(value, `set-vars ${variable}`));
+  }
+  for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
+  return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
+  function fail2(problem) {
+    return { images: [], problem };
   }
 }
 
@@ -42397,7 +42636,7 @@ async function processImages(images, config2, host3) {
   };
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host3);
-    if (config2.mode === "mirror") return await mirrorAll(images, config2, client, settings, host3);
+    if (config2.mode === "mirror") return await mirrorImages(images, config2, client, settings, host3);
     const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
     try {
       return await pullAll(
@@ -42418,239 +42657,6 @@ async function processImages(images, config2, host3) {
   } finally {
     client.dispose();
   }
-}
-async function pullAll(images, config2, host3, engine, probes) {
-  try {
-    await engine.check();
-  } catch (error63) {
-    if (!(error63 instanceof EngineMissingError)) throw error63;
-    host3.log.error(error63.message);
-    return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
-  }
-  const work = images.map((spec) => {
-    const lines = [];
-    const log = (line) => lines.push(line);
-    return {
-      spec,
-      lines,
-      log,
-      hooks: probes.hooks(spec, log),
-      sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror)
-    };
-  });
-  const disk = await checkDisk(work, engine, config2, host3);
-  if (disk && !disk.enough && config2.onFailure === "fail") {
-    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
-  }
-  const limit = pLimit(config2.concurrency);
-  return Promise.all(
-    work.map(
-      ({ spec, lines, log, hooks, sources }) => limit(async () => {
-        const image = formatReference(spec.upstream);
-        host3.log.info(`\u2192 ${image} (${spec.origin})`);
-        let result;
-        try {
-          result = await pullImage(spec, sources, engine, config2, log, hooks);
-        } catch (error63) {
-          lines.push(`unexpected error: ${error63.message}`);
-          result = failedResult(image, error63.message);
-        }
-        host3.log.group(
-          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines
-        );
-        return result;
-      })
-    )
-  );
-}
-async function checkDisk(work, engine, config2, host3) {
-  const root = await engine.dataRoot();
-  if (!root) {
-    host3.log.info("disk space: the engine did not say where it keeps images; not checked");
-    return void 0;
-  }
-  let free;
-  try {
-    const stats = await (0, import_promises3.statfs)(root);
-    free = stats.bavail * stats.bsize;
-  } catch {
-    host3.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
-    return void 0;
-  }
-  const limit = pLimit(4);
-  const estimates = await Promise.all(
-    work.map(
-      ({ spec, hooks, sources }) => limit(
-        async () => ({
-          image: formatReference(spec.upstream),
-          estimate: await presentLocally(spec, engine, hooks) ? { bytes: 0 } : await hooks.sizeEstimate(sources)
-        })
-      )
-    )
-  );
-  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
-  const unknown2 = estimates.flatMap(({ image, estimate }) => estimate.bytes === void 0 ? [`${image}: ${estimate.note}`] : []);
-  const verdict = diskVerdict(compressed, free, root, unknown2, unknown2.length < estimates.length || estimates.length === 0);
-  if (verdict.enough) host3.log.info(verdict.message);
-  else if (config2.onFailure === "fail") host3.log.error(verdict.message);
-  else host3.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
-  return verdict;
-}
-async function planAll(images, config2, client, settings, host3) {
-  const limit = pLimit(Math.max(config2.concurrency, 4));
-  return Promise.all(
-    images.map(
-      (spec) => limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
-        const lines = [];
-        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
-        const upstream = await probe.upstream();
-        const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
-        const states = [];
-        let chosen;
-        for (const source of sources.filter((s) => s.kind === "mirror")) {
-          const assessed = await probe.assessMirror(source.ref);
-          const name = formatReference(source.ref);
-          const word = assessed.state === "ok" || assessed.state === "unverified" ? assessed.state === "ok" ? "ok" : "unverified" : assessed.state;
-          states.push(
-            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
-          );
-          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
-        }
-        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
-        const upstreamSource = sources.find((s) => s.kind === "upstream");
-        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
-          chosen = { source: upstreamSource, digest: upstream.digest };
-        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
-        host3.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-        const result = {
-          image,
-          source: chosen ? chosen.source.kind : "none",
-          ref: chosen ? formatReference(chosen.source.ref) : "",
-          digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
-          attempts: 0,
-          seconds: (performance.now() - started) / 1e3,
-          status: chosen ? "planned" : "failed",
-          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
-          ...states.length > 0 && { mirror: states.join("; ") },
-          ...quota !== void 0 && { quota }
-        };
-        return result;
-      })
-    )
-  );
-}
-async function mirrorAll(images, config2, client, settings, host3) {
-  const limit = pLimit(config2.concurrency);
-  return Promise.all(
-    images.map(
-      (spec) => limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
-        const lines = [];
-        const target = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror).find(
-          (s) => s.kind === "mirror"
-        )?.ref;
-        const base = { image, source: "upstream", ref: image, attempts: 1 };
-        let result;
-        if (!target) {
-          result = {
-            ...base,
-            digest: "",
-            seconds: 0,
-            status: "failed",
-            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
-          };
-        } else {
-          const mirrorRef = formatReference(target);
-          try {
-            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
-            const { stats } = outcome;
-            result = {
-              ...base,
-              digest: outcome.digest,
-              seconds: (performance.now() - started) / 1e3,
-              status: outcome.status,
-              reason: outcome.status === "present" ? `${mirrorRef} already has upstream's digest; nothing moved` : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
-              size: stats.bytesMoved,
-              mirror: mirrorRef
-            };
-          } catch (error63) {
-            const message = error63 instanceof CopyError || error63 instanceof TransientError ? error63.message : `unexpected: ${error63.message}`;
-            lines.push(message);
-            result = {
-              ...base,
-              digest: "",
-              seconds: (performance.now() - started) / 1e3,
-              status: "failed",
-              reason: `copy to ${mirrorRef} failed: ${message}`,
-              mirror: mirrorRef
-            };
-          }
-        }
-        host3.log.group(
-          `${image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines
-        );
-        return result;
-      })
-    )
-  );
-}
-async function resolveSetVars(config2, log) {
-  const setVars = config2.setVars;
-  if (!setVars) return { images: [] };
-  let body;
-  try {
-    const fetched = await fetchScript(setVars.url, {
-      attempts: config2.attempts,
-      backoffSeconds: config2.backoffSeconds,
-      log: (l) => log.info(l)
-    });
-    if (!fetched.found) {
-      log.notice(
-        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`
-      );
-      return { images: [] };
-    }
-    body = fetched.body;
-  } catch (error63) {
-    if (!(error63 instanceof SetVarsError)) throw error63;
-    return fail2(error63.message);
-  }
-  if (setVars.sha256) {
-    const actual = sha256Hex(body);
-    if (actual !== setVars.sha256) {
-      return fail2(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
-    }
-  }
-  const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
-  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
-  if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
-  if (evaluation.timedOut)
-    return fail2("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
-  if (evaluation.exitCode !== 0) {
-    const last = evaluation.output.trim().split("\n").pop() ?? "";
-    return fail2(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
-  }
-  const images = [];
-  const unset = [];
-  for (const variable of setVars.variables) {
-    const value = evaluation.values[variable];
-    if (value === void 0) unset.push(variable);
-    else images.push(parseImageLine(value, `set-vars ${variable}`));
-  }
-  for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
-  return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
-  function fail2(problem) {
-    return { images: [], problem };
-  }
-}
-function failedResult(image, reason) {
-  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
 }
 async function finishRun(results, problems, config2, host3) {
   const failedCount = results.filter((r) => r.status === "failed").length;

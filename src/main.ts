@@ -1,7 +1,5 @@
-// The run, as orchestration only: read inputs, resolve images, pull each, report.
-import { statfs } from "node:fs/promises";
+// The run, as orchestration only: read inputs, resolve images, hand them to the mode, report.
 import { tmpdir } from "node:os";
-import pLimit from "p-limit";
 import {
   isAlive,
   markCollected,
@@ -13,37 +11,21 @@ import {
   uncollectedWorkers,
   writeState,
 } from "./background.js";
-import { type DiskVerdict, diskVerdict } from "./disk.js";
-import { Engine, EngineMissingError } from "./engine.js";
-import { type Config, type GetInput, type ImageSpec, InputError, parseImageLine, readConfig } from "./inputs.js";
-import { Copier, CopyError } from "./mirror.js";
-import { type Source, sourcesFor } from "./plan.js";
-import { type ImageHooks, ImageProbe, type ProbeSettings, probeHooks, quotaText, type SizeEstimate } from "./probe.js";
-import { presentLocally, pullImage } from "./pull.js";
+import { Engine } from "./engine.js";
+import type { Host } from "./host.js";
+import { type Config, type ImageSpec, InputError, readConfig } from "./inputs.js";
+import { mirrorImages } from "./mirror.js";
+import { planAll } from "./planmode.js";
+import { probeHooks } from "./probe.js";
+import { pullAll } from "./pullmode.js";
 import { formatReference } from "./reference.js";
 import { Credentials, engineConfigWithToken } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
-import { formatBytes, type Logger, type Result, resultsJson, summaryMarkdown } from "./report.js";
-import { TransientError } from "./retry.js";
-import { evaluateScript, fetchScript, SetVarsError, sha256Hex } from "./setvars.js";
+import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
+import { resolveSetVars } from "./setvars.js";
 
-/** What a run needs from its host: the Actions runner or the CLI. */
-export interface Host {
-  readonly getInput: GetInput;
-  readonly log: Logger;
-  setOutput(name: string, value: string): void;
-  writeSummary(markdown: string): Promise<void>;
-  setFailed(message: string): void;
-  setSecret(secret: string): void;
-  /** environment for the engine CLI (DOCKER_HOST, DOCKER_CONFIG, …) */
-  readonly env?: NodeJS.ProcessEnv;
-  readonly workspace?: string;
-  /** the bundle to start as a background worker (the action's own dist/index.cjs) */
-  readonly workerEntry?: string;
-  /** keeps a value for the post step (core.saveState) */
-  saveState?(name: string, value: string): void;
-}
+export type { Host } from "./host.js";
 
 export interface RunOutcome {
   readonly results: Result[];
@@ -172,7 +154,7 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   };
   try {
     if (config.mode === "plan") return await planAll(images, config, client, settings, host);
-    if (config.mode === "mirror") return await mirrorAll(images, config, client, settings, host);
+    if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
     const engineAuth = await engineConfigWithToken(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
     try {
       return await pullAll(
@@ -193,286 +175,6 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   } finally {
     client.dispose();
   }
-}
-
-async function pullAll(
-  images: readonly ImageSpec[],
-  config: Config,
-  host: Host,
-  engine: Engine,
-  probes: ReturnType<typeof probeHooks>,
-): Promise<Result[]> {
-  try {
-    await engine.check();
-  } catch (error) {
-    if (!(error instanceof EngineMissingError)) throw error;
-    host.log.error(error.message);
-    return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
-  }
-  // One set of probes per image, shared by the disk guard and the pull: each source is probed once.
-  const work = images.map((spec) => {
-    const lines: string[] = [];
-    const log = (line: string) => lines.push(line);
-    return {
-      spec,
-      lines,
-      log,
-      hooks: probes.hooks(spec, log),
-      sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
-    };
-  });
-  const disk = await checkDisk(work, engine, config, host);
-  if (disk && !disk.enough && config.onFailure === "fail") {
-    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
-  }
-  const limit = pLimit(config.concurrency);
-  return Promise.all(
-    work.map(({ spec, lines, log, hooks, sources }) =>
-      limit(async () => {
-        const image = formatReference(spec.upstream);
-        host.log.info(`→ ${image} (${spec.origin})`);
-        let result: Result;
-        try {
-          result = await pullImage(spec, sources, engine, config, log, hooks);
-        } catch (error) {
-          lines.push(`unexpected error: ${(error as Error).message}`);
-          result = failedResult(image, (error as Error).message);
-        }
-        host.log.group(
-          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines,
-        );
-        return result;
-      }),
-    ),
-  );
-}
-
-/** Before any byte moves: what the images will need on disk against the engine's free space. */
-async function checkDisk(
-  work: readonly { spec: ImageSpec; hooks: ImageHooks; sources: Source[] }[],
-  engine: Engine,
-  config: Config,
-  host: Host,
-): Promise<DiskVerdict | undefined> {
-  const root = await engine.dataRoot();
-  if (!root) {
-    host.log.info("disk space: the engine did not say where it keeps images; not checked");
-    return undefined;
-  }
-  let free: number;
-  try {
-    const stats = await statfs(root);
-    free = stats.bavail * stats.bsize;
-  } catch {
-    host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
-    return undefined;
-  }
-  const limit = pLimit(4);
-  const estimates = await Promise.all(
-    work.map(({ spec, hooks, sources }) =>
-      limit(
-        async (): Promise<{ image: string; estimate: SizeEstimate }> => ({
-          image: formatReference(spec.upstream),
-          estimate: (await presentLocally(spec, engine, hooks)) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
-        }),
-      ),
-    ),
-  );
-  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
-  const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
-  const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);
-  if (verdict.enough) host.log.info(verdict.message);
-  else if (config.onFailure === "fail") host.log.error(verdict.message);
-  else host.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
-  return verdict;
-}
-
-/** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */
-async function planAll(
-  images: readonly ImageSpec[],
-  config: Config,
-  client: RegistryClient,
-  settings: ProbeSettings,
-  host: Host,
-): Promise<Result[]> {
-  const limit = pLimit(Math.max(config.concurrency, 4));
-  return Promise.all(
-    images.map((spec) =>
-      limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
-        const lines: string[] = [];
-        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
-        const upstream = await probe.upstream();
-        const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
-        const states: string[] = [];
-        let chosen: { source: Source; digest: string } | undefined;
-        for (const source of sources.filter((s) => s.kind === "mirror")) {
-          const assessed = await probe.assessMirror(source.ref);
-          const name = formatReference(source.ref);
-          const word =
-            assessed.state === "ok" || assessed.state === "unverified" ? (assessed.state === "ok" ? "ok" : "unverified") : assessed.state;
-          states.push(
-            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
-          );
-          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
-        }
-        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
-        const upstreamSource = sources.find((s) => s.kind === "upstream");
-        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
-          chosen = { source: upstreamSource, digest: upstream.digest };
-        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
-        host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-        const result: Result = {
-          image,
-          source: chosen ? chosen.source.kind : "none",
-          ref: chosen ? formatReference(chosen.source.ref) : "",
-          digest: upstream.kind === "found" ? upstream.digest : (chosen?.digest ?? ""),
-          attempts: 0,
-          seconds: (performance.now() - started) / 1000,
-          status: chosen ? "planned" : "failed",
-          reason: chosen
-            ? states.filter((s) => !s.endsWith(": ok")).join("; ")
-            : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
-          ...(states.length > 0 && { mirror: states.join("; ") }),
-          ...(quota !== undefined && { quota }),
-        };
-        return result;
-      }),
-    ),
-  );
-}
-
-/** mirror: copy each upstream image into its first mirror over the registry API. */
-async function mirrorAll(
-  images: readonly ImageSpec[],
-  config: Config,
-  client: RegistryClient,
-  settings: ProbeSettings,
-  host: Host,
-): Promise<Result[]> {
-  const limit = pLimit(config.concurrency);
-  return Promise.all(
-    images.map((spec) =>
-      limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
-        const lines: string[] = [];
-        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
-          (s) => s.kind === "mirror",
-        )?.ref;
-        const base = { image, source: "upstream" as const, ref: image, attempts: 1 };
-        let result: Result;
-        if (!target) {
-          result = {
-            ...base,
-            digest: "",
-            seconds: 0,
-            status: "failed",
-            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
-          };
-        } else {
-          const mirrorRef = formatReference(target);
-          try {
-            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
-            const { stats } = outcome;
-            result = {
-              ...base,
-              digest: outcome.digest,
-              seconds: (performance.now() - started) / 1000,
-              status: outcome.status,
-              reason:
-                outcome.status === "present"
-                  ? `${mirrorRef} already has upstream's digest; nothing moved`
-                  : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
-              size: stats.bytesMoved,
-              mirror: mirrorRef,
-            };
-          } catch (error) {
-            const message =
-              error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
-            lines.push(message);
-            result = {
-              ...base,
-              digest: "",
-              seconds: (performance.now() - started) / 1000,
-              status: "failed",
-              reason: `copy to ${mirrorRef} failed: ${message}`,
-              mirror: mirrorRef,
-            };
-          }
-        }
-        host.log.group(
-          `${image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines,
-        );
-        return result;
-      }),
-    ),
-  );
-}
-
-interface SetVarsOutcome {
-  readonly images: (ImageSpec | { text: string; origin: string; message: string })[];
-  /** a failure that `on-failure` decides about */
-  readonly problem?: string;
-}
-
-async function resolveSetVars(config: Config, log: Logger): Promise<SetVarsOutcome> {
-  const setVars = config.setVars;
-  if (!setVars) return { images: [] };
-  let body: Buffer;
-  try {
-    const fetched = await fetchScript(setVars.url, {
-      attempts: config.attempts,
-      backoffSeconds: config.backoffSeconds,
-      log: (l) => log.info(l),
-    });
-    if (!fetched.found) {
-      log.notice(
-        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`,
-      );
-      return { images: [] };
-    }
-    body = fetched.body;
-  } catch (error) {
-    if (!(error instanceof SetVarsError)) throw error;
-    return fail(error.message);
-  }
-  if (setVars.sha256) {
-    const actual = sha256Hex(body);
-    if (actual !== setVars.sha256) {
-      return fail(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
-    }
-  }
-  const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
-  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
-  if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
-  if (evaluation.timedOut)
-    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
-  if (evaluation.exitCode !== 0) {
-    const last = evaluation.output.trim().split("\n").pop() ?? "";
-    return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
-  }
-  const images: SetVarsOutcome["images"] = [];
-  const unset: string[] = [];
-  for (const variable of setVars.variables) {
-    const value = evaluation.values[variable];
-    if (value === undefined) unset.push(variable);
-    else images.push(parseImageLine(value, `set-vars ${variable}`));
-  }
-  for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
-  return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
-
-  function fail(problem: string): SetVarsOutcome {
-    return { images: [], problem };
-  }
-}
-
-function failedResult(image: string, reason: string): Result {
-  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
 }
 
 async function finishRun(results: Result[], problems: readonly string[], config: Config, host: Host): Promise<RunOutcome> {

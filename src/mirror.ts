@@ -5,9 +5,15 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import pLimit from "p-limit";
+import type { Host } from "./host.js";
+import type { Config, ImageSpec } from "./inputs.js";
+import { sourcesFor } from "./plan.js";
+import type { ProbeSettings } from "./probe.js";
 import { formatReference, manifestSelector, type Reference } from "./reference.js";
 import { headerText, NetworkError, type RegistryClient, type RegistryResponse, registryBaseUrl } from "./registry/client.js";
 import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./registry/manifests.js";
+import { formatBytes, type Result } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
@@ -251,4 +257,73 @@ function putStream(
       reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error.message}`));
     });
   });
+}
+
+/** mirror: copy each upstream image into its first mirror over the registry API. */
+export async function mirrorImages(
+  images: readonly ImageSpec[],
+  config: Config,
+  client: RegistryClient,
+  settings: ProbeSettings,
+  host: Host,
+): Promise<Result[]> {
+  const limit = pLimit(config.concurrency);
+  return Promise.all(
+    images.map((spec) =>
+      limit(async () => {
+        const started = performance.now();
+        const image = formatReference(spec.upstream);
+        const lines: string[] = [];
+        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
+          (s) => s.kind === "mirror",
+        )?.ref;
+        const base = { image, source: "upstream" as const, ref: image, attempts: 1 };
+        let result: Result;
+        if (!target) {
+          result = {
+            ...base,
+            digest: "",
+            seconds: 0,
+            status: "failed",
+            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
+          };
+        } else {
+          const mirrorRef = formatReference(target);
+          try {
+            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const { stats } = outcome;
+            result = {
+              ...base,
+              digest: outcome.digest,
+              seconds: (performance.now() - started) / 1000,
+              status: outcome.status,
+              reason:
+                outcome.status === "present"
+                  ? `${mirrorRef} already has upstream's digest; nothing moved`
+                  : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
+              size: stats.bytesMoved,
+              mirror: mirrorRef,
+            };
+          } catch (error) {
+            const message =
+              error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+            lines.push(message);
+            result = {
+              ...base,
+              digest: "",
+              seconds: (performance.now() - started) / 1000,
+              status: "failed",
+              reason: `copy to ${mirrorRef} failed: ${message}`,
+              mirror: mirrorRef,
+            };
+          }
+        }
+        host.log.group(
+          `${image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines,
+        );
+        return result;
+      }),
+    ),
+  );
 }

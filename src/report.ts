@@ -169,3 +169,8 @@ export function resultsJson(results: readonly Result[]): string {
     })),
   );
 }
+
+/** An image that ends failed before any source was tried. */
+export function failedResult(image: string, reason: string): Result {
+  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
+}

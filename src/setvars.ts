@@ -8,6 +8,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { HttpClient } from "@actions/http-client";
+import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
+import { formatReference } from "./reference.js";
+import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
 export const SET_VARS_TIMEOUT_SECONDS = 30;
@@ -138,5 +141,62 @@ export async function evaluateScript(
     });
   } finally {
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+export interface SetVarsOutcome {
+  readonly images: (ImageSpec | { text: string; origin: string; message: string })[];
+  /** a failure that `on-failure` decides about */
+  readonly problem?: string;
+}
+
+export async function resolveSetVars(config: Config, log: Logger): Promise<SetVarsOutcome> {
+  const setVars = config.setVars;
+  if (!setVars) return { images: [] };
+  let body: Buffer;
+  try {
+    const fetched = await fetchScript(setVars.url, {
+      attempts: config.attempts,
+      backoffSeconds: config.backoffSeconds,
+      log: (l) => log.info(l),
+    });
+    if (!fetched.found) {
+      log.notice(
+        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`,
+      );
+      return { images: [] };
+    }
+    body = fetched.body;
+  } catch (error) {
+    if (!(error instanceof SetVarsError)) throw error;
+    return fail(error.message);
+  }
+  if (setVars.sha256) {
+    const actual = sha256Hex(body);
+    if (actual !== setVars.sha256) {
+      return fail(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
+    }
+  }
+  const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
+  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
+  if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
+  if (evaluation.timedOut)
+    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+  if (evaluation.exitCode !== 0) {
+    const last = evaluation.output.trim().split("\n").pop() ?? "";
+    return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
+  }
+  const images: SetVarsOutcome["images"] = [];
+  const unset: string[] = [];
+  for (const variable of setVars.variables) {
+    const value = evaluation.values[variable];
+    if (value === undefined) unset.push(variable);
+    else images.push(parseImageLine(value, `set-vars ${variable}`));
+  }
+  for (const spec of images) if (!("message" in spec)) log.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
+  return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
+
+  function fail(problem: string): SetVarsOutcome {
+    return { images: [], problem };
   }
 }

@@ -1,6 +1,7 @@
 // Issue 3, end to end: the bundled action, run as the runner runs it, against a real
 // Docker engine and real registries on loopback.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 import {
   type Docker,
   docker,
@@ -164,25 +165,11 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
   describe("set-vars", () => {
     // The shape of ITKPythonPackage's scripts/dockcross-manylinux-set-vars.sh, with the
     // registries pointed at the test world.
-    const script = () => `#!/bin/bash
-MANYLINUX_VERSION=\${MANYLINUX_VERSION:=_2_28}
-TARGET_ARCH=\${TARGET_ARCH:=x64}
-if [[ \${MANYLINUX_VERSION} == _2_28 && \${TARGET_ARCH} == x64 ]]; then
-  IMAGE_TAG=\${IMAGE_TAG:=20240304-9e57d2b}
-elif [[ \${MANYLINUX_VERSION} == _2_28 && \${TARGET_ARCH} == aarch64 ]]; then
-  IMAGE_TAG=\${IMAGE_TAG:=2025.08.12-1}
-else
-  echo "Unknown manylinux version \${MANYLINUX_VERSION}"
-  exit 1;
-fi
-if [[ \${TARGET_ARCH} == x64 ]]; then
-  CONTAINER_SOURCE="${upstream.host}/dockcross/manylinux\${MANYLINUX_VERSION}-\${TARGET_ARCH}:\${IMAGE_TAG}"
-else
-  CONTAINER_SOURCE="${upstream.host}/pypa/manylinux\${MANYLINUX_VERSION}_\${TARGET_ARCH}:\${IMAGE_TAG}"
-fi
-echo "::set-output name=images::injected"
-echo "CONTAINER_SOURCE=\${CONTAINER_SOURCE}"
-`;
+    const script = () =>
+      itkSetVarsScript(
+        { x64: upstream.host, aarch64: upstream.host },
+        'echo "::set-output name=images::injected"\necho "CONTAINER_SOURCE=${CONTAINER_SOURCE}"\n',
+      );
     beforeAll(async () => {
       files.routes.set("/v6/scripts/dockcross-manylinux-set-vars.sh", { status: 200, body: script() });
       files.routes.set("/hang/scripts/dockcross-manylinux-set-vars.sh", { status: 200, body: "sleep 300\nCONTAINER_SOURCE=x" });

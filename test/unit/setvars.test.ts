@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { evaluateScript } from "../../src/setvars.js";
+import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 
 const run = (script: string, env: Record<string, string> = {}, variables = ["CONTAINER_SOURCE"], timeoutSeconds?: number) =>
   evaluateScript(Buffer.from(script), {
@@ -9,27 +10,11 @@ const run = (script: string, env: Record<string, string> = {}, variables = ["CON
     ...(timeoutSeconds && { timeoutSeconds }),
   });
 
-// The shape of ITKPythonPackage's script (see REGISTRY-NOTES.md).
-const ITK_LIKE = `#!/bin/bash
-MANYLINUX_VERSION=\${MANYLINUX_VERSION:=_2_28}
-TARGET_ARCH=\${TARGET_ARCH:=x64}
-if [[ \${MANYLINUX_VERSION} == _2_28 && \${TARGET_ARCH} == x64 ]]; then
-  IMAGE_TAG=\${IMAGE_TAG:=20240304-9e57d2b}
-elif [[ \${MANYLINUX_VERSION} == _2_28 && \${TARGET_ARCH} == aarch64 ]]; then
-  IMAGE_TAG=\${IMAGE_TAG:=2025.08.12-1}
-else
-  echo "Unknown manylinux version \${MANYLINUX_VERSION}"
-  exit 1;
-fi
-if [[ \${TARGET_ARCH} == x64 ]]; then
-  CONTAINER_SOURCE="docker.io/dockcross/manylinux\${MANYLINUX_VERSION}-\${TARGET_ARCH}:\${IMAGE_TAG}"
-else
-  CONTAINER_SOURCE="quay.io/pypa/manylinux\${MANYLINUX_VERSION}_\${TARGET_ARCH}:\${IMAGE_TAG}"
-fi
-script_dir=$(cd $(dirname $0) || exit 1; pwd)
-source "\${script_dir}/oci_exe.sh"
-echo "done"
-`;
+// Newer versions source a sibling script (absent here) after setting the image.
+const ITK_LIKE = itkSetVarsScript(
+  undefined,
+  'script_dir=$(cd $(dirname $0) || exit 1; pwd)\nsource "${script_dir}/oci_exe.sh"\necho "done"\n',
+);
 
 describe("evaluateScript", () => {
   it("reads back the named variable for x64 and aarch64, even when a sibling script is missing", async () => {

@@ -1,0 +1,105 @@
+// mode: pull — the disk guard over every image, then each image's sources in order.
+import { statfs } from "node:fs/promises";
+import pLimit from "p-limit";
+import { type DiskVerdict, diskVerdict } from "./disk.js";
+import { type Engine, EngineMissingError } from "./engine.js";
+import type { Host } from "./host.js";
+import type { Config, ImageSpec } from "./inputs.js";
+import { type Source, sourcesFor } from "./plan.js";
+import type { ImageHooks, probeHooks, SizeEstimate } from "./probe.js";
+import { presentLocally, pullImage } from "./pull.js";
+import { formatReference } from "./reference.js";
+import { failedResult, type Result } from "./report.js";
+
+export async function pullAll(
+  images: readonly ImageSpec[],
+  config: Config,
+  host: Host,
+  engine: Engine,
+  probes: ReturnType<typeof probeHooks>,
+): Promise<Result[]> {
+  try {
+    await engine.check();
+  } catch (error) {
+    if (!(error instanceof EngineMissingError)) throw error;
+    host.log.error(error.message);
+    return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
+  }
+  // One set of probes per image, shared by the disk guard and the pull: each source is probed once.
+  const work = images.map((spec) => {
+    const lines: string[] = [];
+    const log = (line: string) => lines.push(line);
+    return {
+      spec,
+      lines,
+      log,
+      hooks: probes.hooks(spec, log),
+      sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+    };
+  });
+  const disk = await checkDisk(work, engine, config, host);
+  if (disk && !disk.enough && config.onFailure === "fail") {
+    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+  }
+  const limit = pLimit(config.concurrency);
+  return Promise.all(
+    work.map(({ spec, lines, log, hooks, sources }) =>
+      limit(async () => {
+        const image = formatReference(spec.upstream);
+        host.log.info(`→ ${image} (${spec.origin})`);
+        let result: Result;
+        try {
+          result = await pullImage(spec, sources, engine, config, log, hooks);
+        } catch (error) {
+          lines.push(`unexpected error: ${(error as Error).message}`);
+          result = failedResult(image, (error as Error).message);
+        }
+        host.log.group(
+          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines,
+        );
+        return result;
+      }),
+    ),
+  );
+}
+
+/** Before any byte moves: what the images will need on disk against the engine's free space. */
+async function checkDisk(
+  work: readonly { spec: ImageSpec; hooks: ImageHooks; sources: Source[] }[],
+  engine: Engine,
+  config: Config,
+  host: Host,
+): Promise<DiskVerdict | undefined> {
+  const root = await engine.dataRoot();
+  if (!root) {
+    host.log.info("disk space: the engine did not say where it keeps images; not checked");
+    return undefined;
+  }
+  let free: number;
+  try {
+    const stats = await statfs(root);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
+    return undefined;
+  }
+  const limit = pLimit(4);
+  const estimates = await Promise.all(
+    work.map(({ spec, hooks, sources }) =>
+      limit(
+        async (): Promise<{ image: string; estimate: SizeEstimate }> => ({
+          image: formatReference(spec.upstream),
+          estimate: (await presentLocally(spec, engine, hooks)) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
+        }),
+      ),
+    ),
+  );
+  const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
+  const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
+  const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);
+  if (verdict.enough) host.log.info(verdict.message);
+  else if (config.onFailure === "fail") host.log.error(verdict.message);
+  else host.log.warning(`${verdict.message}; pulling anyway (on-failure: warn)`);
+  return verdict;
+}
