@@ -40399,6 +40399,10 @@ function withRepository(ref, repository) {
     ...digest !== void 0 && { digest }
   };
 }
+function isLoopback(registry2) {
+  const host3 = registry2.replace(/:\d+$/, "");
+  return host3 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host3) || host3 === "[::1]";
+}
 
 // src/plan.ts
 var PLACEHOLDERS = ["{path}", "{flat}", "{name}", "{registry}"];
@@ -40884,8 +40888,9 @@ var Credentials = class {
   /** All candidates for `registry`, in the order to try them. */
   for(registry2) {
     const list = [];
-    if (registry2 === "ghcr.io" && this.githubToken)
+    if (this.githubToken && (registry2 === "ghcr.io" || isLoopback(registry2))) {
       list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
+    }
     for (const key of configKeys(registry2)) {
       const found = this.config.get(normaliseConfigKey(key));
       if (found && !list.includes(found)) list.push(found);
@@ -40893,24 +40898,36 @@ var Credentials = class {
     return list;
   }
 };
-async function engineConfigWithToken(env, githubToken, tempRoot) {
+async function engineAuth(env, githubToken, tempRoot) {
   if (!githubToken) return void 0;
-  const { mkdtemp: mkdtemp2, readFile, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
+  const { mkdtemp: mkdtemp2, readFile, rename: rename2, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
   const source = (0, import_node_path4.join)(env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
-  let config2 = {};
+  let config2;
   try {
     config2 = JSON.parse(await readFile(source, "utf8"));
   } catch {
     config2 = {};
   }
-  const auths = { ...config2.auths ?? {} };
-  if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return void 0;
-  auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
   const dir = await mkdtemp2((0, import_node_path4.join)(tempRoot, "prepull-engine-config-"));
   const file3 = (0, import_node_path4.join)(dir, "config.json");
-  await writeFile3(file3, JSON.stringify({ ...config2, auths }), { mode: 384 });
+  const written = /* @__PURE__ */ new Set();
+  const write = async () => {
+    const auths = { ...config2.auths ?? {} };
+    for (const registry2 of written) {
+      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2)) continue;
+      auths[registry2] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
+    }
+    await writeFile3(`${file3}.tmp`, JSON.stringify({ ...config2, auths }), { mode: 384 });
+    await rename2(`${file3}.tmp`, file3);
+  };
+  await write();
   return {
     env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file3 },
+    async sync(registries) {
+      if ([...registries].every((r) => written.has(r))) return;
+      for (const r of registries) written.add(r);
+      await write();
+    },
     cleanup: () => rm3(dir, { recursive: true, force: true })
   };
 }
@@ -40983,10 +41000,6 @@ var NetworkError = class extends Error {
   name = "NetworkError";
 };
 var TokenSchema = external_exports.object({ token: external_exports.string().optional(), access_token: external_exports.string().optional(), expires_in: external_exports.number().optional() });
-function isLoopback(registry2) {
-  const host3 = registry2.replace(/:\d+$/, "");
-  return host3 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host3) || host3 === "[::1]";
-}
 function registryBaseUrl(registry2) {
   if (registry2 === "docker.io") return "https://registry-1.docker.io";
   return `${isLoopback(registry2) ? "http" : "https"}://${registry2}`;
@@ -41009,6 +41022,8 @@ var RegistryClient = class {
   tokens = /* @__PURE__ */ new Map();
   /** registries that answered with a Basic challenge: send Basic credentials directly */
   basic = /* @__PURE__ */ new Map();
+  /** registries where github-token is what got access (the engine needs it there too) */
+  githubTokenRegistries = /* @__PURE__ */ new Set();
   /** every secret seen, so callers can mask them */
   secrets = /* @__PURE__ */ new Set();
   requests = 0;
@@ -41028,6 +41043,7 @@ var RegistryClient = class {
     await drain(first);
     let last = first;
     for (const identity of [...this.credentials.for(registry2), void 0]) {
+      if (identity?.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm)) continue;
       let header;
       if (bearer) {
         const token = await this.fetchToken(bearer, registry2, options.scopes, identity);
@@ -41041,7 +41057,10 @@ var RegistryClient = class {
       }
       last = await this.send(method, url2, options, header);
       const status = last.message.statusCode ?? 0;
-      if (status !== 401 && status !== 403) return last;
+      if (status !== 401 && status !== 403) {
+        if (identity?.from === "github-token") this.githubTokenRegistries.add(registry2);
+        return last;
+      }
       if (identity === void 0) return last;
       await drain(last);
     }
@@ -41117,6 +41136,15 @@ function requestData(body) {
   const text = body.toString("utf8");
   if (!Buffer.from(text, "utf8").equals(body)) throw new Error("request body is not UTF-8; it cannot be sent byte for byte");
   return text;
+}
+function tokenMayGoTo(realm) {
+  if (!realm) return false;
+  try {
+    const host3 = new URL(realm).host;
+    return host3 === "ghcr.io" || isLoopback(host3);
+  } catch {
+    return false;
+  }
 }
 function pullScope(ref) {
   return `repository:${ref.path}:pull`;
@@ -41961,7 +41989,7 @@ function safeParse3(response) {
     return void 0;
   }
 }
-function probeHooks(client, settings, warn, progress) {
+function probeHooks(client, settings, warn, progress, beforePull) {
   return {
     hooks(spec, log) {
       const probe = new ImageProbe(client, spec, settings, log);
@@ -42024,7 +42052,8 @@ function probeHooks(client, settings, warn, progress) {
         sizeEstimate,
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
         layers: async () => estimate ? (await estimate).layers : void 0,
-        ...progress && { progress }
+        ...progress && { progress },
+        ...beforePull && { beforePull }
       };
     }
   };
@@ -42175,6 +42204,7 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
       await pRetry(
         async () => {
           attempts++;
+          await hooks.beforePull?.();
           const tracker = new PullProgress(await hooks.layers?.(), Date.now());
           const ticker = hooks.progress ? setInterval(
             () => hooks.progress?.(`pulling ${image} from ${source.kind}: ${tracker.text(Date.now())}`),
@@ -42637,22 +42667,19 @@ async function processImages(images, config2, host3) {
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host3);
     if (config2.mode === "mirror") return await mirrorImages(images, config2, client, settings, host3);
-    const engineAuth = await engineConfigWithToken(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
+    const auth = await engineAuth(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
     try {
-      return await pullAll(
-        images,
-        config2,
-        host3,
-        new Engine(config2.engine, engineAuth?.env ?? host3.env),
-        probeHooks(
-          client,
-          settings,
-          (image, line) => host3.log.warning(`${image}: ${line}`),
-          (line) => host3.log.info(line)
-        )
+      const hooks = probeHooks(
+        client,
+        settings,
+        (image, line) => host3.log.warning(`${image}: ${line}`),
+        (line) => host3.log.info(line),
+        // Before each pull: where github-token got the probes in, the engine gets it too.
+        () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve()
       );
+      return await pullAll(images, config2, host3, new Engine(config2.engine, auth?.env ?? host3.env), hooks);
     } finally {
-      await engineAuth?.cleanup();
+      await auth?.cleanup();
     }
   } finally {
     client.dispose();

@@ -19,7 +19,7 @@ import { planAll } from "./planmode.js";
 import { probeHooks } from "./probe.js";
 import { pullAll } from "./pullmode.js";
 import { formatReference } from "./reference.js";
-import { Credentials, engineConfigWithToken } from "./registry/auth.js";
+import { Credentials, engineAuth } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
 import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
@@ -155,22 +155,19 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   try {
     if (config.mode === "plan") return await planAll(images, config, client, settings, host);
     if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
-    const engineAuth = await engineConfigWithToken(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
+    const auth = await engineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
     try {
-      return await pullAll(
-        images,
-        config,
-        host,
-        new Engine(config.engine, engineAuth?.env ?? host.env),
-        probeHooks(
-          client,
-          settings,
-          (image, line) => host.log.warning(`${image}: ${line}`),
-          (line) => host.log.info(line),
-        ),
+      const hooks = probeHooks(
+        client,
+        settings,
+        (image, line) => host.log.warning(`${image}: ${line}`),
+        (line) => host.log.info(line),
+        // Before each pull: where github-token got the probes in, the engine gets it too.
+        () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve(),
       );
+      return await pullAll(images, config, host, new Engine(config.engine, auth?.env ?? host.env), hooks);
     } finally {
-      await engineAuth?.cleanup();
+      await auth?.cleanup();
     }
   } finally {
     client.dispose();

@@ -235,6 +235,7 @@ export function probeHooks(
   settings: ProbeSettings,
   warn: (image: string, line: string) => void,
   progress?: (line: string) => void,
+  beforePull?: () => Promise<void>,
 ): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
   return {
     hooks(spec, log) {
@@ -301,6 +302,7 @@ export function probeHooks(
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
         layers: async () => (estimate ? (await estimate).layers : undefined),
         ...(progress && { progress }),
+        ...(beforePull && { beforePull }),
       };
     },
   };

@@ -6,8 +6,7 @@ import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
 import { type Layer, PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
-import { formatReference, type Reference, repositoryOf, taggableReference } from "./reference.js";
-import { isLoopback } from "./registry/client.js";
+import { formatReference, isLoopback, type Reference, repositoryOf, taggableReference } from "./reference.js";
 import type { Result } from "./report.js";
 
 export interface PullOptions {
@@ -35,6 +34,8 @@ export interface PullHooks {
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
   layers?(): Promise<readonly Layer[] | undefined>;
+  /** Called before each engine pull (the engine's credentials are brought up to date). */
+  beforePull?(): Promise<void>;
   /** A live line while a pull goes on (outside the image's group, which is written at the end). */
   progress?(line: string): void;
   sleep?(seconds: number): Promise<void>;
@@ -100,6 +101,7 @@ export async function pullImage(
       await pRetry(
         async () => {
           attempts++;
+          await hooks.beforePull?.();
           const tracker = new PullProgress(await hooks.layers?.(), Date.now());
           const ticker = hooks.progress
             ? setInterval(

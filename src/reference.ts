@@ -152,3 +152,9 @@ export function withRepository(ref: Reference, repository: Reference): Reference
     ...(digest !== undefined && { digest }),
   };
 }
+
+/** A registry on this machine: the engine reaches 127.0.0.0/8 over plain HTTP, and a token sent there stays here. */
+export function isLoopback(registry: string): boolean {
+  const host = registry.replace(/:\d+$/, "");
+  return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
+}

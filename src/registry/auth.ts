@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { isLoopback } from "../reference.js";
 
 export interface Challenge {
   readonly scheme: string;
@@ -121,7 +122,7 @@ function normaliseConfigKey(key: string): string {
   return host === "index.docker.io" || host === "registry-1.docker.io" ? "docker.io" : host;
 }
 
-/** Who may be asked for which registry: the engine's config, and github-token for ghcr.io. */
+/** Who may be asked for which registry: the engine's config, and github-token for ghcr.io and loopback registries. */
 export class Credentials {
   private readonly config: Map<string, Credential>;
   constructor(
@@ -135,8 +136,11 @@ export class Credentials {
   /** All candidates for `registry`, in the order to try them. */
   for(registry: string): Credential[] {
     const list: Credential[] = [];
-    if (registry === "ghcr.io" && this.githubToken)
+    // github-token is GitHub's: offered to ghcr.io, and to registries on this machine (a
+    // service container), never to a third party's registry.
+    if (this.githubToken && (registry === "ghcr.io" || isLoopback(registry))) {
       list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
+    }
     for (const key of configKeys(registry)) {
       const found = this.config.get(normaliseConfigKey(key));
       if (found && !list.includes(found)) list.push(found);
@@ -146,32 +150,53 @@ export class Credentials {
 }
 
 /**
- * github-token for the engine's own pulls from ghcr.io: a temporary config directory that
- * copies the engine's config and adds ghcr.io only where it has no entry. The token never
- * appears in an argument vector; the directory is removed when the run ends.
+ * github-token for the engine's own pulls: a temporary config directory holding a copy of the
+ * engine's config, to which `sync` adds an entry for each registry where the probes found that
+ * github-token is what gets access (and the config has none). Nothing is added where access
+ * is anonymous: credentials a registry does not expect can make the engine's pull fail. The
+ * token never appears in an argument vector; the directory is removed when the run ends.
  */
-export async function engineConfigWithToken(
+export interface EngineAuth {
+  readonly env: NodeJS.ProcessEnv;
+  sync(registries: ReadonlySet<string>): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function engineAuth(
   env: NodeJS.ProcessEnv,
   githubToken: string | undefined,
   tempRoot: string,
-): Promise<{ env: NodeJS.ProcessEnv; cleanup(): Promise<void> } | undefined> {
+): Promise<EngineAuth | undefined> {
   if (!githubToken) return undefined;
-  const { mkdtemp, readFile, rm, writeFile } = await import("node:fs/promises");
+  const { mkdtemp, readFile, rename, rm, writeFile } = await import("node:fs/promises");
   const source = join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), ".docker"), "config.json");
-  let config: Record<string, unknown> = {};
+  let config: Record<string, unknown>;
   try {
     config = JSON.parse(await readFile(source, "utf8")) as Record<string, unknown>;
   } catch {
     config = {};
   }
-  const auths = { ...((config.auths as Record<string, unknown> | undefined) ?? {}) };
-  if (Object.keys(auths).some((key) => normaliseConfigKey(key) === "ghcr.io")) return undefined;
-  auths["ghcr.io"] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
   const dir = await mkdtemp(join(tempRoot, "prepull-engine-config-"));
   const file = join(dir, "config.json");
-  await writeFile(file, JSON.stringify({ ...config, auths }), { mode: 0o600 });
+  const written = new Set<string>();
+  const write = async () => {
+    const auths = { ...((config.auths as Record<string, unknown> | undefined) ?? {}) };
+    for (const registry of written) {
+      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry)) continue;
+      auths[registry] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
+    }
+    // Aside, then renamed over: a pull running meanwhile reads the old file or the new one.
+    await writeFile(`${file}.tmp`, JSON.stringify({ ...config, auths }), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  };
+  await write();
   return {
     env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file },
+    async sync(registries) {
+      if ([...registries].every((r) => written.has(r))) return;
+      for (const r of registries) written.add(r);
+      await write();
+    },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { HttpClient, type HttpClientResponse } from "@actions/http-client";
 import { z } from "zod";
-import type { Reference } from "../reference.js";
+import { isLoopback, type Reference } from "../reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
 
@@ -20,12 +20,6 @@ export interface RegistryResponse {
 }
 
 const TokenSchema = z.object({ token: z.string().optional(), access_token: z.string().optional(), expires_in: z.number().optional() });
-
-/** Loopback registries speak plain HTTP, as the engine assumes for 127.0.0.0/8. */
-export function isLoopback(registry: string): boolean {
-  const host = registry.replace(/:\d+$/, "");
-  return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
-}
 
 export function registryBaseUrl(registry: string): string {
   if (registry === "docker.io") return "https://registry-1.docker.io";
@@ -51,6 +45,8 @@ export class RegistryClient {
   private readonly tokens = new Map<string, CachedToken>();
   /** registries that answered with a Basic challenge: send Basic credentials directly */
   private readonly basic = new Map<string, Credential>();
+  /** registries where github-token is what got access (the engine needs it there too) */
+  readonly githubTokenRegistries = new Set<string>();
   /** every secret seen, so callers can mask them */
   readonly secrets = new Set<string>();
   requests = 0;
@@ -85,6 +81,7 @@ export class RegistryClient {
     await drain(first);
     let last = first;
     for (const identity of [...this.credentials.for(registry), undefined]) {
+      if (identity?.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm)) continue;
       let header: string | undefined;
       if (bearer) {
         const token = await this.fetchToken(bearer, registry, options.scopes, identity);
@@ -99,7 +96,10 @@ export class RegistryClient {
       last = await this.send(method, url, options, header);
       const status = last.message.statusCode ?? 0;
       // Stale stored credentials can refuse what anonymous access allows: try the next identity.
-      if (status !== 401 && status !== 403) return last;
+      if (status !== 401 && status !== 403) {
+        if (identity?.from === "github-token") this.githubTokenRegistries.add(registry);
+        return last;
+      }
       if (identity === undefined) return last;
       await drain(last);
     }
@@ -191,6 +191,17 @@ function requestData(body: Buffer | NodeJS.ReadableStream | undefined): string |
   const text = body.toString("utf8");
   if (!Buffer.from(text, "utf8").equals(body)) throw new Error("request body is not UTF-8; it cannot be sent byte for byte");
   return text;
+}
+
+/** github-token goes to GitHub's token endpoint or to this machine, never to a third party's realm. */
+function tokenMayGoTo(realm: string | undefined): boolean {
+  if (!realm) return false;
+  try {
+    const host = new URL(realm).host;
+    return host === "ghcr.io" || isLoopback(host);
+  } catch {
+    return false;
+  }
 }
 
 export function pullScope(ref: Reference): string {

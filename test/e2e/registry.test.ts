@@ -1,6 +1,6 @@
 // Issue 4, end to end: probe before pulling, verify the mirror, spare Docker Hub's quota,
 // private mirrors, plan mode: against real registries behind a real token server.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -17,6 +17,9 @@ import {
   worldUnavailable,
 } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
+
+/** A made-up GITHUB_TOKEN the test token server knows for the user `octo`. */
+const GITHUB_TOKEN = "ghs_FAKEgithubTOKENforTHEtests0123456789";
 
 const QUOTA_HEADERS = { "ratelimit-limit": "100;w=21600", "ratelimit-remaining": "76;w=21600" };
 const EXHAUSTED = {
@@ -52,7 +55,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     engine = docker();
     tokens = await TokenServer.start("test-registry", {
       isPrivate: (repo) => repo.startsWith("private/"),
-      users: { alice: "s3cret-password" },
+      users: { alice: "s3cret-password", octo: GITHUB_TOKEN },
     });
     [hub, ghcr] = await Promise.all([
       startRegistry({ tokenAuth: tokens.registryConfig() }),
@@ -147,6 +150,28 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(tokens.requests.some((r) => r.user === "alice" && r.scope.some((s) => s.includes("private/")))).toBe(true);
   });
 
+  it("github-token opens a private mirror on this machine, for the probe and the engine alike", async () => {
+    const { up, id } = await seed("gh-private", "same", (flat) => `private/${flat}`);
+    const runnerTemp = mkdtempSync(join(tmpdir(), "prepull-job-"));
+    const result = await runAction(
+      { images: up, mirrors: `${ghcrProxy.host}/private`, "github-token": GITHUB_TOKEN, backoff: "0.1" },
+      { env: { ...engine.env, GITHUB_ACTOR: "octo" }, runnerTemp },
+    );
+    runs.push(result);
+    expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", reason: "" });
+    expect(await engine.imageId(up)).toBe(id);
+    expect(tokens.requests.some((r) => r.user === "octo" && r.status === 200)).toBe(true);
+    // The engine's temporary config, which held the token, is gone.
+    expect(readdirSync(runnerTemp).filter((name) => name.startsWith("prepull-engine-config-"))).toEqual([]);
+  });
+
+  it("a github-token that a public mirror does not know: the probe falls back to anonymous, the engine is given nothing", async () => {
+    const { up, id } = await seed("gh-public", "same");
+    const result = await run({ images: up, mirrors: mirrors(), "github-token": "ghs_UNKNOWNtokenNOBODYknows" });
+    expect(result.results[0]).toMatchObject({ source: "mirror", status: "pulled", reason: "" });
+    expect(await engine.imageId(up)).toBe(id);
+  });
+
   it("Docker Hub quota exhausted: one refused request, never hammered; the mirror serves, unverified, with a warning", async () => {
     const { up, id } = await seed("quota-hit", "same");
     hubProxy.clearRules();
@@ -239,6 +264,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
         .join("\n");
       expect(text).not.toContain("s3cret-password");
       expect(text).not.toContain(token);
+      expect(text).not.toContain(GITHUB_TOKEN);
       for (const issued of tokens.issued) expect(text).not.toContain(issued);
     }
     expect(runs.at(-1)?.stdout).toContain(`::add-mask::${token}`);

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseQuota, quotaText } from "../../src/probe.js";
+import { isLoopback } from "../../src/reference.js";
 import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
-import { isLoopback, registryBaseUrl } from "../../src/registry/client.js";
+import { registryBaseUrl } from "../../src/registry/client.js";
 import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/manifests.js";
 
 describe("parseChallenges", () => {
