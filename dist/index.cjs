@@ -41852,6 +41852,11 @@ var ImageProbe = class {
   upstreamHead;
   /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
   manifests = /* @__PURE__ */ new Map();
+  /** transient probe failures per reference: tries, like failed pulls */
+  failures = /* @__PURE__ */ new Map();
+  failuresOf(ref) {
+    return this.failures.get(formatReference(ref)) ?? 0;
+  }
   upstream() {
     this.upstreamHead ??= this.head(this.spec.upstream);
     return this.upstreamHead;
@@ -41859,8 +41864,16 @@ var ImageProbe = class {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref) {
     const where = formatReference(ref);
+    const once = async () => {
+      try {
+        return await this.headOnce(ref);
+      } catch (error63) {
+        if (error63 instanceof TransientError || error63 instanceof NetworkError) this.failures.set(where, this.failuresOf(ref) + 1);
+        throw error63;
+      }
+    };
     try {
-      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log);
+      return await retryTransient(`probe ${where}`, once, this.settings, this.log);
     } catch (error63) {
       if (!(error63 instanceof TransientError)) throw error63;
       return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error63.message}` };
@@ -42049,6 +42062,7 @@ function probeHooks(client, settings, warn, progress, beforePull) {
           return upstream.kind === "found" ? upstream.digest : void 0;
         },
         probe: probeSource,
+        probeFailures: (source) => probe.failuresOf(source.ref),
         sizeEstimate,
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
         layers: async () => estimate ? (await estimate).layers : void 0,
@@ -42192,6 +42206,7 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
     let pullRef = formatReference(source.ref);
     if (hooks.probe) {
       const verdict = await hooks.probe(source, spec);
+      attempts += hooks.probeFailures?.(source) ?? 0;
       if (verdict.quota !== void 0) quota = verdict.quota;
       if (verdict.skip !== void 0) {
         log(`${label}: skipped: ${verdict.skip}; next source`);
@@ -42657,7 +42672,7 @@ async function waitForWorkers(config2, host3) {
 async function processImages(images, config2, host3) {
   const baseEnv = host3.env ?? process.env;
   const credentials = new Credentials(baseEnv, config2.githubToken);
-  const client = new RegistryClient(credentials);
+  const client = new RegistryClient(credentials, Math.min(15e3, config2.pullTimeoutSeconds * 1e3));
   const settings = {
     verify: config2.verify,
     platform: platformSpec(config2.platform),

@@ -145,7 +145,8 @@ async function waitForWorkers(config: Config, host: Host): Promise<RunOutcome> {
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
   const baseEnv = host.env ?? process.env;
   const credentials = new Credentials(baseEnv, config.githubToken);
-  const client = new RegistryClient(credentials);
+  // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
+  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
   const settings = {
     verify: config.verify,
     platform: platformSpec(config.platform),

@@ -7,7 +7,7 @@ import { parseRetryAfter } from "./policy.js";
 import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
-import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
+import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
@@ -59,6 +59,8 @@ export class ImageProbe {
   private upstreamHead?: Promise<HeadOutcome>;
   /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
   private readonly manifests = new Map<string, Promise<RegistryResponse | undefined>>();
+  /** transient probe failures per reference: tries, like failed pulls */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -66,6 +68,10 @@ export class ImageProbe {
     private readonly settings: ProbeSettings,
     private readonly log: (line: string) => void,
   ) {}
+
+  failuresOf(ref: Reference): number {
+    return this.failures.get(formatReference(ref)) ?? 0;
+  }
 
   upstream(): Promise<HeadOutcome> {
     this.upstreamHead ??= this.head(this.spec.upstream);
@@ -75,8 +81,16 @@ export class ImageProbe {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref: Reference): Promise<HeadOutcome> {
     const where = formatReference(ref);
+    const once = async () => {
+      try {
+        return await this.headOnce(ref);
+      } catch (error) {
+        if (error instanceof TransientError || error instanceof NetworkError) this.failures.set(where, this.failuresOf(ref) + 1);
+        throw error;
+      }
+    };
     try {
-      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log);
+      return await retryTransient(`probe ${where}`, once, this.settings, this.log);
     } catch (error) {
       if (!(error instanceof TransientError)) throw error;
       return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
@@ -298,6 +312,7 @@ export function probeHooks(
           return upstream.kind === "found" ? upstream.digest : undefined;
         },
         probe: probeSource,
+        probeFailures: (source: Source) => probe.failuresOf(source.ref),
         sizeEstimate,
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
         layers: async () => (estimate ? (await estimate).layers : undefined),

@@ -30,6 +30,8 @@ export interface ProbeVerdict {
 export interface PullHooks {
   /** Checked before a source is pulled; absent, every source is pulled blindly. */
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
+  /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
+  probeFailures?(source: Source): number;
   /** The digest upstream names for this image, when the registry told us; for `present`. */
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
@@ -89,6 +91,7 @@ export async function pullImage(
     let pullRef = formatReference(source.ref);
     if (hooks.probe) {
       const verdict = await hooks.probe(source, spec);
+      attempts += hooks.probeFailures?.(source) ?? 0;
       if (verdict.quota !== undefined) quota = verdict.quota;
       if (verdict.skip !== undefined) {
         log(`${label}: skipped: ${verdict.skip}; next source`);

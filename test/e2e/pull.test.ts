@@ -280,7 +280,8 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
       const { up, id, proxied } = await viaProxy("503probe");
       proxy.addRule({ method: "HEAD", path: /\/manifests\//, fault: { kind: "status", status: 503 }, times: 2 });
       const run = await runAction(inputs(up), { env: env() });
-      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", attempts: 1 });
+      // Two failed probes and one pull: three tries.
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", attempts: 3 });
       expect(run.results[0]?.ref).toContain(`${proxied}@sha256:`);
       expect(run.stdout).toMatch(/probe .*attempt 1\/3 failed, transient: HTTP 503; retrying in \d/);
       expect(proxy.requests.filter((r) => r.fault === "status")).toHaveLength(2);
