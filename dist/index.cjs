@@ -20419,7 +20419,7 @@ function readLogFrom(dir, offset) {
 }
 
 // src/main.ts
-var import_node_os4 = require("node:os");
+var import_node_os5 = require("node:os");
 
 // src/engine.ts
 var import_node_child_process2 = require("node:child_process");
@@ -40204,13 +40204,20 @@ var InspectSchema = external_exports.array(
     Size: external_exports.number().optional()
   })
 );
-var Engine = class {
+var Engine = class _Engine {
   constructor(name, env) {
     this.name = name;
     this.env = env;
   }
   name;
   env;
+  /**
+   * The same engine with no stored credentials: `dir` holds an empty config.json (docker)
+   * and auth.json (podman). Stale stored credentials can refuse what anonymous access allows.
+   */
+  anonymous(dir) {
+    return new _Engine(this.name, { ...this.env ?? process.env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: (0, import_node_path2.join)(dir, "auth.json") });
+  }
   run(args, options = {}) {
     return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
   }
@@ -40900,7 +40907,7 @@ var Credentials = class {
 };
 async function engineAuth(env, githubToken, tempRoot) {
   if (!githubToken) return void 0;
-  const { mkdtemp: mkdtemp2, readFile, rename: rename2, rm: rm3, writeFile: writeFile3 } = await import("node:fs/promises");
+  const { mkdtemp: mkdtemp3, readFile, rename: rename2, rm: rm4, writeFile: writeFile4 } = await import("node:fs/promises");
   const source = (0, import_node_path4.join)(env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
   let config2;
   try {
@@ -40908,7 +40915,7 @@ async function engineAuth(env, githubToken, tempRoot) {
   } catch {
     config2 = {};
   }
-  const dir = await mkdtemp2((0, import_node_path4.join)(tempRoot, "prepull-engine-config-"));
+  const dir = await mkdtemp3((0, import_node_path4.join)(tempRoot, "prepull-engine-config-"));
   const file3 = (0, import_node_path4.join)(dir, "config.json");
   const written = /* @__PURE__ */ new Set();
   const write = async () => {
@@ -40917,7 +40924,7 @@ async function engineAuth(env, githubToken, tempRoot) {
       if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2)) continue;
       auths[registry2] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
     }
-    await writeFile3(`${file3}.tmp`, JSON.stringify({ ...config2, auths }), { mode: 384 });
+    await writeFile4(`${file3}.tmp`, JSON.stringify({ ...config2, auths }), { mode: 384 });
     await rename2(`${file3}.tmp`, file3);
   };
   await write();
@@ -40928,7 +40935,7 @@ async function engineAuth(env, githubToken, tempRoot) {
       for (const r of registries) written.add(r);
       await write();
     },
-    cleanup: () => rm3(dir, { recursive: true, force: true })
+    cleanup: () => rm4(dir, { recursive: true, force: true })
   };
 }
 
@@ -42123,6 +42130,8 @@ async function planAll(images, config2, client, settings, host3) {
 
 // src/pullmode.ts
 var import_promises2 = require("node:fs/promises");
+var import_node_os3 = require("node:os");
+var import_node_path5 = require("node:path");
 
 // src/disk.ts
 var DISK_FACTOR = 2.5;
@@ -42215,6 +42224,7 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
       }
       if (verdict.pullRef) pullRef = verdict.pullRef;
     }
+    let anonymousTried = false;
     try {
       await pRetry(
         async () => {
@@ -42225,12 +42235,19 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
             () => hooks.progress?.(`pulling ${image} from ${source.kind}: ${tracker.text(Date.now())}`),
             PROGRESS_INTERVAL_SECONDS * 1e3
           ) : void 0;
-          const outcome = await engine.pull(pullRef, {
+          const pullWith = (which2) => which2.pull(pullRef, {
             ...options.platform && { platform: options.platform },
             insecure: isLoopback(source.ref.registry),
             timeoutMs: options.pullTimeoutSeconds * 1e3,
             onLine: (line) => tracker.onLine(line)
           }).finally(() => clearInterval(ticker));
+          let outcome = await pullWith(engine);
+          if (outcome.exitCode !== 0 && !outcome.timedOut && hooks.probe && hooks.anonymousEngine && !anonymousTried && /unauthorized|denied|authentication required/i.test(outcome.stderr)) {
+            anonymousTried = true;
+            log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+            attempts++;
+            outcome = await pullWith(hooks.anonymousEngine);
+          }
           if (outcome.exitCode === 0) return;
           if (outcome.timedOut) {
             throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
@@ -42338,6 +42355,19 @@ async function pullAll(images, config2, host3, engine, probes) {
     host3.log.error(error63.message);
     return images.map((spec) => failedResult(formatReference(spec.upstream), error63.message));
   }
+  const anonymous = await anonymousEngine(engine, host3.env ?? process.env);
+  try {
+    return await pullEach(images, config2, host3, engine, probes, anonymous.engine);
+  } finally {
+    await anonymous.cleanup();
+  }
+}
+async function anonymousEngine(engine, env) {
+  const dir = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)(env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), "prepull-anonymous-"));
+  await Promise.all([(0, import_promises2.writeFile)((0, import_node_path5.join)(dir, "config.json"), "{}"), (0, import_promises2.writeFile)((0, import_node_path5.join)(dir, "auth.json"), "{}")]);
+  return { engine: engine.anonymous(dir), cleanup: () => (0, import_promises2.rm)(dir, { recursive: true, force: true }) };
+}
+async function pullEach(images, config2, host3, engine, probes, anonymous) {
   const work = images.map((spec) => {
     const lines = [];
     const log = (line) => lines.push(line);
@@ -42345,7 +42375,7 @@ async function pullAll(images, config2, host3, engine, probes) {
       spec,
       lines,
       log,
-      hooks: probes.hooks(spec, log),
+      hooks: { ...probes.hooks(spec, log), anonymousEngine: anonymous },
       sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror)
     };
   });
@@ -42413,8 +42443,8 @@ async function checkDisk(work, engine, config2, host3) {
 var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
 var import_promises3 = require("node:fs/promises");
-var import_node_os3 = require("node:os");
-var import_node_path5 = require("node:path");
+var import_node_os4 = require("node:os");
+var import_node_path6 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
 var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
@@ -42457,12 +42487,12 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises3.mkdtemp)((0, import_node_path5.join)((0, import_node_os3.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises3.mkdtemp)((0, import_node_path6.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
-    const dirs = { scripts: (0, import_node_path5.join)(root, "scripts"), home: (0, import_node_path5.join)(root, "home"), work: (0, import_node_path5.join)(root, "work") };
+    const dirs = { scripts: (0, import_node_path6.join)(root, "scripts"), home: (0, import_node_path6.join)(root, "home"), work: (0, import_node_path6.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises3.mkdir)(dir)));
-    const scriptPath = (0, import_node_path5.join)(dirs.scripts, (0, import_node_path5.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptPath = (0, import_node_path6.join)(dirs.scripts, (0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
     await (0, import_promises3.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
@@ -42682,7 +42712,7 @@ async function processImages(images, config2, host3) {
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host3);
     if (config2.mode === "mirror") return await mirrorImages(images, config2, client, settings, host3);
-    const auth = await engineAuth(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os4.tmpdir)());
+    const auth = await engineAuth(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os5.tmpdir)());
     try {
       const hooks = probeHooks(
         client,

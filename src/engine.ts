@@ -109,6 +109,14 @@ export class Engine {
     private readonly env?: NodeJS.ProcessEnv,
   ) {}
 
+  /**
+   * The same engine with no stored credentials: `dir` holds an empty config.json (docker)
+   * and auth.json (podman). Stale stored credentials can refuse what anonymous access allows.
+   */
+  anonymous(dir: string): Engine {
+    return new Engine(this.name, { ...(this.env ?? process.env), DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: join(dir, "auth.json") });
+  }
+
   run(args: readonly string[], options: Omit<RunOptions, "env"> = {}): Promise<CommandResult> {
     return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
   }

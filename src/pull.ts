@@ -36,6 +36,8 @@ export interface PullHooks {
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
   layers?(): Promise<readonly Layer[] | undefined>;
+  /** The engine without stored credentials, for a pull refused with them (see pull.ts). */
+  anonymousEngine?: Engine;
   /** Called before each engine pull (the engine's credentials are brought up to date). */
   beforePull?(): Promise<void>;
   /** A live line while a pull goes on (outside the image's group, which is written at the end). */
@@ -100,6 +102,7 @@ export async function pullImage(
       }
       if (verdict.pullRef) pullRef = verdict.pullRef;
     }
+    let anonymousTried = false;
     try {
       await pRetry(
         async () => {
@@ -112,14 +115,31 @@ export async function pullImage(
                 PROGRESS_INTERVAL_SECONDS * 1000,
               )
             : undefined;
-          const outcome = await engine
-            .pull(pullRef, {
-              ...(options.platform && { platform: options.platform }),
-              insecure: isLoopback(source.ref.registry),
-              timeoutMs: options.pullTimeoutSeconds * 1000,
-              onLine: (line) => tracker.onLine(line),
-            })
-            .finally(() => clearInterval(ticker));
+          const pullWith = (which: Engine) =>
+            which
+              .pull(pullRef, {
+                ...(options.platform && { platform: options.platform }),
+                insecure: isLoopback(source.ref.registry),
+                timeoutMs: options.pullTimeoutSeconds * 1000,
+                onLine: (line) => tracker.onLine(line),
+              })
+              .finally(() => clearInterval(ticker));
+          let outcome = await pullWith(engine);
+          // The probe got in, the engine was refused: stale stored credentials refuse what
+          // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
+          if (
+            outcome.exitCode !== 0 &&
+            !outcome.timedOut &&
+            hooks.probe &&
+            hooks.anonymousEngine &&
+            !anonymousTried &&
+            /unauthorized|denied|authentication required/i.test(outcome.stderr)
+          ) {
+            anonymousTried = true;
+            log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+            attempts++;
+            outcome = await pullWith(hooks.anonymousEngine);
+          }
           if (outcome.exitCode === 0) return;
           if (outcome.timedOut) {
             throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {

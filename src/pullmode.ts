@@ -1,5 +1,7 @@
 // mode: pull — the disk guard over every image, then each image's sources in order.
-import { statfs } from "node:fs/promises";
+import { mkdtemp, rm, statfs, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pLimit from "p-limit";
 import { type DiskVerdict, diskVerdict } from "./disk.js";
 import { type Engine, EngineMissingError } from "./engine.js";
@@ -25,6 +27,29 @@ export async function pullAll(
     host.log.error(error.message);
     return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
   }
+  const anonymous = await anonymousEngine(engine, host.env ?? process.env);
+  try {
+    return await pullEach(images, config, host, engine, probes, anonymous.engine);
+  } finally {
+    await anonymous.cleanup();
+  }
+}
+
+/** An empty engine config of our own, for pulls that stored credentials spoil. */
+async function anonymousEngine(engine: Engine, env: NodeJS.ProcessEnv): Promise<{ engine: Engine; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), "prepull-anonymous-"));
+  await Promise.all([writeFile(join(dir, "config.json"), "{}"), writeFile(join(dir, "auth.json"), "{}")]);
+  return { engine: engine.anonymous(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function pullEach(
+  images: readonly ImageSpec[],
+  config: Config,
+  host: Host,
+  engine: Engine,
+  probes: ReturnType<typeof probeHooks>,
+  anonymous: Engine,
+): Promise<Result[]> {
   // One set of probes per image, shared by the disk guard and the pull: each source is probed once.
   const work = images.map((spec) => {
     const lines: string[] = [];
@@ -33,7 +58,7 @@ export async function pullAll(
       spec,
       lines,
       log,
-      hooks: probes.hooks(spec, log),
+      hooks: { ...probes.hooks(spec, log), anonymousEngine: anonymous },
       sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
     };
   });

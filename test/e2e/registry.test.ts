@@ -251,6 +251,15 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(tokens.requests.some((r) => r.user === "alice" && r.status === 401)).toBe(true);
   });
 
+  it("stale stored credentials refuse the engine's pull: it pulls again without them, from the mirror", async () => {
+    const { up, id } = await seed("stale-pull", "same");
+    const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    const result = await run({ images: up, mirrors: mirrors() }, stale);
+    expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", attempts: 2 });
+    expect(result.stdout).toMatch(/refused with the stored credentials \(.*\); pulling again without them/);
+    expect(await engine.imageId(up)).toBe(id);
+  });
+
   it("tokens and passwords never appear in any log", async () => {
     const { up } = await seed("secrets", "same", (flat) => `private/${flat}`);
     const token = "ghp_FAKEtokenVALUEforTHEtest0123456789";
