@@ -40572,9 +40572,6 @@ var RegistryClient = class {
   basic = /* @__PURE__ */ new Map();
   /** registries where github-token is what got access (the engine needs it there too) */
   githubTokenRegistries = /* @__PURE__ */ new Set();
-  /** every secret seen, so callers can mask them */
-  secrets = /* @__PURE__ */ new Set();
-  requests = 0;
   dispose() {
     this.http.dispose();
   }
@@ -40641,7 +40638,6 @@ var RegistryClient = class {
   }
   async send(method, url2, options, authorization) {
     const headers = { ...options.headers, ...authorization && { Authorization: authorization } };
-    this.requests++;
     try {
       return await this.http.request(method, url2, requestData(options.body), headers);
     } catch (error63) {
@@ -40657,7 +40653,6 @@ var RegistryClient = class {
     for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
       url2.searchParams.append("scope", scope);
     const headers = identity ? { Authorization: basicHeader(identity) } : {};
-    this.requests++;
     let response;
     try {
       response = await this.http.get(url2.toString(), headers);
@@ -40672,7 +40667,6 @@ var RegistryClient = class {
     const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
     const token = parsed.success ? parsed.data.token ?? parsed.data.access_token : void 0;
     if (!token) return void 0;
-    this.secrets.add(token);
     const seconds = parsed.success ? parsed.data.expires_in ?? 60 : 60;
     this.tokens.set(tokenKey(registry2, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1e3 });
     return token;
@@ -42424,7 +42418,9 @@ async function resolveSetVars(config2, log) {
   const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   if (evaluation.timedOut)
-    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+    return fail(
+      `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`
+    );
   if (evaluation.exitCode !== 0) {
     const last = evaluation.output.trim().split("\n").pop() ?? "";
     return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);

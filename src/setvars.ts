@@ -181,7 +181,9 @@ export async function resolveSetVars(config: Config, log: Logger): Promise<SetVa
   const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   if (evaluation.timedOut)
-    return fail("set-vars script did not finish within 30 s and was stopped (does it wait for input or the network?)");
+    return fail(
+      `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`,
+    );
   if (evaluation.exitCode !== 0) {
     const last = evaluation.output.trim().split("\n").pop() ?? "";
     return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);

@@ -47,9 +47,6 @@ export class RegistryClient {
   private readonly basic = new Map<string, Credential>();
   /** registries where github-token is what got access (the engine needs it there too) */
   readonly githubTokenRegistries = new Set<string>();
-  /** every secret seen, so callers can mask them */
-  readonly secrets = new Set<string>();
-  requests = 0;
 
   constructor(
     readonly credentials: Credentials,
@@ -137,7 +134,6 @@ export class RegistryClient {
 
   private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
     const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
-    this.requests++;
     try {
       return await this.http.request(method, url, requestData(options.body), headers);
     } catch (error) {
@@ -159,7 +155,6 @@ export class RegistryClient {
     for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
       url.searchParams.append("scope", scope);
     const headers: Record<string, string> = identity ? { Authorization: basicHeader(identity) } : {};
-    this.requests++;
     let response: HttpClientResponse;
     try {
       response = await this.http.get(url.toString(), headers);
@@ -174,7 +169,6 @@ export class RegistryClient {
     const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
     const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
     if (!token) return undefined;
-    this.secrets.add(token);
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
     this.tokens.set(tokenKey(registry, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 });
     return token;
