@@ -41381,7 +41381,7 @@ var TransientError = class extends Error {
   name = "TransientError";
 };
 var sleepSeconds = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
-async function retryTransient(what, operation, settings, log) {
+async function retryTransient(what, operation, settings, log, onFailure) {
   const sleep = settings.sleep ?? sleepSeconds;
   try {
     return await pRetry(
@@ -41389,6 +41389,7 @@ async function retryTransient(what, operation, settings, log) {
         try {
           return await operation();
         } catch (error63) {
+          if (error63 instanceof TransientError || error63 instanceof NetworkError) onFailure?.();
           if (error63 instanceof TransientError) throw error63;
           if (error63 instanceof NetworkError) throw new TransientError(`no answer (${error63.message})`);
           throw new AbortError(error63);
@@ -41441,8 +41442,12 @@ var Copier = class {
   client;
   settings;
   log;
+  /** transient failures retried along the way: each was a try */
+  failures = 0;
   retry(what, operation) {
-    return retryTransient(what, operation, this.settings, this.log);
+    return retryTransient(what, operation, this.settings, this.log, () => {
+      this.failures++;
+    });
   }
   /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
   async copy(source, target) {
@@ -41623,11 +41628,13 @@ async function mirrorImages(images, config2, client, settings, host2) {
         const target = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror).find(
           (s) => s.kind === "mirror"
         )?.ref;
-        const base = { image, source: "upstream", ref: image, attempts: 1 };
+        const copier = new Copier(client, settings, (line) => lines.push(line));
+        const base = { image, source: "upstream", ref: image };
         let result;
         if (!target) {
           result = {
             ...base,
+            attempts: 0,
             digest: "",
             seconds: 0,
             status: "failed",
@@ -41636,10 +41643,11 @@ async function mirrorImages(images, config2, client, settings, host2) {
         } else {
           const mirrorRef = formatReference(target);
           try {
-            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const outcome = await copier.copy(spec.upstream, target);
             const { stats } = outcome;
             result = {
               ...base,
+              attempts: 1 + copier.failures,
               digest: outcome.digest,
               seconds: (performance.now() - started) / 1e3,
               status: outcome.status,
@@ -41652,6 +41660,7 @@ async function mirrorImages(images, config2, client, settings, host2) {
             lines.push(message);
             result = {
               ...base,
+              attempts: 1 + copier.failures,
               digest: "",
               seconds: (performance.now() - started) / 1e3,
               status: "failed",
@@ -41711,16 +41720,9 @@ var ImageProbe = class {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref) {
     const where = formatReference(ref);
-    const once = async () => {
-      try {
-        return await this.headOnce(ref);
-      } catch (error63) {
-        if (error63 instanceof TransientError || error63 instanceof NetworkError) this.failures.set(where, this.failuresOf(ref) + 1);
-        throw error63;
-      }
-    };
+    const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {
-      return await retryTransient(`probe ${where}`, once, this.settings, this.log);
+      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log, failed);
     } catch (error63) {
       if (!(error63 instanceof TransientError)) throw error63;
       return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error63.message}` };
@@ -41849,6 +41851,14 @@ function safeParse3(response) {
     return void 0;
   }
 }
+function upstreamVerdict(ref, upstream) {
+  const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+  if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+  if (upstream.quota?.remaining === 0) {
+    return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+  }
+  return { pullRef: digestReference(ref, upstream.digest), ...quota };
+}
 function probeHooks(client, settings, warn, progress, beforePull) {
   return {
     hooks(spec, log) {
@@ -41856,15 +41866,7 @@ function probeHooks(client, settings, warn, progress, beforePull) {
       const image = formatReference(spec.upstream);
       const verdicts = /* @__PURE__ */ new Map();
       const probeOnce = async (source) => {
-        if (source.kind === "upstream") {
-          const upstream = await probe.upstream();
-          const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
-          if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
-          if (upstream.quota?.remaining === 0) {
-            return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
-          }
-          return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
-        }
+        if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
         const assessed = await probe.assessMirror(source.ref);
         if (assessed.state === "ok") {
           log(`${formatReference(source.ref)}: ${assessed.detail}`);
@@ -41937,16 +41939,16 @@ async function planAll(images, config2, client, settings, host2) {
         for (const source of sources.filter((s) => s.kind === "mirror")) {
           const assessed = await probe.assessMirror(source.ref);
           const name = formatReference(source.ref);
-          const word = assessed.state === "ok" || assessed.state === "unverified" ? assessed.state === "ok" ? "ok" : "unverified" : assessed.state;
           states.push(
-            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
+            `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
           );
           lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
           if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
         }
         lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
         const upstreamSource = sources.find((s) => s.kind === "upstream");
-        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
+        const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : void 0;
+        if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
           chosen = { source: upstreamSource, digest: upstream.digest };
         const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
         host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
@@ -41958,7 +41960,7 @@ async function planAll(images, config2, client, settings, host2) {
           attempts: 0,
           seconds: (performance.now() - started) / 1e3,
           status: chosen ? "planned" : "failed",
-          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
+          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
           ...states.length > 0 && { mirror: states.join("; ") },
           ...quota !== void 0 && { quota }
         };
@@ -42027,7 +42029,6 @@ var PullFailure = class extends Error {
   }
   classified;
 };
-var defaultSleep = (seconds) => new Promise((resolve2) => setTimeout(resolve2, seconds * 1e3));
 async function pullImage(spec, sources, engine, options, log, hooks = {}) {
   const started = performance.now();
   const image = formatReference(spec.upstream);
@@ -42043,13 +42044,13 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
   });
   let attempts = 0;
   let quota;
-  const present = await presentLocally(spec, engine, hooks);
+  const present = await (hooks.present?.() ?? presentLocally(spec, engine, hooks));
   if (present) {
     log(`present: ${image} is already here with ${present}; not pulled`);
     return result({ status: "present", source: "local", ref: image, digest: present });
   }
   const skipped = [];
-  const sleep = hooks.sleep ?? defaultSleep;
+  const sleep = hooks.sleep ?? sleepSeconds;
   for (const source of sources) {
     const label = `${source.kind} ${formatReference(source.ref)}`;
     let pullRef = formatReference(source.ref);
@@ -42080,25 +42081,29 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
             insecure: isLoopback(source.ref.registry),
             timeoutMs: options.pullTimeoutSeconds * 1e3,
             onLine: (line) => tracker.onLine(line)
-          }).finally(() => clearInterval(ticker));
-          let outcome = await pullWith(engine);
-          if (outcome.exitCode !== 0 && !outcome.timedOut && hooks.probe && hooks.anonymousEngine && !anonymousTried && /unauthorized|denied|authentication required/i.test(outcome.stderr)) {
-            anonymousTried = true;
-            log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
-            attempts++;
-            outcome = await pullWith(hooks.anonymousEngine);
+          });
+          try {
+            let outcome = await pullWith(engine);
+            if (outcome.exitCode !== 0 && !outcome.timedOut && hooks.probe && hooks.anonymousEngine && !anonymousTried && /unauthorized|denied|authentication required/i.test(outcome.stderr)) {
+              anonymousTried = true;
+              log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+              attempts++;
+              outcome = await pullWith(hooks.anonymousEngine);
+            }
+            if (outcome.exitCode === 0) return;
+            if (outcome.timedOut) {
+              throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
+                errorClass: "transient",
+                label: "timeout"
+              });
+            }
+            const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+            const classified = classifyEngineError(message, source.ref.registry);
+            const failure2 = new PullFailure(message, classified);
+            throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
+          } finally {
+            clearInterval(ticker);
           }
-          if (outcome.exitCode === 0) return;
-          if (outcome.timedOut) {
-            throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
-              errorClass: "transient",
-              label: "timeout"
-            });
-          }
-          const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-          const classified = classifyEngineError(message, source.ref.registry);
-          const failure2 = new PullFailure(message, classified);
-          throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
         },
         {
           retries: options.attempts - 1,
@@ -42211,13 +42216,13 @@ async function pullEach(images, config2, host2, engine, probes, anonymous) {
   const work = images.map((spec) => {
     const lines = [];
     const log = (line) => lines.push(line);
-    return {
-      spec,
-      lines,
-      log,
-      hooks: { ...probes.hooks(spec, log), anonymousEngine: anonymous },
-      sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror)
+    const hooks = { ...probes.hooks(spec, log), anonymousEngine: anonymous };
+    let present;
+    hooks.present = () => {
+      present ??= presentLocally(spec, engine, hooks);
+      return present;
     };
+    return { spec, lines, log, hooks, sources: sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror) };
   });
   const disk = await checkDisk(work, engine, config2, host2);
   if (disk && !disk.enough && config2.onFailure === "fail") {
@@ -42265,7 +42270,7 @@ async function checkDisk(work, engine, config2, host2) {
       ({ spec, hooks, sources }) => limit(
         async () => ({
           image: formatReference(spec.upstream),
-          estimate: await presentLocally(spec, engine, hooks) ? { bytes: 0 } : await hooks.sizeEstimate(sources)
+          estimate: await hooks.present?.() ? { bytes: 0 } : await hooks.sizeEstimate(sources)
         })
       )
     )
@@ -42454,20 +42459,17 @@ async function run(host2) {
   if (config2.mode === "wait") return waitForWorkers(config2, host2);
   const problems = [];
   const images = [...config2.images];
-  const invalid = config2.imageErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
-  for (const e of config2.imageErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
+  const lineErrors = [...config2.imageErrors];
   if (config2.setVars) {
     const outcome = await resolveSetVars(config2, log);
     if (outcome.problem) problems.push(outcome.problem);
     for (const spec of outcome.images) {
-      if ("message" in spec) {
-        log.error(`${spec.origin}: ${spec.message}; nothing is pulled for it`);
-        invalid.push(failedResult(spec.text, `${spec.origin}: ${spec.message}`));
-      } else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) {
-        images.push(spec);
-      }
+      if ("message" in spec) lineErrors.push(spec);
+      else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) images.push(spec);
     }
   }
+  for (const e of lineErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
+  const invalid = lineErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
   host2.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
   if (config2.background) {
     if (!host2.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");

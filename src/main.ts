@@ -13,7 +13,7 @@ import {
 } from "./background.js";
 import { Engine } from "./engine.js";
 import type { Host } from "./host.js";
-import { type Config, type ImageSpec, InputError, readConfig } from "./inputs.js";
+import { type Config, type ImageLineError, type ImageSpec, InputError, readConfig } from "./inputs.js";
 import { mirrorImages } from "./mirror.js";
 import { planAll } from "./planmode.js";
 import { probeHooks } from "./probe.js";
@@ -48,21 +48,17 @@ export async function run(host: Host): Promise<RunOutcome> {
 
   const problems: string[] = [];
   const images: ImageSpec[] = [...config.images];
-  const invalid: Result[] = config.imageErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
-  for (const e of config.imageErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
-
+  const lineErrors: ImageLineError[] = [...config.imageErrors];
   if (config.setVars) {
     const outcome = await resolveSetVars(config, log);
     if (outcome.problem) problems.push(outcome.problem);
     for (const spec of outcome.images) {
-      if ("message" in spec) {
-        log.error(`${spec.origin}: ${spec.message}; nothing is pulled for it`);
-        invalid.push(failedResult(spec.text, `${spec.origin}: ${spec.message}`));
-      } else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) {
-        images.push(spec);
-      }
+      if ("message" in spec) lineErrors.push(spec);
+      else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) images.push(spec);
     }
   }
+  for (const e of lineErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
+  const invalid = lineErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {

@@ -56,6 +56,9 @@ function errorCode(body: Buffer): string {
 }
 
 export class Copier {
+  /** transient failures retried along the way: each was a try */
+  failures = 0;
+
   constructor(
     private readonly client: RegistryClient,
     private readonly settings: RetrySettings,
@@ -63,7 +66,9 @@ export class Copier {
   ) {}
 
   private retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return retryTransient(what, operation, this.settings, this.log);
+    return retryTransient(what, operation, this.settings, this.log, () => {
+      this.failures++;
+    });
   }
 
   /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
@@ -277,11 +282,13 @@ export async function mirrorImages(
         const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
           (s) => s.kind === "mirror",
         )?.ref;
-        const base = { image, source: "upstream" as const, ref: image, attempts: 1 };
+        const copier = new Copier(client, settings, (line) => lines.push(line));
+        const base = { image, source: "upstream" as const, ref: image };
         let result: Result;
         if (!target) {
           result = {
             ...base,
+            attempts: 0,
             digest: "",
             seconds: 0,
             status: "failed",
@@ -290,10 +297,11 @@ export async function mirrorImages(
         } else {
           const mirrorRef = formatReference(target);
           try {
-            const outcome = await new Copier(client, settings, (line) => lines.push(line)).copy(spec.upstream, target);
+            const outcome = await copier.copy(spec.upstream, target);
             const { stats } = outcome;
             result = {
               ...base,
+              attempts: 1 + copier.failures,
               digest: outcome.digest,
               seconds: (performance.now() - started) / 1000,
               status: outcome.status,
@@ -310,6 +318,7 @@ export async function mirrorImages(
             lines.push(message);
             result = {
               ...base,
+              attempts: 1 + copier.failures,
               digest: "",
               seconds: (performance.now() - started) / 1000,
               status: "failed",

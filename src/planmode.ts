@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import type { Host } from "./host.js";
 import type { Config, ImageSpec } from "./inputs.js";
 import { type Source, sourcesFor } from "./plan.js";
-import { ImageProbe, type ProbeSettings, quotaText } from "./probe.js";
+import { ImageProbe, type ProbeSettings, quotaText, upstreamVerdict } from "./probe.js";
 import { formatReference } from "./reference.js";
 import type { RegistryClient } from "./registry/client.js";
 import type { Result } from "./report.js";
@@ -31,17 +31,16 @@ export async function planAll(
         for (const source of sources.filter((s) => s.kind === "mirror")) {
           const assessed = await probe.assessMirror(source.ref);
           const name = formatReference(source.ref);
-          const word =
-            assessed.state === "ok" || assessed.state === "unverified" ? (assessed.state === "ok" ? "ok" : "unverified") : assessed.state;
           states.push(
-            `${name}: ${word}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
+            `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
           );
           lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
           if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
         }
         lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
         const upstreamSource = sources.find((s) => s.kind === "upstream");
-        if (!chosen && upstream.kind === "found" && upstreamSource && upstream.quota?.remaining !== 0)
+        const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : undefined;
+        if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
           chosen = { source: upstreamSource, digest: upstream.digest };
         const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
         host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
@@ -55,7 +54,7 @@ export async function planAll(
           status: chosen ? "planned" : "failed",
           reason: chosen
             ? states.filter((s) => !s.endsWith(": ok")).join("; ")
-            : [...states, `upstream: ${upstream.kind === "found" ? "quota exhausted" : upstream.detail}`].join("; "),
+            : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
           ...(states.length > 0 && { mirror: states.join("; ") }),
           ...(quota !== undefined && { quota }),
         };

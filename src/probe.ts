@@ -7,7 +7,7 @@ import { parseRetryAfter } from "./policy.js";
 import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
-import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
+import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 
@@ -81,16 +81,9 @@ export class ImageProbe {
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref: Reference): Promise<HeadOutcome> {
     const where = formatReference(ref);
-    const once = async () => {
-      try {
-        return await this.headOnce(ref);
-      } catch (error) {
-        if (error instanceof TransientError || error instanceof NetworkError) this.failures.set(where, this.failuresOf(ref) + 1);
-        throw error;
-      }
-    };
+    const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {
-      return await retryTransient(`probe ${where}`, once, this.settings, this.log);
+      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log, failed);
     } catch (error) {
       if (!(error instanceof TransientError)) throw error;
       return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
@@ -229,6 +222,16 @@ function safeParse(response: RegistryResponse) {
   }
 }
 
+/** Whether upstream serves the image, from its HEAD: found, and not with a spent pull quota. */
+export function upstreamVerdict(ref: Reference, upstream: HeadOutcome): ProbeVerdict {
+  const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+  if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+  if (upstream.quota?.remaining === 0) {
+    return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+  }
+  return { pullRef: digestReference(ref, upstream.digest), ...quota };
+}
+
 /** What is known of the bytes an image will bring, before it is pulled. */
 export interface SizeEstimate {
   /** compressed bytes of config and layers for the target platform */
@@ -257,15 +260,7 @@ export function probeHooks(
       const image = formatReference(spec.upstream);
       const verdicts = new Map<string, Promise<ProbeVerdict>>();
       const probeOnce = async (source: Source): Promise<ProbeVerdict> => {
-        if (source.kind === "upstream") {
-          const upstream = await probe.upstream();
-          const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
-          if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
-          if (upstream.quota?.remaining === 0) {
-            return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
-          }
-          return { pullRef: digestReference(source.ref, upstream.digest), ...quota };
-        }
+        if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
         const assessed = await probe.assessMirror(source.ref);
         if (assessed.state === "ok") {
           log(`${formatReference(source.ref)}: ${assessed.detail}`);

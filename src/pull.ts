@@ -8,6 +8,7 @@ import { backoffSeconds, type Classified, classifyEngineError } from "./policy.j
 import { type Layer, PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
 import { formatReference, isLoopback, type Reference, repositoryOf, taggableReference } from "./reference.js";
 import type { Result } from "./report.js";
+import { sleepSeconds } from "./retry.js";
 
 export interface PullOptions {
   readonly attempts: number;
@@ -32,6 +33,8 @@ export interface PullHooks {
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
   /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
   probeFailures?(source: Source): number;
+  /** Whether the image is here already (its digest), where the caller has asked before; else presentLocally. */
+  present?(): Promise<string | undefined>;
   /** The digest upstream names for this image, when the registry told us; for `present`. */
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
@@ -54,8 +57,6 @@ class PullFailure extends Error {
     super(message);
   }
 }
-
-const defaultSleep = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
 
 export async function pullImage(
   spec: ImageSpec,
@@ -80,14 +81,14 @@ export async function pullImage(
   let attempts = 0;
   let quota: string | undefined;
 
-  const present = await presentLocally(spec, engine, hooks);
+  const present = await (hooks.present?.() ?? presentLocally(spec, engine, hooks));
   if (present) {
     log(`present: ${image} is already here with ${present}; not pulled`);
     return result({ status: "present", source: "local", ref: image, digest: present });
   }
 
   const skipped: string[] = [];
-  const sleep = hooks.sleep ?? defaultSleep;
+  const sleep = hooks.sleep ?? sleepSeconds;
   for (const source of sources) {
     const label = `${source.kind} ${formatReference(source.ref)}`;
     let pullRef = formatReference(source.ref);
@@ -116,41 +117,44 @@ export async function pullImage(
               )
             : undefined;
           const pullWith = (which: Engine) =>
-            which
-              .pull(pullRef, {
-                ...(options.platform && { platform: options.platform }),
-                insecure: isLoopback(source.ref.registry),
-                timeoutMs: options.pullTimeoutSeconds * 1000,
-                onLine: (line) => tracker.onLine(line),
-              })
-              .finally(() => clearInterval(ticker));
-          let outcome = await pullWith(engine);
-          // The probe got in, the engine was refused: stale stored credentials refuse what
-          // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
-          if (
-            outcome.exitCode !== 0 &&
-            !outcome.timedOut &&
-            hooks.probe &&
-            hooks.anonymousEngine &&
-            !anonymousTried &&
-            /unauthorized|denied|authentication required/i.test(outcome.stderr)
-          ) {
-            anonymousTried = true;
-            log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
-            attempts++;
-            outcome = await pullWith(hooks.anonymousEngine);
-          }
-          if (outcome.exitCode === 0) return;
-          if (outcome.timedOut) {
-            throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
-              errorClass: "transient",
-              label: "timeout",
+            which.pull(pullRef, {
+              ...(options.platform && { platform: options.platform }),
+              insecure: isLoopback(source.ref.registry),
+              timeoutMs: options.pullTimeoutSeconds * 1000,
+              onLine: (line) => tracker.onLine(line),
             });
+          try {
+            let outcome = await pullWith(engine);
+            // The probe got in, the engine was refused: stale stored credentials refuse what
+            // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
+            if (
+              outcome.exitCode !== 0 &&
+              !outcome.timedOut &&
+              hooks.probe &&
+              hooks.anonymousEngine &&
+              !anonymousTried &&
+              /unauthorized|denied|authentication required/i.test(outcome.stderr)
+            ) {
+              anonymousTried = true;
+              log(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+              attempts++;
+              outcome = await pullWith(hooks.anonymousEngine);
+            }
+            if (outcome.exitCode === 0) return;
+            if (outcome.timedOut) {
+              throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
+                errorClass: "transient",
+                label: "timeout",
+              });
+            }
+            const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+            const classified = classifyEngineError(message, source.ref.registry);
+            const failure = new PullFailure(message, classified);
+            throw classified.errorClass === "transient" ? failure : new AbortError(failure);
+          } finally {
+            // After the anonymous pull too: progress goes on for as long as either runs.
+            clearInterval(ticker);
           }
-          const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-          const classified = classifyEngineError(message, source.ref.registry);
-          const failure = new PullFailure(message, classified);
-          throw classified.errorClass === "transient" ? failure : new AbortError(failure);
         },
         {
           retries: options.attempts - 1,

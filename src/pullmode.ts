@@ -54,13 +54,14 @@ async function pullEach(
   const work = images.map((spec) => {
     const lines: string[] = [];
     const log = (line: string) => lines.push(line);
-    return {
-      spec,
-      lines,
-      log,
-      hooks: { ...probes.hooks(spec, log), anonymousEngine: anonymous },
-      sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+    const hooks: ImageHooks = { ...probes.hooks(spec, log), anonymousEngine: anonymous };
+    // Asked by the disk guard and again by the pull: one `image inspect` per image.
+    let present: Promise<string | undefined> | undefined;
+    hooks.present = () => {
+      present ??= presentLocally(spec, engine, hooks);
+      return present;
     };
+    return { spec, lines, log, hooks, sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror) };
   });
   const disk = await checkDisk(work, engine, config, host);
   if (disk && !disk.enough && config.onFailure === "fail") {
@@ -115,7 +116,7 @@ async function checkDisk(
       limit(
         async (): Promise<{ image: string; estimate: SizeEstimate }> => ({
           image: formatReference(spec.upstream),
-          estimate: (await presentLocally(spec, engine, hooks)) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
+          estimate: (await hooks.present?.()) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
         }),
       ),
     ),

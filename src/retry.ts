@@ -27,12 +27,14 @@ export const sleepSeconds = (seconds: number) => new Promise<void>((resolve) => 
 /**
  * Runs `operation`, retrying transient failures with backoff and one log line per retry.
  * After the last attempt the last TransientError is thrown (a NetworkError becomes one).
+ * `onFailure` hears of every transient failure, the last included (callers count tries).
  */
 export async function retryTransient<T>(
   what: string,
   operation: () => Promise<T>,
   settings: RetrySettings,
   log: (line: string) => void,
+  onFailure?: () => void,
 ): Promise<T> {
   const sleep = settings.sleep ?? sleepSeconds;
   try {
@@ -41,6 +43,7 @@ export async function retryTransient<T>(
         try {
           return await operation();
         } catch (error) {
+          if (error instanceof TransientError || error instanceof NetworkError) onFailure?.();
           if (error instanceof TransientError) throw error;
           if (error instanceof NetworkError) throw new TransientError(`no answer (${error.message})`);
           throw new AbortError(error as Error);

@@ -62,7 +62,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode, end to end", () => {
 
   it("copies a multi-platform index with every platform, attestation entry included, digests equal", async () => {
     const path = uniqueName("index");
-    const amd = await seedImage(engine, [`${upstream.host}/${path}:amd64`]);
+    await seedImage(engine, [`${upstream.host}/${path}:amd64`]);
     const arm = await seedImage(engine, [`${upstream.host}/${path}:arm64`]);
     await seedImage(engine, [`${upstream.host}/${path}:att`]);
     const indexDigest = await pushIndex(upstream.host, path, "multi", [
@@ -83,13 +83,12 @@ describe.skipIf(worldUnavailable !== "")("mirror mode, end to end", () => {
 
   it("a mirror that already holds some blobs: only the rest is uploaded", async () => {
     const path = uniqueName("partial");
-    const amd = await seedImage(engine, [`${upstream.host}/${path}:amd64`, `${mirror.host}/${flat(path)}:amd64`], { layers: 2 });
+    await seedImage(engine, [`${upstream.host}/${path}:amd64`, `${mirror.host}/${flat(path)}:amd64`], { layers: 2 });
     await seedImage(engine, [`${upstream.host}/${path}:arm64`], { layers: 2 });
     const indexDigest = await pushIndex(upstream.host, path, "multi", [
       { tag: "amd64", platform: "linux/amd64" },
       { tag: "arm64", platform: "linux/arm64" },
     ]);
-    expect(amd.id).toBeDefined();
     const run = await runAction(mirrorInputs(`${upProxy.host}/${path}:multi`), { env: engine.env });
     expect(run.results[0]).toMatchObject({ status: "copied", digest: indexDigest });
     // arm64: config + 2 layers uploaded; amd64's manifest (and so its blobs) already there.
