@@ -62,7 +62,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode, end to end", () => {
 
   it("copies a multi-platform index with every platform, attestation entry included, digests equal", async () => {
     const path = uniqueName("index");
-    await seedImage(engine, [`${upstream.host}/${path}:amd64`]);
+    const amd = await seedImage(engine, [`${upstream.host}/${path}:amd64`]);
     const arm = await seedImage(engine, [`${upstream.host}/${path}:arm64`]);
     await seedImage(engine, [`${upstream.host}/${path}:att`]);
     const indexDigest = await pushIndex(upstream.host, path, "multi", [
