@@ -1782,11 +1782,11 @@ var require_request = __commonJS({
           }
         } else if (headers && typeof headers === "object") {
           if (headers[Symbol.iterator]) {
-            for (const header of headers) {
-              if (!Array.isArray(header) || header.length !== 2) {
+            for (const header2 of headers) {
+              if (!Array.isArray(header2) || header2.length !== 2) {
                 throw new InvalidArgumentError("headers must be in key-value pair format");
               }
-              processHeader(this, header[0], header[1]);
+              processHeader(this, header2[0], header2[1]);
             }
           } else {
             const keys = Object.keys(headers);
@@ -4183,9 +4183,9 @@ var require_util2 = __commonJS({
       return "success";
     }
     function appendFetchMetadata(httpRequest2) {
-      let header = null;
-      header = httpRequest2.mode;
-      httpRequest2.headersList.set("sec-fetch-mode", header, true);
+      let header2 = null;
+      header2 = httpRequest2.mode;
+      httpRequest2.headersList.set("sec-fetch-mode", header2, true);
     }
     function appendRequestOriginHeader(request) {
       let serializedOrigin = request.origin;
@@ -6537,22 +6537,22 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path} HTTP/1.1\r
+      let header2 = `${method} ${path} HTTP/1.1\r
 `;
       if (typeof host2 === "string") {
-        header += `host: ${host2}\r
+        header2 += `host: ${host2}\r
 `;
       } else {
-        header += client[kHostHeader];
+        header2 += client[kHostHeader];
       }
       if (upgrade) {
-        header += `connection: upgrade\r
+        header2 += `connection: upgrade\r
 upgrade: ${upgrade}\r
 `;
       } else if (client[kPipelining] && !socket[kReset]) {
-        header += "connection: keep-alive\r\n";
+        header2 += "connection: keep-alive\r\n";
       } else {
-        header += "connection: close\r\n";
+        header2 += "connection: close\r\n";
       }
       if (Array.isArray(headers)) {
         for (let n = 0; n < headers.length; n += 2) {
@@ -6560,41 +6560,41 @@ upgrade: ${upgrade}\r
           const val = headers[n + 1];
           if (Array.isArray(val)) {
             for (let i = 0; i < val.length; i++) {
-              header += `${key}: ${val[i]}\r
+              header2 += `${key}: ${val[i]}\r
 `;
             }
           } else {
-            header += `${key}: ${val}\r
+            header2 += `${key}: ${val}\r
 `;
           }
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request, headers: header, socket });
+        channels.sendHeaders.publish({ request, headers: header2, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request, socket, contentLength, header, expectsPayload);
+        writeBuffer(abort, null, client, request, socket, contentLength, header2, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request, socket, contentLength, header, expectsPayload);
+        writeBuffer(abort, body, client, request, socket, contentLength, header2, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request, socket, contentLength, header, expectsPayload);
+          writeIterable(abort, body.stream(), client, request, socket, contentLength, header2, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request, socket, contentLength, header, expectsPayload);
+          writeBlob(abort, body, client, request, socket, contentLength, header2, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request, socket, contentLength, header, expectsPayload);
+        writeStream(abort, body, client, request, socket, contentLength, header2, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request, socket, contentLength, header, expectsPayload);
+        writeIterable(abort, body, client, request, socket, contentLength, header2, expectsPayload);
       } else {
         assert2(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request, socket, contentLength, header, expectsPayload) {
+    function writeStream(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
       assert2(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header2 });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -6660,22 +6660,22 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request, socket, contentLength, header, expectsPayload) {
+    function writeBuffer(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
-            socket.write(`${header}content-length: 0\r
+            socket.write(`${header2}content-length: 0\r
 \r
 `, "latin1");
           } else {
             assert2(contentLength === null, "no body must not have content length");
-            socket.write(`${header}\r
+            socket.write(`${header2}\r
 `, "latin1");
           }
         } else if (util.isBuffer(body)) {
           assert2(contentLength === body.byteLength, "buffer body must have content length");
           socket.cork();
-          socket.write(`${header}content-length: ${contentLength}\r
+          socket.write(`${header2}content-length: ${contentLength}\r
 \r
 `, "latin1");
           socket.write(body);
@@ -6691,7 +6691,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request, socket, contentLength, header, expectsPayload) {
+    async function writeBlob(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
       assert2(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6699,7 +6699,7 @@ upgrade: ${upgrade}\r
         }
         const buffer = Buffer.from(await body.arrayBuffer());
         socket.cork();
-        socket.write(`${header}content-length: ${contentLength}\r
+        socket.write(`${header2}content-length: ${contentLength}\r
 \r
 `, "latin1");
         socket.write(buffer);
@@ -6714,7 +6714,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request, socket, contentLength, header, expectsPayload) {
+    async function writeIterable(abort, body, client, request, socket, contentLength, header2, expectsPayload) {
       assert2(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6733,7 +6733,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket, request, contentLength, client, expectsPayload, header: header2 });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6751,19 +6751,19 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request, contentLength, client, expectsPayload, header }) {
+      constructor({ abort, socket, request, contentLength, client, expectsPayload, header: header2 }) {
         this.socket = socket;
         this.request = request;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
         this.expectsPayload = expectsPayload;
-        this.header = header;
+        this.header = header2;
         this.abort = abort;
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request, contentLength, client, bytesWritten, expectsPayload, header } = this;
+        const { socket, request, contentLength, client, bytesWritten, expectsPayload, header: header2 } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6786,10 +6786,10 @@ upgrade: ${upgrade}\r
             socket[kReset] = true;
           }
           if (contentLength === null) {
-            socket.write(`${header}transfer-encoding: chunked\r
+            socket.write(`${header2}transfer-encoding: chunked\r
 `, "latin1");
           } else {
-            socket.write(`${header}content-length: ${contentLength}\r
+            socket.write(`${header2}content-length: ${contentLength}\r
 \r
 `, "latin1");
           }
@@ -6813,7 +6813,7 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header, request } = this;
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header: header2, request } = this;
         request.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
@@ -6824,11 +6824,11 @@ ${len.toString(16)}\r
         }
         if (bytesWritten === 0) {
           if (expectsPayload) {
-            socket.write(`${header}content-length: 0\r
+            socket.write(`${header2}content-length: 0\r
 \r
 `, "latin1");
           } else {
-            socket.write(`${header}\r
+            socket.write(`${header2}\r
 `, "latin1");
           }
         } else if (contentLength === null) {
@@ -7558,15 +7558,15 @@ var require_redirect_handler = __commonJS({
         }
       }
     }
-    function shouldRemoveHeader(header, removeContent, unknownOrigin) {
-      if (header.length === 4) {
-        return util.headerNameToString(header) === "host";
+    function shouldRemoveHeader(header2, removeContent, unknownOrigin) {
+      if (header2.length === 4) {
+        return util.headerNameToString(header2) === "host";
       }
-      if (removeContent && util.headerNameToString(header).startsWith("content-")) {
+      if (removeContent && util.headerNameToString(header2).startsWith("content-")) {
         return true;
       }
-      if (unknownOrigin && (header.length === 13 || header.length === 6 || header.length === 19)) {
-        const name = util.headerNameToString(header);
+      if (unknownOrigin && (header2.length === 13 || header2.length === 6 || header2.length === 19)) {
+        const name = util.headerNameToString(header2);
         return name === "authorization" || name === "cookie" || name === "proxy-authorization";
       }
       return false;
@@ -11954,14 +11954,14 @@ var require_headers = __commonJS({
     function fill(headers, object2) {
       if (Array.isArray(object2)) {
         for (let i = 0; i < object2.length; ++i) {
-          const header = object2[i];
-          if (header.length !== 2) {
+          const header2 = object2[i];
+          if (header2.length !== 2) {
             throw webidl.errors.exception({
               header: "Headers constructor",
-              message: `expected name/value pair to be length 2, found ${header.length}.`
+              message: `expected name/value pair to be length 2, found ${header2.length}.`
             });
           }
-          appendHeader(headers, header[0], header[1]);
+          appendHeader(headers, header2[0], header2[1]);
         }
       } else if (typeof object2 === "object" && object2 !== null) {
         const keys = Object.keys(object2);
@@ -15405,10 +15405,10 @@ var require_util5 = __commonJS({
       const serializedB = URLSerializer(B, excludeFragment);
       return serializedA === serializedB;
     }
-    function getFieldValues(header) {
-      assert2(header !== null);
+    function getFieldValues(header2) {
+      assert2(header2 !== null);
       const values = [];
-      for (let value of header.split(",")) {
+      for (let value of header2.split(",")) {
         value = value.trim();
         if (isValidHeaderName(value)) {
           values.push(value);
@@ -16307,20 +16307,20 @@ var require_parse = __commonJS({
     var { isCTLExcludingHtab } = require_util6();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert2 = require("node:assert");
-    function parseSetCookie(header) {
-      if (isCTLExcludingHtab(header)) {
+    function parseSetCookie(header2) {
+      if (isCTLExcludingHtab(header2)) {
         return null;
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
       let name = "";
       let value = "";
-      if (header.includes(";")) {
+      if (header2.includes(";")) {
         const position = { position: 0 };
-        nameValuePair = collectASequenceOfCodePointsFast(";", header, position);
-        unparsedAttributes = header.slice(position.position);
+        nameValuePair = collectASequenceOfCodePointsFast(";", header2, position);
+        unparsedAttributes = header2.slice(position.position);
       } else {
-        nameValuePair = header;
+        nameValuePair = header2;
       }
       if (!nameValuePair.includes("=")) {
         value = nameValuePair;
@@ -19256,7 +19256,7 @@ function readLogFrom(dir, offset) {
 
 // src/engine.ts
 var import_node_child_process2 = require("node:child_process");
-var import_node_fs2 = require("node:fs");
+var import_node_fs3 = require("node:fs");
 var import_node_path2 = require("node:path");
 
 // node_modules/zod/v4/classic/external.js
@@ -22394,10 +22394,10 @@ function isValidJWT(token, algorithm = null) {
     const tokensParts = token.split(".");
     if (tokensParts.length !== 3)
       return false;
-    const [header] = tokensParts;
-    if (!header)
+    const [header2] = tokensParts;
+    if (!header2)
       return false;
-    const parsedHeader = JSON.parse(atob(header));
+    const parsedHeader = JSON.parse(atob(header2));
     if ("typ" in parsedHeader && parsedHeader?.typ !== "JWT")
       return false;
     if (!parsedHeader.alg)
@@ -38976,6 +38976,47 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
+// src/lifecycle.ts
+var import_node_fs2 = require("node:fs");
+var cleanups = /* @__PURE__ */ new Set();
+var installed = false;
+function removeOnExit(path) {
+  const remove = () => {
+    cleanups.delete(remove);
+    (0, import_node_fs2.rmSync)(path, { recursive: true, force: true });
+  };
+  cleanups.add(remove);
+  install();
+  return remove;
+}
+function runCleanups() {
+  for (const cleanup of [...cleanups]) {
+    try {
+      cleanup();
+    } catch {
+    }
+  }
+}
+function install() {
+  if (installed) return;
+  installed = true;
+  process.on("exit", runCleanups);
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129]
+  ]) {
+    process.on(signal, () => {
+      runCleanups();
+      process.exit(code);
+    });
+  }
+}
+var SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
+function childEnv(env = process.env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
+}
+
 // src/engine.ts
 var engineArgs = {
   /**
@@ -38999,7 +39040,13 @@ var EngineMissingError = class extends Error {
 };
 function runCommand(command, args, options = {}) {
   return new Promise((resolve2, reject) => {
-    const child = (0, import_node_child_process2.spawn)(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    const child = (0, import_node_child_process2.spawn)(command, args, {
+      shell: false,
+      stdio: [options.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
+      env: options.env ?? childEnv()
+    });
+    if (options.input !== void 0) child.stdin?.on("error", () => void 0);
+    if (options.input !== void 0) child.stdin?.end(options.input);
     const output2 = { stdout: "", stderr: "" };
     const pending = { stdout: "", stderr: "" };
     let timedOut = false;
@@ -39009,7 +39056,7 @@ function runCommand(command, args, options = {}) {
       setTimeout(() => child.kill("SIGKILL"), 5e3).unref();
     }, options.timeoutMs) : void 0;
     for (const stream of ["stdout", "stderr"]) {
-      child[stream].setEncoding("utf8").on("data", (chunk) => {
+      child[stream]?.setEncoding("utf8").on("data", (chunk) => {
         output2[stream] += chunk;
         if (!options.onLine) return;
         const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
@@ -39038,21 +39085,18 @@ var InspectSchema = external_exports.array(
   })
 );
 var Engine = class _Engine {
-  constructor(name, env) {
+  constructor(name, env = () => process.env) {
     this.name = name;
     this.env = env;
   }
   name;
   env;
-  /**
-   * The same engine with no stored credentials: `dir` holds an empty config.json (docker)
-   * and auth.json (podman). Stale stored credentials can refuse what anonymous access allows.
-   */
-  anonymous(dir) {
-    return new _Engine(this.name, { ...this.env ?? process.env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: (0, import_node_path2.join)(dir, "auth.json") });
+  /** The same CLI under another environment (e.g. without stored credentials). */
+  withEnv(env) {
+    return new _Engine(this.name, env);
   }
-  run(args, options = {}) {
-    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
+  async run(args, options = {}) {
+    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, childEnv(await this.env())) });
   }
   /** Throws EngineMissingError with a message a user can act on. */
   async check() {
@@ -39112,7 +39156,7 @@ var Engine = class _Engine {
   }
 };
 function engineEnv(engine, env) {
-  if (engine !== "podman" || !env.DOCKER_CONFIG || (0, import_node_fs2.existsSync)((0, import_node_path2.join)(env.DOCKER_CONFIG, "config.json"))) return env;
+  if (engine !== "podman" || !env.DOCKER_CONFIG || (0, import_node_fs3.existsSync)((0, import_node_path2.join)(env.DOCKER_CONFIG, "config.json"))) return env;
   const { DOCKER_CONFIG: _unused, ...rest } = env;
   return rest;
 }
@@ -39121,7 +39165,7 @@ function oneLine(text) {
 }
 
 // src/inputs.ts
-var import_node_fs3 = require("node:fs");
+var import_node_fs4 = require("node:fs");
 var import_node_path3 = require("node:path");
 
 // src/reference.ts
@@ -39380,7 +39424,7 @@ function readConfig(getRaw, workspace = process.cwd()) {
     const path = (0, import_node_path3.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path3.resolve)(workspace, imagesFile);
     let content;
     try {
-      content = (0, import_node_fs3.readFileSync)(path, "utf8");
+      content = (0, import_node_fs4.readFileSync)(path, "utf8");
     } catch (error63) {
       throw new InputError(
         "images-file",
@@ -39982,9 +40026,9 @@ var HttpClient = class {
           }
           yield response.readBody();
           if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-            for (const header in headers) {
-              if (header.toLowerCase() === "authorization") {
-                delete headers[header];
+            for (const header2 in headers) {
+              if (header2.toLowerCase() === "authorization") {
+                delete headers[header2];
               }
             }
           }
@@ -40137,15 +40181,15 @@ var HttpClient = class {
    * For headers that must always be a single string (like Content-Type), use the
    * specialized _getExistingOrDefaultContentTypeHeader method instead.
    */
-  _getExistingOrDefaultHeader(additionalHeaders, header, _default3) {
+  _getExistingOrDefaultHeader(additionalHeaders, header2, _default3) {
     let clientHeader;
     if (this.requestOptions && this.requestOptions.headers) {
-      const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+      const headerValue = lowercaseKeys(this.requestOptions.headers)[header2];
       if (headerValue) {
         clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
       }
     }
-    const additionalValue = additionalHeaders[header];
+    const additionalValue = additionalHeaders[header2];
     if (additionalValue !== void 0) {
       return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
     }
@@ -40332,41 +40376,41 @@ var HttpClient = class {
 var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
 
 // src/registry/auth.ts
-var import_node_fs4 = require("node:fs");
+var import_node_fs5 = require("node:fs");
 var import_node_os2 = require("node:os");
 var import_node_path4 = require("node:path");
-function parseChallenges(header) {
+function parseChallenges(header2) {
   const challenges = [];
   let current;
   let i = 0;
   const token = () => {
-    const match = /^[A-Za-z0-9!#$%&'*+.^_`|~/-]+/.exec(header.slice(i));
+    const match = /^[A-Za-z0-9!#$%&'*+.^_`|~/-]+/.exec(header2.slice(i));
     i += match ? match[0].length : 0;
     return match ? match[0] : "";
   };
   const spaces = () => {
-    while (header[i] === " " || header[i] === "	") i++;
+    while (header2[i] === " " || header2[i] === "	") i++;
   };
-  while (i < header.length) {
-    while (i < header.length && /[\s,]/.test(header[i] ?? "")) i++;
+  while (i < header2.length) {
+    while (i < header2.length && /[\s,]/.test(header2[i] ?? "")) i++;
     const name = token();
     if (name === "") {
       i++;
       continue;
     }
     spaces();
-    if (header[i] === "=" && current) {
+    if (header2[i] === "=" && current) {
       i++;
       spaces();
       let value = "";
-      if (header[i] === '"') {
-        for (i++; i < header.length && header[i] !== '"'; i++) {
-          if (header[i] === "\\") i++;
-          value += header[i] ?? "";
+      if (header2[i] === '"') {
+        for (i++; i < header2.length && header2[i] !== '"'; i++) {
+          if (header2[i] === "\\") i++;
+          value += header2[i] ?? "";
         }
         i++;
       } else {
-        const bare = /^[^\s,]*/.exec(header.slice(i))?.[0] ?? "";
+        const bare = /^[^\s,]*/.exec(header2.slice(i))?.[0] ?? "";
         i += bare.length;
         value = bare;
       }
@@ -40378,34 +40422,53 @@ function parseChallenges(header) {
   }
   return challenges;
 }
-var DockerConfigSchema = external_exports.object({
-  auths: external_exports.record(
-    external_exports.string(),
-    external_exports.object({
-      auth: external_exports.string().optional(),
-      username: external_exports.string().optional(),
-      password: external_exports.string().optional(),
-      identitytoken: external_exports.string().optional()
-    })
-  ).optional()
+var AuthEntry = external_exports.object({
+  auth: external_exports.string().optional(),
+  username: external_exports.string().optional(),
+  password: external_exports.string().optional(),
+  identitytoken: external_exports.string().optional()
 });
+var DockerConfigSchema = external_exports.object({
+  auths: external_exports.record(external_exports.string(), AuthEntry).optional(),
+  credsStore: external_exports.string().optional(),
+  credHelpers: external_exports.record(external_exports.string(), external_exports.string()).optional()
+});
+function dockerConfigDir(env = process.env) {
+  return env.DOCKER_CONFIG || (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
+}
 function configKeys(registry2) {
   if (registry2 === "docker.io") return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
   return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
 }
-function readDockerConfig(env = process.env) {
-  const dir = env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
-  const file3 = (0, import_node_path4.join)(dir, "config.json");
-  const found = /* @__PURE__ */ new Map();
+function helperServer(registry2) {
+  return registry2 === "docker.io" ? "https://index.docker.io/v1/" : registry2;
+}
+function normaliseConfigKey(key) {
+  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
+}
+function readDockerConfigFile(env = process.env) {
+  const file3 = (0, import_node_path4.join)(dockerConfigDir(env), "config.json");
   let raw;
   try {
-    raw = (0, import_node_fs4.readFileSync)(file3, "utf8");
+    raw = (0, import_node_fs5.readFileSync)(file3, "utf8");
   } catch {
-    return found;
+    return { file: file3, config: {} };
   }
-  const parsed = DockerConfigSchema.safeParse(JSON.parse(raw));
-  if (!parsed.success) return found;
-  for (const [key, entry] of Object.entries(parsed.data.auths ?? {})) {
+  let json2;
+  try {
+    json2 = JSON.parse(raw);
+  } catch (error63) {
+    return { file: file3, config: {}, problem: `${file3} is not valid JSON (${error63.message}); its credentials are not used` };
+  }
+  const parsed = DockerConfigSchema.safeParse(json2);
+  if (!parsed.success) return { file: file3, config: {}, problem: `${file3} is not an engine config file; its credentials are not used` };
+  return { file: file3, config: parsed.data };
+}
+function readDockerConfig(env = process.env) {
+  const { file: file3, config: config2 } = readDockerConfigFile(env);
+  const found = /* @__PURE__ */ new Map();
+  for (const [key, entry] of Object.entries(config2.auths ?? {})) {
     let username = entry.username;
     let password = entry.password;
     if (entry.auth) {
@@ -40420,65 +40483,80 @@ function readDockerConfig(env = process.env) {
   }
   return found;
 }
-function normaliseConfigKey(key) {
-  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
-}
+var HelperAnswer = external_exports.object({ Username: external_exports.string(), Secret: external_exports.string() });
+var runCredentialHelper = async (helper, server) => {
+  const result = await runCommand(`docker-credential-${helper}`, ["get"], {
+    input: server,
+    timeoutMs: 1e4,
+    env: childEnv()
+  }).catch(() => void 0);
+  if (!result || result.exitCode !== 0) return void 0;
+  try {
+    const parsed = HelperAnswer.parse(JSON.parse(result.stdout));
+    return { username: parsed.Username, secret: parsed.Secret };
+  } catch {
+    return void 0;
+  }
+};
 var Credentials = class {
-  constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull") {
+  constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull", helperRunner = runCredentialHelper) {
     this.githubToken = githubToken;
     this.githubActor = githubActor;
-    this.config = readDockerConfig(env);
+    this.helperRunner = helperRunner;
+    this.file = readDockerConfigFile(env);
+    this.stored = readDockerConfig(env);
   }
   githubToken;
   githubActor;
-  config;
+  helperRunner;
+  file;
+  stored;
+  helped = /* @__PURE__ */ new Map();
+  /** Why the engine's config could not be read, if it could not. */
+  get problem() {
+    return this.file.problem;
+  }
   /** All candidates for `registry`, in the order to try them. */
-  for(registry2) {
+  async for(registry2) {
     const list = [];
     if (this.githubToken && (registry2 === "ghcr.io" || isLoopback(registry2))) {
       list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
     }
+    const helper = this.helperFor(registry2);
+    if (helper) {
+      const found = await this.fromHelper(helper, registry2);
+      if (found) list.push(found);
+      return list;
+    }
     for (const key of configKeys(registry2)) {
-      const found = this.config.get(normaliseConfigKey(key));
+      const found = this.stored.get(normaliseConfigKey(key));
       if (found && !list.includes(found)) list.push(found);
     }
     return list;
   }
-};
-async function engineAuth(env, githubToken, tempRoot) {
-  if (!githubToken) return void 0;
-  const { mkdtemp: mkdtemp3, readFile, rename: rename2, rm: rm4, writeFile: writeFile4 } = await import("node:fs/promises");
-  const source = (0, import_node_path4.join)(env.DOCKER_CONFIG ?? (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker"), "config.json");
-  let config2;
-  try {
-    config2 = JSON.parse(await readFile(source, "utf8"));
-  } catch {
-    config2 = {};
-  }
-  const dir = await mkdtemp3((0, import_node_path4.join)(tempRoot, "prepull-engine-config-"));
-  const file3 = (0, import_node_path4.join)(dir, "config.json");
-  const written = /* @__PURE__ */ new Set();
-  const write = async () => {
-    const auths = { ...config2.auths ?? {} };
-    for (const registry2 of written) {
-      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2)) continue;
-      auths[registry2] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
+  /** The helper the engine uses for `registry`: `credHelpers` by host, else `credsStore`. */
+  helperFor(registry2) {
+    const { credHelpers, credsStore } = this.file.config;
+    for (const key of configKeys(registry2)) {
+      const named = Object.entries(credHelpers ?? {}).find(([host2]) => normaliseConfigKey(host2) === normaliseConfigKey(key));
+      if (named) return named[1] || void 0;
     }
-    await writeFile4(`${file3}.tmp`, JSON.stringify({ ...config2, auths }), { mode: 384 });
-    await rename2(`${file3}.tmp`, file3);
-  };
-  await write();
-  return {
-    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file3 },
-    async sync(registries) {
-      if ([...registries].every((r) => written.has(r))) return;
-      for (const r of registries) written.add(r);
-      await write();
-    },
-    cleanup: () => rm4(dir, { recursive: true, force: true })
-  };
-}
+    return credsStore || void 0;
+  }
+  fromHelper(helper, registry2) {
+    let found = this.helped.get(registry2);
+    if (!found) {
+      found = this.helperRunner(helper, helperServer(registry2)).then(
+        (answer) => (
+          // `<token>` is an identity token (an OAuth refresh token), not a password: not used here.
+          answer && answer.username !== "<token>" && answer.secret ? { username: answer.username, password: answer.secret, from: `credential helper docker-credential-${helper}` } : void 0
+        )
+      );
+      this.helped.set(registry2, found);
+    }
+    return found;
+  }
+};
 
 // src/registry/manifests.ts
 var import_node_crypto = require("node:crypto");
@@ -40548,37 +40626,55 @@ var NetworkError = class extends Error {
   name = "NetworkError";
 };
 var TokenSchema = external_exports.object({ token: external_exports.string().optional(), access_token: external_exports.string().optional(), expires_in: external_exports.number().optional() });
-function registryBaseUrl(registry2) {
+function registryBaseUrl(registry2, scheme = "https") {
   if (registry2 === "docker.io") return "https://registry-1.docker.io";
-  return `${isLoopback(registry2) ? "http" : "https"}://${registry2}`;
+  return `${scheme}://${registry2}`;
 }
 var RegistryClient = class {
   constructor(credentials, timeoutMs = 15e3) {
     this.credentials = credentials;
     this.timeoutMs = timeoutMs;
-    this.http = new HttpClient("prepull", [], {
+    const make = (ignoreSslError) => new HttpClient("prepull", [], {
       socketTimeout: timeoutMs,
       allowRetries: false,
       allowRedirects: true,
       maxRedirects: 10,
-      keepAlive: true
+      keepAlive: true,
+      ignoreSslError
     });
+    this.clients = { http: make(false), https: make(false), httpsLoopback: make(true) };
   }
   credentials;
   timeoutMs;
-  http;
+  /**
+   * One keep-alive client per kind of connection: http-client keeps one agent per client,
+   * made for the scheme of its first request, so one client for both schemes fails every
+   * plain-HTTP request after the first HTTPS one ("Protocol http: not supported").
+   */
+  clients;
+  /** the scheme that answered, per loopback registry */
+  schemes = /* @__PURE__ */ new Map();
   tokens = /* @__PURE__ */ new Map();
   /** registries that answered with a Basic challenge: send Basic credentials directly */
   basic = /* @__PURE__ */ new Map();
   /** registries where github-token is what got access (the engine needs it there too) */
   githubTokenRegistries = /* @__PURE__ */ new Set();
   dispose() {
-    this.http.dispose();
+    for (const client of Object.values(this.clients)) client.dispose();
+  }
+  /** The registry's base URL as far as known: a loopback registry's scheme is learnt on first contact. */
+  baseUrl(registry2) {
+    return registryBaseUrl(registry2, this.schemes.get(registry2) ?? "https");
+  }
+  /** The client for a URL: verified HTTPS everywhere but on this machine (as the engine does). */
+  clientFor(url2) {
+    const parsed = new URL(url2);
+    if (parsed.protocol === "http:") return this.clients.http;
+    return isLoopback(parsed.host) ? this.clients.httpsLoopback : this.clients.https;
   }
   /** Sends a request, answering auth challenges as the engine does. Throws NetworkError when there is no HTTP answer. */
   async request(method, registry2, path, options) {
-    const url2 = path.startsWith("http") ? path : `${registryBaseUrl(registry2)}${path}`;
-    const first = await this.send(method, url2, options, this.authHeader(registry2, options.scopes));
+    const { response: first, url: url2 } = await this.first(method, registry2, path, options);
     if (first.message.statusCode !== 401) return first;
     const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
     const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
@@ -40587,20 +40683,20 @@ var RegistryClient = class {
     if (options.body && typeof options.body.pipe === "function") return first;
     await drain(first);
     let last = first;
-    for (const identity of [...this.credentials.for(registry2), void 0]) {
+    for (const identity of [...await this.credentials.for(registry2), void 0]) {
       if (identity?.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm)) continue;
-      let header;
+      let header2;
       if (bearer) {
         const token = await this.fetchToken(bearer, registry2, options.scopes, identity);
         if (token === void 0) continue;
-        header = `Bearer ${token}`;
+        header2 = `Bearer ${token}`;
       } else if (identity) {
         this.basic.set(registry2, identity);
-        header = basicHeader(identity);
+        header2 = basicHeader(identity);
       } else {
         break;
       }
-      last = await this.send(method, url2, options, header);
+      last = await this.send(method, url2, options, header2);
       const status = last.message.statusCode ?? 0;
       if (status !== 401 && status !== 403) {
         if (identity?.from === "github-token") this.githubTokenRegistries.add(registry2);
@@ -40636,10 +40732,37 @@ var RegistryClient = class {
     const basic = this.basic.get(registry2);
     return basic ? basicHeader(basic) : void 0;
   }
+  /**
+   * The first request to a registry path. A loopback registry whose scheme is not known yet is
+   * tried over HTTPS, then plain HTTP when HTTPS gets no answer (as the engine does); the
+   * scheme that answered is kept for the rest of the run.
+   */
+  async first(method, registry2, path, options) {
+    const authorization = this.authHeader(registry2, options.scopes);
+    if (path.startsWith("http")) return { response: await this.send(method, path, options, authorization), url: path };
+    const known = this.schemes.get(registry2);
+    const streamed = options.body !== void 0 && !Buffer.isBuffer(options.body);
+    if (!isLoopback(registry2) || known || streamed) {
+      const url2 = `${registryBaseUrl(registry2, known ?? "https")}${path}`;
+      return { response: await this.send(method, url2, options, authorization), url: url2 };
+    }
+    try {
+      const url2 = `${registryBaseUrl(registry2, "https")}${path}`;
+      const response = await this.send(method, url2, options, authorization);
+      this.schemes.set(registry2, "https");
+      return { response, url: url2 };
+    } catch (error63) {
+      if (!(error63 instanceof NetworkError)) throw error63;
+      const url2 = `${registryBaseUrl(registry2, "http")}${path}`;
+      const response = await this.send(method, url2, options, authorization);
+      this.schemes.set(registry2, "http");
+      return { response, url: url2 };
+    }
+  }
   async send(method, url2, options, authorization) {
     const headers = { ...options.headers, ...authorization && { Authorization: authorization } };
     try {
-      return await this.http.request(method, url2, requestData(options.body), headers);
+      return await this.clientFor(url2).request(method, url2, requestData(options.body), headers);
     } catch (error63) {
       throw new NetworkError(`${method} ${url2}: ${error63.message}`);
     }
@@ -40655,7 +40778,7 @@ var RegistryClient = class {
     const headers = identity ? { Authorization: basicHeader(identity) } : {};
     let response;
     try {
-      response = await this.http.get(url2.toString(), headers);
+      response = await this.clientFor(url2.toString()).get(url2.toString(), headers);
     } catch (error63) {
       throw new NetworkError(`token request to ${url2.origin}${url2.pathname}: ${error63.message}`);
     }
@@ -40895,8 +41018,8 @@ var Summary = class {
         if (typeof cell2 === "string") {
           return this.wrap("td", cell2);
         }
-        const { header, data, colspan, rowspan } = cell2;
-        const tag = header ? "th" : "td";
+        const { header: header2, data, colspan, rowspan } = cell2;
+        const tag = header2 ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
       }).join("");
@@ -41324,38 +41447,98 @@ async function pRetry(input2, options = {}) {
 }
 
 // src/policy.ts
-var RATE_LIMIT = [[/toomanyrequests|too many requests|pull rate limit/i, "rate limit"]];
+function quotaText(quota) {
+  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
+  return `${quota.remaining}${quota.limit !== void 0 ? ` of ${quota.limit}` : ""} pulls left${window}`;
+}
+var header = (value) => Array.isArray(value) ? value.join(", ") : value ?? "";
+function parseQuota(headers) {
+  const remaining = header(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
+  if (!remaining) return void 0;
+  const limit = header(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
+  return {
+    remaining: Number(remaining[1]),
+    ...limit && { limit: Number(limit[1]) },
+    ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
+  };
+}
+function tooManyRequests(registry2, text, quota, retryAfterHeader) {
+  const stated = text.match(/retry-after:\s*([\d.]+)\s*(ms|s|m)?\b[^\n]*?allowed:\s*\d+\s*\/\s*(minute|second|hour)/i);
+  if (stated) {
+    const value = Number(stated[1]);
+    const seconds = stated[2] === "ms" ? value / 1e3 : stated[2] === "m" ? value * 60 : value;
+    return { errorClass: "transient", label: "throttled (429)", retryAfter: seconds };
+  }
+  if (registry2 === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
+  const hubQuota = registry2 === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
+  if (hubQuota) return { errorClass: "rate-limited", label: `Docker Hub pull quota spent${quota ? `, ${quotaText(quota)}` : ""}` };
+  return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
+}
+var retryAfterOf = (seconds) => seconds === void 0 ? {} : { retryAfter: seconds };
+function registryErrorText(body) {
+  try {
+    const parsed = JSON.parse(body.toString());
+    if (!Array.isArray(parsed.errors)) return "";
+    return parsed.errors.map((e) => [e?.code, e?.message].filter((part) => typeof part === "string" && part !== "").join(": ")).filter(Boolean).join("; ").slice(0, 500);
+  } catch {
+    return "";
+  }
+}
+function classifyHttp(status, registry2, headers = {}, body = "", now = Date.now()) {
+  if (status === 429) {
+    return tooManyRequests(registry2, registryErrorText(body), parseQuota(headers), parseRetryAfter(header(headers["retry-after"]), now));
+  }
+  if (status === 404 || status === 410) return { errorClass: "permanent", label: "not found" };
+  if (status === 401) return { errorClass: "permanent", label: "unauthorized" };
+  if (status === 403) return { errorClass: "permanent", label: "access denied" };
+  if (status === 408 || status >= 500) {
+    return { errorClass: "transient", label: `server error (HTTP ${status})`, ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now)) };
+  }
+  return { errorClass: "permanent", label: `unexpected HTTP ${status}` };
+}
+var PROGRESS_LINE = /^\s*(?:[a-f0-9]{12}: |Copying (?:blob|config) |Writing manifest|Storing signatures|Getting image source signatures|Trying to pull |Digest: |Status: |[\w.-]+: Pulling from )/;
+function failureText(message, references = []) {
+  let text = message.split(/\r\n|\r|\n/).filter((line) => !PROGRESS_LINE.test(line)).join("\n");
+  for (const ref of [...references].sort((a, b) => b.length - a.length)) if (ref) text = text.split(ref).join(" <ref> ");
+  return text.replace(/"?https?:\/\/[^\s"]+"?/g, " <url> ").replace(/\b(?:sha256|sha384|sha512):[a-f0-9]+/gi, " <digest> ").replace(/\b[a-f0-9]{12,}\b/gi, " <hex> ").replace(/(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)+(?::[\w][\w.-]{0,127})?/gi, " <ref> ").replace(/\b[a-z0-9._-]+:[\w][\w.-]*\.[\w.-]*\b/gi, (m) => /^[a-z][a-z0-9._-]*:\d+(?:\.\d+)+$/i.test(m) ? " <ref> " : m);
+}
+var DEFINITE_PERMANENT = [
+  [/\bx509: |certificate signed by unknown authority|certificate is not valid|certificate has expired/i, "TLS certificate refused"],
+  [/server gave HTTP response to HTTPS client/i, "registry speaks plain HTTP"],
+  [/\bunknown blob\b|\bblob unknown\b/i, "registry lacks a blob (incomplete copy)"],
+  [/schema ?1|manifest v2 schema 1|Docker Image Format v1/i, "schema-1 manifest refused"],
+  [/no basic auth credentials/i, "no credentials"],
+  [/max depth exceeded/i, "image too deep for the engine (max depth exceeded)"],
+  [
+    /no matching manifest|does not match the specified platform|no image found in (?:manifest list|image index) for architecture/i,
+    "no matching platform"
+  ],
+  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
+  [/no space left on device/i, "no space left on device"]
+];
 var TRANSIENT = [
   [
-    /(status|http|code)[^\n]{0,24}\b5\d\d\b|\b5\d\d (service unavailable|bad gateway|gateway time-?out|internal server error)/i,
+    /\b(?:status|HTTP|code)\b[^\n]{0,24}\b5\d\d\b|\b5\d\d (?:service unavailable|bad gateway|gateway time-?out|internal server error)|\b5\d\d \(/i,
     "server error (5xx)"
   ],
   [/service unavailable|bad gateway|gateway time-?out|internal server error/i, "server error (5xx)"],
   [/unexpected EOF|\bEOF\b/, "unexpected EOF"],
   [/connection reset|broken pipe|connection refused|ECONNRESET|ECONNREFUSED|EPIPE/i, "connection reset"],
-  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|timed? ?out|ETIMEDOUT|Client\.Timeout/i, "timeout"],
+  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|\btimed? ?out\b|ETIMEDOUT|Client\.Timeout/i, "timeout"],
   [/no such host|temporary failure in name resolution|EAI_AGAIN|ENOTFOUND/i, "name resolution"],
   [/short read|stream error|http2: |unexpected end of JSON|read: connection/i, "interrupted transfer"]
 ];
 var PERMANENT = [
-  [
-    /no matching manifest|does not match the specified platform|no image found in (manifest list|image index) for architecture/i,
-    "no matching platform"
-  ],
-  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
-  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|404/i, "not found"],
+  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|\b404\b/i, "not found"],
   [/pull access denied|requested access to the resource is denied|\bdenied\b/i, "access denied"],
-  [/unauthorized|authentication required|401|403|forbidden/i, "unauthorized"],
-  [/no space left on device/i, "no space left on device"]
+  [/unauthorized|authentication required|\b401\b|\b403\b|forbidden/i, "unauthorized"]
 ];
-function classifyEngineError(message, registry2) {
-  for (const [pattern, label] of RATE_LIMIT) {
-    if (pattern.test(message)) {
-      return registry2 === "ghcr.io" ? { errorClass: "transient", label: "throttled (429)" } : { errorClass: "rate-limited", label };
-    }
-  }
-  for (const [pattern, label] of TRANSIENT) if (pattern.test(message)) return { errorClass: "transient", label };
-  for (const [pattern, label] of PERMANENT) if (pattern.test(message)) return { errorClass: "permanent", label };
+function classifyEngineError(message, registry2, references = []) {
+  const text = failureText(message, references);
+  if (/\btoomanyrequests\b|\btoo many requests\b|pull rate limit/i.test(text)) return tooManyRequests(registry2, message);
+  for (const [pattern, label] of DEFINITE_PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
+  for (const [pattern, label] of TRANSIENT) if (pattern.test(text)) return { errorClass: "transient", label };
+  for (const [pattern, label] of PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
   return { errorClass: "transient", label: "unrecognised error" };
 }
 var MAX_BACKOFF_SECONDS = 60;
@@ -41420,18 +41603,11 @@ var CopyError = class extends Error {
 };
 var pushScope = (ref) => `repository:${ref.path}:pull,push`;
 var pullScope2 = (ref) => `repository:${ref.path}:pull`;
-function unexpected(what, response) {
-  const code = errorCode(response.body);
-  const text = `${what}: HTTP ${response.status}${code ? ` ${code}` : ""}`;
-  return response.status >= 500 || response.status === 429 || response.status === 408 ? new TransientError(text) : new CopyError(text);
-}
-function errorCode(body) {
-  try {
-    const parsed = JSON.parse(body.toString("utf8"));
-    return (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-  } catch {
-    return "";
-  }
+function unexpected(what, registry2, response) {
+  const said = registryErrorText(response.body);
+  const classified = classifyHttp(response.status, registry2, response.headers, response.body);
+  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
+  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
 }
 var Copier = class {
   constructor(client, settings, log) {
@@ -41457,7 +41633,7 @@ var Copier = class {
       const head = await this.client.headManifest(source, selector);
       if (head.status === 200) return head;
       if (head.status === 404) throw new CopyError(`${formatReference(source)} not found upstream (HTTP 404)`);
-      throw unexpected(`HEAD ${formatReference(source)}`, head);
+      throw unexpected(`HEAD ${formatReference(source)}`, source.registry, head);
     });
     const announced = headerText(upstreamHead.headers["docker-content-digest"]);
     const targetSelector = target.tag ?? announced;
@@ -41484,7 +41660,7 @@ var Copier = class {
   async fetchManifest(ref, selector) {
     return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
       const got = await this.client.getManifest(ref, selector);
-      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, got);
+      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
       const digest = sha256Digest(got.body);
       if (selector.startsWith("sha256:") && digest !== selector)
         throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
@@ -41517,15 +41693,15 @@ var Copier = class {
         body,
         scopes: [pushScope(target)]
       });
-      if (put.status === 401 || put.status === 403) throw this.refused(target, put);
-      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, put);
+      if (put.status === 401 || put.status === 403) throw await this.refused(target, put);
+      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, target.registry, put);
     });
     stats.bytesMoved += body.length;
     stats.manifestsPushed++;
   }
-  refused(target, response) {
-    const code = errorCode(response.body);
-    const had = this.client.credentials.for(target.registry).map((c) => c.from);
+  async refused(target, response) {
+    const code = registryErrorText(response.body);
+    const had = (await this.client.credentials.for(target.registry)).filter((c) => c.from !== "github-token" || this.client.githubTokenRegistries.has(target.registry)).map((c) => c.from);
     const hint = target.registry === "ghcr.io" ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)" : "log the engine in (docker login) with an account that may push there";
     return new CopyError(
       `push to ${target.registry}/${target.path} refused (HTTP ${response.status}${code ? ` ${code}` : ""}): ${had.length > 0 ? `the credentials from ${had.join(", ")} lack` : "no credentials for this registry, so no"} push permission; ${hint}`
@@ -41542,7 +41718,7 @@ var Copier = class {
       stats.blobsPresent++;
       return;
     }
-    if (present.status === 401 || present.status === 403) throw this.refused(target, present);
+    if (present.status === 401 || present.status === 403) throw await this.refused(target, present);
     await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
       const sameRegistry = source.registry === target.registry;
       const scopes = sameRegistry ? [pushScope(target), pullScope2(source)] : [pushScope(target)];
@@ -41555,11 +41731,11 @@ var Copier = class {
         stats.blobsMounted++;
         return;
       }
-      if (started.status === 401 || started.status === 403) throw this.refused(target, started);
-      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, started);
+      if (started.status === 401 || started.status === 403) throw await this.refused(target, started);
+      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
       const location = headerText(started.headers.location);
       if (!location) throw new TransientError("upload started without a Location");
-      const uploadUrl = new URL(location, registryBaseUrl(target.registry));
+      const uploadUrl = new URL(location, this.client.baseUrl(target.registry));
       uploadUrl.searchParams.set("digest", blob.digest);
       const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
         scopes: [pullScope2(source)],
@@ -41567,9 +41743,8 @@ var Copier = class {
       });
       const status = download.message.statusCode ?? 0;
       if (status !== 200) {
-        download.message.resume();
-        const text = `GET blob ${blob.digest}: HTTP ${status}`;
-        throw status >= 500 || status === 429 ? new TransientError(text) : new CopyError(text);
+        const body = await readAll(download.message);
+        throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
       }
       const put = await putStream(
         uploadUrl,
@@ -41580,7 +41755,7 @@ var Copier = class {
       );
       if (put.status !== 201) {
         throw new TransientError(
-          `upload of ${blob.digest} answered HTTP ${put.status}${errorCode(put.body) ? ` ${errorCode(put.body)}` : ""}`
+          `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`
         );
       }
       stats.blobsUploaded++;
@@ -41588,11 +41763,20 @@ var Copier = class {
     });
   }
 };
+async function readAll(stream) {
+  const chunks = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  } catch {
+  }
+  return Buffer.concat(chunks).subarray(0, 64 * 1024);
+}
 function putStream(url2, source, length, authorization, timeoutMs) {
   return new Promise((resolve2, reject) => {
-    const send = url2.protocol === "https:" ? import_node_https.request : import_node_http.request;
-    const req = send(url2, {
+    const req = (url2.protocol === "https:" ? import_node_https.request : import_node_http.request)(url2, {
       method: "PUT",
+      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
+      ...url2.protocol === "https:" && isLoopback(url2.host) && { rejectUnauthorized: false },
       headers: {
         "Content-Type": "application/octet-stream",
         "Content-Length": String(length),
@@ -41680,20 +41864,6 @@ async function mirrorImages(images, config2, client, settings, host2) {
 }
 
 // src/probe.ts
-function quotaText(quota) {
-  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
-  return `${quota.remaining}${quota.limit !== void 0 ? ` of ${quota.limit}` : ""} pulls left${window}`;
-}
-function parseQuota(headers) {
-  const remaining = headerText(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
-  if (!remaining) return void 0;
-  const limit = headerText(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
-  return {
-    remaining: Number(remaining[1]),
-    ...limit && { limit: Number(limit[1]) },
-    ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
-  };
-}
 var ImageProbe = class {
   constructor(client, spec, settings, log) {
     this.client = client;
@@ -41741,25 +41911,22 @@ var ImageProbe = class {
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
       return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...quota && { quota } };
     }
-    if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
-    if (status === 401 || status === 403) {
-      return {
-        kind: "refused",
-        detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`
-      };
-    }
-    if (status === 429) {
-      const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
-      const throttled = ref.registry === "ghcr.io" || retryAfter !== void 0 && retryAfter <= 60 && quota?.remaining !== 0;
-      if (throttled) throw new TransientError("throttled (HTTP 429)", retryAfter);
+    const classified = classifyHttp(status, ref.registry, response.headers, response.body);
+    const said = registryErrorText(response.body);
+    const detail = `HTTP ${status}${said ? ` ${said}` : ""} for ${where}`;
+    if (classified.errorClass === "transient") throw new TransientError(`${classified.label}: ${detail}`, classified.retryAfter);
+    if (classified.errorClass === "rate-limited") {
       return {
         kind: "rate-limited",
-        detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+        detail: `rate limited (${classified.label}; ${detail}): not retried, the window is hours`,
         ...quota && { quota }
       };
     }
-    if (status >= 500 || status === 408) throw new TransientError(`HTTP ${status}`);
-    return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
+    if (status === 404 || status === 410) return { kind: "missing", detail: `not found (${detail})` };
+    if (status === 401 || status === 403) {
+      return { kind: "refused", detail: `access refused (${detail}): a private repository without a usable token or credentials` };
+    }
+    return { kind: "refused", detail: `unexpected answer (${detail})` };
   }
   /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
   async assessMirror(mirror) {
@@ -41971,9 +42138,8 @@ async function planAll(images, config2, client, settings, host2) {
 }
 
 // src/pullmode.ts
-var import_promises2 = require("node:fs/promises");
+var import_promises3 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
-var import_node_path5 = require("node:path");
 
 // src/disk.ts
 var DISK_FACTOR = 2.5;
@@ -41992,6 +42158,83 @@ function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured 
   }
   const message = `${enough ? "disk space: " : "not enough disk space: "}needs about ${gb(neededBytes)}, ${gb(freeBytes)} free on ${where} (${formatBytes(compressedBytes)} compressed \xD7 ${DISK_FACTOR})${unknownNote}`;
   return { neededBytes, freeBytes, enough, message };
+}
+
+// src/engineconfig.ts
+var import_promises2 = require("node:fs/promises");
+var import_node_path5 = require("node:path");
+async function shadowConfigDir(env, tempRoot, prefix) {
+  const dir = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)(tempRoot, prefix));
+  const remove = removeOnExit(dir);
+  const userDir = dockerConfigDir(env);
+  const entries = await (0, import_promises2.readdir)(userDir).catch(() => []);
+  const linked = entries.filter((name) => name !== "config.json" && name !== "auth.json");
+  await Promise.all(linked.map((name) => (0, import_promises2.symlink)((0, import_node_path5.join)(userDir, name), (0, import_node_path5.join)(dir, name))));
+  const file3 = (0, import_node_path5.join)(dir, "config.json");
+  return {
+    dir,
+    async write(config2) {
+      await (0, import_promises2.writeFile)(`${file3}.tmp`, JSON.stringify(config2), { mode: 384 });
+      await (0, import_promises2.rename)(`${file3}.tmp`, file3);
+    },
+    remove
+  };
+}
+async function userConfigJson(env) {
+  try {
+    const parsed = JSON.parse(await (0, import_promises2.readFile)((0, import_node_path5.join)(dockerConfigDir(env), "config.json"), "utf8"));
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+var EngineAuth = class {
+  constructor(env, githubToken, tempRoot) {
+    this.env = env;
+    this.githubToken = githubToken;
+    this.tempRoot = tempRoot;
+  }
+  env;
+  githubToken;
+  tempRoot;
+  shadow;
+  written = /* @__PURE__ */ new Set();
+  /** The engine's environment now: the user's own until the token had to be added. */
+  async engineEnv() {
+    if (!this.shadow) return this.env;
+    return { ...this.env, DOCKER_CONFIG: (await this.shadow).dir };
+  }
+  async sync(registries) {
+    if ([...registries].every((r) => this.written.has(r))) return;
+    for (const r of registries) this.written.add(r);
+    this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
+    const shadow = await this.shadow;
+    const config2 = await userConfigJson(this.env);
+    const auths = { ...config2.auths ?? {} };
+    const credHelpers = { ...config2.credHelpers ?? {} };
+    const actor = this.env.GITHUB_ACTOR || "prepull";
+    for (const registry2 of this.written) {
+      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2 && hasSecret(auths[key]))) continue;
+      auths[registry2] = { auth: Buffer.from(`${actor}:${this.githubToken}`).toString("base64") };
+      if (config2.credsStore || config2.credHelpers) credHelpers[registry2] = "";
+    }
+    await shadow.write({ ...config2, auths, ...Object.keys(credHelpers).length > 0 && { credHelpers } });
+  }
+  async cleanup() {
+    (await this.shadow)?.remove();
+  }
+};
+function hasSecret(entry) {
+  if (!entry || typeof entry !== "object") return false;
+  const { auth, password, identitytoken } = entry;
+  return Boolean(auth || password || identitytoken);
+}
+async function anonymousEngineEnv(env, tempRoot) {
+  const shadow = await shadowConfigDir(env, tempRoot, "prepull-anonymous-");
+  const { auths: _a3, credsStore: _s, credHelpers: _h, ...rest } = await userConfigJson(env);
+  await shadow.write(rest);
+  await (0, import_promises2.writeFile)((0, import_node_path5.join)(shadow.dir, "auth.json"), "{}", { mode: 384 });
+  return { env: { ...env, DOCKER_CONFIG: shadow.dir, REGISTRY_AUTH_FILE: (0, import_node_path5.join)(shadow.dir, "auth.json") }, remove: shadow.remove };
 }
 
 // src/progress.ts
@@ -42098,7 +42341,7 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
               });
             }
             const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-            const classified = classifyEngineError(message, source.ref.registry);
+            const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), image]);
             const failure2 = new PullFailure(message, classified);
             throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
           } finally {
@@ -42109,14 +42352,16 @@ async function pullImage(spec, sources, engine, options, log, hooks = {}) {
           retries: options.attempts - 1,
           minTimeout: 0,
           maxTimeout: 0,
+          shouldRetry: ({ error: error63 }) => error63 instanceof PullFailure,
           onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-            const { label: kind } = error63.classified;
+            if (!(error63 instanceof PullFailure)) return;
+            const { label: kind, retryAfter } = error63.classified;
             const head = `${label}: attempt ${attemptNumber}/${options.attempts} failed, transient (${kind}): ${error63.message}`;
             if (retriesLeft === 0) {
               log(`${head}; attempts used up, next source`);
               return;
             }
-            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random);
+            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random, retryAfter);
             log(`${head}; retrying in ${wait.toFixed(1)} s`);
             await sleep(wait);
           }
@@ -42208,9 +42453,8 @@ async function pullAll(images, config2, host2, engine, probes) {
   }
 }
 async function anonymousEngine(engine, env) {
-  const dir = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)(env.RUNNER_TEMP || (0, import_node_os3.tmpdir)(), "prepull-anonymous-"));
-  await Promise.all([(0, import_promises2.writeFile)((0, import_node_path5.join)(dir, "config.json"), "{}"), (0, import_promises2.writeFile)((0, import_node_path5.join)(dir, "auth.json"), "{}")]);
-  return { engine: engine.anonymous(dir), cleanup: () => (0, import_promises2.rm)(dir, { recursive: true, force: true }) };
+  const anonymous = await anonymousEngineEnv(env, env.RUNNER_TEMP || (0, import_node_os3.tmpdir)());
+  return { engine: engine.withEnv(() => anonymous.env), cleanup: async () => anonymous.remove() };
 }
 async function pullEach(images, config2, host2, engine, probes, anonymous) {
   const work = images.map((spec) => {
@@ -42258,7 +42502,7 @@ async function checkDisk(work, engine, config2, host2) {
   }
   let free;
   try {
-    const stats = await (0, import_promises2.statfs)(root);
+    const stats = await (0, import_promises3.statfs)(root);
     free = stats.bavail * stats.bsize;
   } catch {
     host2.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
@@ -42287,7 +42531,7 @@ async function checkDisk(work, engine, config2, host2) {
 // src/setvars.ts
 var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
-var import_promises3 = require("node:fs/promises");
+var import_promises4 = require("node:fs/promises");
 var import_node_os4 = require("node:os");
 var import_node_path6 = require("node:path");
 var SET_VARS_TIMEOUT_SECONDS = 30;
@@ -42306,13 +42550,14 @@ async function fetchScript(url2, options) {
     }
     const status = response.message.statusCode ?? 0;
     if (status === 200) {
-      const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
-      return { found: true, body };
+      const body2 = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
+      return { found: true, body: body2 };
     }
-    response.message.resume();
+    const body = await response.readBody().catch(() => "");
     if (status === 404 || status === 410) return { found: false, status };
-    if (status >= 500 || status === 429 || status === 408) throw new TransientError(`HTTP ${status}`);
-    throw new SetVarsError(`HTTP ${status}`);
+    const classified = classifyHttp(status, new URL(url2).host, response.message.headers, body);
+    if (classified.errorClass === "transient") throw new TransientError(`HTTP ${status} (${classified.label})`, classified.retryAfter);
+    throw new SetVarsError(`HTTP ${status} (${classified.label})`);
   };
   try {
     return await retryTransient("set-vars fetch", once, options, options.log);
@@ -42332,13 +42577,13 @@ var WRAPPER = [
   'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
 ].join("\n");
 async function evaluateScript(script, options) {
-  const root = await (0, import_promises3.mkdtemp)((0, import_node_path6.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
+  const root = await (0, import_promises4.mkdtemp)((0, import_node_path6.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   try {
     const dirs = { scripts: (0, import_node_path6.join)(root, "scripts"), home: (0, import_node_path6.join)(root, "home"), work: (0, import_node_path6.join)(root, "work") };
-    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises3.mkdir)(dir)));
+    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises4.mkdir)(dir)));
     const scriptPath = (0, import_node_path6.join)(dirs.scripts, (0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
-    await (0, import_promises3.writeFile)(scriptPath, script, { mode: 384 });
+    await (0, import_promises4.writeFile)(scriptPath, script, { mode: 384 });
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
     return await new Promise((resolve2, reject) => {
       const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
@@ -42389,7 +42634,7 @@ async function evaluateScript(script, options) {
       });
     });
   } finally {
-    await (0, import_promises3.rm)(root, { recursive: true, force: true });
+    await (0, import_promises4.rm)(root, { recursive: true, force: true });
   }
 }
 async function resolveSetVars(config2, log) {
@@ -42543,7 +42788,7 @@ async function processImages(images, config2, host2) {
   try {
     if (config2.mode === "plan") return await planAll(images, config2, client, settings, host2);
     if (config2.mode === "mirror") return await mirrorImages(images, config2, client, settings, host2);
-    const auth = await engineAuth(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os5.tmpdir)());
+    const auth = config2.githubToken ? new EngineAuth(baseEnv, config2.githubToken, baseEnv.RUNNER_TEMP || (0, import_node_os5.tmpdir)()) : void 0;
     try {
       const hooks = probeHooks(
         client,
@@ -42553,7 +42798,7 @@ async function processImages(images, config2, host2) {
         // Before each pull: where github-token got the probes in, the engine gets it too.
         () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve()
       );
-      return await pullAll(images, config2, host2, new Engine(config2.engine, auth?.env ?? host2.env), hooks);
+      return await pullAll(images, config2, host2, new Engine(config2.engine, () => auth?.engineEnv() ?? baseEnv), hooks);
     } finally {
       await auth?.cleanup();
     }

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { childEnv } from "./lifecycle.js";
 
 export type EngineName = "docker" | "podman";
 
@@ -45,12 +46,20 @@ export interface RunOptions {
   /** each line of stdout as it arrives */
   readonly onLine?: (line: string) => void;
   readonly env?: NodeJS.ProcessEnv;
+  /** written to stdin, which is then closed (a credential helper's question) */
+  readonly input?: string;
 }
 
 /** Runs `command args…`; never throws for a non-zero exit, throws EngineMissingError when the binary is absent. */
 export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { shell: false, stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env });
+    const child = spawn(command, args, {
+      shell: false,
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      env: options.env ?? childEnv(),
+    });
+    if (options.input !== undefined) child.stdin?.on("error", () => undefined);
+    if (options.input !== undefined) child.stdin?.end(options.input);
     const output = { stdout: "", stderr: "" };
     const pending = { stdout: "", stderr: "" };
     let timedOut = false;
@@ -65,7 +74,7 @@ export function runCommand(command: string, args: readonly string[], options: Ru
         : undefined;
     // docker prints its progress on stdout, podman on stderr: both are read as lines.
     for (const stream of ["stdout", "stderr"] as const) {
-      child[stream].setEncoding("utf8").on("data", (chunk: string) => {
+      child[stream]?.setEncoding("utf8").on("data", (chunk: string) => {
         output[stream] += chunk;
         if (!options.onLine) return;
         const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
@@ -102,23 +111,24 @@ export interface LocalImage {
   readonly size?: number;
 }
 
+/** The environment of the engine's CLI, asked before each call (the engine config may change during a run). */
+export type EngineEnv = () => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
+
 /** The engine CLI the build will use; every call is an argument vector. */
 export class Engine {
   constructor(
     readonly name: EngineName,
-    private readonly env?: NodeJS.ProcessEnv,
+    private readonly env: EngineEnv = () => process.env,
   ) {}
 
-  /**
-   * The same engine with no stored credentials: `dir` holds an empty config.json (docker)
-   * and auth.json (podman). Stale stored credentials can refuse what anonymous access allows.
-   */
-  anonymous(dir: string): Engine {
-    return new Engine(this.name, { ...(this.env ?? process.env), DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: join(dir, "auth.json") });
+  /** The same CLI under another environment (e.g. without stored credentials). */
+  withEnv(env: EngineEnv): Engine {
+    return new Engine(this.name, env);
   }
 
-  run(args: readonly string[], options: Omit<RunOptions, "env"> = {}): Promise<CommandResult> {
-    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, this.env ?? process.env) });
+  async run(args: readonly string[], options: Omit<RunOptions, "env"> = {}): Promise<CommandResult> {
+    // The step's inputs and tokens stay out of the CLI's environment.
+    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, childEnv(await this.env())) });
   }
 
   /** Throws EngineMissingError with a message a user can act on. */

@@ -19,7 +19,8 @@ import { planAll } from "./planmode.js";
 import { probeHooks } from "./probe.js";
 import { pullAll } from "./pullmode.js";
 import { formatReference } from "./reference.js";
-import { Credentials, engineAuth } from "./registry/auth.js";
+import { EngineAuth } from "./engineconfig.js";
+import { Credentials } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
 import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
@@ -152,7 +153,7 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   try {
     if (config.mode === "plan") return await planAll(images, config, client, settings, host);
     if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
-    const auth = await engineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir());
+    const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
     try {
       const hooks = probeHooks(
         client,
@@ -162,7 +163,7 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
         // Before each pull: where github-token got the probes in, the engine gets it too.
         () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve(),
       );
-      return await pullAll(images, config, host, new Engine(config.engine, auth?.env ?? host.env), hooks);
+      return await pullAll(images, config, host, new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv), hooks);
     } finally {
       await auth?.cleanup();
     }

@@ -10,11 +10,12 @@ import type { Host } from "./host.js";
 import type { Config, ImageSpec } from "./inputs.js";
 import { sourcesFor } from "./plan.js";
 import type { ProbeSettings } from "./probe.js";
-import { formatReference, manifestSelector, type Reference } from "./reference.js";
-import { headerText, NetworkError, type RegistryClient, type RegistryResponse, registryBaseUrl } from "./registry/client.js";
+import { formatReference, isLoopback, manifestSelector, type Reference } from "./reference.js";
+import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./registry/manifests.js";
 import { formatBytes, type Result } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
+import { classifyHttp, registryErrorText } from "./policy.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
 export class CopyError extends Error {
@@ -39,20 +40,12 @@ export interface CopyOutcome {
 const pushScope = (ref: Reference) => `repository:${ref.path}:pull,push`;
 const pullScope = (ref: Reference) => `repository:${ref.path}:pull`;
 
-/** Classifies a registry answer: 5xx/429/408 are worth retrying, anything else unexpected is final. */
-function unexpected(what: string, response: RegistryResponse): Error {
-  const code = errorCode(response.body);
-  const text = `${what}: HTTP ${response.status}${code ? ` ${code}` : ""}`;
-  return response.status >= 500 || response.status === 429 || response.status === 408 ? new TransientError(text) : new CopyError(text);
-}
-
-function errorCode(body: Buffer): string {
-  try {
-    const parsed = JSON.parse(body.toString("utf8")) as { errors?: { code?: string; message?: string }[] };
-    return (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-  } catch {
-    return "";
-  }
+/** A registry answer that is not a success, through the one retry policy: transient ones are retried, the rest final. */
+function unexpected(what: string, registry: string, response: RegistryResponse): Error {
+  const said = registryErrorText(response.body);
+  const classified = classifyHttp(response.status, registry, response.headers, response.body);
+  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
+  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
 }
 
 export class Copier {
@@ -79,7 +72,7 @@ export class Copier {
       const head = await this.client.headManifest(source, selector);
       if (head.status === 200) return head;
       if (head.status === 404) throw new CopyError(`${formatReference(source)} not found upstream (HTTP 404)`);
-      throw unexpected(`HEAD ${formatReference(source)}`, head);
+      throw unexpected(`HEAD ${formatReference(source)}`, source.registry, head);
     });
     const announced = headerText(upstreamHead.headers["docker-content-digest"]);
     const targetSelector = target.tag ?? announced;
@@ -108,7 +101,7 @@ export class Copier {
   private async fetchManifest(ref: Reference, selector: string): Promise<{ body: Buffer; mediaType: string; digest: string }> {
     return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
       const got = await this.client.getManifest(ref, selector);
-      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, got);
+      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
       const digest = sha256Digest(got.body);
       if (selector.startsWith("sha256:") && digest !== selector)
         throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
@@ -144,16 +137,19 @@ export class Copier {
         body,
         scopes: [pushScope(target)],
       });
-      if (put.status === 401 || put.status === 403) throw this.refused(target, put);
-      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, put);
+      if (put.status === 401 || put.status === 403) throw await this.refused(target, put);
+      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, target.registry, put);
     });
     stats.bytesMoved += body.length;
     stats.manifestsPushed++;
   }
 
-  private refused(target: Reference, response: RegistryResponse): CopyError {
-    const code = errorCode(response.body);
-    const had = this.client.credentials.for(target.registry).map((c) => c.from);
+  private async refused(target: Reference, response: RegistryResponse): Promise<CopyError> {
+    const code = registryErrorText(response.body);
+    // github-token counts only where the registry took it (a job token is offered, often refused).
+    const had = (await this.client.credentials.for(target.registry))
+      .filter((c) => c.from !== "github-token" || this.client.githubTokenRegistries.has(target.registry))
+      .map((c) => c.from);
     const hint =
       target.registry === "ghcr.io"
         ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)"
@@ -175,7 +171,7 @@ export class Copier {
       stats.blobsPresent++;
       return;
     }
-    if (present.status === 401 || present.status === 403) throw this.refused(target, present);
+    if (present.status === 401 || present.status === 403) throw await this.refused(target, present);
     await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
       const sameRegistry = source.registry === target.registry;
       const scopes = sameRegistry ? [pushScope(target), pullScope(source)] : [pushScope(target)];
@@ -188,11 +184,11 @@ export class Copier {
         stats.blobsMounted++;
         return;
       }
-      if (started.status === 401 || started.status === 403) throw this.refused(target, started);
-      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, started);
+      if (started.status === 401 || started.status === 403) throw await this.refused(target, started);
+      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
       const location = headerText(started.headers.location);
       if (!location) throw new TransientError("upload started without a Location");
-      const uploadUrl = new URL(location, registryBaseUrl(target.registry));
+      const uploadUrl = new URL(location, this.client.baseUrl(target.registry));
       uploadUrl.searchParams.set("digest", blob.digest);
       const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
         scopes: [pullScope(source)],
@@ -200,9 +196,8 @@ export class Copier {
       });
       const status = download.message.statusCode ?? 0;
       if (status !== 200) {
-        download.message.resume();
-        const text = `GET blob ${blob.digest}: HTTP ${status}`;
-        throw status >= 500 || status === 429 ? new TransientError(text) : new CopyError(text);
+        const body = await readAll(download.message);
+        throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
       }
       const put = await putStream(
         uploadUrl,
@@ -214,13 +209,23 @@ export class Copier {
       if (put.status !== 201) {
         // A short or corrupted body ends as DIGEST_INVALID or SIZE_INVALID: start this blob again.
         throw new TransientError(
-          `upload of ${blob.digest} answered HTTP ${put.status}${errorCode(put.body) ? ` ${errorCode(put.body)}` : ""}`,
+          `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`,
         );
       }
       stats.blobsUploaded++;
       stats.bytesMoved += blob.size;
     });
   }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  } catch {
+    // an error answer cut short: what arrived is enough to classify it
+  }
+  return Buffer.concat(chunks).subarray(0, 64 * 1024);
 }
 
 /**
@@ -236,9 +241,10 @@ function putStream(
   timeoutMs: number,
 ): Promise<RegistryResponse> {
   return new Promise((resolve, reject) => {
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = send(url, {
+    const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
       method: "PUT",
+      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
+      ...(url.protocol === "https:" && isLoopback(url.host) && { rejectUnauthorized: false }),
       headers: {
         "Content-Type": "application/octet-stream",
         "Content-Length": String(length),

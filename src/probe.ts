@@ -3,7 +3,7 @@
 // by plan mode (which pulls nothing).
 import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
-import { parseRetryAfter } from "./policy.js";
+import { classifyHttp, type Quota, parseQuota, quotaText, registryErrorText } from "./policy.js";
 import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
@@ -18,29 +18,6 @@ export type HeadOutcome =
   | { readonly kind: "refused"; readonly detail: string }
   | { readonly kind: "rate-limited"; readonly detail: string; readonly quota?: Quota }
   | { readonly kind: "unreachable"; readonly detail: string };
-
-export interface Quota {
-  readonly remaining: number;
-  readonly limit?: number;
-  readonly windowSeconds?: number;
-}
-
-export function quotaText(quota: Quota): string {
-  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
-  return `${quota.remaining}${quota.limit !== undefined ? ` of ${quota.limit}` : ""} pulls left${window}`;
-}
-
-/** Docker Hub's `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`; undefined when absent. */
-export function parseQuota(headers: RegistryResponse["headers"]): Quota | undefined {
-  const remaining = headerText(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
-  if (!remaining) return undefined;
-  const limit = headerText(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
-  return {
-    remaining: Number(remaining[1]),
-    ...(limit && { limit: Number(limit[1]) }),
-    ...(remaining[2] !== undefined && { windowSeconds: Number(remaining[2]) }),
-  };
-}
 
 /** How a mirror compares with upstream. */
 export type MirrorState =
@@ -104,27 +81,22 @@ export class ImageProbe {
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
       return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...(quota && { quota }) };
     }
-    if (status === 404) return { kind: "missing", detail: `not found (HTTP 404 for ${where})` };
-    if (status === 401 || status === 403) {
-      return {
-        kind: "refused",
-        detail: `access refused (HTTP ${status} for ${where}): a private repository without a usable token or credentials`,
-      };
-    }
-    if (status === 429) {
-      const retryAfter = parseRetryAfter(headerText(response.headers["retry-after"]));
-      // A spent Docker Hub quota says so in its headers; the window is hours, never retried.
-      // A throttle (GHCR, or a Retry-After within a minute) is waited out like any transient error.
-      const throttled = ref.registry === "ghcr.io" || (retryAfter !== undefined && retryAfter <= 60 && quota?.remaining !== 0);
-      if (throttled) throw new TransientError("throttled (HTTP 429)", retryAfter);
+    const classified = classifyHttp(status, ref.registry, response.headers, response.body);
+    const said = registryErrorText(response.body);
+    const detail = `HTTP ${status}${said ? ` ${said}` : ""} for ${where}`;
+    if (classified.errorClass === "transient") throw new TransientError(`${classified.label}: ${detail}`, classified.retryAfter);
+    if (classified.errorClass === "rate-limited") {
       return {
         kind: "rate-limited",
-        detail: `rate limited (HTTP 429 toomanyrequests for ${where}${quota ? `, ${quotaText(quota)}` : ""}): not retried, the window is hours`,
+        detail: `rate limited (${classified.label}; ${detail}): not retried, the window is hours`,
         ...(quota && { quota }),
       };
     }
-    if (status >= 500 || status === 408) throw new TransientError(`HTTP ${status}`);
-    return { kind: "refused", detail: `unexpected HTTP ${status} for ${where}` };
+    if (status === 404 || status === 410) return { kind: "missing", detail: `not found (${detail})` };
+    if (status === 401 || status === 403) {
+      return { kind: "refused", detail: `access refused (${detail}): a private repository without a usable token or credentials` };
+    }
+    return { kind: "refused", detail: `unexpected answer (${detail})` };
   }
 
   /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */

@@ -148,7 +148,7 @@ export async function pullImage(
               });
             }
             const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-            const classified = classifyEngineError(message, source.ref.registry);
+            const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), image]);
             const failure = new PullFailure(message, classified);
             throw classified.errorClass === "transient" ? failure : new AbortError(failure);
           } finally {
@@ -160,14 +160,17 @@ export async function pullImage(
           retries: options.attempts - 1,
           minTimeout: 0,
           maxTimeout: 0,
+          shouldRetry: ({ error }) => error instanceof PullFailure,
           onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-            const { label: kind } = (error as PullFailure).classified;
+            // Only a PullFailure is retried (anything else is thrown by the attempt and ends it).
+            if (!(error instanceof PullFailure)) return;
+            const { label: kind, retryAfter } = error.classified;
             const head = `${label}: attempt ${attemptNumber}/${options.attempts} failed, transient (${kind}): ${error.message}`;
             if (retriesLeft === 0) {
               log(`${head}; attempts used up, next source`);
               return;
             }
-            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random);
+            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random, retryAfter);
             log(`${head}; retrying in ${wait.toFixed(1)} s`);
             await sleep(wait);
           },

@@ -1,10 +1,10 @@
 // mode: pull — the disk guard over every image, then each image's sources in order.
-import { mkdtemp, rm, statfs, writeFile } from "node:fs/promises";
+import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pLimit from "p-limit";
 import { type DiskVerdict, diskVerdict } from "./disk.js";
 import { type Engine, EngineMissingError } from "./engine.js";
+import { anonymousEngineEnv } from "./engineconfig.js";
 import type { Host } from "./host.js";
 import type { Config, ImageSpec } from "./inputs.js";
 import { type Source, sourcesFor } from "./plan.js";
@@ -35,11 +35,10 @@ export async function pullAll(
   }
 }
 
-/** An empty engine config of our own, for pulls that stored credentials spoil. */
+/** The engine without stored credentials (contexts kept), for pulls that stored credentials spoil. */
 async function anonymousEngine(engine: Engine, env: NodeJS.ProcessEnv): Promise<{ engine: Engine; cleanup(): Promise<void> }> {
-  const dir = await mkdtemp(join(env.RUNNER_TEMP || tmpdir(), "prepull-anonymous-"));
-  await Promise.all([writeFile(join(dir, "config.json"), "{}"), writeFile(join(dir, "auth.json"), "{}")]);
-  return { engine: engine.anonymous(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const anonymous = await anonymousEngineEnv(env, env.RUNNER_TEMP || tmpdir());
+  return { engine: engine.withEnv(() => anonymous.env), cleanup: async () => anonymous.remove() };
 }
 
 async function pullEach(

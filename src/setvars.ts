@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { HttpClient } from "@actions/http-client";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
+import { classifyHttp } from "./policy.js";
 import { formatReference } from "./reference.js";
 import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
@@ -42,10 +43,11 @@ export async function fetchScript(url: string, options: FetchOptions): Promise<F
       const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
       return { found: true, body };
     }
-    response.message.resume();
+    const body = await response.readBody().catch(() => "");
     if (status === 404 || status === 410) return { found: false, status };
-    if (status >= 500 || status === 429 || status === 408) throw new TransientError(`HTTP ${status}`);
-    throw new SetVarsError(`HTTP ${status}`);
+    const classified = classifyHttp(status, new URL(url).host, response.message.headers, body);
+    if (classified.errorClass === "transient") throw new TransientError(`HTTP ${status} (${classified.label})`, classified.retryAfter);
+    throw new SetVarsError(`HTTP ${status} (${classified.label})`);
   };
   try {
     return await retryTransient("set-vars fetch", once, options, options.log);

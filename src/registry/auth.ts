@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { runCommand } from "../engine.js";
+import { childEnv } from "../lifecycle.js";
 import { isLoopback } from "../reference.js";
 
 export interface Challenge {
@@ -68,19 +70,24 @@ export interface Credential {
   readonly from: string;
 }
 
-const DockerConfigSchema = z.object({
-  auths: z
-    .record(
-      z.string(),
-      z.object({
-        auth: z.string().optional(),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        identitytoken: z.string().optional(),
-      }),
-    )
-    .optional(),
+const AuthEntry = z.object({
+  auth: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  identitytoken: z.string().optional(),
 });
+
+const DockerConfigSchema = z.object({
+  auths: z.record(z.string(), AuthEntry).optional(),
+  credsStore: z.string().optional(),
+  credHelpers: z.record(z.string(), z.string()).optional(),
+});
+type DockerConfig = z.infer<typeof DockerConfigSchema>;
+
+/** The engine's config directory, as the docker CLI finds it. */
+export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_CONFIG || join(env.HOME ?? homedir(), ".docker");
+}
 
 /** Hosts as the engine keys them in config.json: Docker Hub is stored under its index URL. */
 function configKeys(registry: string): string[] {
@@ -88,20 +95,48 @@ function configKeys(registry: string): string[] {
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
 }
 
-/** Credentials from the engine's config file (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`). */
-export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<string, Credential> {
-  const dir = env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), ".docker");
-  const file = join(dir, "config.json");
-  const found = new Map<string, Credential>();
+/** The server name a credential helper is asked about, as the docker CLI asks it. */
+export function helperServer(registry: string): string {
+  return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+
+export function normaliseConfigKey(key: string): string {
+  const host = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return host === "index.docker.io" || host === "registry-1.docker.io" ? "docker.io" : host;
+}
+
+export interface ReadConfig {
+  readonly file: string;
+  readonly config: DockerConfig;
+  /** why the file could not be used (malformed JSON, wrong shape); undefined when it was, or is absent */
+  readonly problem?: string;
+}
+
+/** The engine's config file; a malformed one is a problem to report, never a crash. */
+export function readDockerConfigFile(env: NodeJS.ProcessEnv = process.env): ReadConfig {
+  const file = join(dockerConfigDir(env), "config.json");
   let raw: string;
   try {
     raw = readFileSync(file, "utf8");
   } catch {
-    return found;
+    return { file, config: {} };
   }
-  const parsed = DockerConfigSchema.safeParse(JSON.parse(raw));
-  if (!parsed.success) return found;
-  for (const [key, entry] of Object.entries(parsed.data.auths ?? {})) {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    return { file, config: {}, problem: `${file} is not valid JSON (${(error as Error).message}); its credentials are not used` };
+  }
+  const parsed = DockerConfigSchema.safeParse(json);
+  if (!parsed.success) return { file, config: {}, problem: `${file} is not an engine config file; its credentials are not used` };
+  return { file, config: parsed.data };
+}
+
+/** Credentials stored in the engine's config file itself (`auths`), by normalised host. */
+export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<string, Credential> {
+  const { file, config } = readDockerConfigFile(env);
+  const found = new Map<string, Credential>();
+  for (const [key, entry] of Object.entries(config.auths ?? {})) {
     let username = entry.username;
     let password = entry.password;
     if (entry.auth) {
@@ -117,86 +152,92 @@ export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<stri
   return found;
 }
 
-function normaliseConfigKey(key: string): string {
-  const host = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  return host === "index.docker.io" || host === "registry-1.docker.io" ? "docker.io" : host;
-}
+const HelperAnswer = z.object({ Username: z.string(), Secret: z.string() });
 
-/** Who may be asked for which registry: the engine's config, and github-token for ghcr.io and loopback registries. */
+/** Asks `docker-credential-NAME get` (the credential helper protocol); undefined when it has nothing. */
+export type HelperRunner = (helper: string, server: string) => Promise<{ username: string; secret: string } | undefined>;
+
+export const runCredentialHelper: HelperRunner = async (helper, server) => {
+  const result = await runCommand(`docker-credential-${helper}`, ["get"], {
+    input: server,
+    timeoutMs: 10_000,
+    env: childEnv(),
+  }).catch(() => undefined);
+  if (!result || result.exitCode !== 0) return undefined;
+  try {
+    const parsed = HelperAnswer.parse(JSON.parse(result.stdout));
+    return { username: parsed.Username, secret: parsed.Secret };
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Who may be asked for which registry, as the engine would: a credential helper where the
+ * config names one for that registry (`credHelpers`, else `credsStore`), else the config's
+ * own `auths`; github-token first for ghcr.io and this machine's registries.
+ */
 export class Credentials {
-  private readonly config: Map<string, Credential>;
+  private readonly file: ReadConfig;
+  private readonly stored: Map<string, Credential>;
+  private readonly helped = new Map<string, Promise<Credential | undefined>>();
   constructor(
     env: NodeJS.ProcessEnv = process.env,
     private readonly githubToken?: string,
     private readonly githubActor = env.GITHUB_ACTOR || "prepull",
+    private readonly helperRunner: HelperRunner = runCredentialHelper,
   ) {
-    this.config = readDockerConfig(env);
+    this.file = readDockerConfigFile(env);
+    this.stored = readDockerConfig(env);
+  }
+
+  /** Why the engine's config could not be read, if it could not. */
+  get problem(): string | undefined {
+    return this.file.problem;
   }
 
   /** All candidates for `registry`, in the order to try them. */
-  for(registry: string): Credential[] {
+  async for(registry: string): Promise<Credential[]> {
     const list: Credential[] = [];
     // github-token is GitHub's: offered to ghcr.io, and to registries on this machine (a
     // service container), never to a third party's registry.
     if (this.githubToken && (registry === "ghcr.io" || isLoopback(registry))) {
       list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
     }
+    const helper = this.helperFor(registry);
+    if (helper) {
+      const found = await this.fromHelper(helper, registry);
+      if (found) list.push(found);
+      return list;
+    }
     for (const key of configKeys(registry)) {
-      const found = this.config.get(normaliseConfigKey(key));
+      const found = this.stored.get(normaliseConfigKey(key));
       if (found && !list.includes(found)) list.push(found);
     }
     return list;
   }
-}
 
-/**
- * github-token for the engine's own pulls: a temporary config directory holding a copy of the
- * engine's config, to which `sync` adds an entry for each registry where the probes found that
- * github-token is what gets access (and the config has none). Nothing is added where access
- * is anonymous: credentials a registry does not expect can make the engine's pull fail. The
- * token never appears in an argument vector; the directory is removed when the run ends.
- */
-export interface EngineAuth {
-  readonly env: NodeJS.ProcessEnv;
-  sync(registries: ReadonlySet<string>): Promise<void>;
-  cleanup(): Promise<void>;
-}
-
-export async function engineAuth(
-  env: NodeJS.ProcessEnv,
-  githubToken: string | undefined,
-  tempRoot: string,
-): Promise<EngineAuth | undefined> {
-  if (!githubToken) return undefined;
-  const { mkdtemp, readFile, rename, rm, writeFile } = await import("node:fs/promises");
-  const source = join(env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), ".docker"), "config.json");
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(await readFile(source, "utf8")) as Record<string, unknown>;
-  } catch {
-    config = {};
-  }
-  const dir = await mkdtemp(join(tempRoot, "prepull-engine-config-"));
-  const file = join(dir, "config.json");
-  const written = new Set<string>();
-  const write = async () => {
-    const auths = { ...((config.auths as Record<string, unknown> | undefined) ?? {}) };
-    for (const registry of written) {
-      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry)) continue;
-      auths[registry] = { auth: Buffer.from(`${env.GITHUB_ACTOR || "prepull"}:${githubToken}`).toString("base64") };
+  /** The helper the engine uses for `registry`: `credHelpers` by host, else `credsStore`. */
+  helperFor(registry: string): string | undefined {
+    const { credHelpers, credsStore } = this.file.config;
+    for (const key of configKeys(registry)) {
+      const named = Object.entries(credHelpers ?? {}).find(([host]) => normaliseConfigKey(host) === normaliseConfigKey(key));
+      if (named) return named[1] || undefined;
     }
-    // Aside, then renamed over: a pull running meanwhile reads the old file or the new one.
-    await writeFile(`${file}.tmp`, JSON.stringify({ ...config, auths }), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
-  };
-  await write();
-  return {
-    env: { ...env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: file },
-    async sync(registries) {
-      if ([...registries].every((r) => written.has(r))) return;
-      for (const r of registries) written.add(r);
-      await write();
-    },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
+    return credsStore || undefined;
+  }
+
+  private fromHelper(helper: string, registry: string): Promise<Credential | undefined> {
+    let found = this.helped.get(registry);
+    if (!found) {
+      found = this.helperRunner(helper, helperServer(registry)).then((answer) =>
+        // `<token>` is an identity token (an OAuth refresh token), not a password: not used here.
+        answer && answer.username !== "<token>" && answer.secret
+          ? { username: answer.username, password: answer.secret, from: `credential helper docker-credential-${helper}` }
+          : undefined,
+      );
+      this.helped.set(registry, found);
+    }
+    return found;
+  }
 }

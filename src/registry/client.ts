@@ -21,9 +21,14 @@ export interface RegistryResponse {
 
 const TokenSchema = z.object({ token: z.string().optional(), access_token: z.string().optional(), expires_in: z.number().optional() });
 
-export function registryBaseUrl(registry: string): string {
+/**
+ * Where a registry's API lives, for a scheme. Registries on this machine are "insecure" to
+ * the engine: it tries HTTPS without verifying the certificate, then plain HTTP; the client
+ * below does the same, so a loopback cache and a loopback TLS registry both work.
+ */
+export function registryBaseUrl(registry: string, scheme: "https" | "http" = "https"): string {
   if (registry === "docker.io") return "https://registry-1.docker.io";
-  return `${isLoopback(registry) ? "http" : "https"}://${registry}`;
+  return `${scheme}://${registry}`;
 }
 
 export interface RequestOptions {
@@ -41,7 +46,14 @@ interface CachedToken {
 }
 
 export class RegistryClient {
-  private readonly http: HttpClient;
+  /**
+   * One keep-alive client per kind of connection: http-client keeps one agent per client,
+   * made for the scheme of its first request, so one client for both schemes fails every
+   * plain-HTTP request after the first HTTPS one ("Protocol http: not supported").
+   */
+  private readonly clients: Record<"http" | "https" | "httpsLoopback", HttpClient>;
+  /** the scheme that answered, per loopback registry */
+  private readonly schemes = new Map<string, "https" | "http">();
   private readonly tokens = new Map<string, CachedToken>();
   /** registries that answered with a Basic challenge: send Basic credentials directly */
   private readonly basic = new Map<string, Credential>();
@@ -52,23 +64,37 @@ export class RegistryClient {
     readonly credentials: Credentials,
     readonly timeoutMs = 15_000,
   ) {
-    this.http = new HttpClient("prepull", [], {
-      socketTimeout: timeoutMs,
-      allowRetries: false,
-      allowRedirects: true,
-      maxRedirects: 10,
-      keepAlive: true,
-    });
+    const make = (ignoreSslError: boolean) =>
+      new HttpClient("prepull", [], {
+        socketTimeout: timeoutMs,
+        allowRetries: false,
+        allowRedirects: true,
+        maxRedirects: 10,
+        keepAlive: true,
+        ignoreSslError,
+      });
+    this.clients = { http: make(false), https: make(false), httpsLoopback: make(true) };
   }
 
   dispose(): void {
-    this.http.dispose();
+    for (const client of Object.values(this.clients)) client.dispose();
+  }
+
+  /** The registry's base URL as far as known: a loopback registry's scheme is learnt on first contact. */
+  baseUrl(registry: string): string {
+    return registryBaseUrl(registry, this.schemes.get(registry) ?? "https");
+  }
+
+  /** The client for a URL: verified HTTPS everywhere but on this machine (as the engine does). */
+  private clientFor(url: string): HttpClient {
+    const parsed = new URL(url);
+    if (parsed.protocol === "http:") return this.clients.http;
+    return isLoopback(parsed.host) ? this.clients.httpsLoopback : this.clients.https;
   }
 
   /** Sends a request, answering auth challenges as the engine does. Throws NetworkError when there is no HTTP answer. */
   async request(method: string, registry: string, path: string, options: RequestOptions): Promise<HttpClientResponse> {
-    const url = path.startsWith("http") ? path : `${registryBaseUrl(registry)}${path}`;
-    const first = await this.send(method, url, options, this.authHeader(registry, options.scopes));
+    const { response: first, url } = await this.first(method, registry, path, options);
     if (first.message.statusCode !== 401) return first;
     const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
     const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
@@ -76,8 +102,8 @@ export class RegistryClient {
     if (!bearer && !basic) return first;
     if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
     await drain(first);
-    let last = first;
-    for (const identity of [...this.credentials.for(registry), undefined]) {
+    let last: HttpClientResponse = first;
+    for (const identity of [...(await this.credentials.for(registry)), undefined]) {
       if (identity?.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm)) continue;
       let header: string | undefined;
       if (bearer) {
@@ -132,10 +158,43 @@ export class RegistryClient {
     return basic ? basicHeader(basic) : undefined;
   }
 
+  /**
+   * The first request to a registry path. A loopback registry whose scheme is not known yet is
+   * tried over HTTPS, then plain HTTP when HTTPS gets no answer (as the engine does); the
+   * scheme that answered is kept for the rest of the run.
+   */
+  private async first(
+    method: string,
+    registry: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ response: HttpClientResponse; url: string }> {
+    const authorization = this.authHeader(registry, options.scopes);
+    if (path.startsWith("http")) return { response: await this.send(method, path, options, authorization), url: path };
+    const known = this.schemes.get(registry);
+    const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
+    if (!isLoopback(registry) || known || streamed) {
+      const url = `${registryBaseUrl(registry, known ?? "https")}${path}`;
+      return { response: await this.send(method, url, options, authorization), url };
+    }
+    try {
+      const url = `${registryBaseUrl(registry, "https")}${path}`;
+      const response = await this.send(method, url, options, authorization);
+      this.schemes.set(registry, "https");
+      return { response, url };
+    } catch (error) {
+      if (!(error instanceof NetworkError)) throw error;
+      const url = `${registryBaseUrl(registry, "http")}${path}`;
+      const response = await this.send(method, url, options, authorization);
+      this.schemes.set(registry, "http");
+      return { response, url };
+    }
+  }
+
   private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
     const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
     try {
-      return await this.http.request(method, url, requestData(options.body), headers);
+      return await this.clientFor(url).request(method, url, requestData(options.body), headers);
     } catch (error) {
       throw new NetworkError(`${method} ${url}: ${(error as Error).message}`);
     }
@@ -157,7 +216,7 @@ export class RegistryClient {
     const headers: Record<string, string> = identity ? { Authorization: basicHeader(identity) } : {};
     let response: HttpClientResponse;
     try {
-      response = await this.http.get(url.toString(), headers);
+      response = await this.clientFor(url.toString()).get(url.toString(), headers);
     } catch (error) {
       throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
     }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseQuota, quotaText } from "../../src/probe.js";
+import { parseQuota, quotaText } from "../../src/policy.js";
 import { isLoopback } from "../../src/reference.js";
 import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
 import { registryBaseUrl } from "../../src/registry/client.js";
@@ -60,31 +60,53 @@ describe("credentials", () => {
     expect(found.has("bad.io")).toBe(false);
   });
 
-  it("offers github-token for ghcr.io only, before stored credentials", () => {
+  it("offers github-token for ghcr.io only, before stored credentials", async () => {
     const credentials = new Credentials(
       { ...config({ auths: { "ghcr.io": { auth: b64("me:pat") } } }), GITHUB_ACTOR: "octo" },
       "ghs_token",
     );
-    expect(credentials.for("ghcr.io").map((c) => `${c.username}:${c.from}`)).toEqual([
+    expect((await credentials.for("ghcr.io")).map((c) => `${c.username}:${c.from}`)).toEqual([
       "octo:github-token",
       expect.stringMatching(/^me:.*config\.json$/),
     ]);
-    expect(credentials.for("quay.io")).toEqual([]);
-    expect(credentials.for("mirror.example.com")).toEqual([]);
+    expect(await credentials.for("quay.io")).toEqual([]);
+    expect(await credentials.for("mirror.example.com")).toEqual([]);
   });
 
-  it("survives a missing or malformed config file", () => {
+  it("asks the credential helper the config names for a registry, as the engine does", async () => {
+    const asked: string[] = [];
+    const credentials = new Credentials(
+      config({ credsStore: "desktop", credHelpers: { "ghcr.io": "gh" }, auths: { "quay.io": { auth: b64("q:ignored") } } }),
+      undefined,
+      "octo",
+      async (helper, server) => {
+        asked.push(`${helper} ${server}`);
+        return server === "quay.io" ? undefined : { username: `${helper}-user`, secret: "s" };
+      },
+    );
+    expect((await credentials.for("ghcr.io")).map((c) => `${c.username}:${c.from}`)).toEqual(["gh-user:credential helper docker-credential-gh"]);
+    expect((await credentials.for("docker.io"))[0]?.username).toBe("desktop-user");
+    // With credsStore set the engine asks the store, not `auths`, for quay.io too.
+    expect(await credentials.for("quay.io")).toEqual([]);
+    expect(asked).toEqual(["gh ghcr.io", "desktop https://index.docker.io/v1/", "desktop quay.io"]);
+  });
+
+  it("survives a missing or malformed config file, and says what is wrong with it", () => {
     expect(readDockerConfig({ DOCKER_CONFIG: "/nonexistent" }).size).toBe(0);
     expect(readDockerConfig(config({ auths: "nope" })).size).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), "prepull-config-"));
+    writeFileSync(join(dir, "config.json"), "{ not json");
+    expect(readDockerConfig({ DOCKER_CONFIG: dir }).size).toBe(0);
+    expect(new Credentials({ DOCKER_CONFIG: dir }).problem).toMatch(/config\.json is not valid JSON/);
   });
 });
 
 describe("registry endpoints", () => {
-  it("maps docker.io to registry-1.docker.io and loopback to plain http", () => {
+  it("maps docker.io to registry-1.docker.io; a loopback registry's scheme is the one it answers on", () => {
     expect(registryBaseUrl("docker.io")).toBe("https://registry-1.docker.io");
     expect(registryBaseUrl("ghcr.io")).toBe("https://ghcr.io");
-    expect(registryBaseUrl("127.0.0.1:5000")).toBe("http://127.0.0.1:5000");
-    expect(registryBaseUrl("localhost:5000")).toBe("http://localhost:5000");
+    expect(registryBaseUrl("127.0.0.1:5000")).toBe("https://127.0.0.1:5000");
+    expect(registryBaseUrl("localhost:5000", "http")).toBe("http://localhost:5000");
     expect(isLoopback("[::1]:5000")).toBe(true);
     expect(isLoopback("128.0.0.1:5000")).toBe(false);
     expect(isLoopback("localhost.example.com")).toBe(false);

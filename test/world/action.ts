@@ -8,6 +8,12 @@ import { join, resolve } from "node:path";
 import { parse } from "yaml";
 
 export const REPO = resolve(import.meta.dirname, "../..");
+
+/**
+ * The job token every step of a real job carries (`${{ github.token }}` is never empty): a
+ * made-up one that no test registry accepts, so it is valid for nothing private, as on a runner.
+ */
+export const JOB_TOKEN = "ghs_JOBtokenVALIDforNOTHINGprivate000000";
 export const ACTION_ENTRY = join(REPO, "dist/index.cjs");
 
 interface ActionYml {
@@ -70,9 +76,10 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   const outputFile = join(dir, "output");
   const summaryFile = join(dir, "summary");
   const stateFile = join(dir, "state");
-  writeFileSync(outputFile, "");
-  writeFileSync(summaryFile, "");
-  writeFileSync(stateFile, "");
+  const envFile = join(dir, "env");
+  const pathFile = join(dir, "path");
+  // The runner creates all five command files for every step.
+  for (const file of [outputFile, summaryFile, stateFile, envFile, pathFile]) writeFileSync(file, "");
   const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -80,7 +87,10 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_STATE: stateFile,
+    GITHUB_ENV: envFile,
+    GITHUB_PATH: pathFile,
     GITHUB_ACTIONS: "true",
+    GITHUB_ACTOR: "octo-runner",
     RUNNER_TEMP: options.runnerTemp ?? dir,
     ...Object.fromEntries(Object.entries(options.state ?? {}).map(([name, value]) => [`STATE_${name}`, value])),
     DOCKER_CONFIG: join(dir, "docker-config"),
@@ -88,7 +98,9 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   };
   for (const [name, spec] of Object.entries(action.inputs)) {
     let value = inputs[name] ?? spec.default ?? "";
-    if (value.includes("${{")) value = ""; // expressions such as ${{ github.token }} are the runner's; none here
+    // The runner evaluates ${{ github.token }} to the job's token: never empty.
+    if (value.includes("${{ github.token }}")) value = JOB_TOKEN;
+    else if (value.includes("${{")) throw new Error(`input '${name}': no expression but github.token is known here`);
     env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
   }
   for (const name of Object.keys(inputs)) if (!(name in action.inputs)) throw new Error(`action.yml has no input '${name}'`);

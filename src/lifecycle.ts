@@ -1,0 +1,53 @@
+// What prepull leaves behind and hands on: temporary files removed on every way out (a normal
+// end, an error, SIGTERM from a stopped worker or a cancelled job), and the environment given
+// to every child process, without the step's inputs and tokens.
+import { rmSync } from "node:fs";
+
+const cleanups = new Set<() => void>();
+let installed = false;
+
+/** Removes `path` when the process ends, however it ends; call the returned function to remove it sooner. */
+export function removeOnExit(path: string): () => void {
+  const remove = () => {
+    cleanups.delete(remove);
+    rmSync(path, { recursive: true, force: true });
+  };
+  cleanups.add(remove);
+  install();
+  return remove;
+}
+
+function runCleanups(): void {
+  for (const cleanup of [...cleanups]) {
+    try {
+      cleanup();
+    } catch {
+      // best effort: the process is ending
+    }
+  }
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on("exit", runCleanups);
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129],
+  ] as const) {
+    // Without a handler node ends at once on these signals and runs no 'exit' listener.
+    process.on(signal, () => {
+      runCleanups();
+      process.exit(code);
+    });
+  }
+}
+
+/** Variables that carry the step's secrets: the runner's inputs (the token among them) and tokens. */
+const SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
+
+/** The environment for a child process: the step's own, less its inputs and tokens. */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
+}
