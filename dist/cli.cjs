@@ -19157,107 +19157,9 @@ __export(cli_exports, {
 module.exports = __toCommonJS(cli_exports);
 var import_node_util = require("node:util");
 
-// src/main.ts
-var import_node_os5 = require("node:os");
-
-// src/background.ts
-var import_node_child_process = require("node:child_process");
+// src/inputs.ts
 var import_node_fs = require("node:fs");
-var import_node_os = require("node:os");
 var import_node_path = require("node:path");
-var WORKER_ENV = "PREPULL_WORKER_DIR";
-function workersRoot(env = process.env) {
-  return (0, import_node_path.join)(env.RUNNER_TEMP || (0, import_node_os.tmpdir)(), "prepull-workers");
-}
-var file = (dir, name) => (0, import_node_path.join)(dir, name);
-function readState(dir) {
-  try {
-    return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "state.json"), "utf8"));
-  } catch {
-    return void 0;
-  }
-}
-function writeState(dir, state) {
-  (0, import_node_fs.writeFileSync)(file(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
-  (0, import_node_fs.renameSync)(file(dir, "state.json.tmp"), file(dir, "state.json"));
-}
-function readRequest(dir) {
-  return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "request.json"), "utf8"));
-}
-function startWorker(request, entry, env = process.env) {
-  const root = workersRoot(env);
-  (0, import_node_fs.mkdirSync)(root, { recursive: true });
-  const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const dir = (0, import_node_path.join)(root, id);
-  (0, import_node_fs.mkdirSync)(dir, { mode: 448 });
-  (0, import_node_fs.writeFileSync)(file(dir, "request.json"), JSON.stringify(request), { mode: 384 });
-  const log = (0, import_node_fs.openSync)(file(dir, "log"), "a", 384);
-  const child = (0, import_node_child_process.spawn)(process.execPath, [entry], {
-    detached: true,
-    // its own process group: it outlives this step, and can be stopped as a whole
-    stdio: ["ignore", log, log],
-    env: { ...env, [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
-  });
-  (0, import_node_fs.closeSync)(log);
-  const pid = child.pid ?? 0;
-  writeState(dir, { status: "running", pid });
-  child.unref();
-  return { dir, pid };
-}
-function isAlive(pid) {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error63) {
-    return error63.code === "EPERM";
-  }
-  try {
-    const stat2 = (0, import_node_fs.readFileSync)(`/proc/${pid}/stat`, "utf8");
-    return stat2.slice(stat2.lastIndexOf(")") + 2, stat2.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
-}
-function stopWorker(pid) {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, "SIGTERM");
-    } catch {
-    }
-  }
-}
-function uncollectedWorkers(env = process.env) {
-  const root = workersRoot(env);
-  if (!(0, import_node_fs.existsSync)(root)) return [];
-  return (0, import_node_fs.readdirSync)(root).map((name) => (0, import_node_path.join)(root, name)).filter((dir) => (0, import_node_fs.existsSync)(file(dir, "request.json")) && !(0, import_node_fs.existsSync)(file(dir, "collected"))).sort((a, b) => (0, import_node_fs.statSync)(file(a, "request.json")).mtimeMs - (0, import_node_fs.statSync)(file(b, "request.json")).mtimeMs);
-}
-function markCollected(dir) {
-  (0, import_node_fs.writeFileSync)(file(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
-}
-function readLogFrom(dir, offset) {
-  let fd;
-  try {
-    fd = (0, import_node_fs.openSync)(file(dir, "log"), "r");
-  } catch {
-    return { text: "", offset };
-  }
-  try {
-    const size = (0, import_node_fs.statSync)(file(dir, "log")).size;
-    if (size <= offset) return { text: "", offset };
-    const buffer = Buffer.alloc(size - offset);
-    (0, import_node_fs.readSync)(fd, buffer, 0, buffer.length, offset);
-    const text = buffer.toString("utf8");
-    const end = text.lastIndexOf("\n") + 1;
-    return { text: text.slice(0, end), offset: offset + Buffer.byteLength(text.slice(0, end)) };
-  } finally {
-    (0, import_node_fs.closeSync)(fd);
-  }
-}
-
-// src/engine.ts
-var import_node_child_process2 = require("node:child_process");
-var import_node_fs3 = require("node:fs");
-var import_node_path2 = require("node:path");
 
 // node_modules/zod/v4/classic/external.js
 var external_exports = {};
@@ -19388,7 +19290,7 @@ __export(external_exports, {
   endsWith: () => _endsWith,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file2,
+  file: () => file,
   flattenError: () => flattenError,
   float32: () => float32,
   float64: () => float64,
@@ -36335,7 +36237,7 @@ __export(schemas_exports2, {
   emoji: () => emoji2,
   enum: () => _enum2,
   exactOptional: () => exactOptional,
-  file: () => file2,
+  file: () => file,
   float32: () => float32,
   float64: () => float64,
   function: () => _function,
@@ -37636,7 +37538,7 @@ var ZodFile = /* @__PURE__ */ $constructor("ZodFile", (inst, def) => {
   inst.max = (size, params) => inst.check(_maxSize(size, params));
   inst.mime = (types, params) => inst.check(_mime(Array.isArray(types) ? types : [types], params));
 });
-function file2(params) {
+function file(params) {
   return _file(ZodFile, params);
 }
 var ZodTransform = /* @__PURE__ */ $constructor("ZodTransform", (inst, def) => {
@@ -38976,198 +38878,6 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// src/lifecycle.ts
-var import_node_fs2 = require("node:fs");
-var cleanups = /* @__PURE__ */ new Set();
-var installed = false;
-function removeOnExit(path) {
-  const remove = () => {
-    cleanups.delete(remove);
-    (0, import_node_fs2.rmSync)(path, { recursive: true, force: true });
-  };
-  cleanups.add(remove);
-  install();
-  return remove;
-}
-function runCleanups() {
-  for (const cleanup of [...cleanups]) {
-    try {
-      cleanup();
-    } catch {
-    }
-  }
-}
-function install() {
-  if (installed) return;
-  installed = true;
-  process.on("exit", runCleanups);
-  for (const [signal, code] of [
-    ["SIGTERM", 143],
-    ["SIGINT", 130],
-    ["SIGHUP", 129]
-  ]) {
-    process.on(signal, () => {
-      runCleanups();
-      process.exit(code);
-    });
-  }
-}
-var SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
-function childEnv(env = process.env) {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
-}
-
-// src/engine.ts
-var engineArgs = {
-  /**
-   * `insecure`: a loopback registry, which docker reaches over plain HTTP by default and
-   * podman only when told (--tls-verify=false); prepull's own probes do the same.
-   */
-  pull: (engine, ref, options = {}) => [
-    "pull",
-    ...options.platform ? ["--platform", options.platform] : [],
-    ...engine === "podman" && options.insecure ? ["--tls-verify=false"] : [],
-    ref
-  ],
-  tag: (from, to) => ["tag", from, to],
-  untag: (engine, ref) => engine === "podman" ? ["untag", ref] : ["image", "rm", ref],
-  inspect: (ref) => ["image", "inspect", ref],
-  version: () => ["version", "--format", "{{json .}}"],
-  info: (engine) => engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]
-};
-var EngineMissingError = class extends Error {
-  name = "EngineMissingError";
-};
-function runCommand(command, args, options = {}) {
-  return new Promise((resolve2, reject) => {
-    const child = (0, import_node_child_process2.spawn)(command, args, {
-      shell: false,
-      stdio: [options.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
-      env: options.env ?? childEnv()
-    });
-    if (options.input !== void 0) child.stdin?.on("error", () => void 0);
-    if (options.input !== void 0) child.stdin?.end(options.input);
-    const output2 = { stdout: "", stderr: "" };
-    const pending = { stdout: "", stderr: "" };
-    let timedOut = false;
-    const timer = options.timeoutMs !== void 0 ? setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 5e3).unref();
-    }, options.timeoutMs) : void 0;
-    for (const stream of ["stdout", "stderr"]) {
-      child[stream]?.setEncoding("utf8").on("data", (chunk) => {
-        output2[stream] += chunk;
-        if (!options.onLine) return;
-        const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
-        pending[stream] = lines.pop() ?? "";
-        for (const line of lines) options.onLine(line);
-      });
-    }
-    child.on("error", (error63) => {
-      if (timer) clearTimeout(timer);
-      if (error63.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
-      else reject(error63);
-    });
-    child.on("close", (code, signal) => {
-      if (timer) clearTimeout(timer);
-      for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
-      resolve2({ exitCode: code ?? (signal ? 128 : 1), stdout: output2.stdout, stderr: output2.stderr, timedOut });
-    });
-  });
-}
-var InspectSchema = external_exports.array(
-  external_exports.object({
-    Id: external_exports.string(),
-    RepoTags: external_exports.array(external_exports.string()).nullish(),
-    RepoDigests: external_exports.array(external_exports.string()).nullish(),
-    Size: external_exports.number().optional()
-  })
-);
-var Engine = class _Engine {
-  constructor(name, env = () => process.env) {
-    this.name = name;
-    this.env = env;
-  }
-  name;
-  env;
-  /** The same CLI under another environment (e.g. without stored credentials). */
-  withEnv(env) {
-    return new _Engine(this.name, env);
-  }
-  async run(args, options = {}) {
-    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, childEnv(await this.env())) });
-  }
-  /** Throws EngineMissingError with a message a user can act on. */
-  async check() {
-    let result;
-    try {
-      result = await this.run(engineArgs.version(), { timeoutMs: 3e4 });
-    } catch (error63) {
-      if (error63 instanceof EngineMissingError) {
-        throw new EngineMissingError(
-          `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`
-        );
-      }
-      throw error63;
-    }
-    if (result.exitCode !== 0) {
-      throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
-    }
-  }
-  pull(ref, options) {
-    const { platform: platform2, insecure } = options;
-    return this.run(engineArgs.pull(this.name, ref, { ...platform2 && { platform: platform2 }, ...insecure && { insecure } }), {
-      timeoutMs: options.timeoutMs,
-      ...options.onLine && { onLine: options.onLine }
-    });
-  }
-  async tag(from, to) {
-    const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 6e4 });
-    if (result.exitCode !== 0) throw new Error(`${this.name} tag ${from} ${to} failed: ${oneLine(result.stderr)}`);
-  }
-  async untag(ref) {
-    const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 6e4 });
-    if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
-  }
-  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says. */
-  async dataRoot() {
-    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 3e4 });
-    if (result.exitCode !== 0) return void 0;
-    try {
-      const info2 = JSON.parse(result.stdout);
-      return info2.DockerRootDir ?? info2.store?.graphRoot;
-    } catch {
-      return void 0;
-    }
-  }
-  /** The local image under `ref`, or undefined when there is none. */
-  async inspect(ref) {
-    const result = await this.run(engineArgs.inspect(ref), { timeoutMs: 6e4 });
-    if (result.exitCode !== 0) return void 0;
-    const [image] = InspectSchema.parse(JSON.parse(result.stdout));
-    if (!image) return void 0;
-    return {
-      id: image.Id,
-      repoTags: image.RepoTags ?? [],
-      repoDigests: image.RepoDigests ?? [],
-      ...image.Size !== void 0 && { size: image.Size }
-    };
-  }
-};
-function engineEnv(engine, env) {
-  if (engine !== "podman" || !env.DOCKER_CONFIG || (0, import_node_fs3.existsSync)((0, import_node_path2.join)(env.DOCKER_CONFIG, "config.json"))) return env;
-  const { DOCKER_CONFIG: _unused, ...rest } = env;
-  return rest;
-}
-function oneLine(text) {
-  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").join(" | ").slice(0, 1e3);
-}
-
-// src/inputs.ts
-var import_node_fs4 = require("node:fs");
-var import_node_path3 = require("node:path");
-
 // src/reference.ts
 var DEFAULT_REGISTRY = "docker.io";
 var LEGACY_DEFAULT_REGISTRY = "index.docker.io";
@@ -39333,6 +39043,28 @@ function sourcesFor(upstream, rules, map2, explicitMirror) {
 }
 
 // src/inputs.ts
+var INPUT_NAMES = [
+  "images",
+  "images-file",
+  "set-vars-url",
+  "set-vars-env",
+  "set-vars-image",
+  "set-vars-sha256",
+  "mirrors",
+  "mirror-map",
+  "verify",
+  "attempts",
+  "backoff",
+  "pull-timeout",
+  "concurrency",
+  "platform",
+  "engine",
+  "github-token",
+  "on-failure",
+  "keep-mirror-tag",
+  "mode",
+  "background"
+];
 var InputError = class extends Error {
   constructor(input2, message, line) {
     super(`input '${input2}'${line !== void 0 ? ` line ${line}` : ""}: ${message}`);
@@ -39421,10 +39153,10 @@ function readConfig(getRaw, workspace = process.cwd()) {
   addImages(get("images"), "images");
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
-    const path = (0, import_node_path3.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path3.resolve)(workspace, imagesFile);
+    const path = (0, import_node_path.isAbsolute)(imagesFile) ? imagesFile : (0, import_node_path.resolve)(workspace, imagesFile);
     let content;
     try {
-      content = (0, import_node_fs4.readFileSync)(path, "utf8");
+      content = (0, import_node_fs.readFileSync)(path, "utf8");
     } catch (error63) {
       throw new InputError(
         "images-file",
@@ -39450,7 +39182,7 @@ function readConfig(getRaw, workspace = process.cwd()) {
       const eq = text.indexOf("=");
       const key = eq > 0 ? text.slice(0, eq).trim() : "";
       if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
-      env[key] = text.slice(eq + 1).trim();
+      env[key] = unquote(text.slice(eq + 1).trim());
     }
     const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
       if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
@@ -39512,6 +39244,10 @@ function parseImageLine(text, origin) {
     return { text, origin, message: `invalid reference "${text}": ${error63.message}` };
   }
 }
+function unquote(value) {
+  const match = value.match(/^(["'])(.*)\1$/s);
+  return match ? match[2] ?? "" : value;
+}
 function dedupe(images) {
   const seen = /* @__PURE__ */ new Set();
   return images.filter((image) => {
@@ -39520,6 +39256,298 @@ function dedupe(images) {
     seen.add(key);
     return true;
   });
+}
+
+// src/main.ts
+var import_node_os5 = require("node:os");
+
+// src/background.ts
+var import_node_child_process = require("node:child_process");
+var import_node_fs3 = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_path2 = require("node:path");
+
+// src/lifecycle.ts
+var import_node_fs2 = require("node:fs");
+var cleanups = /* @__PURE__ */ new Set();
+var installed = false;
+function removeOnExit(path) {
+  const remove = () => {
+    cleanups.delete(remove);
+    (0, import_node_fs2.rmSync)(path, { recursive: true, force: true });
+  };
+  cleanups.add(remove);
+  install();
+  return remove;
+}
+function runCleanups() {
+  for (const cleanup of [...cleanups]) {
+    try {
+      cleanup();
+    } catch {
+    }
+  }
+}
+function install() {
+  if (installed) return;
+  installed = true;
+  process.on("exit", runCleanups);
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129]
+  ]) {
+    process.on(signal, () => {
+      runCleanups();
+      process.exit(code);
+    });
+  }
+}
+var SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
+function childEnv(env = process.env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
+}
+
+// src/background.ts
+var WORKER_ENV = "PREPULL_WORKER_DIR";
+function workersRoot(env = process.env) {
+  return (0, import_node_path2.join)(env.RUNNER_TEMP || (0, import_node_os.tmpdir)(), "prepull-workers");
+}
+var file2 = (dir, name) => (0, import_node_path2.join)(dir, name);
+function readState(dir) {
+  try {
+    return JSON.parse((0, import_node_fs3.readFileSync)(file2(dir, "state.json"), "utf8"));
+  } catch {
+    return void 0;
+  }
+}
+function writeState(dir, state) {
+  (0, import_node_fs3.writeFileSync)(file2(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
+  (0, import_node_fs3.renameSync)(file2(dir, "state.json.tmp"), file2(dir, "state.json"));
+}
+function readRequest(dir) {
+  return JSON.parse((0, import_node_fs3.readFileSync)(file2(dir, "request.json"), "utf8"));
+}
+function startWorker(request, entry, token, env = process.env) {
+  const root = workersRoot(env);
+  (0, import_node_fs3.mkdirSync)(root, { recursive: true });
+  const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const dir = (0, import_node_path2.join)(root, id);
+  (0, import_node_fs3.mkdirSync)(dir, { mode: 448 });
+  (0, import_node_fs3.writeFileSync)(file2(dir, "request.json"), JSON.stringify(request), { mode: 384 });
+  const log = (0, import_node_fs3.openSync)(file2(dir, "log"), "a", 384);
+  const child = (0, import_node_child_process.spawn)(process.execPath, [entry], {
+    detached: true,
+    // its own process group: it outlives this step, and can be stopped as a whole
+    stdio: ["pipe", log, log],
+    env: { ...childEnv(env), [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
+  });
+  (0, import_node_fs3.closeSync)(log);
+  child.stdin?.on("error", () => void 0);
+  child.stdin?.end(token);
+  const pid = child.pid ?? 0;
+  writeState(dir, { status: "running", pid });
+  child.unref();
+  return { dir, pid };
+}
+function isAlive(pid) {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error63) {
+    return error63.code === "EPERM";
+  }
+  try {
+    const stat2 = (0, import_node_fs3.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    return stat2.slice(stat2.lastIndexOf(")") + 2, stat2.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true;
+  }
+}
+function stopWorker(pid) {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, "SIGTERM");
+    } catch {
+    }
+  }
+}
+function uncollectedWorkers(env = process.env) {
+  const root = workersRoot(env);
+  if (!(0, import_node_fs3.existsSync)(root)) return [];
+  return (0, import_node_fs3.readdirSync)(root).map((name) => (0, import_node_path2.join)(root, name)).filter((dir) => (0, import_node_fs3.existsSync)(file2(dir, "request.json")) && !(0, import_node_fs3.existsSync)(file2(dir, "collected"))).sort((a, b) => (0, import_node_fs3.statSync)(file2(a, "request.json")).mtimeMs - (0, import_node_fs3.statSync)(file2(b, "request.json")).mtimeMs);
+}
+function markCollected(dir) {
+  (0, import_node_fs3.writeFileSync)(file2(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
+}
+function readLogFrom(dir, offset) {
+  let fd;
+  try {
+    fd = (0, import_node_fs3.openSync)(file2(dir, "log"), "r");
+  } catch {
+    return { text: "", offset };
+  }
+  try {
+    const size = (0, import_node_fs3.statSync)(file2(dir, "log")).size;
+    if (size <= offset) return { text: "", offset };
+    const buffer = Buffer.alloc(size - offset);
+    (0, import_node_fs3.readSync)(fd, buffer, 0, buffer.length, offset);
+    const text = buffer.toString("utf8");
+    const end = text.lastIndexOf("\n") + 1;
+    return { text: text.slice(0, end), offset: offset + Buffer.byteLength(text.slice(0, end)) };
+  } finally {
+    (0, import_node_fs3.closeSync)(fd);
+  }
+}
+
+// src/engine.ts
+var import_node_child_process2 = require("node:child_process");
+var import_node_fs4 = require("node:fs");
+var import_node_path3 = require("node:path");
+var engineArgs = {
+  /**
+   * `insecure`: a loopback registry, which docker reaches over plain HTTP by default and
+   * podman only when told (--tls-verify=false); prepull's own probes do the same.
+   */
+  pull: (engine, ref, options = {}) => [
+    "pull",
+    ...options.platform ? ["--platform", options.platform] : [],
+    ...engine === "podman" && options.insecure ? ["--tls-verify=false"] : [],
+    ref
+  ],
+  tag: (from, to) => ["tag", from, to],
+  untag: (engine, ref) => engine === "podman" ? ["untag", ref] : ["image", "rm", ref],
+  inspect: (ref) => ["image", "inspect", ref],
+  version: () => ["version", "--format", "{{json .}}"],
+  info: (engine) => engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]
+};
+var EngineMissingError = class extends Error {
+  name = "EngineMissingError";
+};
+function runCommand(command, args, options = {}) {
+  return new Promise((resolve2, reject) => {
+    const child = (0, import_node_child_process2.spawn)(command, args, {
+      shell: false,
+      stdio: [options.input === void 0 ? "ignore" : "pipe", "pipe", "pipe"],
+      env: options.env ?? childEnv()
+    });
+    if (options.input !== void 0) child.stdin?.on("error", () => void 0);
+    if (options.input !== void 0) child.stdin?.end(options.input);
+    const output2 = { stdout: "", stderr: "" };
+    const pending = { stdout: "", stderr: "" };
+    let timedOut = false;
+    const timer = options.timeoutMs !== void 0 ? setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 5e3).unref();
+    }, options.timeoutMs) : void 0;
+    for (const stream of ["stdout", "stderr"]) {
+      child[stream]?.setEncoding("utf8").on("data", (chunk) => {
+        output2[stream] += chunk;
+        if (!options.onLine) return;
+        const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
+        pending[stream] = lines.pop() ?? "";
+        for (const line of lines) options.onLine(line);
+      });
+    }
+    child.on("error", (error63) => {
+      if (timer) clearTimeout(timer);
+      if (error63.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
+      else reject(error63);
+    });
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
+      resolve2({ exitCode: code ?? (signal ? 128 : 1), stdout: output2.stdout, stderr: output2.stderr, timedOut });
+    });
+  });
+}
+var InspectSchema = external_exports.array(
+  external_exports.object({
+    Id: external_exports.string(),
+    RepoTags: external_exports.array(external_exports.string()).nullish(),
+    RepoDigests: external_exports.array(external_exports.string()).nullish(),
+    Size: external_exports.number().optional()
+  })
+);
+var Engine = class _Engine {
+  constructor(name, env = () => process.env) {
+    this.name = name;
+    this.env = env;
+  }
+  name;
+  env;
+  /** The same CLI under another environment (e.g. without stored credentials). */
+  withEnv(env) {
+    return new _Engine(this.name, env);
+  }
+  async run(args, options = {}) {
+    return runCommand(this.name, args, { ...options, env: engineEnv(this.name, childEnv(await this.env())) });
+  }
+  /** Throws EngineMissingError with a message a user can act on. */
+  async check() {
+    let result;
+    try {
+      result = await this.run(engineArgs.version(), { timeoutMs: 3e4 });
+    } catch (error63) {
+      if (error63 instanceof EngineMissingError) {
+        throw new EngineMissingError(
+          `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`
+        );
+      }
+      throw error63;
+    }
+    if (result.exitCode !== 0) {
+      throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+    }
+  }
+  pull(ref, options) {
+    const { platform: platform2, insecure } = options;
+    return this.run(engineArgs.pull(this.name, ref, { ...platform2 && { platform: platform2 }, ...insecure && { insecure } }), {
+      timeoutMs: options.timeoutMs,
+      ...options.onLine && { onLine: options.onLine }
+    });
+  }
+  async tag(from, to) {
+    const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 6e4 });
+    if (result.exitCode !== 0) throw new Error(`${this.name} tag ${from} ${to} failed: ${oneLine(result.stderr)}`);
+  }
+  async untag(ref) {
+    const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 6e4 });
+    if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
+  }
+  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says. */
+  async dataRoot() {
+    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 3e4 });
+    if (result.exitCode !== 0) return void 0;
+    try {
+      const info2 = JSON.parse(result.stdout);
+      return info2.DockerRootDir ?? info2.store?.graphRoot;
+    } catch {
+      return void 0;
+    }
+  }
+  /** The local image under `ref`, or undefined when there is none. */
+  async inspect(ref) {
+    const result = await this.run(engineArgs.inspect(ref), { timeoutMs: 6e4 });
+    if (result.exitCode !== 0) return void 0;
+    const [image] = InspectSchema.parse(JSON.parse(result.stdout));
+    if (!image) return void 0;
+    return {
+      id: image.Id,
+      repoTags: image.RepoTags ?? [],
+      repoDigests: image.RepoDigests ?? [],
+      ...image.Size !== void 0 && { size: image.Size }
+    };
+  }
+};
+function engineEnv(engine, env) {
+  if (engine !== "podman" || !env.DOCKER_CONFIG || (0, import_node_fs4.existsSync)((0, import_node_path3.join)(env.DOCKER_CONFIG, "config.json"))) return env;
+  const { DOCKER_CONFIG: _unused, ...rest } = env;
+  return rest;
+}
+function oneLine(text) {
+  return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").join(" | ").slice(0, 1e3);
 }
 
 // src/mirror.ts
@@ -41140,22 +41168,44 @@ var ExitCode;
 
 // src/report.ts
 var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
+function neutralise(text) {
+  return text.split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*):(?=:)/, "$1:\u200B").replaceAll("##[", "#\u200B#["));
+}
 function consoleLogger(write = (line) => process.stderr.write(`${line}
 `)) {
+  const out = (text) => {
+    for (const line of neutralise(text)) write(line);
+  };
   return {
-    info: (message) => write(message),
-    notice: (message) => write(`notice: ${message}`),
-    warning: (message) => write(`warning: ${message}`),
-    error: (message) => write(`error: ${message}`),
+    info: (message) => out(message),
+    notice: (message) => out(`notice: ${message}`),
+    warning: (message) => out(`warning: ${message}`),
+    error: (message) => out(`error: ${message}`),
     untrusted(title, text) {
-      write(title);
-      for (const line of text.split(/\r?\n/)) write(`  ${line}`);
+      out(title);
+      for (const line of neutralise(text)) out(`  ${line}`);
     },
     group(title, lines) {
-      write(`\u2500\u2500 ${title}`);
-      for (const line of lines) write(`   ${line}`);
+      out(`\u2500\u2500 ${title}`);
+      for (const line of lines) out(`   ${line}`);
     }
   };
+}
+function replayLog(text, log) {
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let record2;
+    try {
+      record2 = JSON.parse(line);
+    } catch {
+      record2 = void 0;
+    }
+    if (!record2 || typeof record2 !== "object") log.info(line);
+    else if (record2.k === "group" && Array.isArray(record2.l)) log.group(String(record2.t), record2.l.map(String));
+    else if (record2.k === "untrusted") log.untrusted(String(record2.t), String(record2.m));
+    else if (record2.k === "info" || record2.k === "notice" || record2.k === "warning" || record2.k === "error") log[record2.k](String(record2.m));
+    else log.info(line);
+  }
 }
 function formatBytes(bytes) {
   if (bytes === void 0) return "";
@@ -41471,7 +41521,7 @@ function tooManyRequests(registry2, text, quota, retryAfterHeader) {
   }
   if (registry2 === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
   const hubQuota = registry2 === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
-  if (hubQuota) return { errorClass: "rate-limited", label: `Docker Hub pull quota spent${quota ? `, ${quotaText(quota)}` : ""}` };
+  if (hubQuota) return { errorClass: "rate-limited", label: "Docker Hub pull quota spent" };
   return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
 }
 var retryAfterOf = (seconds) => seconds === void 0 ? {} : { retryAfter: seconds };
@@ -41913,12 +41963,15 @@ var ImageProbe = class {
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);
-    const detail = `HTTP ${status}${said ? ` ${said}` : ""} for ${where}`;
-    if (classified.errorClass === "transient") throw new TransientError(`${classified.label}: ${detail}`, classified.retryAfter);
+    const answer = `HTTP ${status}${status === 429 ? " toomanyrequests" : ""}${said ? ` ${said}` : ""}`;
+    const detail = `${answer} for ${where}`;
+    if (classified.errorClass === "transient") {
+      throw new TransientError(status === 429 ? `${answer} (${classified.label})` : answer, classified.retryAfter);
+    }
     if (classified.errorClass === "rate-limited") {
       return {
         kind: "rate-limited",
-        detail: `rate limited (${classified.label}; ${detail}): not retried, the window is hours`,
+        detail: `rate limited (${detail}${quota ? `, ${quotaText(quota)}` : ""}): ${classified.label}, not retried, the window is hours`,
         ...quota && { quota }
       };
     }
@@ -42489,6 +42542,7 @@ async function pullEach(images, config2, host2, engine, probes, anonymous) {
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
+        host2.onResult?.(result);
         return result;
       })
     )
@@ -42570,33 +42624,78 @@ async function fetchScript(url2, options) {
 function sha256Hex(body) {
   return (0, import_node_crypto2.createHash)("sha256").update(body).digest("hex");
 }
-var WRAPPER = [
+var CALLER = (scriptFile) => [
+  "exec 2>&1",
   '__prepull_vars=("$@")',
   "set --",
-  'source "$0"',
-  'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
+  `source "$(dirname "$0")/${scriptFile}"`,
+  'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done',
+  ""
 ].join("\n");
+var NOBODY = 65534;
+var isolation;
+function scriptIsolation() {
+  isolation ??= (async () => {
+    const root = process.getuid?.() === 0;
+    const drop = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"];
+    const prefix = [
+      "unshare",
+      ...root ? [] : ["--user", "--map-root-user"],
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "--kill-child",
+      ...drop,
+      ...root ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : []
+    ];
+    const tried = await new Promise((resolve2) => {
+      const child = (0, import_node_child_process3.spawn)(prefix[0] ?? "unshare", [...prefix.slice(1), "true"], { stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", (error63) => resolve2({ ok: false, why: error63.message }));
+      child.on("close", (code) => resolve2({ ok: code === 0, why: stderr.trim().split("\n")[0] || `exit code ${code}` }));
+    });
+    if (!tried.ok) return { prefix: [], description: `none (unshare/setpriv: ${tried.why})` };
+    return {
+      prefix,
+      ...root && { uid: NOBODY },
+      description: `its own PID namespace, no capabilities${root ? ", as the user nobody" : " (in a user namespace)"}`
+    };
+  })();
+  return isolation;
+}
 async function evaluateScript(script, options) {
   const root = await (0, import_promises4.mkdtemp)((0, import_node_path6.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
+  const isolated = options.isolation ?? { prefix: [], description: "none" };
   try {
     const dirs = { scripts: (0, import_node_path6.join)(root, "scripts"), home: (0, import_node_path6.join)(root, "home"), work: (0, import_node_path6.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises4.mkdir)(dir)));
-    const scriptPath = (0, import_node_path6.join)(dirs.scripts, (0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptFile = ((0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
+    const scriptPath = (0, import_node_path6.join)(dirs.scripts, scriptFile);
+    const callerPath = (0, import_node_path6.join)(dirs.scripts, ".prepull-caller.sh");
     await (0, import_promises4.writeFile)(scriptPath, script, { mode: 384 });
+    await (0, import_promises4.writeFile)(callerPath, CALLER(scriptFile), { mode: 384 });
+    if (isolated.uid !== void 0) {
+      for (const path of [root, ...Object.values(dirs), scriptPath, callerPath]) await (0, import_promises4.chown)(path, isolated.uid, isolated.uid);
+    }
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
+    const [command = "bash", ...rest] = [...isolated.prefix, "bash", "--noprofile", "--norc", callerPath, ...options.variables];
     return await new Promise((resolve2, reject) => {
-      const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
+      const child = (0, import_node_child_process3.spawn)(command, rest, {
         cwd: dirs.work,
         env,
         shell: false,
         detached: true,
-        // its own process group, so a time-out stops whatever it started too
+        // its own process group: whatever it started is stopped with it
         stdio: ["ignore", "pipe", "pipe", "pipe"]
       });
       let output2 = "";
       let values = "";
       let timedOut = false;
+      let finished = false;
       const append = (chunk) => {
         if (output2.length < OUTPUT_LIMIT) output2 += chunk.toString("utf8");
       };
@@ -42605,19 +42704,20 @@ async function evaluateScript(script, options) {
       child.stdio[3]?.on("data", (chunk) => {
         values += chunk.toString("utf8");
       });
-      const timer = setTimeout(() => {
-        timedOut = true;
+      const killGroup = () => {
         try {
           if (child.pid) process.kill(-child.pid, "SIGKILL");
         } catch {
-          child.kill("SIGKILL");
         }
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+        child.kill("SIGKILL");
       }, timeoutSeconds * 1e3);
-      child.on("error", (error63) => {
-        clearTimeout(timer);
-        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
-      });
-      child.on("close", (code, signal) => {
+      const finish2 = (code, signal) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         const parsed = {};
         for (const pair of values.split("\0")) {
@@ -42631,7 +42731,19 @@ async function evaluateScript(script, options) {
 \u2026 (output cut at 64 KiB)` : output2.replace(/\n$/, ""),
           values: parsed
         });
+      };
+      child.on("error", (error63) => {
+        clearTimeout(timer);
+        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
       });
+      child.on("exit", (code, signal) => {
+        killGroup();
+        setTimeout(() => {
+          for (const stream of [child.stdout, child.stderr, child.stdio[3]]) stream?.destroy?.();
+          finish2(code, signal);
+        }, 200).unref();
+      });
+      child.on("close", (code, signal) => finish2(code, signal));
     });
   } finally {
     await (0, import_promises4.rm)(root, { recursive: true, force: true });
@@ -42665,14 +42777,25 @@ async function resolveSetVars(config2, log) {
     }
   }
   const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
-  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
+  const isolation2 = await scriptIsolation();
+  if (isolation2.prefix.length > 0) log.info(`set-vars: the script runs in ${isolation2.description}: it cannot see this step's processes`);
+  else {
+    log.warning(
+      `set-vars: no isolation from this step's processes is available here (${isolation2.description.replace(/^none \((.*)\)$/, "$1")}): the script could read this step's environment, github-token included, at /proc/<pid>/environ; pin it with set-vars-sha256`
+    );
+  }
+  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName, isolation: isolation2 });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   if (evaluation.timedOut)
     return fail(
       `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`
     );
+  const last = evaluation.output.trim().split("\n").pop() ?? "";
+  if (evaluation.exitCode === 1) {
+    log.notice(`set-vars script exited with status 1${last ? ` (${last})` : ""}: no image for this set-vars-env; skipped`);
+    return { images: [] };
+  }
   if (evaluation.exitCode !== 0) {
-    const last = evaluation.output.trim().split("\n").pop() ?? "";
     return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
   }
   const images = [];
@@ -42696,12 +42819,15 @@ async function run(host2) {
     config2 = readConfig(host2.getInput, host2.workspace);
   } catch (error63) {
     if (!(error63 instanceof InputError)) throw error63;
-    host2.setFailed(error63.message);
+    host2.setOutput("images", imagesNamed(host2.getInput).join("\n"));
+    host2.setOutput("results", "[]");
+    host2.setOutput("failed", "0");
+    host2.setFailed(`${error63.message}; nothing was pulled`);
     return { results: [], failed: true };
   }
   if (config2.githubToken) host2.setSecret(config2.githubToken);
   const { log } = host2;
-  if (config2.mode === "wait") return waitForWorkers(config2, host2);
+  if (config2.mode === "wait") return waitForWorkers(host2);
   const problems = [];
   const images = [...config2.images];
   const lineErrors = [...config2.imageErrors];
@@ -42718,7 +42844,13 @@ async function run(host2) {
   host2.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
   if (config2.background) {
     if (!host2.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
-    const worker = startWorker({ images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString() }, host2.workerEntry, host2.env ?? process.env);
+    const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host2.getInput(name)]));
+    const worker = startWorker(
+      { images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString(), inputs },
+      host2.workerEntry,
+      config2.githubToken ?? "",
+      host2.env ?? process.env
+    );
     host2.saveState?.("workerDir", worker.dir);
     log.info(
       `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`
@@ -42726,54 +42858,70 @@ async function run(host2) {
     return { results: [], failed: false };
   }
   const results = [...invalid, ...images.length > 0 ? await processImages(images, config2, host2) : []];
-  return finishRun(results, problems, config2, host2);
+  return finishRun(results, problems, config2.onFailure, host2);
 }
-async function waitForWorkers(config2, host2) {
+async function waitForWorkers(host2) {
   const env = host2.env ?? process.env;
   const dirs = uncollectedWorkers(env);
+  host2.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
   if (dirs.length === 0) {
+    host2.setOutput("results", "[]");
+    host2.setOutput("failed", "0");
     host2.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
     return { results: [], failed: true };
   }
   const results = [];
   const problems = [];
-  const deadline = Date.now() + config2.pullTimeoutSeconds * 1e3;
+  let onFailure = "warn";
   for (const dir of dirs) {
     const request = readRequest(dir);
-    host2.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    const config2 = readConfig((name) => request.inputs[name] ?? "", host2.workspace);
+    if (config2.onFailure === "fail") onFailure = "fail";
+    const rounds = Math.max(1, Math.ceil(request.images.length / config2.concurrency));
+    const allowed = rounds * config2.attempts * config2.pullTimeoutSeconds;
+    const deadline = Date.now() + allowed * 1e3;
+    host2.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
     let offset = 0;
-    for (; ; ) {
+    const replay = () => {
       const chunk = readLogFrom(dir, offset);
       offset = chunk.offset;
-      if (chunk.text) host2.log.raw?.(chunk.text);
+      if (chunk.text) replayLog(chunk.text, host2.log);
+    };
+    for (; ; ) {
+      replay();
       const state = readState(dir);
       if (state?.status === "done") {
-        const rest = readLogFrom(dir, offset);
-        if (rest.text) host2.log.raw?.(rest.text);
+        replay();
         results.push(...state.results ?? []);
         problems.push(...state.problems ?? []);
         break;
       }
-      if (!state || !isAlive(state.pid)) {
-        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
-        results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result"))
+      const ended = !state || !isAlive(state.pid);
+      if (ended || Date.now() > deadline) {
+        if (!ended) stopWorker(state.pid);
+        replay();
+        problems.push(
+          ended ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above` : `the background pull did not finish within ${allowed} s (pull-timeout \xD7 attempts for each round of concurrency images); stopped`
         );
-        break;
-      }
-      if (Date.now() > deadline) {
-        stopWorker(state.pid);
-        problems.push(`the background pull did not finish within pull-timeout (${config2.pullTimeoutSeconds} s); stopped`);
-        results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout"))
-        );
+        results.push(...unfinished(request, state?.results ?? [], ended ? "the background worker ended without a result" : "stopped at the wait step's deadline"));
         break;
       }
       await new Promise((resolve2) => setTimeout(resolve2, 250));
     }
     markCollected(dir);
   }
-  return finishRun(results, problems, config2, host2);
+  return finishRun(results, problems, onFailure, host2);
+}
+function unfinished(request, finished, why) {
+  const named = new Set(finished.map((r) => r.image));
+  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
+  return [...finished, ...missing.map((image) => failedResult(image, why))];
+}
+function imagesNamed(getInput) {
+  return parseLines(getInput("images"), { inlineComments: true }).flatMap(({ text }) => {
+    const spec = parseImageLine(text, "images");
+    return "message" in spec ? [] : [formatReference(spec.upstream)];
+  });
 }
 async function processImages(images, config2, host2) {
   const baseEnv = host2.env ?? process.env;
@@ -42806,14 +42954,14 @@ async function processImages(images, config2, host2) {
     client.dispose();
   }
 }
-async function finishRun(results, problems, config2, host2) {
+async function finishRun(results, problems, onFailure, host2) {
   const failedCount = results.filter((r) => r.status === "failed").length;
   host2.setOutput("results", resultsJson(results));
   host2.setOutput("failed", String(failedCount));
   await host2.writeSummary(summaryMarkdown(results));
   const messages = [...problems, ...results.filter((r) => r.status === "failed").map((r) => `${r.image}: ${r.reason}`)];
   if (messages.length === 0) return { results, failed: false };
-  if (config2.onFailure === "fail") {
+  if (onFailure === "fail") {
     for (const message of messages.slice(0, -1)) host2.log.error(message);
     host2.setFailed(messages.at(-1) ?? "");
     return { results, failed: true };
@@ -42823,28 +42971,7 @@ async function finishRun(results, problems, config2, host2) {
 }
 
 // src/cli.ts
-var INPUTS = [
-  "images",
-  "images-file",
-  "set-vars-url",
-  "set-vars-env",
-  "set-vars-image",
-  "set-vars-sha256",
-  "mirrors",
-  "mirror-map",
-  "verify",
-  "attempts",
-  "backoff",
-  "pull-timeout",
-  "concurrency",
-  "platform",
-  "engine",
-  "github-token",
-  "on-failure",
-  "keep-mirror-tag",
-  "mode",
-  "background"
-];
+var INPUTS = INPUT_NAMES;
 var USAGE = `usage: prepull [--images REF]... [--mirrors PREFIX]... [--FLAG VALUE]...
 
 Flags are named like the action's inputs; list inputs take the flag once per item

@@ -20323,9 +20323,52 @@ function getState(name) {
 
 // src/background.ts
 var import_node_child_process = require("node:child_process");
-var import_node_fs = require("node:fs");
+var import_node_fs2 = require("node:fs");
 var import_node_os = require("node:os");
 var import_node_path = require("node:path");
+
+// src/lifecycle.ts
+var import_node_fs = require("node:fs");
+var cleanups = /* @__PURE__ */ new Set();
+var installed = false;
+function removeOnExit(path) {
+  const remove = () => {
+    cleanups.delete(remove);
+    (0, import_node_fs.rmSync)(path, { recursive: true, force: true });
+  };
+  cleanups.add(remove);
+  install();
+  return remove;
+}
+function runCleanups() {
+  for (const cleanup of [...cleanups]) {
+    try {
+      cleanup();
+    } catch {
+    }
+  }
+}
+function install() {
+  if (installed) return;
+  installed = true;
+  process.on("exit", runCleanups);
+  for (const [signal, code] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+    ["SIGHUP", 129]
+  ]) {
+    process.on(signal, () => {
+      runCleanups();
+      process.exit(code);
+    });
+  }
+}
+var SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
+function childEnv(env = process.env) {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
+}
+
+// src/background.ts
 var WORKER_ENV = "PREPULL_WORKER_DIR";
 function workersRoot(env = process.env) {
   return (0, import_node_path.join)(env.RUNNER_TEMP || (0, import_node_os.tmpdir)(), "prepull-workers");
@@ -20333,37 +20376,44 @@ function workersRoot(env = process.env) {
 var file = (dir, name) => (0, import_node_path.join)(dir, name);
 function readState(dir) {
   try {
-    return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "state.json"), "utf8"));
+    return JSON.parse((0, import_node_fs2.readFileSync)(file(dir, "state.json"), "utf8"));
   } catch {
     return void 0;
   }
 }
 function writeState(dir, state) {
-  (0, import_node_fs.writeFileSync)(file(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
-  (0, import_node_fs.renameSync)(file(dir, "state.json.tmp"), file(dir, "state.json"));
+  (0, import_node_fs2.writeFileSync)(file(dir, "state.json.tmp"), JSON.stringify(state), { mode: 384 });
+  (0, import_node_fs2.renameSync)(file(dir, "state.json.tmp"), file(dir, "state.json"));
 }
 function readRequest(dir) {
-  return JSON.parse((0, import_node_fs.readFileSync)(file(dir, "request.json"), "utf8"));
+  return JSON.parse((0, import_node_fs2.readFileSync)(file(dir, "request.json"), "utf8"));
 }
-function startWorker(request, entry, env = process.env) {
+function startWorker(request, entry, token, env = process.env) {
   const root = workersRoot(env);
-  (0, import_node_fs.mkdirSync)(root, { recursive: true });
+  (0, import_node_fs2.mkdirSync)(root, { recursive: true });
   const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const dir = (0, import_node_path.join)(root, id);
-  (0, import_node_fs.mkdirSync)(dir, { mode: 448 });
-  (0, import_node_fs.writeFileSync)(file(dir, "request.json"), JSON.stringify(request), { mode: 384 });
-  const log = (0, import_node_fs.openSync)(file(dir, "log"), "a", 384);
+  (0, import_node_fs2.mkdirSync)(dir, { mode: 448 });
+  (0, import_node_fs2.writeFileSync)(file(dir, "request.json"), JSON.stringify(request), { mode: 384 });
+  const log = (0, import_node_fs2.openSync)(file(dir, "log"), "a", 384);
   const child = (0, import_node_child_process.spawn)(process.execPath, [entry], {
     detached: true,
     // its own process group: it outlives this step, and can be stopped as a whole
-    stdio: ["ignore", log, log],
-    env: { ...env, [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
+    stdio: ["pipe", log, log],
+    env: { ...childEnv(env), [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" }
   });
-  (0, import_node_fs.closeSync)(log);
+  (0, import_node_fs2.closeSync)(log);
+  child.stdin?.on("error", () => void 0);
+  child.stdin?.end(token);
   const pid = child.pid ?? 0;
   writeState(dir, { status: "running", pid });
   child.unref();
   return { dir, pid };
+}
+async function readWorkerSecret(stdin = process.stdin) {
+  let text = "";
+  for await (const chunk of stdin) text += chunk.toString();
+  return text;
 }
 function isAlive(pid) {
   if (pid <= 0) return false;
@@ -20373,7 +20423,7 @@ function isAlive(pid) {
     return error63.code === "EPERM";
   }
   try {
-    const stat2 = (0, import_node_fs.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    const stat2 = (0, import_node_fs2.readFileSync)(`/proc/${pid}/stat`, "utf8");
     return stat2.slice(stat2.lastIndexOf(")") + 2, stat2.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return true;
@@ -20389,32 +20439,32 @@ function stopWorker(pid) {
 }
 function uncollectedWorkers(env = process.env) {
   const root = workersRoot(env);
-  if (!(0, import_node_fs.existsSync)(root)) return [];
-  return (0, import_node_fs.readdirSync)(root).map((name) => (0, import_node_path.join)(root, name)).filter((dir) => (0, import_node_fs.existsSync)(file(dir, "request.json")) && !(0, import_node_fs.existsSync)(file(dir, "collected"))).sort((a, b) => (0, import_node_fs.statSync)(file(a, "request.json")).mtimeMs - (0, import_node_fs.statSync)(file(b, "request.json")).mtimeMs);
+  if (!(0, import_node_fs2.existsSync)(root)) return [];
+  return (0, import_node_fs2.readdirSync)(root).map((name) => (0, import_node_path.join)(root, name)).filter((dir) => (0, import_node_fs2.existsSync)(file(dir, "request.json")) && !(0, import_node_fs2.existsSync)(file(dir, "collected"))).sort((a, b) => (0, import_node_fs2.statSync)(file(a, "request.json")).mtimeMs - (0, import_node_fs2.statSync)(file(b, "request.json")).mtimeMs);
 }
 function markCollected(dir) {
-  (0, import_node_fs.writeFileSync)(file(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
+  (0, import_node_fs2.writeFileSync)(file(dir, "collected"), (/* @__PURE__ */ new Date()).toISOString());
 }
 function isCollected(dir) {
-  return (0, import_node_fs.existsSync)(file(dir, "collected"));
+  return (0, import_node_fs2.existsSync)(file(dir, "collected"));
 }
 function readLogFrom(dir, offset) {
   let fd;
   try {
-    fd = (0, import_node_fs.openSync)(file(dir, "log"), "r");
+    fd = (0, import_node_fs2.openSync)(file(dir, "log"), "r");
   } catch {
     return { text: "", offset };
   }
   try {
-    const size = (0, import_node_fs.statSync)(file(dir, "log")).size;
+    const size = (0, import_node_fs2.statSync)(file(dir, "log")).size;
     if (size <= offset) return { text: "", offset };
     const buffer = Buffer.alloc(size - offset);
-    (0, import_node_fs.readSync)(fd, buffer, 0, buffer.length, offset);
+    (0, import_node_fs2.readSync)(fd, buffer, 0, buffer.length, offset);
     const text = buffer.toString("utf8");
     const end = text.lastIndexOf("\n") + 1;
     return { text: text.slice(0, end), offset: offset + Buffer.byteLength(text.slice(0, end)) };
   } finally {
-    (0, import_node_fs.closeSync)(fd);
+    (0, import_node_fs2.closeSync)(fd);
   }
 }
 
@@ -40143,47 +40193,6 @@ function date4(params) {
   return _coercedDate(ZodDate, params);
 }
 
-// src/lifecycle.ts
-var import_node_fs2 = require("node:fs");
-var cleanups = /* @__PURE__ */ new Set();
-var installed = false;
-function removeOnExit(path) {
-  const remove = () => {
-    cleanups.delete(remove);
-    (0, import_node_fs2.rmSync)(path, { recursive: true, force: true });
-  };
-  cleanups.add(remove);
-  install();
-  return remove;
-}
-function runCleanups() {
-  for (const cleanup of [...cleanups]) {
-    try {
-      cleanup();
-    } catch {
-    }
-  }
-}
-function install() {
-  if (installed) return;
-  installed = true;
-  process.on("exit", runCleanups);
-  for (const [signal, code] of [
-    ["SIGTERM", 143],
-    ["SIGINT", 130],
-    ["SIGHUP", 129]
-  ]) {
-    process.on(signal, () => {
-      runCleanups();
-      process.exit(code);
-    });
-  }
-}
-var SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
-function childEnv(env = process.env) {
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !SECRET_VARIABLE.test(name)));
-}
-
 // src/engine.ts
 var engineArgs = {
   /**
@@ -40500,6 +40509,28 @@ function sourcesFor(upstream, rules, map2, explicitMirror) {
 }
 
 // src/inputs.ts
+var INPUT_NAMES = [
+  "images",
+  "images-file",
+  "set-vars-url",
+  "set-vars-env",
+  "set-vars-image",
+  "set-vars-sha256",
+  "mirrors",
+  "mirror-map",
+  "verify",
+  "attempts",
+  "backoff",
+  "pull-timeout",
+  "concurrency",
+  "platform",
+  "engine",
+  "github-token",
+  "on-failure",
+  "keep-mirror-tag",
+  "mode",
+  "background"
+];
 var InputError = class extends Error {
   constructor(input2, message, line) {
     super(`input '${input2}'${line !== void 0 ? ` line ${line}` : ""}: ${message}`);
@@ -40617,7 +40648,7 @@ function readConfig(getRaw, workspace = process.cwd()) {
       const eq = text.indexOf("=");
       const key = eq > 0 ? text.slice(0, eq).trim() : "";
       if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
-      env[key] = text.slice(eq + 1).trim();
+      env[key] = unquote(text.slice(eq + 1).trim());
     }
     const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
       if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
@@ -40678,6 +40709,10 @@ function parseImageLine(text, origin) {
   } catch (error63) {
     return { text, origin, message: `invalid reference "${text}": ${error63.message}` };
   }
+}
+function unquote(value) {
+  const match = value.match(/^(["'])(.*)\1$/s);
+  return match ? match[2] ?? "" : value;
 }
 function dedupe(images) {
   const seen = /* @__PURE__ */ new Set();
@@ -41292,25 +41327,54 @@ async function drain(response) {
 
 // src/report.ts
 var STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"];
+function neutralise(text) {
+  return text.split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*):(?=:)/, "$1:\u200B").replaceAll("##[", "#\u200B#["));
+}
 var actionLogger = {
-  info: (message) => info(message),
+  info: (message) => {
+    for (const line of neutralise(message)) info(line);
+  },
+  // Annotations are workflow commands of core's own: their text is escaped there (%, CR, LF).
   notice: (message) => notice(message),
   warning: (message) => warning(message),
   error: (message) => error(message),
   untrusted(title, text) {
-    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-    info(title);
-    info(`::stop-commands::${token}`);
-    for (const line of text.split(/\r?\n/)) info(`  ${line}`);
-    info(`::${token}::`);
+    actionLogger.info(title);
+    for (const line of neutralise(text)) actionLogger.info(`  ${line}`);
   },
   group(title, lines) {
     startGroup(title);
-    for (const line of lines) info(line);
+    for (const line of lines) actionLogger.info(line);
     endGroup();
-  },
-  raw: (text) => process.stdout.write(text)
+  }
 };
+function recordLogger(write) {
+  const put = (record2) => write(JSON.stringify(record2));
+  return {
+    info: (m) => put({ k: "info", m }),
+    notice: (m) => put({ k: "notice", m }),
+    warning: (m) => put({ k: "warning", m }),
+    error: (m) => put({ k: "error", m }),
+    untrusted: (t, m) => put({ k: "untrusted", t, m }),
+    group: (t, l) => put({ k: "group", t, l })
+  };
+}
+function replayLog(text, log) {
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let record2;
+    try {
+      record2 = JSON.parse(line);
+    } catch {
+      record2 = void 0;
+    }
+    if (!record2 || typeof record2 !== "object") log.info(line);
+    else if (record2.k === "group" && Array.isArray(record2.l)) log.group(String(record2.t), record2.l.map(String));
+    else if (record2.k === "untrusted") log.untrusted(String(record2.t), String(record2.m));
+    else if (record2.k === "info" || record2.k === "notice" || record2.k === "warning" || record2.k === "error") log[record2.k](String(record2.m));
+    else log.info(line);
+  }
+}
 function formatBytes(bytes) {
   if (bytes === void 0) return "";
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -41625,7 +41689,7 @@ function tooManyRequests(registry2, text, quota, retryAfterHeader) {
   }
   if (registry2 === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
   const hubQuota = registry2 === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
-  if (hubQuota) return { errorClass: "rate-limited", label: `Docker Hub pull quota spent${quota ? `, ${quotaText(quota)}` : ""}` };
+  if (hubQuota) return { errorClass: "rate-limited", label: "Docker Hub pull quota spent" };
   return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
 }
 var retryAfterOf = (seconds) => seconds === void 0 ? {} : { retryAfter: seconds };
@@ -42067,12 +42131,15 @@ var ImageProbe = class {
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);
-    const detail = `HTTP ${status}${said ? ` ${said}` : ""} for ${where}`;
-    if (classified.errorClass === "transient") throw new TransientError(`${classified.label}: ${detail}`, classified.retryAfter);
+    const answer = `HTTP ${status}${status === 429 ? " toomanyrequests" : ""}${said ? ` ${said}` : ""}`;
+    const detail = `${answer} for ${where}`;
+    if (classified.errorClass === "transient") {
+      throw new TransientError(status === 429 ? `${answer} (${classified.label})` : answer, classified.retryAfter);
+    }
     if (classified.errorClass === "rate-limited") {
       return {
         kind: "rate-limited",
-        detail: `rate limited (${classified.label}; ${detail}): not retried, the window is hours`,
+        detail: `rate limited (${detail}${quota ? `, ${quotaText(quota)}` : ""}): ${classified.label}, not retried, the window is hours`,
         ...quota && { quota }
       };
     }
@@ -42643,6 +42710,7 @@ async function pullEach(images, config2, host3, engine, probes, anonymous) {
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
+        host3.onResult?.(result);
         return result;
       })
     )
@@ -42724,33 +42792,78 @@ async function fetchScript(url2, options) {
 function sha256Hex(body) {
   return (0, import_node_crypto2.createHash)("sha256").update(body).digest("hex");
 }
-var WRAPPER = [
+var CALLER = (scriptFile) => [
+  "exec 2>&1",
   '__prepull_vars=("$@")',
   "set --",
-  'source "$0"',
-  'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done'
+  `source "$(dirname "$0")/${scriptFile}"`,
+  'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done',
+  ""
 ].join("\n");
+var NOBODY = 65534;
+var isolation;
+function scriptIsolation() {
+  isolation ??= (async () => {
+    const root = process.getuid?.() === 0;
+    const drop = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"];
+    const prefix = [
+      "unshare",
+      ...root ? [] : ["--user", "--map-root-user"],
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "--kill-child",
+      ...drop,
+      ...root ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : []
+    ];
+    const tried = await new Promise((resolve2) => {
+      const child = (0, import_node_child_process3.spawn)(prefix[0] ?? "unshare", [...prefix.slice(1), "true"], { stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk.toString();
+      });
+      child.on("error", (error63) => resolve2({ ok: false, why: error63.message }));
+      child.on("close", (code) => resolve2({ ok: code === 0, why: stderr.trim().split("\n")[0] || `exit code ${code}` }));
+    });
+    if (!tried.ok) return { prefix: [], description: `none (unshare/setpriv: ${tried.why})` };
+    return {
+      prefix,
+      ...root && { uid: NOBODY },
+      description: `its own PID namespace, no capabilities${root ? ", as the user nobody" : " (in a user namespace)"}`
+    };
+  })();
+  return isolation;
+}
 async function evaluateScript(script, options) {
   const root = await (0, import_promises4.mkdtemp)((0, import_node_path6.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
+  const isolated = options.isolation ?? { prefix: [], description: "none" };
   try {
     const dirs = { scripts: (0, import_node_path6.join)(root, "scripts"), home: (0, import_node_path6.join)(root, "home"), work: (0, import_node_path6.join)(root, "work") };
     await Promise.all(Object.values(dirs).map((dir) => (0, import_promises4.mkdir)(dir)));
-    const scriptPath = (0, import_node_path6.join)(dirs.scripts, (0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh");
+    const scriptFile = ((0, import_node_path6.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
+    const scriptPath = (0, import_node_path6.join)(dirs.scripts, scriptFile);
+    const callerPath = (0, import_node_path6.join)(dirs.scripts, ".prepull-caller.sh");
     await (0, import_promises4.writeFile)(scriptPath, script, { mode: 384 });
+    await (0, import_promises4.writeFile)(callerPath, CALLER(scriptFile), { mode: 384 });
+    if (isolated.uid !== void 0) {
+      for (const path of [root, ...Object.values(dirs), scriptPath, callerPath]) await (0, import_promises4.chown)(path, isolated.uid, isolated.uid);
+    }
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
+    const [command = "bash", ...rest] = [...isolated.prefix, "bash", "--noprofile", "--norc", callerPath, ...options.variables];
     return await new Promise((resolve2, reject) => {
-      const child = (0, import_node_child_process3.spawn)("bash", ["--noprofile", "--norc", "-c", WRAPPER, scriptPath, ...options.variables], {
+      const child = (0, import_node_child_process3.spawn)(command, rest, {
         cwd: dirs.work,
         env,
         shell: false,
         detached: true,
-        // its own process group, so a time-out stops whatever it started too
+        // its own process group: whatever it started is stopped with it
         stdio: ["ignore", "pipe", "pipe", "pipe"]
       });
       let output2 = "";
       let values = "";
       let timedOut = false;
+      let finished = false;
       const append = (chunk) => {
         if (output2.length < OUTPUT_LIMIT) output2 += chunk.toString("utf8");
       };
@@ -42759,19 +42872,20 @@ async function evaluateScript(script, options) {
       child.stdio[3]?.on("data", (chunk) => {
         values += chunk.toString("utf8");
       });
-      const timer = setTimeout(() => {
-        timedOut = true;
+      const killGroup = () => {
         try {
           if (child.pid) process.kill(-child.pid, "SIGKILL");
         } catch {
-          child.kill("SIGKILL");
         }
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+        child.kill("SIGKILL");
       }, timeoutSeconds * 1e3);
-      child.on("error", (error63) => {
-        clearTimeout(timer);
-        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
-      });
-      child.on("close", (code, signal) => {
+      const finish2 = (code, signal) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         const parsed = {};
         for (const pair of values.split("\0")) {
@@ -42785,7 +42899,19 @@ async function evaluateScript(script, options) {
 \u2026 (output cut at 64 KiB)` : output2.replace(/\n$/, ""),
           values: parsed
         });
+      };
+      child.on("error", (error63) => {
+        clearTimeout(timer);
+        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
       });
+      child.on("exit", (code, signal) => {
+        killGroup();
+        setTimeout(() => {
+          for (const stream of [child.stdout, child.stderr, child.stdio[3]]) stream?.destroy?.();
+          finish2(code, signal);
+        }, 200).unref();
+      });
+      child.on("close", (code, signal) => finish2(code, signal));
     });
   } finally {
     await (0, import_promises4.rm)(root, { recursive: true, force: true });
@@ -42819,14 +42945,25 @@ async function resolveSetVars(config2, log) {
     }
   }
   const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
-  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName });
+  const isolation2 = await scriptIsolation();
+  if (isolation2.prefix.length > 0) log.info(`set-vars: the script runs in ${isolation2.description}: it cannot see this step's processes`);
+  else {
+    log.warning(
+      `set-vars: no isolation from this step's processes is available here (${isolation2.description.replace(/^none \((.*)\)$/, "$1")}): the script could read this step's environment, github-token included, at /proc/<pid>/environ; pin it with set-vars-sha256`
+    );
+  }
+  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName, isolation: isolation2 });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   if (evaluation.timedOut)
     return fail2(
       `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`
     );
+  const last = evaluation.output.trim().split("\n").pop() ?? "";
+  if (evaluation.exitCode === 1) {
+    log.notice(`set-vars script exited with status 1${last ? ` (${last})` : ""}: no image for this set-vars-env; skipped`);
+    return { images: [] };
+  }
   if (evaluation.exitCode !== 0) {
-    const last = evaluation.output.trim().split("\n").pop() ?? "";
     return fail2(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
   }
   const images = [];
@@ -42850,12 +42987,15 @@ async function run(host3) {
     config2 = readConfig(host3.getInput, host3.workspace);
   } catch (error63) {
     if (!(error63 instanceof InputError)) throw error63;
-    host3.setFailed(error63.message);
+    host3.setOutput("images", imagesNamed(host3.getInput).join("\n"));
+    host3.setOutput("results", "[]");
+    host3.setOutput("failed", "0");
+    host3.setFailed(`${error63.message}; nothing was pulled`);
     return { results: [], failed: true };
   }
   if (config2.githubToken) host3.setSecret(config2.githubToken);
   const { log } = host3;
-  if (config2.mode === "wait") return waitForWorkers(config2, host3);
+  if (config2.mode === "wait") return waitForWorkers(host3);
   const problems = [];
   const images = [...config2.images];
   const lineErrors = [...config2.imageErrors];
@@ -42872,75 +43012,101 @@ async function run(host3) {
   host3.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
   if (config2.background) {
     if (!host3.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
-    const worker = startWorker({ images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString() }, host3.workerEntry, host3.env ?? process.env);
-    host3.saveState?.("workerDir", worker.dir);
+    const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host3.getInput(name)]));
+    const worker2 = startWorker(
+      { images, invalid, problems, started: (/* @__PURE__ */ new Date()).toISOString(), inputs },
+      host3.workerEntry,
+      config2.githubToken ?? "",
+      host3.env ?? process.env
+    );
+    host3.saveState?.("workerDir", worker2.dir);
     log.info(
-      `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`
+      `started a background pull of ${images.length} image(s) (worker pid ${worker2.pid}); a later step with mode: wait collects the results`
     );
     return { results: [], failed: false };
   }
   const results = [...invalid, ...images.length > 0 ? await processImages(images, config2, host3) : []];
-  return finishRun(results, problems, config2, host3);
+  return finishRun(results, problems, config2.onFailure, host3);
 }
-async function runWorker(host3, dir) {
-  const request = readRequest(dir);
+async function runWorker(host3, dir, request = readRequest(dir)) {
   const pid = process.pid;
   let results = [...request.invalid];
   const problems = [...request.problems];
   try {
     const config2 = readConfig(host3.getInput, host3.workspace);
-    results = [...results, ...request.images.length > 0 ? await processImages(request.images, config2, host3) : []];
+    const done = [];
+    const onResult = (result) => {
+      done.push(result);
+      writeState(dir, { status: "running", pid, results: [...results, ...done] });
+    };
+    results = [...results, ...request.images.length > 0 ? await processImages(request.images, config2, { ...host3, onResult }) : []];
   } catch (error63) {
     problems.push(`background worker failed: ${error63.message}`);
   }
   writeState(dir, { status: "done", pid, results, problems, finished: (/* @__PURE__ */ new Date()).toISOString() });
 }
-async function waitForWorkers(config2, host3) {
+async function waitForWorkers(host3) {
   const env = host3.env ?? process.env;
   const dirs = uncollectedWorkers(env);
+  host3.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
   if (dirs.length === 0) {
+    host3.setOutput("results", "[]");
+    host3.setOutput("failed", "0");
     host3.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
     return { results: [], failed: true };
   }
   const results = [];
   const problems = [];
-  const deadline = Date.now() + config2.pullTimeoutSeconds * 1e3;
+  let onFailure = "warn";
   for (const dir of dirs) {
     const request = readRequest(dir);
-    host3.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    const config2 = readConfig((name) => request.inputs[name] ?? "", host3.workspace);
+    if (config2.onFailure === "fail") onFailure = "fail";
+    const rounds = Math.max(1, Math.ceil(request.images.length / config2.concurrency));
+    const allowed = rounds * config2.attempts * config2.pullTimeoutSeconds;
+    const deadline = Date.now() + allowed * 1e3;
+    host3.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
     let offset = 0;
-    for (; ; ) {
+    const replay = () => {
       const chunk = readLogFrom(dir, offset);
       offset = chunk.offset;
-      if (chunk.text) host3.log.raw?.(chunk.text);
+      if (chunk.text) replayLog(chunk.text, host3.log);
+    };
+    for (; ; ) {
+      replay();
       const state = readState(dir);
       if (state?.status === "done") {
-        const rest = readLogFrom(dir, offset);
-        if (rest.text) host3.log.raw?.(rest.text);
+        replay();
         results.push(...state.results ?? []);
         problems.push(...state.problems ?? []);
         break;
       }
-      if (!state || !isAlive(state.pid)) {
-        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
-        results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result"))
+      const ended = !state || !isAlive(state.pid);
+      if (ended || Date.now() > deadline) {
+        if (!ended) stopWorker(state.pid);
+        replay();
+        problems.push(
+          ended ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above` : `the background pull did not finish within ${allowed} s (pull-timeout \xD7 attempts for each round of concurrency images); stopped`
         );
-        break;
-      }
-      if (Date.now() > deadline) {
-        stopWorker(state.pid);
-        problems.push(`the background pull did not finish within pull-timeout (${config2.pullTimeoutSeconds} s); stopped`);
-        results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout"))
-        );
+        results.push(...unfinished(request, state?.results ?? [], ended ? "the background worker ended without a result" : "stopped at the wait step's deadline"));
         break;
       }
       await new Promise((resolve2) => setTimeout(resolve2, 250));
     }
     markCollected(dir);
   }
-  return finishRun(results, problems, config2, host3);
+  return finishRun(results, problems, onFailure, host3);
+}
+function unfinished(request, finished, why) {
+  const named = new Set(finished.map((r) => r.image));
+  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
+  return [...finished, ...missing.map((image) => failedResult(image, why))];
+}
+function imagesNamed(getInput2) {
+  return parseLines(getInput2("images"), { inlineComments: true }).flatMap(({ text }) => {
+    const spec = parseImageLine(text, "images");
+    return "message" in spec ? [] : [formatReference(spec.upstream)];
+  });
 }
 async function processImages(images, config2, host3) {
   const baseEnv = host3.env ?? process.env;
@@ -42973,14 +43139,14 @@ async function processImages(images, config2, host3) {
     client.dispose();
   }
 }
-async function finishRun(results, problems, config2, host3) {
+async function finishRun(results, problems, onFailure, host3) {
   const failedCount = results.filter((r) => r.status === "failed").length;
   host3.setOutput("results", resultsJson(results));
   host3.setOutput("failed", String(failedCount));
   await host3.writeSummary(summaryMarkdown(results));
   const messages = [...problems, ...results.filter((r) => r.status === "failed").map((r) => `${r.image}: ${r.reason}`)];
   if (messages.length === 0) return { results, failed: false };
-  if (config2.onFailure === "fail") {
+  if (onFailure === "fail") {
     for (const message of messages.slice(0, -1)) host3.log.error(message);
     host3.setFailed(messages.at(-1) ?? "");
     return { results, failed: true };
@@ -42998,12 +43164,12 @@ async function post(host3, workerDir2) {
     host3.log.warning(
       `the background pull is still running and no step with mode: wait collected it; stopping it (worker pid ${state.pid})`
     );
-    if (log.text) host3.log.raw?.(log.text);
+    if (log.text) replayLog(log.text, host3.log);
     stopWorker(state.pid);
     markCollected(workerDir2);
     return;
   }
-  if (log.text) host3.log.raw?.(log.text);
+  if (log.text) replayLog(log.text, host3.log);
   const results = state?.results ?? [];
   host3.log.notice(
     `the background pull finished but no step with mode: wait collected it: ${results.filter((r) => r.status === "failed").length} of ${results.length} image(s) failed`
@@ -43029,10 +43195,33 @@ var host2 = {
   workerEntry: __filename,
   ...process.env.GITHUB_WORKSPACE && { workspace: process.env.GITHUB_WORKSPACE }
 };
+async function worker(dir) {
+  const token = await readWorkerSecret();
+  const request = readRequest(dir);
+  const log = recordLogger((line) => process.stdout.write(`${line}
+`));
+  const quiet = async () => {
+  };
+  await runWorker(
+    {
+      ...host2,
+      log,
+      getInput: (name) => name === "github-token" ? token : request.inputs[name] ?? "",
+      setOutput: () => {
+      },
+      setSecret: () => {
+      },
+      writeSummary: quiet,
+      setFailed: (message) => log.error(message)
+    },
+    dir,
+    request
+  );
+}
 var fail = (error63) => setFailed(`prepull: unexpected error: ${error63.stack ?? error63.message}`);
 var workerDir = process.env[WORKER_ENV];
 if (workerDir) {
-  runWorker(host2, workerDir).catch(fail);
+  worker(workerDir).catch(fail);
 } else if (getState("isPost") === "true") {
   post(host2, getState("workerDir")).catch(fail);
 } else {

@@ -18,6 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageSpec } from "./inputs.js";
+import { childEnv } from "./lifecycle.js";
 import type { Result } from "./report.js";
 
 /** Environment variable that turns the bundle into a worker for the given directory. */
@@ -30,11 +31,14 @@ export interface WorkerRequest {
   /** problems known before pulling (set-vars), for on-failure */
   readonly problems: readonly string[];
   readonly started: string;
+  /** the step's inputs but github-token, which reaches the worker on its stdin, never in a file or its environment */
+  readonly inputs: Readonly<Record<string, string>>;
 }
 
 export interface WorkerState {
   readonly status: "running" | "done";
   readonly pid: number;
+  /** every image's result as it finishes (all of them once done) */
   readonly results?: Result[];
   readonly problems?: string[];
   readonly finished?: string;
@@ -65,8 +69,17 @@ export function readRequest(dir: string): WorkerRequest {
   return JSON.parse(readFileSync(file(dir, "request.json"), "utf8")) as WorkerRequest;
 }
 
-/** Starts the worker detached from this process; it inherits the step's INPUT_* and token through its environment. */
-export function startWorker(request: WorkerRequest, entry: string, env: NodeJS.ProcessEnv = process.env): { dir: string; pid: number } {
+/**
+ * Starts the worker detached from this process. Its environment is the step's less the inputs
+ * and tokens (readable by any process of the user at /proc/PID/environ); the inputs are in
+ * its request file and the token comes on its stdin.
+ */
+export function startWorker(
+  request: WorkerRequest,
+  entry: string,
+  token: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { dir: string; pid: number } {
   const root = workersRoot(env);
   mkdirSync(root, { recursive: true });
   const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -76,14 +89,23 @@ export function startWorker(request: WorkerRequest, entry: string, env: NodeJS.P
   const log = openSync(file(dir, "log"), "a", 0o600);
   const child = spawn(process.execPath, [entry], {
     detached: true, // its own process group: it outlives this step, and can be stopped as a whole
-    stdio: ["ignore", log, log],
-    env: { ...env, [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" },
+    stdio: ["pipe", log, log],
+    env: { ...childEnv(env), [WORKER_ENV]: dir, GITHUB_OUTPUT: "", GITHUB_STEP_SUMMARY: "", GITHUB_STATE: "" },
   });
   closeSync(log);
+  child.stdin?.on("error", () => undefined);
+  child.stdin?.end(token);
   const pid = child.pid ?? 0;
   writeState(dir, { status: "running", pid });
   child.unref();
   return { dir, pid };
+}
+
+/** The worker's side of the stdin handshake: everything the step wrote (the token, or nothing). */
+export async function readWorkerSecret(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  let text = "";
+  for await (const chunk of stdin) text += chunk.toString();
+  return text;
 }
 
 /** Running, not merely present: an orphaned worker that ended stays a zombie where nothing reaps it. */

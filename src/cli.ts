@@ -1,31 +1,11 @@
 // `prepull` on the command line (GitLab, Jenkins, Tekton, a laptop): the same run, flags
 // named like the action's inputs, a table on stdout, exit 1 under --on-failure fail.
 import { parseArgs } from "node:util";
+import { INPUT_NAMES } from "./inputs.js";
 import { run } from "./main.js";
 import { consoleLogger, textTable } from "./report.js";
 
-const INPUTS = [
-  "images",
-  "images-file",
-  "set-vars-url",
-  "set-vars-env",
-  "set-vars-image",
-  "set-vars-sha256",
-  "mirrors",
-  "mirror-map",
-  "verify",
-  "attempts",
-  "backoff",
-  "pull-timeout",
-  "concurrency",
-  "platform",
-  "engine",
-  "github-token",
-  "on-failure",
-  "keep-mirror-tag",
-  "mode",
-  "background",
-] as const;
+const INPUTS = INPUT_NAMES;
 
 const USAGE = `usage: prepull [--images REF]... [--mirrors PREFIX]... [--FLAG VALUE]...
 

@@ -1,6 +1,6 @@
 // What a run needs from where it runs: the Actions runner, a background worker, or the CLI.
 import type { GetInput } from "./inputs.js";
-import type { Logger } from "./report.js";
+import type { Logger, Result } from "./report.js";
 
 export interface Host {
   readonly getInput: GetInput;
@@ -16,4 +16,6 @@ export interface Host {
   readonly workerEntry?: string;
   /** keeps a value for the post step (core.saveState) */
   saveState?(name: string, value: string): void;
+  /** each image's result as soon as it is known (a background worker writes it down) */
+  onResult?(result: Result): void;
 }

@@ -1,10 +1,10 @@
 // The action's entry, as the runner runs it: inputs from INPUT_*, outputs to GITHUB_OUTPUT.
 // The same bundle is the post step (state isPost) and the background worker (PREPULL_WORKER_DIR).
 import * as core from "@actions/core";
-import { WORKER_ENV } from "./background.js";
+import { readRequest, readWorkerSecret, WORKER_ENV } from "./background.js";
 import { type Host, run, runWorker } from "./main.js";
 import { post } from "./post.js";
-import { actionLogger } from "./report.js";
+import { actionLogger, recordLogger } from "./report.js";
 
 const host: Host = {
   getInput: (name) => core.getInput(name),
@@ -21,10 +21,33 @@ const host: Host = {
   ...(process.env.GITHUB_WORKSPACE && { workspace: process.env.GITHUB_WORKSPACE }),
 };
 
+/** The background worker: its inputs from the request file, the token from stdin, its log as records. */
+async function worker(dir: string): Promise<void> {
+  const token = await readWorkerSecret();
+  const request = readRequest(dir);
+  const log = recordLogger((line) => process.stdout.write(`${line}\n`));
+  // Nothing of the worker's reaches the runner but through its log, replayed by a later step:
+  // no outputs, no summary, and no add-mask (the step that started it masked the token).
+  const quiet = async () => {};
+  await runWorker(
+    {
+      ...host,
+      log,
+      getInput: (name) => (name === "github-token" ? token : (request.inputs[name] ?? "")),
+      setOutput: () => {},
+      setSecret: () => {},
+      writeSummary: quiet,
+      setFailed: (message) => log.error(message),
+    },
+    dir,
+    request,
+  );
+}
+
 const fail = (error: Error) => core.setFailed(`prepull: unexpected error: ${error.stack ?? error.message}`);
 const workerDir = process.env[WORKER_ENV];
 if (workerDir) {
-  runWorker(host, workerDir).catch(fail);
+  worker(workerDir).catch(fail);
 } else if (core.getState("isPost") === "true") {
   post(host, core.getState("workerDir")).catch(fail);
 } else {

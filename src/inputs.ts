@@ -7,6 +7,30 @@ import { formatReference, parseReference, parseRepository, type Reference, repos
 
 export type GetInput = (name: string) => string;
 
+/** Every input of action.yml (a test checks the two agree); the CLI's flags are named after them. */
+export const INPUT_NAMES = [
+  "images",
+  "images-file",
+  "set-vars-url",
+  "set-vars-env",
+  "set-vars-image",
+  "set-vars-sha256",
+  "mirrors",
+  "mirror-map",
+  "verify",
+  "attempts",
+  "backoff",
+  "pull-timeout",
+  "concurrency",
+  "platform",
+  "engine",
+  "github-token",
+  "on-failure",
+  "keep-mirror-tag",
+  "mode",
+  "background",
+] as const;
+
 export class InputError extends Error {
   override name = "InputError";
   constructor(
@@ -189,7 +213,7 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
       const eq = text.indexOf("=");
       const key = eq > 0 ? text.slice(0, eq).trim() : "";
       if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
-      env[key] = text.slice(eq + 1).trim();
+      env[key] = unquote(text.slice(eq + 1).trim());
     }
     const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
       if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
@@ -258,6 +282,12 @@ export function parseImageLine(text: string, origin: string): ImageSpec | ImageL
   } catch (error) {
     return { text, origin, message: `invalid reference "${text}": ${(error as Error).message}` };
   }
+}
+
+/** A value in matching quotes means what is inside them, as in a dotenv line: `"_2_28"` and `'_2_28'` are `_2_28`. */
+export function unquote(value: string): string {
+  const match = value.match(/^(["'])(.*)\1$/s);
+  return match ? (match[2] ?? "") : value;
 }
 
 function dedupe(images: ImageSpec[]): ImageSpec[] {

@@ -45,7 +45,8 @@ function install(): void {
 }
 
 /** Variables that carry the step's secrets: the runner's inputs (the token among them) and tokens. */
-const SECRET_VARIABLE = /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
+const SECRET_VARIABLE =
+  /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
 
 /** The environment for a child process: the step's own, less its inputs and tokens. */
 export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {

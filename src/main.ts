@@ -9,21 +9,31 @@ import {
   startWorker,
   stopWorker,
   uncollectedWorkers,
+  type WorkerRequest,
   writeState,
 } from "./background.js";
 import { Engine } from "./engine.js";
+import { EngineAuth } from "./engineconfig.js";
 import type { Host } from "./host.js";
-import { type Config, type ImageLineError, type ImageSpec, InputError, readConfig } from "./inputs.js";
+import {
+  type Config,
+  type ImageLineError,
+  type ImageSpec,
+  INPUT_NAMES,
+  InputError,
+  parseImageLine,
+  parseLines,
+  readConfig,
+} from "./inputs.js";
 import { mirrorImages } from "./mirror.js";
 import { planAll } from "./planmode.js";
 import { probeHooks } from "./probe.js";
 import { pullAll } from "./pullmode.js";
 import { formatReference } from "./reference.js";
-import { EngineAuth } from "./engineconfig.js";
 import { Credentials } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
-import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
+import { failedResult, type Result, replayLog, resultsJson, summaryMarkdown } from "./report.js";
 import { resolveSetVars } from "./setvars.js";
 
 export type { Host } from "./host.js";
@@ -40,12 +50,16 @@ export async function run(host: Host): Promise<RunOutcome> {
     config = readConfig(host.getInput, host.workspace);
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
-    host.setFailed(error.message);
+    // Outputs are set all the same: a later step reading them finds the run's shape, not nothing.
+    host.setOutput("images", imagesNamed(host.getInput).join("\n"));
+    host.setOutput("results", "[]");
+    host.setOutput("failed", "0");
+    host.setFailed(`${error.message}; nothing was pulled`);
     return { results: [], failed: true };
   }
   if (config.githubToken) host.setSecret(config.githubToken);
   const { log } = host;
-  if (config.mode === "wait") return waitForWorkers(config, host);
+  if (config.mode === "wait") return waitForWorkers(host);
 
   const problems: string[] = [];
   const images: ImageSpec[] = [...config.images];
@@ -64,7 +78,13 @@ export async function run(host: Host): Promise<RunOutcome> {
 
   if (config.background) {
     if (!host.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
-    const worker = startWorker({ images, invalid, problems, started: new Date().toISOString() }, host.workerEntry, host.env ?? process.env);
+    const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host.getInput(name)]));
+    const worker = startWorker(
+      { images, invalid, problems, started: new Date().toISOString(), inputs },
+      host.workerEntry,
+      config.githubToken ?? "",
+      host.env ?? process.env,
+    );
     host.saveState?.("workerDir", worker.dir);
     log.info(
       `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`,
@@ -72,63 +92,86 @@ export async function run(host: Host): Promise<RunOutcome> {
     return { results: [], failed: false };
   }
   const results = [...invalid, ...(images.length > 0 ? await processImages(images, config, host) : [])];
-  return finishRun(results, problems, config, host);
+  return finishRun(results, problems, config.onFailure, host);
 }
 
-/** The detached worker's run: pull what the step resolved, leave results in its state file. */
-export async function runWorker(host: Host, dir: string): Promise<void> {
-  const request = readRequest(dir);
+/** The detached worker's run: pull what the step resolved, leaving each result in its state file as it finishes. */
+export async function runWorker(host: Host, dir: string, request: WorkerRequest = readRequest(dir)): Promise<void> {
   const pid = process.pid;
   let results: Result[] = [...request.invalid];
   const problems = [...request.problems];
   try {
     const config = readConfig(host.getInput, host.workspace);
-    results = [...results, ...(request.images.length > 0 ? await processImages(request.images, config, host) : [])];
+    const done: Result[] = [];
+    const onResult = (result: Result) => {
+      done.push(result);
+      writeState(dir, { status: "running", pid, results: [...results, ...done] });
+    };
+    results = [...results, ...(request.images.length > 0 ? await processImages(request.images, config, { ...host, onResult }) : [])];
   } catch (error) {
     problems.push(`background worker failed: ${(error as Error).message}`);
   }
   writeState(dir, { status: "done", pid, results, problems, finished: new Date().toISOString() });
 }
 
-/** mode: wait — stream each uncollected worker's log until it is done (bounded by pull-timeout), then report. */
-async function waitForWorkers(config: Config, host: Host): Promise<RunOutcome> {
+/**
+ * mode: wait — stream each uncollected worker's log until it is done, then report. The deadline
+ * leaves room for the whole list: every round of `concurrency` images may use pull-timeout on
+ * each of its attempts. At the deadline the worker is stopped; images it had finished keep
+ * their results, the rest fail.
+ */
+async function waitForWorkers(host: Host): Promise<RunOutcome> {
   const env = host.env ?? process.env;
   const dirs = uncollectedWorkers(env);
+  host.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
   if (dirs.length === 0) {
+    host.setOutput("results", "[]");
+    host.setOutput("failed", "0");
     host.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
     return { results: [], failed: true };
   }
   const results: Result[] = [];
   const problems: string[] = [];
-  const deadline = Date.now() + config.pullTimeoutSeconds * 1000;
+  let onFailure: Config["onFailure"] = "warn";
   for (const dir of dirs) {
     const request = readRequest(dir);
-    host.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s))`);
+    // The background step's own settings: it decided how long its pulls may take.
+    const config = readConfig((name) => request.inputs[name] ?? "", host.workspace);
+    if (config.onFailure === "fail") onFailure = "fail";
+    const rounds = Math.max(1, Math.ceil(request.images.length / config.concurrency));
+    const allowed = rounds * config.attempts * config.pullTimeoutSeconds;
+    const deadline = Date.now() + allowed * 1000;
+    host.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
     let offset = 0;
-    for (;;) {
+    const replay = () => {
       const chunk = readLogFrom(dir, offset);
       offset = chunk.offset;
-      if (chunk.text) host.log.raw?.(chunk.text);
+      if (chunk.text) replayLog(chunk.text, host.log);
+    };
+    for (;;) {
+      replay();
       const state = readState(dir);
       if (state?.status === "done") {
-        const rest = readLogFrom(dir, offset);
-        if (rest.text) host.log.raw?.(rest.text);
+        replay();
         results.push(...(state.results ?? []));
         problems.push(...(state.problems ?? []));
         break;
       }
-      if (!state || !isAlive(state.pid)) {
-        problems.push(`the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`);
-        results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background worker ended without a result")),
+      const ended = !state || !isAlive(state.pid);
+      if (ended || Date.now() > deadline) {
+        if (!ended) stopWorker(state.pid);
+        replay();
+        problems.push(
+          ended
+            ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`
+            : `the background pull did not finish within ${allowed} s (pull-timeout × attempts for each round of concurrency images); stopped`,
         );
-        break;
-      }
-      if (Date.now() > deadline) {
-        stopWorker(state.pid);
-        problems.push(`the background pull did not finish within pull-timeout (${config.pullTimeoutSeconds} s); stopped`);
         results.push(
-          ...request.images.map((spec) => failedResult(formatReference(spec.upstream), "the background pull was stopped at pull-timeout")),
+          ...unfinished(
+            request,
+            state?.results ?? [],
+            ended ? "the background worker ended without a result" : "stopped at the wait step's deadline",
+          ),
         );
         break;
       }
@@ -136,7 +179,22 @@ async function waitForWorkers(config: Config, host: Host): Promise<RunOutcome> {
     }
     markCollected(dir);
   }
-  return finishRun(results, problems, config, host);
+  return finishRun(results, problems, onFailure, host);
+}
+
+/** The results a stopped worker had written, and a failed one for each image it had not finished. */
+function unfinished(request: WorkerRequest, finished: readonly Result[], why: string): Result[] {
+  const named = new Set(finished.map((r) => r.image));
+  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
+  return [...finished, ...missing.map((image) => failedResult(image, why))];
+}
+
+/** The valid references of the `images` input, for the `images` output when another input stopped the run. */
+function imagesNamed(getInput: Host["getInput"]): string[] {
+  return parseLines(getInput("images"), { inlineComments: true }).flatMap(({ text }) => {
+    const spec = parseImageLine(text, "images");
+    return "message" in spec ? [] : [formatReference(spec.upstream)];
+  });
 }
 
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
@@ -172,14 +230,14 @@ async function processImages(images: readonly ImageSpec[], config: Config, host:
   }
 }
 
-async function finishRun(results: Result[], problems: readonly string[], config: Config, host: Host): Promise<RunOutcome> {
+async function finishRun(results: Result[], problems: readonly string[], onFailure: Config["onFailure"], host: Host): Promise<RunOutcome> {
   const failedCount = results.filter((r) => r.status === "failed").length;
   host.setOutput("results", resultsJson(results));
   host.setOutput("failed", String(failedCount));
   await host.writeSummary(summaryMarkdown(results));
   const messages = [...problems, ...results.filter((r) => r.status === "failed").map((r) => `${r.image}: ${r.reason}`)];
   if (messages.length === 0) return { results, failed: false };
-  if (config.onFailure === "fail") {
+  if (onFailure === "fail") {
     for (const message of messages.slice(0, -1)) host.log.error(message);
     host.setFailed(messages.at(-1) ?? "");
     return { results, failed: true };

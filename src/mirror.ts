@@ -9,13 +9,13 @@ import pLimit from "p-limit";
 import type { Host } from "./host.js";
 import type { Config, ImageSpec } from "./inputs.js";
 import { sourcesFor } from "./plan.js";
+import { classifyHttp, registryErrorText } from "./policy.js";
 import type { ProbeSettings } from "./probe.js";
 import { formatReference, isLoopback, manifestSelector, type Reference } from "./reference.js";
 import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./registry/manifests.js";
 import { formatBytes, type Result } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
-import { classifyHttp, registryErrorText } from "./policy.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
 export class CopyError extends Error {

@@ -7,7 +7,7 @@ import { quotaText } from "./policy.js";
 import { ImageProbe, type ProbeSettings, upstreamVerdict } from "./probe.js";
 import { formatReference } from "./reference.js";
 import type { RegistryClient } from "./registry/client.js";
-import type { Result } from "./report.js";
+import { failedResult, type Result } from "./report.js";
 
 /** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */
 export async function planAll(
@@ -21,46 +21,56 @@ export async function planAll(
   return Promise.all(
     images.map((spec) =>
       limit(async () => {
-        const started = performance.now();
         const image = formatReference(spec.upstream);
-        const lines: string[] = [];
-        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
-        const upstream = await probe.upstream();
-        const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
-        const states: string[] = [];
-        let chosen: { source: Source; digest: string } | undefined;
-        for (const source of sources.filter((s) => s.kind === "mirror")) {
-          const assessed = await probe.assessMirror(source.ref);
-          const name = formatReference(source.ref);
-          states.push(
-            `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
-          );
-          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+        try {
+          return await planImage(spec, config, client, settings, host);
+        } catch (error) {
+          host.log.error(`${image}: ${(error as Error).message}`);
+          return failedResult(image, `could not be planned: ${(error as Error).message}`);
         }
-        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
-        const upstreamSource = sources.find((s) => s.kind === "upstream");
-        const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : undefined;
-        if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
-          chosen = { source: upstreamSource, digest: upstream.digest };
-        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
-        host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-        const result: Result = {
-          image,
-          source: chosen ? chosen.source.kind : "none",
-          ref: chosen ? formatReference(chosen.source.ref) : "",
-          digest: upstream.kind === "found" ? upstream.digest : (chosen?.digest ?? ""),
-          attempts: 0,
-          seconds: (performance.now() - started) / 1000,
-          status: chosen ? "planned" : "failed",
-          reason: chosen
-            ? states.filter((s) => !s.endsWith(": ok")).join("; ")
-            : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
-          ...(states.length > 0 && { mirror: states.join("; ") }),
-          ...(quota !== undefined && { quota }),
-        };
-        return result;
       }),
     ),
   );
+}
+
+async function planImage(spec: ImageSpec, config: Config, client: RegistryClient, settings: ProbeSettings, host: Host): Promise<Result> {
+  const started = performance.now();
+  const image = formatReference(spec.upstream);
+  const lines: string[] = [];
+  const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+  const upstream = await probe.upstream();
+  const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
+  const states: string[] = [];
+  let chosen: { source: Source; digest: string } | undefined;
+  for (const source of sources.filter((s) => s.kind === "mirror")) {
+    const assessed = await probe.assessMirror(source.ref);
+    const name = formatReference(source.ref);
+    states.push(
+      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
+    );
+    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+  }
+  lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
+  const upstreamSource = sources.find((s) => s.kind === "upstream");
+  const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : undefined;
+  if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
+    chosen = { source: upstreamSource, digest: upstream.digest };
+  const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
+  host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+  const result: Result = {
+    image,
+    source: chosen ? chosen.source.kind : "none",
+    ref: chosen ? formatReference(chosen.source.ref) : "",
+    digest: upstream.kind === "found" ? upstream.digest : (chosen?.digest ?? ""),
+    attempts: probe.tries(),
+    seconds: (performance.now() - started) / 1000,
+    status: chosen ? "planned" : "failed",
+    reason: chosen
+      ? states.filter((s) => !s.endsWith(": ok")).join("; ")
+      : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
+    ...(states.length > 0 && { mirror: states.join("; ") }),
+    ...(quota !== undefined && { quota }),
+  };
+  return result;
 }

@@ -60,7 +60,7 @@ function tooManyRequests(registry: string, text: string, quota?: Quota, retryAft
   }
   if (registry === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
   const hubQuota = registry === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
-  if (hubQuota) return { errorClass: "rate-limited", label: `Docker Hub pull quota spent${quota ? `, ${quotaText(quota)}` : ""}` };
+  if (hubQuota) return { errorClass: "rate-limited", label: "Docker Hub pull quota spent" };
   return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
 }
 
@@ -99,7 +99,11 @@ export function classifyHttp(
   if (status === 401) return { errorClass: "permanent", label: "unauthorized" };
   if (status === 403) return { errorClass: "permanent", label: "access denied" };
   if (status === 408 || status >= 500) {
-    return { errorClass: "transient", label: `server error (HTTP ${status})`, ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now)) };
+    return {
+      errorClass: "transient",
+      label: `server error (HTTP ${status})`,
+      ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now)),
+    };
   }
   return { errorClass: "permanent", label: `unexpected HTTP ${status}` };
 }

@@ -2,7 +2,7 @@
 // running, stopped), so nothing is silent and nothing outlives the job.
 import { isAlive, isCollected, markCollected, readLogFrom, readState, stopWorker } from "./background.js";
 import type { Host } from "./main.js";
-import { summaryMarkdown, textTable } from "./report.js";
+import { replayLog, summaryMarkdown, textTable } from "./report.js";
 
 export async function post(host: Host, workerDir: string): Promise<void> {
   if (!workerDir || isCollected(workerDir)) return;
@@ -12,12 +12,12 @@ export async function post(host: Host, workerDir: string): Promise<void> {
     host.log.warning(
       `the background pull is still running and no step with mode: wait collected it; stopping it (worker pid ${state.pid})`,
     );
-    if (log.text) host.log.raw?.(log.text);
+    if (log.text) replayLog(log.text, host.log);
     stopWorker(state.pid);
     markCollected(workerDir);
     return;
   }
-  if (log.text) host.log.raw?.(log.text);
+  if (log.text) replayLog(log.text, host.log);
   const results = state?.results ?? [];
   host.log.notice(
     `the background pull finished but no step with mode: wait collected it: ${results.filter((r) => r.status === "failed").length} of ${results.length} image(s) failed`,

@@ -3,13 +3,14 @@
 // by plan mode (which pulls nothing).
 import type { ImageSpec } from "./inputs.js";
 import type { Source } from "./plan.js";
-import { classifyHttp, type Quota, parseQuota, quotaText, registryErrorText } from "./policy.js";
+import { classifyHttp, parseQuota, type Quota, quotaText, registryErrorText } from "./policy.js";
 import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
-import { type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
+import { type ParsedManifest, type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
+import { type VerifyFacts, verifyMirror } from "./verify.js";
 
 /** What a HEAD of one source's manifest said, after retries. */
 export type HeadOutcome =
@@ -35,9 +36,10 @@ export interface ProbeSettings extends RetrySettings {
 export class ImageProbe {
   private upstreamHead?: Promise<HeadOutcome>;
   /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
-  private readonly manifests = new Map<string, Promise<RegistryResponse | undefined>>();
+  private readonly manifests = new Map<string, Promise<ReadManifest>>();
   /** transient probe failures per reference: tries, like failed pulls */
   private readonly failures = new Map<string, number>();
+  private heads = 0;
 
   constructor(
     private readonly client: RegistryClient,
@@ -45,6 +47,11 @@ export class ImageProbe {
     private readonly settings: ProbeSettings,
     private readonly log: (line: string) => void,
   ) {}
+
+  /** HEADs asked, each retry counted: plan mode's `attempts` */
+  tries(): number {
+    return this.heads + [...this.failures.values()].reduce((sum, n) => sum + n, 0);
+  }
 
   failuresOf(ref: Reference): number {
     return this.failures.get(formatReference(ref)) ?? 0;
@@ -57,13 +64,18 @@ export class ImageProbe {
 
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref: Reference): Promise<HeadOutcome> {
+    this.heads++;
     const where = formatReference(ref);
     const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {
       return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log, failed);
     } catch (error) {
-      if (!(error instanceof TransientError)) throw error;
-      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
+      if (error instanceof TransientError) {
+        return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
+      }
+      // A registry whose auth flow or answer cannot work (a malformed realm, a token that is not
+      // JSON): this source is skipped with that reason; other sources and images go on.
+      return { kind: "refused", detail: `could not be probed: ${(error as Error).message}` };
     }
   }
 
@@ -83,12 +95,15 @@ export class ImageProbe {
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);
-    const detail = `HTTP ${status}${said ? ` ${said}` : ""} for ${where}`;
-    if (classified.errorClass === "transient") throw new TransientError(`${classified.label}: ${detail}`, classified.retryAfter);
+    const answer = `HTTP ${status}${status === 429 ? " toomanyrequests" : ""}${said ? ` ${said}` : ""}`;
+    const detail = `${answer} for ${where}`;
+    if (classified.errorClass === "transient") {
+      throw new TransientError(status === 429 ? `${answer} (${classified.label})` : answer, classified.retryAfter);
+    }
     if (classified.errorClass === "rate-limited") {
       return {
         kind: "rate-limited",
-        detail: `rate limited (${classified.label}; ${detail}): not retried, the window is hours`,
+        detail: `rate limited (${detail}${quota ? `, ${quotaText(quota)}` : ""}): ${classified.label}, not retried, the window is hours`,
         ...(quota && { quota }),
       };
     }
@@ -99,66 +114,92 @@ export class ImageProbe {
     return { kind: "refused", detail: `unexpected answer (${detail})` };
   }
 
-  /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
+  /**
+   * Compares a mirror with upstream (verify: digest, rules in verify.ts). Upstream is asked for
+   * its manifest and, under an index, its platform manifest only where the cheaper facts did
+   * not settle it: a Docker Hub pull counts up to two manifest GETs as one pull.
+   */
   async assessMirror(mirror: Reference): Promise<MirrorState> {
     const head = await this.head(mirror);
     if (head.kind !== "found") return { state: head.kind, detail: head.detail };
     const mirrorDigest = head.digest;
     if (this.settings.verify === "none") return { state: "ok", digest: mirrorDigest, detail: "verify: none, trusted as is" };
     const upstream = await this.upstream();
-    if (upstream.kind !== "found") {
-      return {
-        state: "unverified",
-        digest: mirrorDigest,
-        detail: `upstream could not be checked (${upstream.detail}); the mirror is used unverified`,
-      };
-    }
-    if (upstream.digest === mirrorDigest) return { state: "ok", digest: mirrorDigest, detail: `digest ${mirrorDigest} equals upstream's` };
-    const differs = (why: string): MirrorState => ({
-      state: "differs",
+    const unverified = (why: string): MirrorState => ({
+      state: "unverified",
       digest: mirrorDigest,
-      detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`,
+      detail: `upstream could not be checked (${why}); the mirror is used unverified`,
     });
-    const upstreamGot = await this.manifest(this.spec.upstream, upstream.digest);
-    if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
-    const upstreamParsed = safeParse(upstreamGot);
-    if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
-    const platform = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;
-    if (upstreamParsed.kind === "index") {
-      const entry = pickPlatform(upstreamParsed.index, this.settings.platform);
-      if (entry?.digest === mirrorDigest) {
-        return {
-          state: "ok",
-          digest: mirrorDigest,
-          detail: `the mirror holds upstream's ${platform} manifest ${mirrorDigest} (a single-platform copy)`,
-        };
-      }
-      return differs(`not upstream's ${platform} manifest${entry ? ` ${entry.digest}` : ""}`);
+    if (upstream.kind !== "found") return unverified(upstream.detail);
+    const platform = platformText(this.settings.platform);
+    const decide = (facts: Omit<VerifyFacts, "mirrorDigest" | "upstreamDigest">): MirrorState => {
+      const verdict = verifyMirror({ mirrorDigest, upstreamDigest: upstream.digest, ...facts }, platform);
+      return verdict.trusted
+        ? { state: "ok", digest: mirrorDigest, detail: verdict.why }
+        : { state: "differs", digest: mirrorDigest, detail: verdict.why };
+    };
+    if (upstream.digest === mirrorDigest) return decide({});
+    const upstreamTop = await this.manifest(this.spec.upstream, upstream.digest);
+    if (upstreamTop.kind === "unreadable") return unverified(`upstream's manifest could not be read: ${upstreamTop.why}`);
+    let upstreamImage = upstreamTop.kind === "image" ? upstreamTop.image : undefined;
+    let upstreamPlatformDigest: string | undefined;
+    if (upstreamTop.kind === "index") {
+      upstreamPlatformDigest = pickPlatform(upstreamTop.index, this.settings.platform)?.digest;
+      if (upstreamPlatformDigest === undefined || upstreamPlatformDigest === mirrorDigest)
+        return decide({ ...(upstreamPlatformDigest && { upstreamPlatformDigest }) });
+      const child = await this.manifest(this.spec.upstream, upstreamPlatformDigest);
+      if (child.kind === "unreadable") return unverified(`upstream's ${platform} manifest could not be read: ${child.why}`);
+      upstreamImage = child.kind === "image" ? child.image : undefined;
     }
-    const upstreamConfig = upstreamParsed.image.config.digest;
-    const mirrorConfig = await this.mirrorConfigDigest(mirror, mirrorDigest);
-    if (mirrorConfig === upstreamConfig) {
-      return { state: "ok", digest: mirrorDigest, detail: `image config ${upstreamConfig} equals upstream's (a copy through an engine)` };
-    }
-    return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
+    const mirrorConfig = await this.configDigest(mirror, mirrorDigest);
+    return decide({
+      ...(upstreamPlatformDigest && { upstreamPlatformDigest }),
+      ...(upstreamImage && { upstreamConfig: upstreamImage.config.digest }),
+      ...(mirrorConfig && { mirrorConfig }),
+    });
   }
 
-  /** One GET per manifest and image, however many questions need it. */
-  private manifest(ref: Reference, digest: string): Promise<RegistryResponse | undefined> {
+  /** One GET per manifest and image, however many questions need it; transient failures retried like a probe. */
+  private manifest(ref: Reference, digest: string): Promise<ReadManifest> {
     const key = `${ref.registry}/${ref.path}@${digest}`;
     let got = this.manifests.get(key);
     if (!got) {
-      got = this.client.getManifest(ref, digest).catch(() => undefined);
+      got = this.readManifest(ref, digest);
       this.manifests.set(key, got);
     }
     return got;
+  }
+
+  private async readManifest(ref: Reference, digest: string): Promise<ReadManifest> {
+    const where = `${ref.registry}/${ref.path}@${digest}`;
+    const failed = () => this.failures.set(formatReference(ref), this.failuresOf(ref) + 1);
+    try {
+      const got = await retryTransient(
+        `GET manifest ${where}`,
+        async () => {
+          const response = await this.client.getManifest(ref, digest);
+          if (response.status === 200) return response;
+          const classified = classifyHttp(response.status, ref.registry, response.headers, response.body);
+          const text = `HTTP ${response.status}${registryErrorText(response.body) ? ` ${registryErrorText(response.body)}` : ""}`;
+          if (classified.errorClass === "transient") throw new TransientError(text, classified.retryAfter);
+          throw new ManifestUnreadable(`${text} (${classified.label})`);
+        },
+        this.settings,
+        this.log,
+        failed,
+      );
+      const parsed = safeParse(got);
+      return parsed ?? { kind: "unreadable", why: "not a manifest prepull reads" };
+    } catch (error) {
+      return { kind: "unreadable", why: (error as Error).message };
+    }
   }
 
   /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
   async compressedSize(ref: Reference, digest: string): Promise<SizeEstimate> {
     const read = async (selector: string) => {
       const got = await this.manifest(ref, selector);
-      return got && got.status === 200 ? safeParse(got) : undefined;
+      return got.kind === "unreadable" ? undefined : got;
     };
     let parsed = await read(digest);
     if (parsed?.kind === "index") {
@@ -173,18 +214,22 @@ export class ImageProbe {
     };
   }
 
-  private async mirrorConfigDigest(mirror: Reference, digest: string): Promise<string | undefined> {
-    const got = await this.manifest(mirror, digest);
-    const parsed = got && got.status === 200 ? safeParse(got) : undefined;
-    if (!parsed) return undefined;
-    if (parsed.kind === "image") return parsed.image.config.digest;
-    const entry = pickPlatform(parsed.index, this.settings.platform);
-    if (!entry) return undefined;
-    const platformGot = await this.manifest(mirror, entry.digest);
-    const platformParsed = platformGot && platformGot.status === 200 ? safeParse(platformGot) : undefined;
-    return platformParsed?.kind === "image" ? platformParsed.image.config.digest : undefined;
+  /** The image config digest of `ref@digest` for the target platform (through an index where it is one). */
+  private async configDigest(ref: Reference, digest: string): Promise<string | undefined> {
+    const top = await this.manifest(ref, digest);
+    if (top.kind === "image") return top.image.config.digest;
+    if (top.kind !== "index") return undefined;
+    const entry = pickPlatform(top.index, this.settings.platform);
+    const child = entry ? await this.manifest(ref, entry.digest) : undefined;
+    return child?.kind === "image" ? child.image.config.digest : undefined;
   }
 }
+
+class ManifestUnreadable extends Error {}
+
+type ReadManifest = ParsedManifest | { readonly kind: "unreadable"; readonly why: string };
+
+const platformText = (p: PlatformSpec) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 
 function safeParse(response: RegistryResponse) {
   try {

@@ -83,6 +83,7 @@ async function pullEach(
           `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines,
         );
+        host.onResult?.(result);
         return result;
       }),
     ),
@@ -112,12 +113,15 @@ async function checkDisk(
   const limit = pLimit(4);
   const estimates = await Promise.all(
     work.map(({ spec, hooks, sources }) =>
-      limit(
-        async (): Promise<{ image: string; estimate: SizeEstimate }> => ({
-          image: formatReference(spec.upstream),
-          estimate: (await hooks.present?.()) ? { bytes: 0 } : await hooks.sizeEstimate(sources),
-        }),
-      ),
+      limit(async (): Promise<{ image: string; estimate: SizeEstimate }> => {
+        const image = formatReference(spec.upstream);
+        try {
+          return { image, estimate: (await hooks.present?.()) ? { bytes: 0 } : await hooks.sizeEstimate(sources) };
+        } catch (error) {
+          // One image's trouble is that image's: the pull says so again, the guard goes on.
+          return { image, estimate: { note: `its size could not be read: ${(error as Error).message}` } };
+        }
+      }),
     ),
   );
   const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);

@@ -23,56 +23,103 @@ export interface Result {
   quota?: string;
 }
 
-/** Where log lines go: the Actions runner (workflow commands) or a terminal. */
+/** Where log lines go: the Actions runner (workflow commands), a terminal, or a worker's log file. */
 export interface Logger {
   info(message: string): void;
   notice(message: string): void;
   warning(message: string): void;
   error(message: string): void;
-  /** Text from outside (a fetched script's output): shown, never interpreted as a command. */
+  /** Text from outside (a fetched script's output): shown under a title, never interpreted. */
   untrusted(title: string, text: string): void;
   group(title: string, lines: readonly string[]): void;
-  /** Our own earlier log (a background worker's), passed through as it was written. */
-  raw?(text: string): void;
+}
+
+/**
+ * Any text as log lines that the runner never reads as a workflow command: split where the
+ * runner splits (`\r` ends a line there too), a line that would start with `::` after its
+ * leading blanks gets a zero-width space between the colons, and the legacy `##[` likewise.
+ * Every sink below goes through it, so registry errors, engine output, a script's output and
+ * a worker's log are safe wherever they are shown.
+ */
+export function neutralise(text: string): string[] {
+  return text.split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*):(?=:)/, "$1:\u200b").replaceAll("##[", "#\u200b#["));
 }
 
 export const actionLogger: Logger = {
-  info: (message) => core.info(message),
+  info: (message) => {
+    for (const line of neutralise(message)) core.info(line);
+  },
+  // Annotations are workflow commands of core's own: their text is escaped there (%, CR, LF).
   notice: (message) => core.notice(message),
   warning: (message) => core.warning(message),
   error: (message) => core.error(message),
   untrusted(title, text) {
-    // Between stop-commands markers the runner treats `::` lines as plain text; the
-    // marker is random so the text cannot end the block itself.
-    const token = `prepull-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
-    core.info(title);
-    core.info(`::stop-commands::${token}`);
-    for (const line of text.split(/\r?\n/)) core.info(`  ${line}`);
-    core.info(`::${token}::`);
+    actionLogger.info(title);
+    for (const line of neutralise(text)) actionLogger.info(`  ${line}`);
   },
   group(title, lines) {
     core.startGroup(title);
-    for (const line of lines) core.info(line);
+    for (const line of lines) actionLogger.info(line);
     core.endGroup();
   },
-  raw: (text) => process.stdout.write(text),
 };
 
 export function consoleLogger(write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
+  // A CLI run inside a GitHub Actions step is read by the runner too.
+  const out = (text: string) => {
+    for (const line of neutralise(text)) write(line);
+  };
   return {
-    info: (message) => write(message),
-    notice: (message) => write(`notice: ${message}`),
-    warning: (message) => write(`warning: ${message}`),
-    error: (message) => write(`error: ${message}`),
+    info: (message) => out(message),
+    notice: (message) => out(`notice: ${message}`),
+    warning: (message) => out(`warning: ${message}`),
+    error: (message) => out(`error: ${message}`),
     untrusted(title, text) {
-      write(title);
-      for (const line of text.split(/\r?\n/)) write(`  ${line}`);
+      out(title);
+      for (const line of neutralise(text)) out(`  ${line}`);
     },
     group(title, lines) {
-      write(`── ${title}`);
-      for (const line of lines) write(`   ${line}`);
+      out(`── ${title}`);
+      for (const line of lines) out(`   ${line}`);
     },
   };
+}
+
+type LogRecord =
+  | { readonly k: "info" | "notice" | "warning" | "error"; readonly m: string }
+  | { readonly k: "untrusted"; readonly t: string; readonly m: string }
+  | { readonly k: "group"; readonly t: string; readonly l: readonly string[] };
+
+/** A background worker's logger: one JSON record a line, replayed through the reader's own sinks. */
+export function recordLogger(write: (line: string) => void): Logger {
+  const put = (record: LogRecord) => write(JSON.stringify(record));
+  return {
+    info: (m) => put({ k: "info", m }),
+    notice: (m) => put({ k: "notice", m }),
+    warning: (m) => put({ k: "warning", m }),
+    error: (m) => put({ k: "error", m }),
+    untrusted: (t, m) => put({ k: "untrusted", t, m }),
+    group: (t, l) => put({ k: "group", t, l }),
+  };
+}
+
+/** Replays a worker's log through `log`: records as what they were, anything else as plain (neutralised) text. */
+export function replayLog(text: string, log: Logger): void {
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    let record: LogRecord | undefined;
+    try {
+      record = JSON.parse(line) as LogRecord;
+    } catch {
+      record = undefined;
+    }
+    if (!record || typeof record !== "object") log.info(line);
+    else if (record.k === "group" && Array.isArray(record.l)) log.group(String(record.t), record.l.map(String));
+    else if (record.k === "untrusted") log.untrusted(String(record.t), String(record.m));
+    else if (record.k === "info" || record.k === "notice" || record.k === "warning" || record.k === "error")
+      log[record.k](String(record.m));
+    else log.info(line);
+  }
 }
 
 export function formatBytes(bytes: number | undefined): string {

@@ -163,7 +163,7 @@ export const runCredentialHelper: HelperRunner = async (helper, server) => {
     timeoutMs: 10_000,
     env: childEnv(),
   }).catch(() => undefined);
-  if (!result || result.exitCode !== 0) return undefined;
+  if (result === undefined || result.exitCode !== 0) return undefined;
   try {
     const parsed = HelperAnswer.parse(JSON.parse(result.stdout));
     return { username: parsed.Username, secret: parsed.Secret };

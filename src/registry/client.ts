@@ -8,6 +8,11 @@ import { isLoopback, type Reference } from "../reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
 
+/** A registry's auth flow that cannot work as it stands (a realm that is not a URL, a token that is not JSON): final for that source. */
+export class RegistryAuthError extends Error {
+  override name = "RegistryAuthError";
+}
+
 /** No HTTP answer: reset, refused, DNS, or silence past the timeout. */
 export class NetworkError extends Error {
   override name = "NetworkError";
@@ -209,7 +214,12 @@ export class RegistryClient {
   ): Promise<string | undefined> {
     const realm = challenge.params.realm;
     if (!realm) return undefined;
-    const url = new URL(realm);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new RegistryAuthError(`${registry} names a token realm that is not a URL ("${realm.slice(0, 200)}")`);
+    }
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
     for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
       url.searchParams.append("scope", scope);
@@ -225,7 +235,13 @@ export class RegistryClient {
     if (status === 401 || status === 403) return undefined;
     if (status >= 500) throw new NetworkError(`token endpoint ${url.origin}${url.pathname} answered HTTP ${status}`);
     if (status !== 200) return undefined;
-    const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString("utf8") || "{}");
+    } catch {
+      throw new RegistryAuthError(`token endpoint ${url.origin}${url.pathname} answered HTTP 200 with a body that is not JSON`);
+    }
+    const parsed = TokenSchema.safeParse(json);
     const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
     if (!token) return undefined;
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;

@@ -84,7 +84,9 @@ describe("credentials", () => {
         return server === "quay.io" ? undefined : { username: `${helper}-user`, secret: "s" };
       },
     );
-    expect((await credentials.for("ghcr.io")).map((c) => `${c.username}:${c.from}`)).toEqual(["gh-user:credential helper docker-credential-gh"]);
+    expect((await credentials.for("ghcr.io")).map((c) => `${c.username}:${c.from}`)).toEqual([
+      "gh-user:credential helper docker-credential-gh",
+    ]);
     expect((await credentials.for("docker.io"))[0]?.username).toBe("desktop-user");
     // With credsStore set the engine asks the store, not `auths`, for quay.io too.
     expect(await credentials.for("quay.io")).toEqual([]);

@@ -134,3 +134,14 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     seconds: (performance.now() - started) / 1000,
   };
 }
+
+/**
+ * The workflow commands the runner would read in a step's output: it ends a line at `\n`, `\r\n`
+ * and a bare `\r`, trims leading blanks, and takes `::name …::` (and the legacy `##[name …]`).
+ */
+export function workflowCommands(output: string): string[] {
+  return output
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trimStart())
+    .filter((line) => line.startsWith("::") || line.includes("##["));
+}
