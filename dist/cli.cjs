@@ -38953,7 +38953,7 @@ function splitName(name, whole) {
   if (!PATH_RE.test(path)) {
     throw new InvalidReferenceError(`invalid reference format: invalid repository name "${path}" in ${whole}`);
   }
-  if (registry2.length + 1 + path.length > MAX_NAME_LENGTH) {
+  if (path.length > MAX_NAME_LENGTH) {
     throw new InvalidReferenceError(`repository name must not be more than ${MAX_NAME_LENGTH} characters: ${whole}`);
   }
   return { registry: registry2, path };
@@ -39238,6 +39238,8 @@ function parseImageLine(text, origin) {
     if (explicitMirror.tag === void 0 && explicitMirror.digest === void 0) {
       const { tag, digest } = upstream;
       explicitMirror = { ...explicitMirror, ...tag !== void 0 && { tag }, ...digest !== void 0 && { digest } };
+    } else if (explicitMirror.digest === void 0 && upstream.digest !== void 0) {
+      explicitMirror = { ...explicitMirror, digest: upstream.digest };
     }
     return { upstream, explicitMirror, origin };
   } catch (error63) {
@@ -39550,11 +39552,297 @@ function oneLine(text) {
   return text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "").join(" | ").slice(0, 1e3);
 }
 
+// src/engineconfig.ts
+var import_promises = require("node:fs/promises");
+var import_node_path5 = require("node:path");
+
+// src/registry/auth.ts
+var import_node_fs5 = require("node:fs");
+var import_node_os2 = require("node:os");
+var import_node_path4 = require("node:path");
+function parseChallenges(header2) {
+  const challenges = [];
+  let current;
+  let i = 0;
+  const token = () => {
+    const match = /^[A-Za-z0-9!#$%&'*+.^_`|~/-]+/.exec(header2.slice(i));
+    i += match ? match[0].length : 0;
+    return match ? match[0] : "";
+  };
+  const spaces = () => {
+    while (header2[i] === " " || header2[i] === "	") i++;
+  };
+  while (i < header2.length) {
+    while (i < header2.length && /[\s,]/.test(header2[i] ?? "")) i++;
+    const name = token();
+    if (name === "") {
+      i++;
+      continue;
+    }
+    spaces();
+    if (header2[i] === "=" && current) {
+      i++;
+      spaces();
+      let value = "";
+      if (header2[i] === '"') {
+        for (i++; i < header2.length && header2[i] !== '"'; i++) {
+          if (header2[i] === "\\") i++;
+          value += header2[i] ?? "";
+        }
+        i++;
+      } else {
+        const bare = /^[^\s,]*/.exec(header2.slice(i))?.[0] ?? "";
+        i += bare.length;
+        value = bare;
+      }
+      current.params[name.toLowerCase()] = value;
+    } else {
+      current = { scheme: name, params: {} };
+      challenges.push(current);
+    }
+  }
+  return challenges;
+}
+var AuthEntry = external_exports.object({
+  auth: external_exports.string().optional(),
+  username: external_exports.string().optional(),
+  password: external_exports.string().optional(),
+  identitytoken: external_exports.string().optional()
+});
+var DockerConfigSchema = external_exports.object({
+  auths: external_exports.record(external_exports.string(), AuthEntry).optional(),
+  credsStore: external_exports.string().optional(),
+  credHelpers: external_exports.record(external_exports.string(), external_exports.string()).optional()
+});
+function dockerConfigDir(env = process.env) {
+  return env.DOCKER_CONFIG || (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
+}
+function configKeys(registry2) {
+  if (registry2 === "docker.io") return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
+  return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
+}
+function helperServer(registry2) {
+  return registry2 === "docker.io" ? "https://index.docker.io/v1/" : registry2;
+}
+function normaliseConfigKey(key) {
+  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
+}
+function readDockerConfigFile(env = process.env) {
+  const file3 = (0, import_node_path4.join)(dockerConfigDir(env), "config.json");
+  let raw;
+  try {
+    raw = (0, import_node_fs5.readFileSync)(file3, "utf8");
+  } catch {
+    return { file: file3, config: {} };
+  }
+  let json2;
+  try {
+    json2 = JSON.parse(raw);
+  } catch (error63) {
+    return { file: file3, config: {}, problem: `${file3} is not valid JSON (${error63.message}); its credentials are not used` };
+  }
+  const parsed = DockerConfigSchema.safeParse(json2);
+  if (!parsed.success) return { file: file3, config: {}, problem: `${file3} is not an engine config file; its credentials are not used` };
+  return { file: file3, config: parsed.data };
+}
+function readDockerConfig(env = process.env) {
+  const { file: file3, config: config2 } = readDockerConfigFile(env);
+  return credentialsOf(config2.auths ?? {}, file3);
+}
+function credentialsOf(auths, file3) {
+  const found = /* @__PURE__ */ new Map();
+  for (const [key, entry] of Object.entries(auths)) {
+    let username = entry.username;
+    let password = entry.password;
+    if (entry.auth) {
+      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+      const colon = decoded.indexOf(":");
+      if (colon > 0) {
+        username = decoded.slice(0, colon);
+        password = decoded.slice(colon + 1);
+      }
+    }
+    if (username && password && !found.has(normaliseConfigKey(key))) found.set(normaliseConfigKey(key), { username, password, from: file3 });
+  }
+  return found;
+}
+function readPodmanAuth(env = process.env) {
+  const home = env.HOME ?? (0, import_node_os2.homedir)();
+  const files = env.REGISTRY_AUTH_FILE ? [env.REGISTRY_AUTH_FILE] : [
+    ...env.XDG_RUNTIME_DIR ? [(0, import_node_path4.join)(env.XDG_RUNTIME_DIR, "containers", "auth.json")] : [],
+    (0, import_node_path4.join)(env.XDG_CONFIG_HOME || (0, import_node_path4.join)(home, ".config"), "containers", "auth.json")
+  ];
+  const found = /* @__PURE__ */ new Map();
+  for (const file3 of files) {
+    try {
+      const parsed = DockerConfigSchema.safeParse(JSON.parse((0, import_node_fs5.readFileSync)(file3, "utf8")));
+      if (!parsed.success) continue;
+      for (const [host2, credential] of credentialsOf(parsed.data.auths ?? {}, file3)) if (!found.has(host2)) found.set(host2, credential);
+    } catch {
+    }
+  }
+  return found;
+}
+var HelperAnswer = external_exports.object({ Username: external_exports.string(), Secret: external_exports.string() });
+var runCredentialHelper = async (helper, server) => {
+  const result = await runCommand(`docker-credential-${helper}`, ["get"], {
+    input: server,
+    timeoutMs: 1e4,
+    env: childEnv()
+  }).catch(() => void 0);
+  if (result === void 0 || result.exitCode !== 0) return void 0;
+  try {
+    const parsed = HelperAnswer.parse(JSON.parse(result.stdout));
+    return { username: parsed.Username, secret: parsed.Secret };
+  } catch {
+    return void 0;
+  }
+};
+var Credentials = class {
+  constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull", helperRunner = runCredentialHelper, engine = "docker") {
+    this.githubToken = githubToken;
+    this.githubActor = githubActor;
+    this.helperRunner = helperRunner;
+    this.file = readDockerConfigFile(env);
+    this.stored = readDockerConfig(env);
+    this.podman = engine === "podman" ? readPodmanAuth(env) : /* @__PURE__ */ new Map();
+  }
+  githubToken;
+  githubActor;
+  helperRunner;
+  file;
+  stored;
+  podman;
+  helped = /* @__PURE__ */ new Map();
+  /** Why the engine's config could not be read, if it could not. */
+  get problem() {
+    return this.file.problem;
+  }
+  /** All candidates for `registry`, in the order to try them. */
+  async for(registry2) {
+    const list = [];
+    if (this.githubToken && (registry2 === "ghcr.io" || isLoopback(registry2))) {
+      list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
+    }
+    const podmanLogin = this.podman.get(registry2);
+    if (podmanLogin) list.push(podmanLogin);
+    const helper = this.helperFor(registry2);
+    if (helper) {
+      const found = await this.fromHelper(helper, registry2);
+      if (found) list.push(found);
+      return list;
+    }
+    for (const key of configKeys(registry2)) {
+      const found = this.stored.get(normaliseConfigKey(key));
+      if (found && !list.includes(found)) list.push(found);
+    }
+    return list;
+  }
+  /** The helper the engine uses for `registry`: `credHelpers` by host, else `credsStore`. */
+  helperFor(registry2) {
+    const { credHelpers, credsStore } = this.file.config;
+    for (const key of configKeys(registry2)) {
+      const named = Object.entries(credHelpers ?? {}).find(([host2]) => normaliseConfigKey(host2) === normaliseConfigKey(key));
+      if (named) return named[1] || void 0;
+    }
+    return credsStore || void 0;
+  }
+  fromHelper(helper, registry2) {
+    let found = this.helped.get(registry2);
+    if (!found) {
+      found = this.helperRunner(helper, helperServer(registry2)).then(
+        (answer) => (
+          // `<token>` is an identity token (an OAuth refresh token), not a password: not used here.
+          answer && answer.username !== "<token>" && answer.secret ? { username: answer.username, password: answer.secret, from: `credential helper docker-credential-${helper}` } : void 0
+        )
+      );
+      this.helped.set(registry2, found);
+    }
+    return found;
+  }
+};
+
+// src/engineconfig.ts
+async function shadowConfigDir(env, tempRoot, prefix) {
+  const dir = await (0, import_promises.mkdtemp)((0, import_node_path5.join)(tempRoot, prefix));
+  const remove = removeOnExit(dir);
+  const userDir = dockerConfigDir(env);
+  const entries = await (0, import_promises.readdir)(userDir).catch(() => []);
+  const linked = entries.filter((name) => name !== "config.json" && name !== "auth.json");
+  await Promise.all(linked.map((name) => (0, import_promises.symlink)((0, import_node_path5.join)(userDir, name), (0, import_node_path5.join)(dir, name))));
+  const file3 = (0, import_node_path5.join)(dir, "config.json");
+  return {
+    dir,
+    async write(config2) {
+      await (0, import_promises.writeFile)(`${file3}.tmp`, JSON.stringify(config2), { mode: 384 });
+      await (0, import_promises.rename)(`${file3}.tmp`, file3);
+    },
+    remove
+  };
+}
+async function userConfigJson(env) {
+  try {
+    const parsed = JSON.parse(await (0, import_promises.readFile)((0, import_node_path5.join)(dockerConfigDir(env), "config.json"), "utf8"));
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+var EngineAuth = class {
+  constructor(env, githubToken, tempRoot) {
+    this.env = env;
+    this.githubToken = githubToken;
+    this.tempRoot = tempRoot;
+  }
+  env;
+  githubToken;
+  tempRoot;
+  shadow;
+  written = /* @__PURE__ */ new Set();
+  /** The engine's environment now: the user's own until the token had to be added. */
+  async engineEnv() {
+    if (!this.shadow) return this.env;
+    return { ...this.env, DOCKER_CONFIG: (await this.shadow).dir };
+  }
+  async sync(registries) {
+    if ([...registries].every((r) => this.written.has(r))) return;
+    for (const r of registries) this.written.add(r);
+    this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
+    const shadow = await this.shadow;
+    const config2 = await userConfigJson(this.env);
+    const auths = { ...config2.auths ?? {} };
+    const credHelpers = { ...config2.credHelpers ?? {} };
+    const actor = this.env.GITHUB_ACTOR || "prepull";
+    for (const registry2 of this.written) {
+      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2 && hasSecret(auths[key]))) continue;
+      auths[registry2] = { auth: Buffer.from(`${actor}:${this.githubToken}`).toString("base64") };
+      if (config2.credsStore || config2.credHelpers) credHelpers[registry2] = "";
+    }
+    await shadow.write({ ...config2, auths, ...Object.keys(credHelpers).length > 0 && { credHelpers } });
+  }
+  async cleanup() {
+    (await this.shadow)?.remove();
+  }
+};
+function hasSecret(entry) {
+  if (!entry || typeof entry !== "object") return false;
+  const { auth, password, identitytoken } = entry;
+  return Boolean(auth || password || identitytoken);
+}
+async function anonymousEngineEnv(env, tempRoot) {
+  const shadow = await shadowConfigDir(env, tempRoot, "prepull-anonymous-");
+  const { auths: _a3, credsStore: _s, credHelpers: _h, ...rest } = await userConfigJson(env);
+  await shadow.write(rest);
+  await (0, import_promises.writeFile)((0, import_node_path5.join)(shadow.dir, "auth.json"), "{}", { mode: 384 });
+  return { env: { ...env, DOCKER_CONFIG: shadow.dir, REGISTRY_AUTH_FILE: (0, import_node_path5.join)(shadow.dir, "auth.json") }, remove: shadow.remove };
+}
+
 // src/mirror.ts
 var import_node_http = require("node:http");
 var import_node_https = require("node:https");
 var import_node_stream = require("node:stream");
-var import_promises = require("node:stream/promises");
+var import_promises2 = require("node:stream/promises");
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -39693,6 +39981,118 @@ function validateConcurrency(concurrency) {
   if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
     throw new TypeError("Expected `concurrency` to be a number from 1 and up");
   }
+}
+
+// src/policy.ts
+function quotaText(quota) {
+  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
+  return `${quota.remaining}${quota.limit !== void 0 ? ` of ${quota.limit}` : ""} pulls left${window}`;
+}
+var header = (value) => Array.isArray(value) ? value.join(", ") : value ?? "";
+function parseQuota(headers) {
+  const remaining = header(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
+  if (!remaining) return void 0;
+  const limit = header(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
+  return {
+    remaining: Number(remaining[1]),
+    ...limit && { limit: Number(limit[1]) },
+    ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
+  };
+}
+function tooManyRequests(registry2, text, quota, retryAfterHeader) {
+  const stated = text.match(/retry-after:\s*([\d.]+)\s*(ms|s|m)?\b[^\n]*?allowed:\s*\d+\s*\/\s*(minute|second|hour)/i);
+  if (stated) {
+    const value = Number(stated[1]);
+    const seconds = stated[2] === "ms" ? value / 1e3 : stated[2] === "m" ? value * 60 : value;
+    return { errorClass: "transient", label: "throttled (429)", retryAfter: seconds };
+  }
+  if (registry2 === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
+  const hubQuota = registry2 === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
+  if (hubQuota) return { errorClass: "rate-limited", label: "Docker Hub pull quota spent" };
+  return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
+}
+var retryAfterOf = (seconds) => seconds === void 0 ? {} : { retryAfter: seconds };
+function registryErrorText(body) {
+  try {
+    const parsed = JSON.parse(body.toString());
+    if (!Array.isArray(parsed.errors)) return "";
+    return parsed.errors.map((e) => [e?.code, e?.message].filter((part) => typeof part === "string" && part !== "").join(": ")).filter(Boolean).join("; ").slice(0, 500);
+  } catch {
+    return "";
+  }
+}
+function classifyHttp(status, registry2, headers = {}, body = "", now = Date.now()) {
+  if (status === 429) {
+    return tooManyRequests(registry2, registryErrorText(body), parseQuota(headers), parseRetryAfter(header(headers["retry-after"]), now));
+  }
+  if (status === 404 || status === 410) return { errorClass: "permanent", label: "not found" };
+  if (status === 401) return { errorClass: "permanent", label: "unauthorized" };
+  if (status === 403) return { errorClass: "permanent", label: "access denied" };
+  if (status === 408 || status >= 500) {
+    return {
+      errorClass: "transient",
+      label: `server error (HTTP ${status})`,
+      ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now))
+    };
+  }
+  return { errorClass: "permanent", label: `unexpected HTTP ${status}` };
+}
+var PROGRESS_LINE = /^\s*(?:[a-f0-9]{12}: |Copying (?:blob|config) |Writing manifest|Storing signatures|Getting image source signatures|Trying to pull |Digest: |Status: |[\w.-]+: Pulling from )/;
+function failureText(message, references = []) {
+  let text = message.split(/\r\n|\r|\n/).filter((line) => !PROGRESS_LINE.test(line)).join("\n");
+  for (const ref of [...references].sort((a, b) => b.length - a.length)) if (ref) text = text.split(ref).join(" <ref> ");
+  return text.replace(/"?https?:\/\/[^\s"]+"?/g, " <url> ").replace(/\b(?:sha256|sha384|sha512):[a-f0-9]+/gi, " <digest> ").replace(/\b[a-f0-9]{12,}\b/gi, " <hex> ").replace(/(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)+(?::[\w][\w.-]{0,127})?/gi, " <ref> ").replace(/\b[a-z0-9._-]+:[\w][\w.-]*\.[\w.-]*\b/gi, (m) => /^[a-z][a-z0-9._-]*:\d+(?:\.\d+)+$/i.test(m) ? " <ref> " : m);
+}
+var DEFINITE_PERMANENT = [
+  [/\bx509: |certificate signed by unknown authority|certificate is not valid|certificate has expired/i, "TLS certificate refused"],
+  [/server gave HTTP response to HTTPS client/i, "registry speaks plain HTTP"],
+  [/\bunknown blob\b|\bblob unknown\b/i, "registry lacks a blob (incomplete copy)"],
+  [/schema ?1|manifest v2 schema 1|Docker Image Format v1/i, "schema-1 manifest refused"],
+  [/no basic auth credentials/i, "no credentials"],
+  [/max depth exceeded/i, "image too deep for the engine (max depth exceeded)"],
+  [
+    /no matching manifest|does not match the specified platform|no image found in (?:manifest list|image index) for architecture/i,
+    "no matching platform"
+  ],
+  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
+  [/no space left on device/i, "no space left on device"]
+];
+var TRANSIENT = [
+  [
+    /\b(?:status|HTTP|code)\b[^\n]{0,24}\b5\d\d\b|\b5\d\d (?:service unavailable|bad gateway|gateway time-?out|internal server error)|\b5\d\d \(/i,
+    "server error (5xx)"
+  ],
+  [/service unavailable|bad gateway|gateway time-?out|internal server error/i, "server error (5xx)"],
+  [/unexpected EOF|\bEOF\b/, "unexpected EOF"],
+  [/connection reset|broken pipe|connection refused|ECONNRESET|ECONNREFUSED|EPIPE/i, "connection reset"],
+  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|\btimed? ?out\b|ETIMEDOUT|Client\.Timeout/i, "timeout"],
+  [/no such host|temporary failure in name resolution|EAI_AGAIN|ENOTFOUND/i, "name resolution"],
+  [/short read|stream error|http2: |unexpected end of JSON|read: connection/i, "interrupted transfer"]
+];
+var PERMANENT = [
+  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|\b404\b/i, "not found"],
+  [/pull access denied|requested access to the resource is denied|\bdenied\b/i, "access denied"],
+  [/unauthorized|authentication required|\b401\b|\b403\b|forbidden/i, "unauthorized"]
+];
+function classifyEngineError(message, registry2, references = []) {
+  const text = failureText(message, references);
+  if (/\btoomanyrequests\b|\btoo many requests\b|pull rate limit/i.test(text)) return tooManyRequests(registry2, message);
+  for (const [pattern, label] of DEFINITE_PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
+  for (const [pattern, label] of TRANSIENT) if (pattern.test(text)) return { errorClass: "transient", label };
+  for (const [pattern, label] of PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
+  return { errorClass: "transient", label: "unrecognised error" };
+}
+var MAX_BACKOFF_SECONDS = 60;
+function backoffSeconds(retry, base, random = Math.random, retryAfter) {
+  const exponential = base * 2 ** Math.max(0, retry - 1) * (1 + random() * 0.5);
+  const wait = Math.max(exponential, retryAfter ?? 0);
+  return Math.min(wait, MAX_BACKOFF_SECONDS);
+}
+function parseRetryAfter(value, now = Date.now()) {
+  if (value === void 0 || value.trim() === "") return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const date5 = Date.parse(value);
+  return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
 }
 
 // node_modules/@actions/http-client/lib/index.js
@@ -40403,189 +40803,6 @@ var HttpClient = class {
 };
 var lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
 
-// src/registry/auth.ts
-var import_node_fs5 = require("node:fs");
-var import_node_os2 = require("node:os");
-var import_node_path4 = require("node:path");
-function parseChallenges(header2) {
-  const challenges = [];
-  let current;
-  let i = 0;
-  const token = () => {
-    const match = /^[A-Za-z0-9!#$%&'*+.^_`|~/-]+/.exec(header2.slice(i));
-    i += match ? match[0].length : 0;
-    return match ? match[0] : "";
-  };
-  const spaces = () => {
-    while (header2[i] === " " || header2[i] === "	") i++;
-  };
-  while (i < header2.length) {
-    while (i < header2.length && /[\s,]/.test(header2[i] ?? "")) i++;
-    const name = token();
-    if (name === "") {
-      i++;
-      continue;
-    }
-    spaces();
-    if (header2[i] === "=" && current) {
-      i++;
-      spaces();
-      let value = "";
-      if (header2[i] === '"') {
-        for (i++; i < header2.length && header2[i] !== '"'; i++) {
-          if (header2[i] === "\\") i++;
-          value += header2[i] ?? "";
-        }
-        i++;
-      } else {
-        const bare = /^[^\s,]*/.exec(header2.slice(i))?.[0] ?? "";
-        i += bare.length;
-        value = bare;
-      }
-      current.params[name.toLowerCase()] = value;
-    } else {
-      current = { scheme: name, params: {} };
-      challenges.push(current);
-    }
-  }
-  return challenges;
-}
-var AuthEntry = external_exports.object({
-  auth: external_exports.string().optional(),
-  username: external_exports.string().optional(),
-  password: external_exports.string().optional(),
-  identitytoken: external_exports.string().optional()
-});
-var DockerConfigSchema = external_exports.object({
-  auths: external_exports.record(external_exports.string(), AuthEntry).optional(),
-  credsStore: external_exports.string().optional(),
-  credHelpers: external_exports.record(external_exports.string(), external_exports.string()).optional()
-});
-function dockerConfigDir(env = process.env) {
-  return env.DOCKER_CONFIG || (0, import_node_path4.join)(env.HOME ?? (0, import_node_os2.homedir)(), ".docker");
-}
-function configKeys(registry2) {
-  if (registry2 === "docker.io") return ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
-  return [registry2, `https://${registry2}`, `http://${registry2}`, `https://${registry2}/v1/`, `https://${registry2}/v2/`];
-}
-function helperServer(registry2) {
-  return registry2 === "docker.io" ? "https://index.docker.io/v1/" : registry2;
-}
-function normaliseConfigKey(key) {
-  const host2 = key.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  return host2 === "index.docker.io" || host2 === "registry-1.docker.io" ? "docker.io" : host2;
-}
-function readDockerConfigFile(env = process.env) {
-  const file3 = (0, import_node_path4.join)(dockerConfigDir(env), "config.json");
-  let raw;
-  try {
-    raw = (0, import_node_fs5.readFileSync)(file3, "utf8");
-  } catch {
-    return { file: file3, config: {} };
-  }
-  let json2;
-  try {
-    json2 = JSON.parse(raw);
-  } catch (error63) {
-    return { file: file3, config: {}, problem: `${file3} is not valid JSON (${error63.message}); its credentials are not used` };
-  }
-  const parsed = DockerConfigSchema.safeParse(json2);
-  if (!parsed.success) return { file: file3, config: {}, problem: `${file3} is not an engine config file; its credentials are not used` };
-  return { file: file3, config: parsed.data };
-}
-function readDockerConfig(env = process.env) {
-  const { file: file3, config: config2 } = readDockerConfigFile(env);
-  const found = /* @__PURE__ */ new Map();
-  for (const [key, entry] of Object.entries(config2.auths ?? {})) {
-    let username = entry.username;
-    let password = entry.password;
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      if (colon > 0) {
-        username = decoded.slice(0, colon);
-        password = decoded.slice(colon + 1);
-      }
-    }
-    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file3 });
-  }
-  return found;
-}
-var HelperAnswer = external_exports.object({ Username: external_exports.string(), Secret: external_exports.string() });
-var runCredentialHelper = async (helper, server) => {
-  const result = await runCommand(`docker-credential-${helper}`, ["get"], {
-    input: server,
-    timeoutMs: 1e4,
-    env: childEnv()
-  }).catch(() => void 0);
-  if (!result || result.exitCode !== 0) return void 0;
-  try {
-    const parsed = HelperAnswer.parse(JSON.parse(result.stdout));
-    return { username: parsed.Username, secret: parsed.Secret };
-  } catch {
-    return void 0;
-  }
-};
-var Credentials = class {
-  constructor(env = process.env, githubToken, githubActor = env.GITHUB_ACTOR || "prepull", helperRunner = runCredentialHelper) {
-    this.githubToken = githubToken;
-    this.githubActor = githubActor;
-    this.helperRunner = helperRunner;
-    this.file = readDockerConfigFile(env);
-    this.stored = readDockerConfig(env);
-  }
-  githubToken;
-  githubActor;
-  helperRunner;
-  file;
-  stored;
-  helped = /* @__PURE__ */ new Map();
-  /** Why the engine's config could not be read, if it could not. */
-  get problem() {
-    return this.file.problem;
-  }
-  /** All candidates for `registry`, in the order to try them. */
-  async for(registry2) {
-    const list = [];
-    if (this.githubToken && (registry2 === "ghcr.io" || isLoopback(registry2))) {
-      list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
-    }
-    const helper = this.helperFor(registry2);
-    if (helper) {
-      const found = await this.fromHelper(helper, registry2);
-      if (found) list.push(found);
-      return list;
-    }
-    for (const key of configKeys(registry2)) {
-      const found = this.stored.get(normaliseConfigKey(key));
-      if (found && !list.includes(found)) list.push(found);
-    }
-    return list;
-  }
-  /** The helper the engine uses for `registry`: `credHelpers` by host, else `credsStore`. */
-  helperFor(registry2) {
-    const { credHelpers, credsStore } = this.file.config;
-    for (const key of configKeys(registry2)) {
-      const named = Object.entries(credHelpers ?? {}).find(([host2]) => normaliseConfigKey(host2) === normaliseConfigKey(key));
-      if (named) return named[1] || void 0;
-    }
-    return credsStore || void 0;
-  }
-  fromHelper(helper, registry2) {
-    let found = this.helped.get(registry2);
-    if (!found) {
-      found = this.helperRunner(helper, helperServer(registry2)).then(
-        (answer) => (
-          // `<token>` is an identity token (an OAuth refresh token), not a password: not used here.
-          answer && answer.username !== "<token>" && answer.secret ? { username: answer.username, password: answer.secret, from: `credential helper docker-credential-${helper}` } : void 0
-        )
-      );
-      this.helped.set(registry2, found);
-    }
-    return found;
-  }
-};
-
 // src/registry/manifests.ts
 var import_node_crypto = require("node:crypto");
 var MEDIA_TYPES = {
@@ -40650,6 +40867,9 @@ function pickPlatform(index, platform2) {
 }
 
 // src/registry/client.ts
+var RegistryAuthError = class extends Error {
+  name = "RegistryAuthError";
+};
 var NetworkError = class extends Error {
   name = "NetworkError";
 };
@@ -40799,7 +41019,12 @@ var RegistryClient = class {
   async fetchToken(challenge, registry2, scopes, identity) {
     const realm = challenge.params.realm;
     if (!realm) return void 0;
-    const url2 = new URL(realm);
+    let url2;
+    try {
+      url2 = new URL(realm);
+    } catch {
+      throw new RegistryAuthError(`${registry2} names a token realm that is not a URL ("${realm.slice(0, 200)}")`);
+    }
     if (challenge.params.service) url2.searchParams.set("service", challenge.params.service);
     for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
       url2.searchParams.append("scope", scope);
@@ -40815,7 +41040,13 @@ var RegistryClient = class {
     if (status === 401 || status === 403) return void 0;
     if (status >= 500) throw new NetworkError(`token endpoint ${url2.origin}${url2.pathname} answered HTTP ${status}`);
     if (status !== 200) return void 0;
-    const parsed = TokenSchema.safeParse(JSON.parse(body.toString("utf8") || "{}"));
+    let json2;
+    try {
+      json2 = JSON.parse(body.toString("utf8") || "{}");
+    } catch {
+      throw new RegistryAuthError(`token endpoint ${url2.origin}${url2.pathname} answered HTTP 200 with a body that is not JSON`);
+    }
+    const parsed = TokenSchema.safeParse(json2);
     const token = parsed.success ? parsed.data.token ?? parsed.data.access_token : void 0;
     if (!token) return void 0;
     const seconds = parsed.success ? parsed.data.expires_in ?? 60 : 60;
@@ -40889,7 +41120,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
 };
-var { access, appendFile, writeFile } = import_fs.promises;
+var { access, appendFile, writeFile: writeFile2 } = import_fs.promises;
 var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
 var Summary = class {
   constructor() {
@@ -40946,7 +41177,7 @@ var Summary = class {
     return __awaiter2(this, void 0, void 0, function* () {
       const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
       const filePath = yield this.filePath();
-      const writeFunc = overwrite ? writeFile : appendFile;
+      const writeFunc = overwrite ? writeFile2 : appendFile;
       yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
       return this.emptyBuffer();
     });
@@ -41148,7 +41379,7 @@ var import_os2 = __toESM(require("os"), 1);
 
 // node_modules/@actions/io/lib/io-util.js
 var fs = __toESM(require("fs"), 1);
-var { chmod, copyFile, lstat, mkdir, open: open2, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs.promises;
+var { chmod, copyFile, lstat, mkdir, open: open2, readdir: readdir2, rename: rename2, rm, rmdir, stat, symlink: symlink2, unlink } = fs.promises;
 var IS_WINDOWS = process.platform === "win32";
 var READONLY = fs.constants.O_RDONLY;
 
@@ -41203,7 +41434,8 @@ function replayLog(text, log) {
     if (!record2 || typeof record2 !== "object") log.info(line);
     else if (record2.k === "group" && Array.isArray(record2.l)) log.group(String(record2.t), record2.l.map(String));
     else if (record2.k === "untrusted") log.untrusted(String(record2.t), String(record2.m));
-    else if (record2.k === "info" || record2.k === "notice" || record2.k === "warning" || record2.k === "error") log[record2.k](String(record2.m));
+    else if (record2.k === "info" || record2.k === "notice" || record2.k === "warning" || record2.k === "error")
+      log[record2.k](String(record2.m));
     else log.info(line);
   }
 }
@@ -41496,114 +41728,6 @@ async function pRetry(input2, options = {}) {
   throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
-// src/policy.ts
-function quotaText(quota) {
-  const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
-  return `${quota.remaining}${quota.limit !== void 0 ? ` of ${quota.limit}` : ""} pulls left${window}`;
-}
-var header = (value) => Array.isArray(value) ? value.join(", ") : value ?? "";
-function parseQuota(headers) {
-  const remaining = header(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
-  if (!remaining) return void 0;
-  const limit = header(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
-  return {
-    remaining: Number(remaining[1]),
-    ...limit && { limit: Number(limit[1]) },
-    ...remaining[2] !== void 0 && { windowSeconds: Number(remaining[2]) }
-  };
-}
-function tooManyRequests(registry2, text, quota, retryAfterHeader) {
-  const stated = text.match(/retry-after:\s*([\d.]+)\s*(ms|s|m)?\b[^\n]*?allowed:\s*\d+\s*\/\s*(minute|second|hour)/i);
-  if (stated) {
-    const value = Number(stated[1]);
-    const seconds = stated[2] === "ms" ? value / 1e3 : stated[2] === "m" ? value * 60 : value;
-    return { errorClass: "transient", label: "throttled (429)", retryAfter: seconds };
-  }
-  if (registry2 === "ghcr.io") return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
-  const hubQuota = registry2 === "docker.io" || quota?.remaining === 0 || /pull rate limit|increase-rate-limit/i.test(text);
-  if (hubQuota) return { errorClass: "rate-limited", label: "Docker Hub pull quota spent" };
-  return { errorClass: "transient", label: "throttled (429)", ...retryAfterOf(retryAfterHeader) };
-}
-var retryAfterOf = (seconds) => seconds === void 0 ? {} : { retryAfter: seconds };
-function registryErrorText(body) {
-  try {
-    const parsed = JSON.parse(body.toString());
-    if (!Array.isArray(parsed.errors)) return "";
-    return parsed.errors.map((e) => [e?.code, e?.message].filter((part) => typeof part === "string" && part !== "").join(": ")).filter(Boolean).join("; ").slice(0, 500);
-  } catch {
-    return "";
-  }
-}
-function classifyHttp(status, registry2, headers = {}, body = "", now = Date.now()) {
-  if (status === 429) {
-    return tooManyRequests(registry2, registryErrorText(body), parseQuota(headers), parseRetryAfter(header(headers["retry-after"]), now));
-  }
-  if (status === 404 || status === 410) return { errorClass: "permanent", label: "not found" };
-  if (status === 401) return { errorClass: "permanent", label: "unauthorized" };
-  if (status === 403) return { errorClass: "permanent", label: "access denied" };
-  if (status === 408 || status >= 500) {
-    return { errorClass: "transient", label: `server error (HTTP ${status})`, ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now)) };
-  }
-  return { errorClass: "permanent", label: `unexpected HTTP ${status}` };
-}
-var PROGRESS_LINE = /^\s*(?:[a-f0-9]{12}: |Copying (?:blob|config) |Writing manifest|Storing signatures|Getting image source signatures|Trying to pull |Digest: |Status: |[\w.-]+: Pulling from )/;
-function failureText(message, references = []) {
-  let text = message.split(/\r\n|\r|\n/).filter((line) => !PROGRESS_LINE.test(line)).join("\n");
-  for (const ref of [...references].sort((a, b) => b.length - a.length)) if (ref) text = text.split(ref).join(" <ref> ");
-  return text.replace(/"?https?:\/\/[^\s"]+"?/g, " <url> ").replace(/\b(?:sha256|sha384|sha512):[a-f0-9]+/gi, " <digest> ").replace(/\b[a-f0-9]{12,}\b/gi, " <hex> ").replace(/(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9._-]+(?:\/[a-z0-9._-]+)+(?::[\w][\w.-]{0,127})?/gi, " <ref> ").replace(/\b[a-z0-9._-]+:[\w][\w.-]*\.[\w.-]*\b/gi, (m) => /^[a-z][a-z0-9._-]*:\d+(?:\.\d+)+$/i.test(m) ? " <ref> " : m);
-}
-var DEFINITE_PERMANENT = [
-  [/\bx509: |certificate signed by unknown authority|certificate is not valid|certificate has expired/i, "TLS certificate refused"],
-  [/server gave HTTP response to HTTPS client/i, "registry speaks plain HTTP"],
-  [/\bunknown blob\b|\bblob unknown\b/i, "registry lacks a blob (incomplete copy)"],
-  [/schema ?1|manifest v2 schema 1|Docker Image Format v1/i, "schema-1 manifest refused"],
-  [/no basic auth credentials/i, "no credentials"],
-  [/max depth exceeded/i, "image too deep for the engine (max depth exceeded)"],
-  [
-    /no matching manifest|does not match the specified platform|no image found in (?:manifest list|image index) for architecture/i,
-    "no matching platform"
-  ],
-  [/invalid reference format|invalid reference|repository name must be lowercase/i, "invalid reference"],
-  [/no space left on device/i, "no space left on device"]
-];
-var TRANSIENT = [
-  [
-    /\b(?:status|HTTP|code)\b[^\n]{0,24}\b5\d\d\b|\b5\d\d (?:service unavailable|bad gateway|gateway time-?out|internal server error)|\b5\d\d \(/i,
-    "server error (5xx)"
-  ],
-  [/service unavailable|bad gateway|gateway time-?out|internal server error/i, "server error (5xx)"],
-  [/unexpected EOF|\bEOF\b/, "unexpected EOF"],
-  [/connection reset|broken pipe|connection refused|ECONNRESET|ECONNREFUSED|EPIPE/i, "connection reset"],
-  [/TLS handshake timeout|i\/o timeout|context deadline exceeded|\btimed? ?out\b|ETIMEDOUT|Client\.Timeout/i, "timeout"],
-  [/no such host|temporary failure in name resolution|EAI_AGAIN|ENOTFOUND/i, "name resolution"],
-  [/short read|stream error|http2: |unexpected end of JSON|read: connection/i, "interrupted transfer"]
-];
-var PERMANENT = [
-  [/manifest unknown|manifest for .* not found|name unknown|\bnot found\b|\b404\b/i, "not found"],
-  [/pull access denied|requested access to the resource is denied|\bdenied\b/i, "access denied"],
-  [/unauthorized|authentication required|\b401\b|\b403\b|forbidden/i, "unauthorized"]
-];
-function classifyEngineError(message, registry2, references = []) {
-  const text = failureText(message, references);
-  if (/\btoomanyrequests\b|\btoo many requests\b|pull rate limit/i.test(text)) return tooManyRequests(registry2, message);
-  for (const [pattern, label] of DEFINITE_PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
-  for (const [pattern, label] of TRANSIENT) if (pattern.test(text)) return { errorClass: "transient", label };
-  for (const [pattern, label] of PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
-  return { errorClass: "transient", label: "unrecognised error" };
-}
-var MAX_BACKOFF_SECONDS = 60;
-function backoffSeconds(retry, base, random = Math.random, retryAfter) {
-  const exponential = base * 2 ** Math.max(0, retry - 1) * (1 + random() * 0.5);
-  const wait = Math.max(exponential, retryAfter ?? 0);
-  return Math.min(wait, MAX_BACKOFF_SECONDS);
-}
-function parseRetryAfter(value, now = Date.now()) {
-  if (value === void 0 || value.trim() === "") return void 0;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const date5 = Date.parse(value);
-  return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
-}
-
 // src/retry.ts
 var TransientError = class extends Error {
   constructor(message, retryAfter) {
@@ -41845,7 +41969,7 @@ function putStream(url2, source, length, authorization, timeoutMs) {
     counter.on("data", (chunk) => {
       counted += chunk.length;
     });
-    (0, import_promises.pipeline)(source, counter, req).catch((error63) => {
+    (0, import_promises2.pipeline)(source, counter, req).catch((error63) => {
       req.destroy();
       reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error63.message}`));
     });
@@ -41913,6 +42037,23 @@ async function mirrorImages(images, config2, client, settings, host2) {
   );
 }
 
+// src/verify.ts
+function verifyMirror(facts, platform2) {
+  const { mirrorDigest, upstreamDigest, upstreamPlatformDigest, upstreamConfig, mirrorConfig } = facts;
+  if (mirrorDigest === upstreamDigest) return { trusted: true, why: `digest ${mirrorDigest} equals upstream's` };
+  if (upstreamPlatformDigest !== void 0 && mirrorDigest === upstreamPlatformDigest) {
+    return { trusted: true, why: `the mirror holds upstream's ${platform2} manifest ${mirrorDigest} (a single-platform copy)` };
+  }
+  if (upstreamConfig !== void 0 && mirrorConfig === upstreamConfig) {
+    return { trusted: true, why: `image config ${upstreamConfig} equals upstream's for ${platform2} (a copy through an engine)` };
+  }
+  const upstreamSide = upstreamPlatformDigest ? `upstream's ${platform2} manifest ${upstreamPlatformDigest}` : "upstream's manifest";
+  return {
+    trusted: false,
+    why: `mirror digest ${mirrorDigest} differs from upstream ${upstreamDigest}: neither ${upstreamSide} nor its image config (${upstreamConfig ?? "unknown"} upstream, ${mirrorConfig ?? "unknown"} in the mirror): a stale or poisoned mirror`
+  };
+}
+
 // src/probe.ts
 var ImageProbe = class {
   constructor(client, spec, settings, log) {
@@ -41930,6 +42071,11 @@ var ImageProbe = class {
   manifests = /* @__PURE__ */ new Map();
   /** transient probe failures per reference: tries, like failed pulls */
   failures = /* @__PURE__ */ new Map();
+  heads = 0;
+  /** HEADs asked, each retry counted: plan mode's `attempts` */
+  tries() {
+    return this.heads + [...this.failures.values()].reduce((sum, n) => sum + n, 0);
+  }
   failuresOf(ref) {
     return this.failures.get(formatReference(ref)) ?? 0;
   }
@@ -41939,13 +42085,16 @@ var ImageProbe = class {
   }
   /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
   async head(ref) {
+    this.heads++;
     const where = formatReference(ref);
     const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {
       return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log, failed);
     } catch (error63) {
-      if (!(error63 instanceof TransientError)) throw error63;
-      return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error63.message}` };
+      if (error63 instanceof TransientError) {
+        return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error63.message}` };
+      }
+      return { kind: "refused", detail: `could not be probed: ${error63.message}` };
     }
   }
   async headOnce(ref) {
@@ -41981,64 +42130,87 @@ var ImageProbe = class {
     }
     return { kind: "refused", detail: `unexpected answer (${detail})` };
   }
-  /** Compares a mirror with upstream (verify: digest), sending at most one manifest GET upstream. */
+  /**
+   * Compares a mirror with upstream (verify: digest, rules in verify.ts). Upstream is asked for
+   * its manifest and, under an index, its platform manifest only where the cheaper facts did
+   * not settle it: a Docker Hub pull counts up to two manifest GETs as one pull.
+   */
   async assessMirror(mirror) {
     const head = await this.head(mirror);
     if (head.kind !== "found") return { state: head.kind, detail: head.detail };
     const mirrorDigest = head.digest;
     if (this.settings.verify === "none") return { state: "ok", digest: mirrorDigest, detail: "verify: none, trusted as is" };
     const upstream = await this.upstream();
-    if (upstream.kind !== "found") {
-      return {
-        state: "unverified",
-        digest: mirrorDigest,
-        detail: `upstream could not be checked (${upstream.detail}); the mirror is used unverified`
-      };
-    }
-    if (upstream.digest === mirrorDigest) return { state: "ok", digest: mirrorDigest, detail: `digest ${mirrorDigest} equals upstream's` };
-    const differs = (why) => ({
-      state: "differs",
+    const unverified = (why) => ({
+      state: "unverified",
       digest: mirrorDigest,
-      detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} (${why}): a stale or poisoned mirror`
+      detail: `upstream could not be checked (${why}); the mirror is used unverified`
     });
-    const upstreamGot = await this.manifest(this.spec.upstream, upstream.digest);
-    if (upstreamGot?.status !== 200) return differs("upstream's manifest could not be read to compare further");
-    const upstreamParsed = safeParse3(upstreamGot);
-    if (!upstreamParsed) return differs("upstream's manifest is not one prepull reads");
-    const platform2 = `${this.settings.platform.os}/${this.settings.platform.architecture}${this.settings.platform.variant ? `/${this.settings.platform.variant}` : ""}`;
-    if (upstreamParsed.kind === "index") {
-      const entry = pickPlatform(upstreamParsed.index, this.settings.platform);
-      if (entry?.digest === mirrorDigest) {
-        return {
-          state: "ok",
-          digest: mirrorDigest,
-          detail: `the mirror holds upstream's ${platform2} manifest ${mirrorDigest} (a single-platform copy)`
-        };
-      }
-      return differs(`not upstream's ${platform2} manifest${entry ? ` ${entry.digest}` : ""}`);
+    if (upstream.kind !== "found") return unverified(upstream.detail);
+    const platform2 = platformText(this.settings.platform);
+    const decide = (facts) => {
+      const verdict = verifyMirror({ mirrorDigest, upstreamDigest: upstream.digest, ...facts }, platform2);
+      return verdict.trusted ? { state: "ok", digest: mirrorDigest, detail: verdict.why } : { state: "differs", digest: mirrorDigest, detail: verdict.why };
+    };
+    if (upstream.digest === mirrorDigest) return decide({});
+    const upstreamTop = await this.manifest(this.spec.upstream, upstream.digest);
+    if (upstreamTop.kind === "unreadable") return unverified(`upstream's manifest could not be read: ${upstreamTop.why}`);
+    let upstreamImage = upstreamTop.kind === "image" ? upstreamTop.image : void 0;
+    let upstreamPlatformDigest;
+    if (upstreamTop.kind === "index") {
+      upstreamPlatformDigest = pickPlatform(upstreamTop.index, this.settings.platform)?.digest;
+      if (upstreamPlatformDigest === void 0 || upstreamPlatformDigest === mirrorDigest)
+        return decide({ ...upstreamPlatformDigest && { upstreamPlatformDigest } });
+      const child = await this.manifest(this.spec.upstream, upstreamPlatformDigest);
+      if (child.kind === "unreadable") return unverified(`upstream's ${platform2} manifest could not be read: ${child.why}`);
+      upstreamImage = child.kind === "image" ? child.image : void 0;
     }
-    const upstreamConfig = upstreamParsed.image.config.digest;
-    const mirrorConfig = await this.mirrorConfigDigest(mirror, mirrorDigest);
-    if (mirrorConfig === upstreamConfig) {
-      return { state: "ok", digest: mirrorDigest, detail: `image config ${upstreamConfig} equals upstream's (a copy through an engine)` };
-    }
-    return differs(`image config ${mirrorConfig ?? "unknown"} vs upstream's ${upstreamConfig}`);
+    const mirrorConfig = await this.configDigest(mirror, mirrorDigest);
+    return decide({
+      ...upstreamPlatformDigest && { upstreamPlatformDigest },
+      ...upstreamImage && { upstreamConfig: upstreamImage.config.digest },
+      ...mirrorConfig && { mirrorConfig }
+    });
   }
-  /** One GET per manifest and image, however many questions need it. */
+  /** One GET per manifest and image, however many questions need it; transient failures retried like a probe. */
   manifest(ref, digest) {
     const key = `${ref.registry}/${ref.path}@${digest}`;
     let got = this.manifests.get(key);
     if (!got) {
-      got = this.client.getManifest(ref, digest).catch(() => void 0);
+      got = this.readManifest(ref, digest);
       this.manifests.set(key, got);
     }
     return got;
+  }
+  async readManifest(ref, digest) {
+    const where = `${ref.registry}/${ref.path}@${digest}`;
+    const failed = () => this.failures.set(formatReference(ref), this.failuresOf(ref) + 1);
+    try {
+      const got = await retryTransient(
+        `GET manifest ${where}`,
+        async () => {
+          const response = await this.client.getManifest(ref, digest);
+          if (response.status === 200) return response;
+          const classified = classifyHttp(response.status, ref.registry, response.headers, response.body);
+          const text = `HTTP ${response.status}${registryErrorText(response.body) ? ` ${registryErrorText(response.body)}` : ""}`;
+          if (classified.errorClass === "transient") throw new TransientError(text, classified.retryAfter);
+          throw new ManifestUnreadable(`${text} (${classified.label})`);
+        },
+        this.settings,
+        this.log,
+        failed
+      );
+      const parsed = safeParse3(got);
+      return parsed ?? { kind: "unreadable", why: "not a manifest prepull reads" };
+    } catch (error63) {
+      return { kind: "unreadable", why: error63.message };
+    }
   }
   /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
   async compressedSize(ref, digest) {
     const read = async (selector) => {
       const got = await this.manifest(ref, selector);
-      return got && got.status === 200 ? safeParse3(got) : void 0;
+      return got.kind === "unreadable" ? void 0 : got;
     };
     let parsed = await read(digest);
     if (parsed?.kind === "index") {
@@ -42052,18 +42224,19 @@ var ImageProbe = class {
       layers: layers.map(({ digest: digest2, size }) => ({ digest: digest2, size }))
     };
   }
-  async mirrorConfigDigest(mirror, digest) {
-    const got = await this.manifest(mirror, digest);
-    const parsed = got && got.status === 200 ? safeParse3(got) : void 0;
-    if (!parsed) return void 0;
-    if (parsed.kind === "image") return parsed.image.config.digest;
-    const entry = pickPlatform(parsed.index, this.settings.platform);
-    if (!entry) return void 0;
-    const platformGot = await this.manifest(mirror, entry.digest);
-    const platformParsed = platformGot && platformGot.status === 200 ? safeParse3(platformGot) : void 0;
-    return platformParsed?.kind === "image" ? platformParsed.image.config.digest : void 0;
+  /** The image config digest of `ref@digest` for the target platform (through an index where it is one). */
+  async configDigest(ref, digest) {
+    const top = await this.manifest(ref, digest);
+    if (top.kind === "image") return top.image.config.digest;
+    if (top.kind !== "index") return void 0;
+    const entry = pickPlatform(top.index, this.settings.platform);
+    const child = entry ? await this.manifest(ref, entry.digest) : void 0;
+    return child?.kind === "image" ? child.image.config.digest : void 0;
   }
 };
+var ManifestUnreadable = class extends Error {
+};
+var platformText = (p) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 function safeParse3(response) {
   try {
     return parseManifest(response.body, headerText(response.headers["content-type"]));
@@ -42148,46 +42321,55 @@ async function planAll(images, config2, client, settings, host2) {
   return Promise.all(
     images.map(
       (spec) => limit(async () => {
-        const started = performance.now();
         const image = formatReference(spec.upstream);
-        const lines = [];
-        const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
-        const upstream = await probe.upstream();
-        const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
-        const states = [];
-        let chosen;
-        for (const source of sources.filter((s) => s.kind === "mirror")) {
-          const assessed = await probe.assessMirror(source.ref);
-          const name = formatReference(source.ref);
-          states.push(
-            `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
-          );
-          lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-          if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+        try {
+          return await planImage(spec, config2, client, settings, host2);
+        } catch (error63) {
+          host2.log.error(`${image}: ${error63.message}`);
+          return failedResult(image, `could not be planned: ${error63.message}`);
         }
-        lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
-        const upstreamSource = sources.find((s) => s.kind === "upstream");
-        const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : void 0;
-        if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
-          chosen = { source: upstreamSource, digest: upstream.digest };
-        const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
-        host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-        const result = {
-          image,
-          source: chosen ? chosen.source.kind : "none",
-          ref: chosen ? formatReference(chosen.source.ref) : "",
-          digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
-          attempts: 0,
-          seconds: (performance.now() - started) / 1e3,
-          status: chosen ? "planned" : "failed",
-          reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
-          ...states.length > 0 && { mirror: states.join("; ") },
-          ...quota !== void 0 && { quota }
-        };
-        return result;
       })
     )
   );
+}
+async function planImage(spec, config2, client, settings, host2) {
+  const started = performance.now();
+  const image = formatReference(spec.upstream);
+  const lines = [];
+  const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+  const upstream = await probe.upstream();
+  const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
+  const states = [];
+  let chosen;
+  for (const source of sources.filter((s) => s.kind === "mirror")) {
+    const assessed = await probe.assessMirror(source.ref);
+    const name = formatReference(source.ref);
+    states.push(
+      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
+    );
+    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+  }
+  lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
+  const upstreamSource = sources.find((s) => s.kind === "upstream");
+  const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : void 0;
+  if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
+    chosen = { source: upstreamSource, digest: upstream.digest };
+  const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
+  host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
+  const result = {
+    image,
+    source: chosen ? chosen.source.kind : "none",
+    ref: chosen ? formatReference(chosen.source.ref) : "",
+    digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
+    attempts: probe.tries(),
+    seconds: (performance.now() - started) / 1e3,
+    status: chosen ? "planned" : "failed",
+    reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
+    ...states.length > 0 && { mirror: states.join("; ") },
+    ...quota !== void 0 && { quota }
+  };
+  return result;
 }
 
 // src/pullmode.ts
@@ -42211,83 +42393,6 @@ function diskVerdict(compressedBytes, freeBytes, where, unknown2 = [], measured 
   }
   const message = `${enough ? "disk space: " : "not enough disk space: "}needs about ${gb(neededBytes)}, ${gb(freeBytes)} free on ${where} (${formatBytes(compressedBytes)} compressed \xD7 ${DISK_FACTOR})${unknownNote}`;
   return { neededBytes, freeBytes, enough, message };
-}
-
-// src/engineconfig.ts
-var import_promises2 = require("node:fs/promises");
-var import_node_path5 = require("node:path");
-async function shadowConfigDir(env, tempRoot, prefix) {
-  const dir = await (0, import_promises2.mkdtemp)((0, import_node_path5.join)(tempRoot, prefix));
-  const remove = removeOnExit(dir);
-  const userDir = dockerConfigDir(env);
-  const entries = await (0, import_promises2.readdir)(userDir).catch(() => []);
-  const linked = entries.filter((name) => name !== "config.json" && name !== "auth.json");
-  await Promise.all(linked.map((name) => (0, import_promises2.symlink)((0, import_node_path5.join)(userDir, name), (0, import_node_path5.join)(dir, name))));
-  const file3 = (0, import_node_path5.join)(dir, "config.json");
-  return {
-    dir,
-    async write(config2) {
-      await (0, import_promises2.writeFile)(`${file3}.tmp`, JSON.stringify(config2), { mode: 384 });
-      await (0, import_promises2.rename)(`${file3}.tmp`, file3);
-    },
-    remove
-  };
-}
-async function userConfigJson(env) {
-  try {
-    const parsed = JSON.parse(await (0, import_promises2.readFile)((0, import_node_path5.join)(dockerConfigDir(env), "config.json"), "utf8"));
-    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? parsed : {};
-  } catch {
-    return {};
-  }
-}
-var EngineAuth = class {
-  constructor(env, githubToken, tempRoot) {
-    this.env = env;
-    this.githubToken = githubToken;
-    this.tempRoot = tempRoot;
-  }
-  env;
-  githubToken;
-  tempRoot;
-  shadow;
-  written = /* @__PURE__ */ new Set();
-  /** The engine's environment now: the user's own until the token had to be added. */
-  async engineEnv() {
-    if (!this.shadow) return this.env;
-    return { ...this.env, DOCKER_CONFIG: (await this.shadow).dir };
-  }
-  async sync(registries) {
-    if ([...registries].every((r) => this.written.has(r))) return;
-    for (const r of registries) this.written.add(r);
-    this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
-    const shadow = await this.shadow;
-    const config2 = await userConfigJson(this.env);
-    const auths = { ...config2.auths ?? {} };
-    const credHelpers = { ...config2.credHelpers ?? {} };
-    const actor = this.env.GITHUB_ACTOR || "prepull";
-    for (const registry2 of this.written) {
-      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry2 && hasSecret(auths[key]))) continue;
-      auths[registry2] = { auth: Buffer.from(`${actor}:${this.githubToken}`).toString("base64") };
-      if (config2.credsStore || config2.credHelpers) credHelpers[registry2] = "";
-    }
-    await shadow.write({ ...config2, auths, ...Object.keys(credHelpers).length > 0 && { credHelpers } });
-  }
-  async cleanup() {
-    (await this.shadow)?.remove();
-  }
-};
-function hasSecret(entry) {
-  if (!entry || typeof entry !== "object") return false;
-  const { auth, password, identitytoken } = entry;
-  return Boolean(auth || password || identitytoken);
-}
-async function anonymousEngineEnv(env, tempRoot) {
-  const shadow = await shadowConfigDir(env, tempRoot, "prepull-anonymous-");
-  const { auths: _a3, credsStore: _s, credHelpers: _h, ...rest } = await userConfigJson(env);
-  await shadow.write(rest);
-  await (0, import_promises2.writeFile)((0, import_node_path5.join)(shadow.dir, "auth.json"), "{}", { mode: 384 });
-  return { env: { ...env, DOCKER_CONFIG: shadow.dir, REGISTRY_AUTH_FILE: (0, import_node_path5.join)(shadow.dir, "auth.json") }, remove: shadow.remove };
 }
 
 // src/progress.ts
@@ -42565,12 +42670,14 @@ async function checkDisk(work, engine, config2, host2) {
   const limit = pLimit(4);
   const estimates = await Promise.all(
     work.map(
-      ({ spec, hooks, sources }) => limit(
-        async () => ({
-          image: formatReference(spec.upstream),
-          estimate: await hooks.present?.() ? { bytes: 0 } : await hooks.sizeEstimate(sources)
-        })
-      )
+      ({ spec, hooks, sources }) => limit(async () => {
+        const image = formatReference(spec.upstream);
+        try {
+          return { image, estimate: await hooks.present?.() ? { bytes: 0 } : await hooks.sizeEstimate(sources) };
+        } catch (error63) {
+          return { image, estimate: { note: `its size could not be read: ${error63.message}` } };
+        }
+      })
     )
   );
   const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
@@ -42649,7 +42756,10 @@ function scriptIsolation() {
       ...root ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : []
     ];
     const tried = await new Promise((resolve2) => {
-      const child = (0, import_node_child_process3.spawn)(prefix[0] ?? "unshare", [...prefix.slice(1), "true"], { stdio: ["ignore", "ignore", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      const child = (0, import_node_child_process3.spawn)(prefix[0] ?? "unshare", [...prefix.slice(1), "true"], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }
+      });
       let stderr = "";
       child.stderr?.on("data", (chunk) => {
         stderr += chunk.toString();
@@ -42739,7 +42849,8 @@ async function evaluateScript(script, options) {
       child.on("exit", (code, signal) => {
         killGroup();
         setTimeout(() => {
-          for (const stream of [child.stdout, child.stderr, child.stdio[3]]) stream?.destroy?.();
+          for (const stream of [child.stdout, child.stderr, child.stdio[3]])
+            stream?.destroy?.();
           finish2(code, signal);
         }, 200).unref();
       });
@@ -42903,7 +43014,13 @@ async function waitForWorkers(host2) {
         problems.push(
           ended ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above` : `the background pull did not finish within ${allowed} s (pull-timeout \xD7 attempts for each round of concurrency images); stopped`
         );
-        results.push(...unfinished(request, state?.results ?? [], ended ? "the background worker ended without a result" : "stopped at the wait step's deadline"));
+        results.push(
+          ...unfinished(
+            request,
+            state?.results ?? [],
+            ended ? "the background worker ended without a result" : "stopped at the wait step's deadline"
+          )
+        );
         break;
       }
       await new Promise((resolve2) => setTimeout(resolve2, 250));
@@ -42925,7 +43042,8 @@ function imagesNamed(getInput) {
 }
 async function processImages(images, config2, host2) {
   const baseEnv = host2.env ?? process.env;
-  const credentials = new Credentials(baseEnv, config2.githubToken);
+  const credentials = new Credentials(baseEnv, config2.githubToken, void 0, void 0, config2.engine);
+  if (credentials.problem) host2.log.warning(credentials.problem);
   const client = new RegistryClient(credentials, Math.min(15e3, config2.pullTimeoutSeconds * 1e3));
   const settings = {
     verify: config2.verify,
@@ -43011,6 +43129,12 @@ ${USAGE}
     process.stdout.write(`${readVersion()}
 `);
     return 0;
+  }
+  if (values.background !== void 0) {
+    process.stderr.write(
+      "prepull: --background is the action's (a later step collects the pulls); on the command line run prepull in the background your shell's way (`prepull \u2026 &`, then `wait`)\n"
+    );
+    return 2;
   }
   const flag = (name) => {
     const value = values[name];

@@ -44,6 +44,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${readVersion()}\n`);
     return 0;
   }
+  if (values.background !== undefined) {
+    process.stderr.write(
+      "prepull: --background is the action's (a later step collects the pulls); on the command line run prepull in the background your shell's way (`prepull … &`, then `wait`)\n",
+    );
+    return 2;
+  }
   const flag = (name: string): string => {
     const value = values[name];
     if (Array.isArray(value)) return value.join("\n");

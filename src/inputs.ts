@@ -277,6 +277,9 @@ export function parseImageLine(text: string, origin: string): ImageSpec | ImageL
     if (explicitMirror.tag === undefined && explicitMirror.digest === undefined) {
       const { tag, digest } = upstream;
       explicitMirror = { ...explicitMirror, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
+    } else if (explicitMirror.digest === undefined && upstream.digest !== undefined) {
+      // `UPSTREAM@sha256:… => MIRROR:tag`: the pin holds on the mirror side too.
+      explicitMirror = { ...explicitMirror, digest: upstream.digest };
     }
     return { upstream, explicitMirror, origin };
   } catch (error) {

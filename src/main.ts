@@ -199,7 +199,8 @@ function imagesNamed(getInput: Host["getInput"]): string[] {
 
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
   const baseEnv = host.env ?? process.env;
-  const credentials = new Credentials(baseEnv, config.githubToken);
+  const credentials = new Credentials(baseEnv, config.githubToken, undefined, undefined, config.engine);
+  if (credentials.problem) host.log.warning(credentials.problem);
   // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
   const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
   const settings = {

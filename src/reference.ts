@@ -97,7 +97,8 @@ function splitName(name: string, whole: string): { registry: string; path: strin
   if (!PATH_RE.test(path)) {
     throw new InvalidReferenceError(`invalid reference format: invalid repository name "${path}" in ${whole}`);
   }
-  if (registry.length + 1 + path.length > MAX_NAME_LENGTH) {
+  // distribution/reference (since v0.6.0) limits the path, the registry not counted.
+  if (path.length > MAX_NAME_LENGTH) {
     throw new InvalidReferenceError(`repository name must not be more than ${MAX_NAME_LENGTH} characters: ${whole}`);
   }
   return { registry, path };

@@ -135,8 +135,12 @@ export function readDockerConfigFile(env: NodeJS.ProcessEnv = process.env): Read
 /** Credentials stored in the engine's config file itself (`auths`), by normalised host. */
 export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<string, Credential> {
   const { file, config } = readDockerConfigFile(env);
+  return credentialsOf(config.auths ?? {}, file);
+}
+
+function credentialsOf(auths: Record<string, z.infer<typeof AuthEntry>>, file: string): Map<string, Credential> {
   const found = new Map<string, Credential>();
-  for (const [key, entry] of Object.entries(config.auths ?? {})) {
+  for (const [key, entry] of Object.entries(auths)) {
     let username = entry.username;
     let password = entry.password;
     if (entry.auth) {
@@ -147,7 +151,33 @@ export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<stri
         password = decoded.slice(colon + 1);
       }
     }
-    if (username && password) found.set(normaliseConfigKey(key), { username, password, from: file });
+    if (username && password && !found.has(normaliseConfigKey(key))) found.set(normaliseConfigKey(key), { username, password, from: file });
+  }
+  return found;
+}
+
+/**
+ * podman's own logins (`podman login`), read before the docker config as podman reads them:
+ * REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json, then
+ * $XDG_CONFIG_HOME/containers/auth.json (~/.config by default).
+ */
+export function readPodmanAuth(env: NodeJS.ProcessEnv = process.env): Map<string, Credential> {
+  const home = env.HOME ?? homedir();
+  const files = env.REGISTRY_AUTH_FILE
+    ? [env.REGISTRY_AUTH_FILE]
+    : [
+        ...(env.XDG_RUNTIME_DIR ? [join(env.XDG_RUNTIME_DIR, "containers", "auth.json")] : []),
+        join(env.XDG_CONFIG_HOME || join(home, ".config"), "containers", "auth.json"),
+      ];
+  const found = new Map<string, Credential>();
+  for (const file of files) {
+    try {
+      const parsed = DockerConfigSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+      if (!parsed.success) continue;
+      for (const [host, credential] of credentialsOf(parsed.data.auths ?? {}, file)) if (!found.has(host)) found.set(host, credential);
+    } catch {
+      // absent or unreadable: podman skips it too
+    }
   }
   return found;
 }
@@ -180,15 +210,18 @@ export const runCredentialHelper: HelperRunner = async (helper, server) => {
 export class Credentials {
   private readonly file: ReadConfig;
   private readonly stored: Map<string, Credential>;
+  private readonly podman: Map<string, Credential>;
   private readonly helped = new Map<string, Promise<Credential | undefined>>();
   constructor(
     env: NodeJS.ProcessEnv = process.env,
     private readonly githubToken?: string,
     private readonly githubActor = env.GITHUB_ACTOR || "prepull",
     private readonly helperRunner: HelperRunner = runCredentialHelper,
+    engine: "docker" | "podman" = "docker",
   ) {
     this.file = readDockerConfigFile(env);
     this.stored = readDockerConfig(env);
+    this.podman = engine === "podman" ? readPodmanAuth(env) : new Map();
   }
 
   /** Why the engine's config could not be read, if it could not. */
@@ -204,6 +237,8 @@ export class Credentials {
     if (this.githubToken && (registry === "ghcr.io" || isLoopback(registry))) {
       list.push({ username: this.githubActor, password: this.githubToken, from: "github-token" });
     }
+    const podmanLogin = this.podman.get(registry);
+    if (podmanLogin) list.push(podmanLogin);
     const helper = this.helperFor(registry);
     if (helper) {
       const found = await this.fromHelper(helper, registry);

@@ -62,6 +62,23 @@ describe("readConfig", () => {
     expect((error as InputError).message).toMatch(message);
   });
 
+  it("carries an upstream pin to an explicit mirror with its own tag", () => {
+    const H = "b".repeat(64);
+    const c = config({ images: `quay.io/pypa/x:1@sha256:${H} => ghcr.io/o/x:mirror-tag\nquay.io/pypa/y@sha256:${H} => ghcr.io/o/y` });
+    expect(c.images.map((i) => i.explicitMirror && formatReference(i.explicitMirror))).toEqual([
+      `ghcr.io/o/x:mirror-tag@sha256:${H}`,
+      `ghcr.io/o/y@sha256:${H}`,
+    ]);
+  });
+
+  it("unquotes set-vars-env values in matching quotes, as a dotenv line does", () => {
+    const c = config({
+      "set-vars-url": "https://example.com/s.sh",
+      "set-vars-env": `A="_2_28"\nB='x64'\nC="unbalanced'\nD=plain\nE=""\nF="with spaces"`,
+    });
+    expect(c.setVars?.env).toEqual({ A: "_2_28", B: "x64", C: `"unbalanced'`, D: "plain", E: "", F: "with spaces" });
+  });
+
   it("keeps valid images and reports each invalid line by number", () => {
     const c = config({ images: "alpine:3\n# comment\n\nAlpine:3\nghcr.io/o/x:1 => ghcr.io/m/x   # trailing comment\nalpine:3\nbad:" });
     expect(c.images.map((i) => formatReference(i.upstream))).toEqual(["docker.io/library/alpine:3", "ghcr.io/o/x:1"]);

@@ -23,6 +23,9 @@ describe("parseReference normalises as the Docker engine does", () => {
     [`alpine@sha256:${H}`, `docker.io/library/alpine@sha256:${H}`],
     [`ghcr.io/o/r:t@sha256:${H}`, `ghcr.io/o/r:t@sha256:${H}`],
     ["  alpine:1  ", "docker.io/library/alpine:1"],
+    // distribution/reference v0.6.0+: 255 characters of path, the registry not counted.
+    [`ghcr.io/${"a".repeat(250)}:1`, `ghcr.io/${"a".repeat(250)}:1`],
+    [`registry.example.com:5000/${"a".repeat(255)}`, `registry.example.com:5000/${"a".repeat(255)}:latest`],
   ])("%s → %s", (input, expected) => {
     expect(formatReference(parseReference(input))).toBe(expected);
   });
@@ -43,7 +46,7 @@ describe("parseReference normalises as the Docker engine does", () => {
     ["-x.io/foo", /invalid registry/],
     ["foo bar", /invalid/],
     ["ghcr.io/", /invalid repository name/],
-    [`ghcr.io/${"a".repeat(250)}`, /more than 255 characters/],
+    [`ghcr.io/${"a".repeat(256)}`, /more than 255 characters/],
   ])("%j is refused (%s)", (input, message) => {
     expect(() => parseReference(input)).toThrow(message);
   });

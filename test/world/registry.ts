@@ -1,6 +1,7 @@
 // Real OCI registries (Debian's docker-registry, i.e. distribution 2.8) on loopback ports.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitFor } from "./net.js";
@@ -10,6 +11,8 @@ export interface Registry {
   readonly host: string;
   readonly port: number;
   readonly root: string;
+  /** `https` for a registry started with `tls` (a self-signed certificate for 127.0.0.1) */
+  readonly scheme: "http" | "https";
   stop(): Promise<void>;
 }
 
@@ -21,9 +24,54 @@ export interface TokenAuthConfig {
   readonly certFile: string;
 }
 
-export async function startRegistry(options: { tokenAuth?: TokenAuthConfig } = {}): Promise<Registry> {
+/** A GET that accepts a self-signed certificate; the status, or undefined when nothing answered. */
+function statusOf(url: string): Promise<number | undefined> {
+  if (url.startsWith("http:"))
+    return fetch(url)
+      .then((r) => r.status)
+      .catch(() => undefined);
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on("error", () => resolve(undefined));
+  });
+}
+
+export async function startRegistry(options: { tokenAuth?: TokenAuthConfig; tls?: boolean } = {}): Promise<Registry> {
   const root = mkdtempSync(join(tmpdir(), "prepull-registry-"));
   const port = await freePort();
+  let tls = "";
+  if (options.tls) {
+    const [cert, key] = [join(root, "cert.pem"), join(root, "key.pem")];
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    tls = `  tls:
+    certificate: ${cert}
+    key: ${key}
+`;
+  }
+  const scheme = options.tls ? "https" : "http";
   const auth = options.tokenAuth
     ? `auth:
   token:
@@ -51,7 +99,7 @@ storage:
 ${auth}http:
   addr: 127.0.0.1:${port}
   secret: prepull-test
-`,
+${tls}`,
   );
   const logFile = join(root, "registry.log");
   const log = openSync(logFile, "a");
@@ -66,8 +114,8 @@ ${auth}http:
   try {
     await waitFor(async () => {
       if (exited) throw new Error(`docker-registry exited:\n${readFileSync(logFile, "utf8")}`);
-      const response = await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined);
-      return response !== undefined && (response.status === 200 || response.status === 401);
+      const status = await statusOf(`${scheme}://127.0.0.1:${port}/v2/`);
+      return status === 200 || status === 401;
     }, 20_000);
   } catch (error) {
     child.kill("SIGKILL");
@@ -77,6 +125,7 @@ ${auth}http:
     host: `127.0.0.1:${port}`,
     port,
     root,
+    scheme,
     async stop() {
       if (!exited) {
         const done = new Promise((r) => child.once("exit", r));

@@ -21,6 +21,8 @@ export class TokenServer {
   /** every token issued, so tests can grep logs for them */
   readonly issued: string[] = [];
   readonly requests: { scope: string[]; user?: string; status: number }[] = [];
+  /** answer every token request with this instead (a broken token endpoint) */
+  answerWith?: { status: number; body: string };
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -68,6 +70,10 @@ export class TokenServer {
     server.on("request", (req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const scopes = url.searchParams.getAll("scope");
+      if (tokens.answerWith) {
+        res.writeHead(tokens.answerWith.status, { "content-type": "text/html" }).end(tokens.answerWith.body);
+        return;
+      }
       const auth = req.headers.authorization;
       let user: string | undefined;
       if (auth?.startsWith("Basic ")) {
