@@ -142,7 +142,8 @@ export class FaultProxy {
     const fault = rule?.fault;
     const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
-      res.writeHead(answer.statusCode ?? 502, { ...answer.headers, ...(rule?.addHeaders ?? {}) });
+      const headers = { ...answer.headers, ...(rule?.addHeaders ?? {}) };
+      res.writeHead(answer.statusCode ?? 502, this.rewriteHeaders ? this.rewriteHeaders(headers) : headers);
       if (fault?.kind === "truncate") {
         let left = fault.bytes ?? 1024;
         answer.on("data", (chunk: Buffer) => {
