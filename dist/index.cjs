@@ -42160,13 +42160,14 @@ async function mirrorImages(images, config2, client, settings, host3) {
         const base = { image, source: "upstream", ref: image };
         let result;
         if (!target) {
+          const configured = config2.mirrors.length > 0 || config2.mirrorMap.size > 0;
           result = {
             ...base,
             attempts: 0,
             digest: "",
             seconds: 0,
-            status: "failed",
-            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
+            status: configured ? "skipped" : "failed",
+            reason: configured ? "no mirror rule serves this image's registry: nothing to copy it into" : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
           };
         } else {
           const mirrorRef = formatReference(target);

@@ -292,13 +292,18 @@ export async function mirrorImages(
         const base = { image, source: "upstream" as const, ref: image };
         let result: Result;
         if (!target) {
+          // Rules that serve other registries only (`docker.io=…`) leave this image out on
+          // purpose: skipped. No mirror configured at all is a mistake: failed.
+          const configured = config.mirrors.length > 0 || config.mirrorMap.size > 0;
           result = {
             ...base,
             attempts: 0,
             digest: "",
             seconds: 0,
-            status: "failed",
-            reason: "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
+            status: configured ? "skipped" : "failed",
+            reason: configured
+              ? "no mirror rule serves this image's registry: nothing to copy it into"
+              : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
           };
         } else {
           const mirrorRef = formatReference(target);

@@ -103,11 +103,13 @@ CONTAINER_SOURCE=${up}
 
     it("nothing the script starts outlives it, in its group or out of it", async () => {
       const { up } = await seeded("children");
+      // Durations unique to this run, so that nothing else on the machine is mistaken for them.
+      const mark = String(Date.now() % 1_000_000).padStart(6, "0");
       const url = serve(
         "children",
-        `sleep 313 &
-setsid sleep 314 &
-( sleep 315 & )
+        `sleep 313.${mark} &
+setsid sleep 314.${mark} &
+( sleep 315.${mark} & )
 CONTAINER_SOURCE=${up}
 `,
       );
@@ -115,7 +117,7 @@ CONTAINER_SOURCE=${up}
       expect(run.exitCode, run.stdout).toBe(0);
       const left = (() => {
         try {
-          return execFileSync("pgrep", ["-f", "^sleep 31[345]$"], { encoding: "utf8" }).trim();
+          return execFileSync("pgrep", ["-f", `^sleep 31[345]\\.${mark}$`], { encoding: "utf8" }).trim();
         } catch {
           return ""; // pgrep exits 1 when nothing matches
         }

@@ -340,6 +340,23 @@ exit 1
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    it("mirror mode skips an image that no mirror rule serves (a rule for another registry), and copies the rest", async () => {
+      const path = uniqueName("served");
+      const up = `${plain.host}/${path}:1`;
+      const other = `${cache.host}/${uniqueName("other-registry")}:1`;
+      await seedImage(engine, [up]);
+      const run = await runAction(
+        { images: `${up}\n${other}`, mirrors: `${plain.host}=${ghcr.host}/m/{flat}`, mode: "mirror", "github-token": PACKAGES_TOKEN },
+        { env: engine.env },
+      );
+      expect(run.results.map((r) => [r.image, r.status])).toEqual([
+        [up, "copied"],
+        [other, "skipped"],
+      ]);
+      expect(run.results[1]?.reason).toMatch(/no mirror rule serves this image's registry/);
+      expect(run.outputs.failed).toBe("0");
+    });
+
     it("the images output is set when an input error stops the run, and in wait mode", async () => {
       const path = uniqueName("outputs");
       const up = `${plain.host}/${path}:1`;
