@@ -6,8 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine.js";
-import { type Docker, docker, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import { type Docker, docker, runAction, seedImage, startRegistry, TokenServer, uniqueName, worldUnavailable } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
+
+/** A token the test token server accepts for private repositories (a PAT given as github-token). */
+const PACKAGES_TOKEN = "ghp_PACKAGEStokenFORprivateMIRRORS0000000";
 
 const podmanMissing = (() => {
   try {
@@ -22,19 +25,31 @@ describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.
   let engine: Docker;
   let upstream: Registry;
   let mirror: Registry;
+  let tokens: TokenServer;
+  /** private/ needs credentials (as a private GHCR package) */
+  let privateMirror: Registry;
   let storage: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
     engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    tokens = await TokenServer.start("podman-test", {
+      isPrivate: (repo) => repo.startsWith("private/"),
+      users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN },
+    });
+    [upstream, mirror, privateMirror] = await Promise.all([
+      startRegistry(),
+      startRegistry(),
+      startRegistry({ tokenAuth: tokens.registryConfig() }),
+    ]);
     storage = mkdtempSync(join(tmpdir(), "prepull-podman-"));
     writeFileSync(join(storage, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`);
     env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
   });
   afterAll(async () => {
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    await Promise.all([upstream?.stop(), mirror?.stop(), privateMirror?.stop()]);
+    await tokens?.stop();
     if (storage) {
       await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
       rmSync(storage, { recursive: true, force: true });
@@ -74,5 +89,41 @@ describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.
     expect(await podmanId(up)).toBe(id);
     const second = await runAction({ images: up, mirrors: `${mirror.host}/mirror`, engine: "podman" }, { env });
     expect(second.results[0]).toMatchObject({ status: "present", source: "local" });
+  });
+
+  const seedPrivate = async (name: string) => {
+    const path = uniqueName(name);
+    const up = `${upstream.host}/${path}:1`;
+    const seedConfig = mkdtempSync(join(tmpdir(), "prepull-seed-"));
+    const auth = Buffer.from("alice:s3cret-password").toString("base64");
+    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [privateMirror.host]: { auth } } }));
+    const { id } = await seedImage(engine, [up, `${privateMirror.host}/private/${path.replaceAll("/", "-")}:1`], {
+      dockerConfig: seedConfig,
+    });
+    return { up, id };
+  };
+
+  it("podman's own login (its auth file) opens a private mirror, with the job token set as on every runner", async () => {
+    const { up, id } = await seedPrivate("podman-login");
+    const authFile = join(mkdtempSync(join(tmpdir(), "prepull-podman-auth-")), "auth.json");
+    await podman(["login", "--tls-verify=false", "--authfile", authFile, "-u", "alice", "-p", "s3cret-password", privateMirror.host]);
+    const run = await runAction(
+      { images: up, mirrors: `${privateMirror.host}/private`, engine: "podman" },
+      { env: { ...env, REGISTRY_AUTH_FILE: authFile } },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", reason: "" });
+    expect(await podmanId(up)).toBe(id);
+  });
+
+  it("github-token reaches podman where it is what opens a private mirror", async () => {
+    const { up, id } = await seedPrivate("podman-token");
+    const run = await runAction(
+      { images: up, mirrors: `${privateMirror.host}/private`, engine: "podman", "github-token": PACKAGES_TOKEN },
+      { env },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled", reason: "" });
+    expect(await podmanId(up)).toBe(id);
   });
 });
