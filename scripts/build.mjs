@@ -18,11 +18,18 @@ const common = {
   legalComments: "none",
   metafile: true,
   logLevel: "warning",
-  define: { PREPULL_VERSION: JSON.stringify(pkg.version) },
+  // ESM dependencies (fdir, under tinyglobby) read import.meta.url, which a CJS bundle lacks.
+  define: { PREPULL_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__prepull_import_meta_url" },
 };
+const metaUrl = 'var __prepull_import_meta_url = require("url").pathToFileURL(__filename).href;';
 const results = await Promise.all([
-  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: join(outdir, "index.cjs") }),
-  esbuild.build({ ...common, entryPoints: ["src/cli.ts"], outfile: join(outdir, "cli.cjs"), banner: { js: "#!/usr/bin/env node" } }),
+  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: join(outdir, "index.cjs"), banner: { js: metaUrl } }),
+  esbuild.build({
+    ...common,
+    entryPoints: ["src/cli.ts"],
+    outfile: join(outdir, "cli.cjs"),
+    banner: { js: `#!/usr/bin/env node\n${metaUrl}` },
+  }),
 ]);
 
 chmodSync(join(outdir, "cli.cjs"), 0o755); // the `prepull` bin

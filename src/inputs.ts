@@ -11,6 +11,8 @@ export type GetInput = (name: string) => string;
 export const INPUT_NAMES = [
   "images",
   "images-file",
+  "images-from",
+  "build-args",
   "set-vars-url",
   "set-vars-env",
   "set-vars-image",
@@ -67,8 +69,10 @@ export interface ImageSpec {
   readonly upstream: Reference;
   /** `UPSTREAM => MIRROR` on its line */
   readonly explicitMirror?: Reference;
-  /** e.g. `images line 3`, `images-file spec.txt line 2`, `set-vars CONTAINER_SOURCE` */
+  /** e.g. `images line 3`, `images-file spec.txt line 2`, `set-vars CONTAINER_SOURCE`; several, `; `-joined, once merged */
   readonly origin: string;
+  /** a platform the build file fixes for this image (`FROM --platform=linux/arm64`); else `platform` */
+  readonly platform?: string;
 }
 
 /** A line that named no valid image: reported as a failed result, the other images still go ahead. */
@@ -92,6 +96,11 @@ export interface Config {
   readonly images: readonly ImageSpec[];
   readonly imageErrors: readonly ImageLineError[];
   readonly setVars?: SetVarsConfig;
+  /** `images-from` lines: paths or globs of build files, relative to the workspace */
+  readonly imagesFrom: readonly Line[];
+  /** `build-args`: values for the Dockerfiles' ARGs */
+  readonly buildArgs: ReadonlyMap<string, string>;
+  readonly workspace: string;
   readonly mirrors: readonly MirrorRule[];
   readonly mirrorMap: MirrorMap;
   readonly verify: "digest" | "none";
@@ -230,6 +239,15 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
     }
   }
 
+  const buildArgs = new Map<string, string>();
+  for (const { text, line } of parseLines(get("build-args"))) {
+    const eq = text.indexOf("=");
+    const key = eq > 0 ? text.slice(0, eq).trim() : "";
+    if (!VARIABLE_RE.test(key)) throw new InputError("build-args", `"${text}" is not NAME=value with an ARG name`, line);
+    buildArgs.set(key, unquote(text.slice(eq + 1).trim()));
+  }
+  const imagesFrom = parseLines(get("images-from"), { inlineComments: true });
+
   const platform = get("platform");
   if (platform !== "" && !PLATFORM_RE.test(platform)) {
     throw new InputError("platform", `"${platform}" is not os/arch[/variant], e.g. linux/arm64`);
@@ -237,9 +255,12 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
   const githubToken = get("github-token");
 
   return {
-    images: dedupe(images),
+    images: mergeImages(images),
     imageErrors,
     ...(setVars && { setVars }),
+    imagesFrom,
+    buildArgs,
+    workspace,
     mirrors,
     mirrorMap,
     verify: oneOf("verify", ["digest", "none"] as const),
@@ -293,12 +314,14 @@ export function unquote(value: string): string {
   return match ? (match[2] ?? "") : value;
 }
 
-function dedupe(images: ImageSpec[]): ImageSpec[] {
-  const seen = new Set<string>();
-  return images.filter((image) => {
-    const key = formatReference(image.upstream);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+/** One list: the same image (and platform) named twice is one entry whose origin names every place. */
+export function mergeImages(images: readonly ImageSpec[]): ImageSpec[] {
+  const merged = new Map<string, ImageSpec>();
+  for (const image of images) {
+    const key = `${formatReference(image.upstream)} ${image.platform ?? ""}`;
+    const seen = merged.get(key);
+    if (!seen) merged.set(key, image);
+    else if (!seen.origin.split("; ").includes(image.origin)) merged.set(key, { ...seen, origin: `${seen.origin}; ${image.origin}` });
+  }
+  return [...merged.values()];
 }

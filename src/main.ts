@@ -15,12 +15,14 @@ import {
 import { Engine } from "./engine.js";
 import { EngineAuth } from "./engineconfig.js";
 import type { Host } from "./host.js";
+import { resolveImagesFrom } from "./imagesfrom.js";
 import {
   type Config,
   type ImageLineError,
   type ImageSpec,
   INPUT_NAMES,
   InputError,
+  mergeImages,
   parseImageLine,
   parseLines,
   readConfig,
@@ -62,18 +64,21 @@ export async function run(host: Host): Promise<RunOutcome> {
   if (config.mode === "wait") return waitForWorkers(host);
 
   const problems: string[] = [];
-  const images: ImageSpec[] = [...config.images];
-  const lineErrors: ImageLineError[] = [...config.imageErrors];
+  const named: (ImageSpec | ImageLineError)[] = [...config.images, ...config.imageErrors];
   if (config.setVars) {
     const outcome = await resolveSetVars(config, log);
     if (outcome.problem) problems.push(outcome.problem);
-    for (const spec of outcome.images) {
-      if ("message" in spec) lineErrors.push(spec);
-      else if (!images.some((i) => formatReference(i.upstream) === formatReference(spec.upstream))) images.push(spec);
-    }
+    named.push(...outcome.images);
   }
+  if (config.imagesFrom.length > 0) {
+    const outcome = await resolveImagesFrom(config, host.env ?? process.env, log);
+    problems.push(...outcome.problems);
+    named.push(...outcome.images);
+  }
+  const images = mergeImages(named.filter((spec): spec is ImageSpec => !("message" in spec)));
+  const lineErrors = named.filter((spec): spec is ImageLineError => "message" in spec);
   for (const e of lineErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
-  const invalid = lineErrors.map((e) => failedResult(e.text, `${e.origin}: ${e.message}`));
+  const invalid = lineErrors.map((e) => ({ ...failedResult(e.text, `${e.origin}: ${e.message}`), origin: e.origin }));
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {
@@ -197,7 +202,13 @@ function imagesNamed(getInput: Host["getInput"]): string[] {
   });
 }
 
+/** Each image's result, in the order of `images`, saying where the image was named. */
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const results = await runMode(images, config, host);
+  return results.map((result, i) => ({ ...result, origin: images[i]?.origin ?? "" }));
+}
+
+async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
   const baseEnv = host.env ?? process.env;
   const credentials = new Credentials(baseEnv, config.githubToken, undefined, undefined, config.engine);
   if (credentials.problem) host.log.warning(credentials.problem);

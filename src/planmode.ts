@@ -4,7 +4,7 @@ import type { Host } from "./host.js";
 import type { Config, ImageSpec } from "./inputs.js";
 import { type Source, sourcesFor } from "./plan.js";
 import { quotaText } from "./policy.js";
-import { ImageProbe, type ProbeSettings, upstreamVerdict } from "./probe.js";
+import { forImage, ImageProbe, type ProbeSettings, upstreamVerdict } from "./probe.js";
 import { formatReference } from "./reference.js";
 import type { RegistryClient } from "./registry/client.js";
 import { failedResult, type Result } from "./report.js";
@@ -37,7 +37,7 @@ async function planImage(spec: ImageSpec, config: Config, client: RegistryClient
   const started = performance.now();
   const image = formatReference(spec.upstream);
   const lines: string[] = [];
-  const probe = new ImageProbe(client, spec, settings, (line) => lines.push(line));
+  const probe = new ImageProbe(client, spec, forImage(settings, spec), (line) => lines.push(line));
   const upstream = await probe.upstream();
   const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
   const states: string[] = [];

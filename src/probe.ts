@@ -8,7 +8,7 @@ import type { Layer } from "./progress.js";
 import type { ProbeVerdict, PullHooks } from "./pull.js";
 import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
-import { type ParsedManifest, type PlatformSpec, parseManifest, pickPlatform, sha256Digest } from "./registry/manifests.js";
+import { type ParsedManifest, type PlatformSpec, parseManifest, pickPlatform, platformSpec, sha256Digest } from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type VerifyFacts, verifyMirror } from "./verify.js";
 
@@ -30,6 +30,11 @@ export type MirrorState =
 export interface ProbeSettings extends RetrySettings {
   readonly verify: "digest" | "none";
   readonly platform: PlatformSpec;
+}
+
+/** The settings for one image: a platform its build file fixes (`FROM --platform=`) wins. */
+export function forImage(settings: ProbeSettings, spec: ImageSpec): ProbeSettings {
+  return spec.platform ? { ...settings, platform: platformSpec(spec.platform) } : settings;
 }
 
 /** Probes for one image; caches upstream's HEAD and GET so each is sent at most once. */
@@ -273,7 +278,7 @@ export function probeHooks(
 ): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
   return {
     hooks(spec, log) {
-      const probe = new ImageProbe(client, spec, settings, log);
+      const probe = new ImageProbe(client, spec, forImage(settings, spec), log);
       const image = formatReference(spec.upstream);
       const verdicts = new Map<string, Promise<ProbeVerdict>>();
       const probeOnce = async (source: Source): Promise<ProbeVerdict> => {

@@ -118,7 +118,7 @@ export async function pullImage(
             : undefined;
           const pullWith = (which: Engine) =>
             which.pull(pullRef, {
-              ...(options.platform && { platform: options.platform }),
+              ...((spec.platform ?? options.platform) && { platform: spec.platform ?? options.platform }),
               insecure: isLoopback(source.ref.registry),
               timeoutMs: options.pullTimeoutSeconds * 1000,
               onLine: (line) => tracker.onLine(line),

@@ -21,6 +21,8 @@ export interface Result {
   mirror?: string;
   /** Docker Hub pull quota left, where a Hub response said */
   quota?: string;
+  /** where the image was named: `images line 2`, `images-from docker/Dockerfile line 3`, … */
+  origin?: string;
 }
 
 /** Where log lines go: the Actions runner (workflow commands), a terminal, or a worker's log file. */
@@ -201,7 +203,7 @@ export function textTable(results: readonly Result[]): string {
 /** The `results` output: DESIGN.md's fields in a stable order, then `size`, `mirror`, `quota` where known. */
 export function resultsJson(results: readonly Result[]): string {
   return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota }) => ({
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin }) => ({
       image,
       source,
       ref,
@@ -213,6 +215,7 @@ export function resultsJson(results: readonly Result[]): string {
       ...(size !== undefined && { size }),
       ...(mirror !== undefined && { mirror }),
       ...(quota !== undefined && { quota }),
+      ...(origin !== undefined && { origin }),
     })),
   );
 }

@@ -1,0 +1,109 @@
+// images-from: find the build files (paths or globs under the workspace), read each by kind,
+// and turn what they name into images to pre-pull, each with the file and line that named it.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { glob, isDynamicPattern } from "tinyglobby";
+import { buildFileKind, composeImages, dockerfileImages, type FileImages, type NamedImage, parseDotEnv } from "./buildfiles.js";
+import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
+import { parseImageLine } from "./inputs.js";
+import type { Logger } from "./report.js";
+
+export interface ImagesFromOutcome {
+  readonly images: (ImageSpec | ImageLineError)[];
+  /** failures that `on-failure` decides about (a path that names no file) */
+  readonly problems: string[];
+}
+
+export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, log: Logger): Promise<ImagesFromOutcome> {
+  const images: (ImageSpec | ImageLineError)[] = [];
+  const problems: string[] = [];
+  for (const { text, line } of config.imagesFrom) {
+    const forced = text.startsWith("dockerfile:");
+    const pattern = forced ? text.slice("dockerfile:".length).trim() : text;
+    const files = await findFiles(pattern, config.workspace);
+    if (files.length === 0) {
+      problems.push(`images-from line ${line}: no file matches ${pattern} (under ${config.workspace})`);
+      continue;
+    }
+    for (const file of files) {
+      const shown = relative(config.workspace, file) || file;
+      const kind = forced ? "dockerfile" : buildFileKind(file);
+      if (!kind) {
+        problems.push(
+          `images-from line ${line}: cannot tell what ${shown} is: name it Dockerfile, *.Dockerfile, Dockerfile.*, compose.yaml or docker-compose.yml, or write dockerfile: in front`,
+        );
+        continue;
+      }
+      let found: FileImages;
+      try {
+        found =
+          kind === "dockerfile"
+            ? await readDockerfile(file, shown, config.buildArgs)
+            : await readCompose(file, shown, config.buildArgs, env);
+      } catch (error) {
+        problems.push(
+          `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
+        continue;
+      }
+      for (const warning of found.warnings) log.warning(`images-from: ${warning}`);
+      for (const named of found.images) images.push(toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`));
+      log.info(`images-from: ${shown} (${kind}) names ${found.images.length} image(s)`);
+    }
+  }
+  return { images, problems };
+}
+
+async function findFiles(pattern: string, workspace: string): Promise<string[]> {
+  if (!isDynamicPattern(pattern)) {
+    const path = isAbsolute(pattern) ? pattern : resolve(workspace, pattern);
+    return existsSync(path) ? [path] : [];
+  }
+  const found = await glob(pattern, { cwd: workspace, absolute: true, onlyFiles: true, ignore: ["**/node_modules/**", "**/.git/**"] });
+  return found.sort();
+}
+
+function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {
+  const spec = parseImageLine(named.text, origin);
+  return "message" in spec || !named.platform ? spec : { ...spec, platform: named.platform };
+}
+
+async function readDockerfile(file: string, shown: string, buildArgs: ReadonlyMap<string, string>): Promise<FileImages> {
+  return dockerfileImages(await readFile(file, "utf8"), shown, buildArgs);
+}
+
+/** A compose file: its images, and the FROM images of the Dockerfiles its `build:` services use. */
+async function readCompose(
+  file: string,
+  shown: string,
+  buildArgs: ReadonlyMap<string, string>,
+  env: NodeJS.ProcessEnv,
+): Promise<FileImages> {
+  const dotenv = await readFile(join(dirname(file), ".env"), "utf8").then(parseDotEnv, () => new Map<string, string>());
+  // compose: the environment wins over .env
+  const lookup = (name: string) => env[name] ?? dotenv.get(name);
+  const compose = composeImages(await readFile(file, "utf8"), shown, lookup);
+  const images = [...compose.images];
+  const warnings = [...compose.warnings];
+  for (const build of compose.builds) {
+    const dockerfile = isAbsolute(build.dockerfile) ? build.dockerfile : join(dirname(file), build.dockerfile);
+    const dockerfileShown = `${relative(dirname(file), dockerfile)} (service ${build.service} of ${shown})`;
+    try {
+      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]));
+      images.push(
+        ...found.images.map((named) => ({
+          ...named,
+          file: dockerfileShown,
+          ...(!named.platform && build.platform && { platform: build.platform }),
+        })),
+      );
+      warnings.push(...found.warnings);
+    } catch (error) {
+      warnings.push(
+        `${shown} line ${build.line}: service ${build.service} builds from ${dockerfile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
+    }
+  }
+  return { images, warnings };
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from "vitest";
+import { buildFileKind, composeImages, dockerfileImages, expandVariables, parseDotEnv } from "../../src/buildfiles.js";
+
+describe("expandVariables: Dockerfile ARGs and compose interpolation", () => {
+  const vars: Record<string, string> = { SET: "v", EMPTY: "" };
+  const lookup = (name: string) => vars[name];
+  it.each([
+    ["$SET", "v", []],
+    ["${SET}", "v", []],
+    ["${SET:-d}", "v", []],
+    ["${EMPTY:-d}", "d", []],
+    ["${EMPTY-d}", "", []],
+    ["${UNSET-d}", "d", []],
+    ["${UNSET:-d}", "d", []],
+    ["${SET:+alt}", "alt", []],
+    ["${EMPTY:+alt}", "", []],
+    ["${EMPTY+alt}", "alt", []],
+    ["${UNSET+alt}", "", []],
+    ["${UNSET:-${SET}-x}", "v-x", []],
+    ["a/${UNSET}:1", "a/:1", ["UNSET"]],
+    ["$UNSET", "", ["UNSET"]],
+    ["${UNSET:?must be set}", "", ["UNSET"]],
+    ["${SET?must be set}", "v", []],
+  ] as const)("%s → %j (missing %j)", (text, value, missing) => {
+    expect(expandVariables(text, lookup)).toEqual({ value, missing });
+  });
+
+  it("$$ is a literal $ in compose, not in a Dockerfile", () => {
+    expect(expandVariables("a$$b", lookup, { dollarEscape: true }).value).toBe("a$b");
+    expect(expandVariables("a$$b", lookup).value).toBe("a$$b");
+  });
+});
+
+describe("dockerfileImages", () => {
+  const dockerfile = [
+    "# syntax=docker/dockerfile:1",
+    "ARG BASE=registry.example/base",
+    "ARG TAG=1.0",
+    "ARG UNSET_BASE",
+    "FROM ${BASE}:${TAG} AS build",
+    "ARG TAG",
+    "RUN --mount=type=cache,target=/c --mount=type=bind,from=registry.example/tools:2,target=/t make",
+    "COPY --from=registry.example/assets:3 /a /a",
+    "FROM --platform=linux/arm64 registry.example/runtime:4",
+    "COPY --from=build /out /out",
+    "COPY --from=0 /x /x",
+    "FROM --platform=$BUILDPLATFORM registry.example/cross:5 AS cross",
+    "FROM scratch",
+    "FROM build",
+    "FROM ${UNSET_BASE}:1",
+  ].join("\n");
+
+  it("names every image a build pulls: FROM, COPY --from, RUN --mount from; no stage, no scratch", () => {
+    const found = dockerfileImages(dockerfile, "Dockerfile", new Map());
+    expect(found.images).toEqual([
+      { text: "registry.example/base:1.0", line: 5 },
+      { text: "registry.example/tools:2", line: 7 },
+      { text: "registry.example/assets:3", line: 8 },
+      { text: "registry.example/runtime:4", line: 9, platform: "linux/arm64" },
+      { text: "registry.example/cross:5", line: 12 },
+    ]);
+    expect(found.warnings).toEqual([
+      "Dockerfile line 15: FROM ${UNSET_BASE}:1 needs UNSET_BASE, which has no value (set it in build-args); not pre-pulled",
+    ]);
+  });
+
+  it("build-args take precedence over ARG defaults and fill ARGs without one", () => {
+    const found = dockerfileImages(
+      dockerfile,
+      "Dockerfile",
+      new Map([
+        ["TAG", "2.0"],
+        ["UNSET_BASE", "registry.example/late"],
+      ]),
+    );
+    expect(found.images.map((i) => i.text)).toContain("registry.example/base:2.0");
+    expect(found.images.map((i) => i.text)).toContain("registry.example/late:1");
+    expect(found.warnings).toEqual([]);
+  });
+});
+
+describe("composeImages", () => {
+  const compose = [
+    "services:",
+    "  web:",
+    "    image: ${REGISTRY:-registry.example}/web:${WEB_TAG}",
+    "  db:",
+    '    image: "registry.example/db:$${NOT_A_VAR}"',
+    "  app:",
+    "    image: registry.example/app-built:latest",
+    "    build:",
+    "      context: ./app",
+    "      dockerfile: app.Dockerfile",
+    "      args:",
+    "        BASE: registry.example/app-base",
+    "  worker:",
+    "    build: ./worker",
+    "  arm:",
+    "    image: registry.example/arm:1",
+    "    platform: linux/arm64",
+    "  broken:",
+    "    image: registry.example/broken:${NOPE}",
+  ].join("\n");
+
+  it("reads services.*.image with interpolation; build services give their Dockerfile, not their image", () => {
+    const env: Record<string, string> = { WEB_TAG: "7" };
+    const found = composeImages(compose, "compose.yaml", (name) => env[name]);
+    expect(found.images).toEqual([
+      { text: "registry.example/web:7", line: 3 },
+      { text: "registry.example/db:${NOT_A_VAR}", line: 5 },
+      { text: "registry.example/arm:1", line: 16, platform: "linux/arm64" },
+    ]);
+    expect(found.builds.map((b) => [b.service, b.dockerfile, Object.fromEntries(b.args)])).toEqual([
+      ["app", "./app/app.Dockerfile", { BASE: "registry.example/app-base" }],
+      ["worker", "./worker/Dockerfile", {}],
+    ]);
+    expect(found.warnings).toEqual([
+      "compose.yaml line 19: registry.example/broken:${NOPE} needs NOPE, which has no value; not pre-pulled",
+    ]);
+  });
+
+  it("reads .env as compose does", () => {
+    expect(parseDotEnv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=bare # comment\nnot a line\n")).toEqual(
+      new Map([
+        ["A", "1"],
+        ["B", "two words"],
+        ["C", "x"],
+        ["D", "bare"],
+      ]),
+    );
+  });
+});
+
+describe("buildFileKind", () => {
+  it.each([
+    ["Dockerfile", "dockerfile"],
+    ["docker/Dockerfile.release", "dockerfile"],
+    ["build/app.Dockerfile", "dockerfile"],
+    ["compose.yaml", "compose"],
+    ["compose.override.yml", "compose"],
+    ["deploy/docker-compose.yml", "compose"],
+    ["docker-compose.ci.yaml", "compose"],
+    ["images.txt", undefined],
+    ["Makefile", undefined],
+  ])("%s → %s", (name, kind) => {
+    expect(buildFileKind(name)).toBe(kind);
+  });
+});
