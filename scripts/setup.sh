@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for prepull's tests: the Docker engine, podman and the
-# registry the end-to-end tests start themselves (nothing is started here), openssl for the
+# registry the end-to-end tests start themselves (nothing is started here), docker-compose
+# (the compose check of images-from), openssl for the
 # test token server, and the npm dependencies. Run as root (or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v bash >/dev/null 2>&1 || need+=(bash)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"

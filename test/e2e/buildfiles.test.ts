@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCommand } from "../../src/engine.js";
 import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
@@ -51,8 +52,12 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
         "services:",
         "  web:",
         `    image: \${UP_REGISTRY}/${names.web}:\${WEB_TAG:-latest}`,
+        '    command: ["/never-run"]',
+        "    network_mode: none",
         "  app:",
         "    image: local/app-built:1",
+        '    command: ["/never-run"]',
+        "    network_mode: none",
         "    build:",
         "      context: ./app",
         "",
@@ -72,6 +77,7 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(byImage[up(names.base)]).toMatchObject({ status: "pulled", source: "mirror", origin: "images-from Dockerfile line 3" });
     expect(byImage[up(names.assets)]).toMatchObject({ status: "pulled", source: "upstream", origin: "images-from Dockerfile line 4" });
     expect(byImage[up(names.web)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 3" });
+    expect(run.stdout).not.toMatch(/::warning::/);
     expect(byImage[up(names.appBase)]).toMatchObject({
       status: "pulled",
       origin: "images-from app/Dockerfile (service app of compose.yaml) line 1",
@@ -86,6 +92,22 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     const app = await engine.run(["build", "-q", "-t", "local/app-built:1", join(workspace, "app")], { DOCKER_BUILDKIT: "0" });
     expect(app.exitCode, app.stderr).toBe(0);
     expect(await engine.imageId(up(names.web))).toBeDefined();
+    // docker-compose (v1, Debian's; v2 is not packaged there) creates the services' containers
+    // from the images present, asking no registry (nothing is started).
+    const compose = await runCommand(
+      "docker-compose",
+      ["--project-directory", workspace, "-f", join(workspace, "compose.yaml"), "-p", "prepull-e2e", "up", "--no-start", "--no-build"],
+      { env: { ...process.env, ...engine.env, UP_REGISTRY: proxy.host }, timeoutMs: 120_000 },
+    );
+    expect(compose.exitCode, compose.stderr).toBe(0);
+    await runCommand(
+      "docker-compose",
+      ["--project-directory", workspace, "-f", join(workspace, "compose.yaml"), "-p", "prepull-e2e", "down"],
+      {
+        env: { ...process.env, ...engine.env, UP_REGISTRY: proxy.host },
+        timeoutMs: 120_000,
+      },
+    );
     // `--pull` asks the registry whatever is present: it fails here.
     const pulling = await engine.run(["build", "--pull", "-q", "--build-arg", "TAG=1", workspace], { DOCKER_BUILDKIT: "0" });
     expect(pulling.exitCode).not.toBe(0);
