@@ -1,5 +1,7 @@
 // The CLI (GitLab, Jenkins, Tekton, a laptop): the same engine, flags named like the inputs.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
@@ -21,11 +23,12 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
     await Promise.all([upstream?.stop(), mirror?.stop()]);
   });
 
-  const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
+  const cli = (args: string[], extraEnv: Record<string, string> = {}, cwd?: string) =>
     spawnSync(CLI, args, {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...engine.env, ...extraEnv },
       encoding: "utf8",
       timeout: 120_000,
+      ...(cwd && { cwd }),
     });
 
   it("pulls through the mirror, prints a table, exits 0; no workflow commands", async () => {
@@ -56,5 +59,23 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
     const unknown = cli(["--nope"]);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/usage: prepull/);
+  });
+
+  it("--images-from and --build-arg… read a Dockerfile from the current directory", async () => {
+    const path = uniqueName("cli-from");
+    const up = `${upstream.host}/${path}:2`;
+    await seedImage(engine, [up]);
+    const dir = mkdtempSync(join(tmpdir(), "prepull-cli-"));
+    writeFileSync(join(dir, "Dockerfile"), `ARG TAG=1\nFROM ${upstream.host}/${path}:\${TAG}\n`);
+    const result = cli(["--images-from", "Dockerfile", "--build-args", "TAG=2", "--json"], {}, dir);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject([{ image: up, status: "pulled", origin: "images-from Dockerfile line 2" }]);
+  });
+
+  it("--background is refused with a sentence, not a stack trace", () => {
+    const result = cli(["--images", "alpine", "--background", "true"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^prepull: --background is the action's .*in the background your shell's way/);
+    expect(result.stderr).not.toMatch(/\bat .*\.cjs:\d+/);
   });
 });
