@@ -2090,9 +2090,9 @@ var init_main = __esm({
       ColorInformation2.is = is;
     })(ColorInformation || (ColorInformation = {}));
     (function(ColorPresentation2) {
-      function create(label, textEdit, additionalTextEdits) {
+      function create(label2, textEdit, additionalTextEdits) {
         return {
-          label,
+          label: label2,
           textEdit,
           additionalTextEdits
         };
@@ -2241,8 +2241,8 @@ var init_main = __esm({
       TextEdit2.is = is;
     })(TextEdit || (TextEdit = {}));
     (function(ChangeAnnotation2) {
-      function create(label, needsConfirmation, description) {
-        const result = { label };
+      function create(label2, needsConfirmation, description) {
+        const result = { label: label2 };
         if (needsConfirmation !== void 0) {
           result.needsConfirmation = needsConfirmation;
         }
@@ -2831,8 +2831,8 @@ var init_main = __esm({
       CompletionItemLabelDetails2.is = is;
     })(CompletionItemLabelDetails || (CompletionItemLabelDetails = {}));
     (function(CompletionItem2) {
-      function create(label) {
-        return { label };
+      function create(label2) {
+        return { label: label2 };
       }
       CompletionItem2.create = create;
     })(CompletionItem || (CompletionItem = {}));
@@ -2861,14 +2861,14 @@ var init_main = __esm({
       Hover2.is = is;
     })(Hover || (Hover = {}));
     (function(ParameterInformation2) {
-      function create(label, documentation) {
-        return documentation ? { label, documentation } : { label };
+      function create(label2, documentation) {
+        return documentation ? { label: label2, documentation } : { label: label2 };
       }
       ParameterInformation2.create = create;
     })(ParameterInformation || (ParameterInformation = {}));
     (function(SignatureInformation2) {
-      function create(label, documentation, ...parameters) {
-        const result = { label };
+      function create(label2, documentation, ...parameters) {
+        const result = { label: label2 };
         if (Is.defined(documentation)) {
           result.documentation = documentation;
         }
@@ -3191,8 +3191,8 @@ var init_main = __esm({
       InlayHintLabelPart2.is = is;
     })(InlayHintLabelPart || (InlayHintLabelPart = {}));
     (function(InlayHint2) {
-      function create(position, label, kind) {
-        const result = { position, label };
+      function create(position, label2, kind) {
+        const result = { position, label: label2 };
         if (kind !== void 0) {
           result.kind = kind;
         }
@@ -6021,7 +6021,7 @@ var require_copy = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.Copy = void 0;
     var jsonInstruction_1 = require_jsonInstruction();
-    var Copy = class extends jsonInstruction_1.JSONInstruction {
+    var Copy2 = class extends jsonInstruction_1.JSONInstruction {
       constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
         super(document, range, dockerfile, escapeChar, instruction, instructionRange);
       }
@@ -6042,7 +6042,7 @@ var require_copy = __commonJS({
         return super.getHeredocs();
       }
     };
-    exports2.Copy = Copy;
+    exports2.Copy = Copy2;
   }
 });
 
@@ -6089,7 +6089,7 @@ var require_from = __commonJS({
     exports2.From = void 0;
     var vscode_languageserver_types_1 = (init_main(), __toCommonJS(main_exports));
     var modifiableInstruction_1 = require_modifiableInstruction();
-    var From = class extends modifiableInstruction_1.ModifiableInstruction {
+    var From2 = class extends modifiableInstruction_1.ModifiableInstruction {
       constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
         super(document, range, dockerfile, escapeChar, instruction, instructionRange);
       }
@@ -6329,7 +6329,7 @@ var require_from = __commonJS({
         return flags.length === 1 && flags[0].getName() === "platform" ? flags[0] : null;
       }
     };
-    exports2.From = From;
+    exports2.From = From2;
   }
 });
 
@@ -6438,7 +6438,7 @@ var require_run = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.Run = void 0;
     var jsonInstruction_1 = require_jsonInstruction();
-    var Run = class extends jsonInstruction_1.JSONInstruction {
+    var Run2 = class extends jsonInstruction_1.JSONInstruction {
       constructor(document, range, dockerfile, escapeChar, instruction, instructionRange) {
         super(document, range, dockerfile, escapeChar, instruction, instructionRange);
       }
@@ -6455,7 +6455,7 @@ var require_run = __commonJS({
         return super.getHeredocs();
       }
     };
-    exports2.Run = Run;
+    exports2.Run = Run2;
   }
 });
 
@@ -29588,11 +29588,11 @@ var require_progressevent = __commonJS({
 var require_encoding = __commonJS({
   "node_modules/undici/lib/web/fileapi/encoding.js"(exports2, module2) {
     "use strict";
-    function getEncoding(label) {
-      if (!label) {
+    function getEncoding(label2) {
+      if (!label2) {
         return "failure";
       }
-      switch (label.trim().toLowerCase()) {
+      switch (label2.trim().toLowerCase()) {
         case "unicode-1-1-utf-8":
         case "unicode11utf8":
         case "unicode20utf8":
@@ -47313,9 +47313,9 @@ function codePointLengthVar(doc, ctx, accessor, inDoubt) {
   doc.write(`const ${v} = typeof ${accessor} === "string" && ${inDoubt} ? ${cpLen}(${accessor}) : ${accessor}.length;`);
   return v;
 }
-function numericOperand(value, label) {
+function numericOperand(value, label2) {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new ZodCompileUnsupportedError(`${label} bound of type ${typeof value}`);
+    throw new ZodCompileUnsupportedError(`${label2} bound of type ${typeof value}`);
   }
   return `${value}`;
 }
@@ -53929,7 +53929,37 @@ function isLoopback(registry2) {
   return host2 === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host2) || host2 === "[::1]";
 }
 
-// src/plan.ts
+// src/images.ts
+function parseImageLine(text, origin) {
+  const parts = text.split("=>").map((part) => part.trim());
+  try {
+    if (parts.length > 2) throw new Error(`more than one "=>"`);
+    const upstream = parseReference(parts[0] ?? "");
+    if (parts.length === 1) return { upstream, origin };
+    let explicitMirror = parseReference(parts[1] ?? "");
+    if (explicitMirror.tag === void 0 && explicitMirror.digest === void 0) {
+      const { tag, digest } = upstream;
+      explicitMirror = { ...explicitMirror, ...tag !== void 0 && { tag }, ...digest !== void 0 && { digest } };
+    } else if (explicitMirror.digest === void 0 && upstream.digest !== void 0) {
+      explicitMirror = { ...explicitMirror, digest: upstream.digest };
+    }
+    return { upstream, explicitMirror, origin };
+  } catch (error63) {
+    return { text, origin, message: `invalid reference "${text}": ${error63.message}` };
+  }
+}
+function mergeImages(images) {
+  const merged = /* @__PURE__ */ new Map();
+  for (const image of images) {
+    const key = `${formatReference(image.upstream)} ${image.platform ?? ""}`;
+    const seen = merged.get(key);
+    if (!seen) merged.set(key, image);
+    else if (!seen.origin.split("; ").includes(image.origin)) merged.set(key, { ...seen, origin: `${seen.origin}; ${image.origin}` });
+  }
+  return [...merged.values()];
+}
+
+// src/sources.ts
 var PLACEHOLDERS = ["{path}", "{flat}", "{name}", "{registry}"];
 function parseMirrorRule(text, line) {
   let rest = text.trim();
@@ -54002,10 +54032,8 @@ var InputError = class extends Error {
   constructor(input2, message, line) {
     super(`input '${input2}'${line !== void 0 ? ` line ${line}` : ""}: ${message}`);
     this.input = input2;
-    this.line = line;
   }
   input;
-  line;
   name = "InputError";
 };
 function parseLines(text, options = {}) {
@@ -54055,30 +54083,65 @@ function readConfig(getRaw, workspace = process.cwd()) {
     throw new InputError(name, `"${value}" is not a boolean (true or false)`);
   };
   const oneOf = (name, values) => scalar(name, get(name), external_exports.enum(values), `one of ${values.join(", ")}`);
-  const mirrors = parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {
+  const { images, imageErrors } = readImages(get, workspace);
+  const setVars = readSetVars(get, getRaw);
+  const platform2 = get("platform");
+  if (platform2 !== "" && !PLATFORM_RE.test(platform2)) {
+    throw new InputError("platform", `"${platform2}" is not os/arch[/variant], e.g. linux/arm64`);
+  }
+  const githubToken = get("github-token");
+  return {
+    images: mergeImages(images),
+    imageErrors,
+    ...setVars && { setVars },
+    imagesFrom: parseLines(get("images-from"), { inlineComments: true }),
+    buildArgs: new Map(Object.entries(readPairs(get, "build-args", "NAME=value with an ARG name"))),
+    workspace,
+    mirrors: readMirrors(get),
+    mirrorMap: readMirrorMap(get),
+    verify: oneOf("verify", ["digest", "none"]),
+    attempts: scalar("attempts", get("attempts"), intIn(1, 100), "a whole number from 1 to 100"),
+    backoffSeconds: scalar("backoff", get("backoff"), SECONDS, "a number of seconds from 0 to 60"),
+    pullTimeoutSeconds: scalar("pull-timeout", get("pull-timeout"), intIn(1, 86400), "a whole number of seconds from 1 to 86400"),
+    concurrency: scalar("concurrency", get("concurrency"), intIn(1, 32), "a whole number from 1 to 32"),
+    ...platform2 !== "" && { platform: platform2 },
+    engine: oneOf("engine", ["docker", "podman"]),
+    ...githubToken !== "" && { githubToken },
+    onFailure: oneOf("on-failure", ["warn", "fail"]),
+    keepMirrorTag: bool("keep-mirror-tag"),
+    mode: oneOf("mode", MODES),
+    background: bool("background")
+  };
+}
+var SECONDS = external_exports.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(external_exports.number().min(0).max(60));
+function readMirrors(get) {
+  return parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {
     try {
       return parseMirrorRule(text, line);
     } catch (error63) {
       throw new InputError("mirrors", `"${text}": ${error63.message}`, line);
     }
   });
+}
+function readMirrorMap(get) {
   const mirrorMap = /* @__PURE__ */ new Map();
   for (const { text, line } of parseLines(get("mirror-map"), { inlineComments: true })) {
     const parts = text.split("=>");
     if (parts.length !== 2) throw new InputError("mirror-map", `"${text}" is not "UPSTREAM_REPOSITORY => MIRROR_REPOSITORY"`, line);
     try {
-      const from = parseRepository(parts[0] ?? "");
-      mirrorMap.set(repositoryOf(from), parseRepository(parts[1] ?? ""));
+      mirrorMap.set(repositoryOf(parseRepository(parts[0] ?? "")), parseRepository(parts[1] ?? ""));
     } catch (error63) {
       throw new InputError("mirror-map", `"${text}": ${error63.message}`, line);
     }
   }
+  return mirrorMap;
+}
+function readImages(get, workspace) {
   const imageErrors = [];
   const images = [];
   const addImages = (text, where) => {
     for (const { text: item, line } of parseLines(text, { inlineComments: true })) {
-      const origin = `${where} line ${line}`;
-      const parsed = parseImageLine(item, origin);
+      const parsed = parseImageLine(item, `${where} line ${line}`);
       if ("message" in parsed) imageErrors.push(parsed);
       else images.push(parsed);
     }
@@ -54098,111 +54161,47 @@ function readConfig(getRaw, workspace = process.cwd()) {
     }
     addImages(content, `images-file ${imagesFile}`);
   }
+  return { images, imageErrors };
+}
+function readPairs(get, input2, expected) {
+  const pairs = {};
+  for (const { text, line } of parseLines(get(input2))) {
+    const eq = text.indexOf("=");
+    const key = eq > 0 ? text.slice(0, eq).trim() : "";
+    if (!VARIABLE_RE.test(key)) throw new InputError(input2, `"${text}" is not ${expected}`, line);
+    pairs[key] = unquote(text.slice(eq + 1).trim());
+  }
+  return pairs;
+}
+function readSetVars(get, getRaw) {
   const setVarsUrl = get("set-vars-url");
-  let setVars;
-  if (setVarsUrl !== "") {
-    let url2;
-    try {
-      url2 = new URL(setVarsUrl);
-    } catch {
-      throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
-    }
-    if (url2.protocol !== "https:" && url2.protocol !== "http:") {
-      throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
-    }
-    const env = {};
-    for (const { text, line } of parseLines(get("set-vars-env"))) {
-      const eq = text.indexOf("=");
-      const key = eq > 0 ? text.slice(0, eq).trim() : "";
-      if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
-      env[key] = unquote(text.slice(eq + 1).trim());
-    }
-    const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
-      if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
-      return text;
-    });
-    const sha256 = get("set-vars-sha256").toLowerCase();
-    if (sha256 !== "" && !/^[a-f0-9]{64}$/.test(sha256.replace(/^sha256:/, ""))) {
-      throw new InputError("set-vars-sha256", `"${sha256}" is not a sha256 (64 hexadecimal digits)`);
-    }
-    setVars = { url: url2.toString(), env, variables, ...sha256 !== "" && { sha256: sha256.replace(/^sha256:/, "") } };
-  } else {
+  if (setVarsUrl === "") {
     for (const name of ["set-vars-env", "set-vars-sha256"]) {
       if (getRaw(name).trim() !== "") throw new InputError(name, "is set but set-vars-url is empty");
     }
+    return void 0;
   }
-  const buildArgs = /* @__PURE__ */ new Map();
-  for (const { text, line } of parseLines(get("build-args"))) {
-    const eq = text.indexOf("=");
-    const key = eq > 0 ? text.slice(0, eq).trim() : "";
-    if (!VARIABLE_RE.test(key)) throw new InputError("build-args", `"${text}" is not NAME=value with an ARG name`, line);
-    buildArgs.set(key, unquote(text.slice(eq + 1).trim()));
-  }
-  const imagesFrom = parseLines(get("images-from"), { inlineComments: true });
-  const platform2 = get("platform");
-  if (platform2 !== "" && !PLATFORM_RE.test(platform2)) {
-    throw new InputError("platform", `"${platform2}" is not os/arch[/variant], e.g. linux/arm64`);
-  }
-  const githubToken = get("github-token");
-  return {
-    images: mergeImages(images),
-    imageErrors,
-    ...setVars && { setVars },
-    imagesFrom,
-    buildArgs,
-    workspace,
-    mirrors,
-    mirrorMap,
-    verify: oneOf("verify", ["digest", "none"]),
-    attempts: scalar("attempts", get("attempts"), intIn(1, 100), "a whole number from 1 to 100"),
-    backoffSeconds: scalar(
-      "backoff",
-      get("backoff"),
-      external_exports.string().regex(/^\d+(\.\d+)?$/).transform(Number).pipe(external_exports.number().min(0).max(60)),
-      "a number of seconds from 0 to 60"
-    ),
-    pullTimeoutSeconds: scalar("pull-timeout", get("pull-timeout"), intIn(1, 86400), "a whole number of seconds from 1 to 86400"),
-    concurrency: scalar("concurrency", get("concurrency"), intIn(1, 32), "a whole number from 1 to 32"),
-    ...platform2 !== "" && { platform: platform2 },
-    engine: oneOf("engine", ["docker", "podman"]),
-    ...githubToken !== "" && { githubToken },
-    onFailure: oneOf("on-failure", ["warn", "fail"]),
-    keepMirrorTag: bool("keep-mirror-tag"),
-    mode: oneOf("mode", MODES),
-    background: bool("background")
-  };
-}
-function parseImageLine(text, origin) {
-  const parts = text.split("=>").map((part) => part.trim());
+  let url2;
   try {
-    if (parts.length > 2) throw new Error(`more than one "=>"`);
-    const upstream = parseReference(parts[0] ?? "");
-    if (parts.length === 1) return { upstream, origin };
-    let explicitMirror = parseReference(parts[1] ?? "");
-    if (explicitMirror.tag === void 0 && explicitMirror.digest === void 0) {
-      const { tag, digest } = upstream;
-      explicitMirror = { ...explicitMirror, ...tag !== void 0 && { tag }, ...digest !== void 0 && { digest } };
-    } else if (explicitMirror.digest === void 0 && upstream.digest !== void 0) {
-      explicitMirror = { ...explicitMirror, digest: upstream.digest };
-    }
-    return { upstream, explicitMirror, origin };
-  } catch (error63) {
-    return { text, origin, message: `invalid reference "${text}": ${error63.message}` };
+    url2 = new URL(setVarsUrl);
+  } catch {
+    throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
   }
+  if (url2.protocol !== "https:" && url2.protocol !== "http:") throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
+  const env = readPairs(get, "set-vars-env", "KEY=VALUE with a shell variable name");
+  const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
+    if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
+    return text;
+  });
+  const sha256 = get("set-vars-sha256").toLowerCase().replace(/^sha256:/, "");
+  if (sha256 !== "" && !/^[a-f0-9]{64}$/.test(sha256)) {
+    throw new InputError("set-vars-sha256", `"${get("set-vars-sha256")}" is not a sha256 (64 hexadecimal digits)`);
+  }
+  return { url: url2.toString(), env, variables, ...sha256 !== "" && { sha256 } };
 }
 function unquote(value) {
   const match = value.match(/^(["'])(.*)\1$/s);
   return match ? match[2] ?? "" : value;
-}
-function mergeImages(images) {
-  const merged = /* @__PURE__ */ new Map();
-  for (const image of images) {
-    const key = `${formatReference(image.upstream)} ${image.platform ?? ""}`;
-    const seen = merged.get(key);
-    if (!seen) merged.set(key, image);
-    else if (!seen.origin.split("; ").includes(image.origin)) merged.set(key, { ...seen, origin: `${seen.origin}; ${image.origin}` });
-  }
-  return [...merged.values()];
 }
 
 // src/main.ts
@@ -54411,8 +54410,6 @@ function runCommand(command, args, options = {}) {
 }
 var InspectSchema = external_exports.array(
   external_exports.object({
-    Id: external_exports.string(),
-    RepoTags: external_exports.array(external_exports.string()).nullish(),
     RepoDigests: external_exports.array(external_exports.string()).nullish(),
     Size: external_exports.number().optional()
   })
@@ -54481,8 +54478,6 @@ var Engine = class _Engine {
     const [image] = InspectSchema.parse(JSON.parse(result.stdout));
     if (!image) return void 0;
     return {
-      id: image.Id,
-      repoTags: image.RepoTags ?? [],
       repoDigests: image.RepoDigests ?? [],
       ...image.Size !== void 0 && { size: image.Size }
     };
@@ -55620,41 +55615,49 @@ function dockerfileImages(content, file3, buildArgs) {
     const keyword = instruction.getKeyword().toUpperCase();
     const line = instruction.getRange().start.line + 1;
     if (keyword === "ARG") {
-      for (const argument of instruction.getArguments()) {
-        const [name = "", ...rest] = argument.getValue().split("=");
-        const scope2 = seenFrom ? stageArgs : globalArgs;
-        const declaredDefault = rest.length > 0 ? expandVariables(rest.join("="), lookupIn(scope2)).value : void 0;
-        const inherited = seenFrom && rest.length === 0 ? globalArgs.get(name) : void 0;
-        scope2.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
-      }
+      declareArgs(
+        instruction.getArguments().map((a) => a.getValue()),
+        seenFrom ? stageArgs : globalArgs,
+        seenFrom ? globalArgs : void 0,
+        buildArgs
+      );
       continue;
     }
-    if (keyword === "FROM") {
+    if (instruction instanceof import_dockerfile_ast.From) {
       seenFrom = true;
-      const from = instruction;
-      const platformFlag = from.getPlatformFlag()?.getValue() ?? void 0;
-      const platform2 = platformFlag && !platformFlag.includes("$") ? platformFlag : void 0;
-      const image = from.getImage();
-      if (image) add(image, line, globalArgs, "FROM", platform2);
-      const stage = from.getBuildStage();
+      const platformFlag = instruction.getPlatformFlag()?.getValue() ?? void 0;
+      const image = instruction.getImage();
+      if (image) add(image, line, globalArgs, "FROM", platformFlag && !platformFlag.includes("$") ? platformFlag : void 0);
+      const stage = instruction.getBuildStage();
       if (stage) stages.add(stage.toLowerCase());
       stages.add(String(stageIndex++));
       stageArgs = /* @__PURE__ */ new Map();
       continue;
     }
-    const flags = instruction.getFlags?.() ?? [];
     const scope = new Map([...globalArgs, ...stageArgs]);
-    for (const flag of flags) {
-      const value = flag.getValue();
-      if (!value) continue;
-      if (keyword === "COPY" && flag.getName() === "from") add(value, line, scope, "COPY --from");
-      if (keyword === "RUN" && flag.getName() === "mount") {
-        const from = mountFrom(value);
-        if (from) add(from, line, scope, "RUN --mount from");
-      }
-    }
+    for (const [what, value] of flagImages(instruction)) add(value, line, scope, what);
   }
   return { images, warnings };
+}
+function flagImages(instruction) {
+  const found = [];
+  if (!(instruction instanceof import_dockerfile_ast.Copy) && !(instruction instanceof import_dockerfile_ast.Run)) return found;
+  for (const flag of instruction.getFlags()) {
+    const value = flag.getValue();
+    if (!value) continue;
+    if (instruction instanceof import_dockerfile_ast.Copy && flag.getName() === "from") found.push(["COPY --from", value]);
+    const from = instruction instanceof import_dockerfile_ast.Run && flag.getName() === "mount" ? mountFrom(value) : void 0;
+    if (from) found.push(["RUN --mount from", from]);
+  }
+  return found;
+}
+function declareArgs(declarations, scope, globals, buildArgs) {
+  for (const declaration of declarations) {
+    const [name = "", ...rest] = declaration.split("=");
+    const declaredDefault = rest.length > 0 ? expandVariables(rest.join("="), (n) => scope.get(n)).value : void 0;
+    const inherited = globals && rest.length === 0 ? globals.get(name) : void 0;
+    scope.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
+  }
 }
 function parseDotEnv(content) {
   const values = /* @__PURE__ */ new Map();
@@ -55706,31 +55709,7 @@ function composeImages(content, file3, lookup) {
     const platform2 = platformNode ? text(platformNode, lineOf(platformNode)) : void 0;
     const build2 = definition.get("build", true);
     if (build2 !== void 0 && build2 !== null) {
-      const where = lineOf(build2);
-      let context = ".";
-      let dockerfile = "Dockerfile";
-      const args = /* @__PURE__ */ new Map();
-      if ((0, import_yaml.isScalar)(build2)) context = text(build2, where) ?? ".";
-      else if ((0, import_yaml.isMap)(build2)) {
-        const map2 = build2;
-        context = text(map2.get("context", true), where) ?? ".";
-        dockerfile = text(map2.get("dockerfile", true), where) ?? "Dockerfile";
-        const argsNode = map2.get("args", true);
-        if ((0, import_yaml.isMap)(argsNode)) {
-          for (const item of argsNode.items) {
-            const value = text(item.value, lineOf(item.value));
-            if (value !== void 0) args.set(String((0, import_yaml.isScalar)(item.key) ? item.key.value : item.key), value);
-          }
-        } else if ((0, import_yaml.isSeq)(argsNode)) {
-          for (const item of argsNode.items) {
-            const entry = text(item, lineOf(item));
-            const eq = entry?.indexOf("=") ?? -1;
-            if (entry && eq > 0) args.set(entry.slice(0, eq), entry.slice(eq + 1));
-          }
-        }
-      }
-      const path = dockerfile.startsWith("/") ? dockerfile : `${context.replace(/\/+$/, "")}/${dockerfile}`;
-      builds.push({ service, line: where, dockerfile: path, args, ...platform2 && { platform: platform2 } });
+      builds.push(readBuild(service, build2, text, lineOf, platform2));
       continue;
     }
     const imageNode = definition.get("image", true);
@@ -55740,6 +55719,33 @@ function composeImages(content, file3, lookup) {
     if (image) images.push({ text: image, line, ...platform2 && { platform: platform2 } });
   }
   return { images, warnings, builds };
+}
+function readBuild(service, build2, text, lineOf, platform2) {
+  const where = lineOf(build2);
+  let context = ".";
+  let dockerfile = "Dockerfile";
+  const args = /* @__PURE__ */ new Map();
+  if ((0, import_yaml.isScalar)(build2)) context = text(build2, where) ?? ".";
+  else if ((0, import_yaml.isMap)(build2)) {
+    const map2 = build2;
+    context = text(map2.get("context", true), where) ?? ".";
+    dockerfile = text(map2.get("dockerfile", true), where) ?? "Dockerfile";
+    const argsNode = map2.get("args", true);
+    if ((0, import_yaml.isMap)(argsNode)) {
+      for (const item of argsNode.items) {
+        const value = text(item.value, lineOf(item.value));
+        if (value !== void 0) args.set(String((0, import_yaml.isScalar)(item.key) ? item.key.value : item.key), value);
+      }
+    } else if ((0, import_yaml.isSeq)(argsNode)) {
+      for (const item of argsNode.items) {
+        const entry = text(item, lineOf(item));
+        const eq = entry?.indexOf("=") ?? -1;
+        if (entry && eq > 0) args.set(entry.slice(0, eq), entry.slice(eq + 1));
+      }
+    }
+  }
+  const path = dockerfile.startsWith("/") ? dockerfile : `${context.replace(/\/+$/, "")}/${dockerfile}`;
+  return { service, line: where, dockerfile: path, args, ...platform2 && { platform: platform2 } };
 }
 function buildFileKind(name) {
   const base = name.slice(name.lastIndexOf("/") + 1);
@@ -55827,12 +55833,6 @@ async function readCompose(file3, shown, buildArgs, env) {
   }
   return { images, warnings };
 }
-
-// src/mirror.ts
-var import_node_http = require("node:http");
-var import_node_https = require("node:https");
-var import_node_stream = require("node:stream");
-var import_promises3 = require("node:stream/promises");
 
 // node_modules/yocto-queue/index.js
 var Node = class {
@@ -55973,6 +55973,12 @@ function validateConcurrency(concurrency) {
   }
 }
 
+// src/registry/copier.ts
+var import_node_http = require("node:http");
+var import_node_https = require("node:https");
+var import_node_stream = require("node:stream");
+var import_promises3 = require("node:stream/promises");
+
 // src/policy.ts
 function quotaText(quota) {
   const window = quota.windowSeconds ? ` per ${quota.windowSeconds / 3600} h` : "";
@@ -56067,9 +56073,9 @@ var PERMANENT = [
 function classifyEngineError(message, registry2, references = []) {
   const text = failureText(message, references);
   if (/\btoomanyrequests\b|\btoo many requests\b|pull rate limit/i.test(text)) return tooManyRequests(registry2, message);
-  for (const [pattern, label] of DEFINITE_PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
-  for (const [pattern, label] of TRANSIENT) if (pattern.test(text)) return { errorClass: "transient", label };
-  for (const [pattern, label] of PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label };
+  for (const [pattern, label2] of DEFINITE_PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label: label2 };
+  for (const [pattern, label2] of TRANSIENT) if (pattern.test(text)) return { errorClass: "transient", label: label2 };
+  for (const [pattern, label2] of PERMANENT) if (pattern.test(text)) return { errorClass: "permanent", label: label2 };
   return { errorClass: "transient", label: "unrecognised error" };
 }
 var MAX_BACKOFF_SECONDS = 60;
@@ -56083,6 +56089,207 @@ function parseRetryAfter(value, now = Date.now()) {
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   const date5 = Date.parse(value);
   return Number.isNaN(date5) ? void 0 : Math.max(0, (date5 - now) / 1e3);
+}
+
+// node_modules/is-network-error/index.js
+var objectToString = Object.prototype.toString;
+var isError = (value) => objectToString.call(value) === "[object Error]";
+var errorMessages = /* @__PURE__ */ new Set([
+  "network error",
+  // Chrome
+  "NetworkError when attempting to fetch resource.",
+  // Firefox
+  "The Internet connection appears to be offline.",
+  // Safari 16
+  "Network request failed",
+  // `cross-fetch`
+  "fetch failed",
+  // Undici (Node.js)
+  "terminated",
+  // Undici (Node.js)
+  " A network error occurred.",
+  // Bun (WebKit)
+  "Network connection lost"
+  // Cloudflare Workers (fetch)
+]);
+function isNetworkError(error63) {
+  const isValid = error63 && isError(error63) && error63.name === "TypeError" && typeof error63.message === "string";
+  if (!isValid) {
+    return false;
+  }
+  const { message, stack } = error63;
+  if (message === "Load failed" || message.startsWith("Load failed (") && message.endsWith(")")) {
+    return stack === void 0 || "__sentry_captured__" in error63;
+  }
+  if (message.startsWith("error sending request for url")) {
+    return true;
+  }
+  if (message === "Failed to fetch" || message.startsWith("Failed to fetch (") && message.endsWith(")")) {
+    return true;
+  }
+  return errorMessages.has(message);
+}
+
+// node_modules/p-retry/index.js
+function validateRetries(retries) {
+  if (typeof retries === "number") {
+    if (retries < 0) {
+      throw new TypeError("Expected `retries` to be a non-negative number.");
+    }
+    if (Number.isNaN(retries)) {
+      throw new TypeError("Expected `retries` to be a valid number or Infinity, got NaN.");
+    }
+  } else if (retries !== void 0) {
+    throw new TypeError("Expected `retries` to be a number or Infinity.");
+  }
+}
+function validateNumberOption(name, value, { min = 0, allowInfinity = false } = {}) {
+  if (value === void 0) {
+    return;
+  }
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? " or Infinity" : ""}.`);
+  }
+  if (!allowInfinity && !Number.isFinite(value)) {
+    throw new TypeError(`Expected \`${name}\` to be a finite number.`);
+  }
+  if (value < min) {
+    throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
+  }
+}
+var AbortError = class extends Error {
+  constructor(message) {
+    super();
+    if (message instanceof Error) {
+      this.originalError = message;
+      ({ message } = message);
+    } else {
+      this.originalError = new Error(message);
+      this.originalError.stack = this.stack;
+    }
+    this.name = "AbortError";
+    this.message = message;
+  }
+};
+function calculateDelay(retriesConsumed, options) {
+  const attempt = Math.max(1, retriesConsumed + 1);
+  const random = options.randomize ? Math.random() + 1 : 1;
+  let timeout = Math.round(random * options.minTimeout * options.factor ** (attempt - 1));
+  timeout = Math.min(timeout, options.maxTimeout);
+  return timeout;
+}
+function calculateRemainingTime(start, max) {
+  if (!Number.isFinite(max)) {
+    return max;
+  }
+  return max - (performance.now() - start);
+}
+async function onAttemptFailure({ error: error63, attemptNumber, retriesConsumed, startTime, options }) {
+  const normalizedError = error63 instanceof Error ? error63 : new TypeError(`Non-error was thrown: "${error63}". You should only throw errors.`);
+  if (normalizedError instanceof AbortError) {
+    throw normalizedError.originalError;
+  }
+  const retriesLeft = Number.isFinite(options.retries) ? Math.max(0, options.retries - retriesConsumed) : options.retries;
+  const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
+  const context = Object.freeze({
+    error: normalizedError,
+    attemptNumber,
+    retriesLeft,
+    retriesConsumed
+  });
+  await options.onFailedAttempt(context);
+  if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
+    throw normalizedError;
+  }
+  const consumeRetry = await options.shouldConsumeRetry(context);
+  const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
+  if (remainingTime <= 0 || retriesLeft <= 0) {
+    throw normalizedError;
+  }
+  if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
+    if (consumeRetry) {
+      throw normalizedError;
+    }
+    options.signal?.throwIfAborted();
+    return false;
+  }
+  if (!await options.shouldRetry(context)) {
+    throw normalizedError;
+  }
+  if (!consumeRetry) {
+    options.signal?.throwIfAborted();
+    return false;
+  }
+  const delayTime = calculateDelay(retriesConsumed, options);
+  const finalDelay = Math.min(delayTime, remainingTime);
+  options.signal?.throwIfAborted();
+  if (finalDelay > 0) {
+    await new Promise((resolve5, reject) => {
+      const onAbort = () => {
+        clearTimeout(timeoutToken);
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(options.signal.reason);
+      };
+      const timeoutToken = setTimeout(() => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve5();
+      }, finalDelay);
+      if (options.unref) {
+        timeoutToken.unref?.();
+      }
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+  options.signal?.throwIfAborted();
+  return true;
+}
+async function pRetry(input2, options = {}) {
+  options = { ...options };
+  validateRetries(options.retries);
+  if (Object.hasOwn(options, "forever")) {
+    throw new Error("The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.");
+  }
+  options.retries ??= 10;
+  options.factor ??= 2;
+  options.minTimeout ??= 1e3;
+  options.maxTimeout ??= Number.POSITIVE_INFINITY;
+  options.maxRetryTime ??= Number.POSITIVE_INFINITY;
+  options.randomize ??= false;
+  options.onFailedAttempt ??= () => {
+  };
+  options.shouldRetry ??= () => true;
+  options.shouldConsumeRetry ??= () => true;
+  validateNumberOption("factor", options.factor, { min: 0, allowInfinity: false });
+  validateNumberOption("minTimeout", options.minTimeout, { min: 0, allowInfinity: false });
+  validateNumberOption("maxTimeout", options.maxTimeout, { min: 0, allowInfinity: true });
+  validateNumberOption("maxRetryTime", options.maxRetryTime, { min: 0, allowInfinity: true });
+  if (!(options.factor > 0)) {
+    options.factor = 1;
+  }
+  options.signal?.throwIfAborted();
+  let attemptNumber = 0;
+  let retriesConsumed = 0;
+  const startTime = performance.now();
+  while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
+    attemptNumber++;
+    try {
+      options.signal?.throwIfAborted();
+      const result = await input2(attemptNumber);
+      options.signal?.throwIfAborted();
+      return result;
+    } catch (error63) {
+      if (await onAttemptFailure({
+        error: error63,
+        attemptNumber,
+        retriesConsumed,
+        startTime,
+        options
+      })) {
+        retriesConsumed++;
+      }
+    }
+  }
+  throw new Error("Retry attempts exhausted without throwing an error.");
 }
 
 // node_modules/@actions/http-client/lib/index.js
@@ -57080,6 +57287,254 @@ async function drain(response) {
   await readBuffer(response).catch(() => void 0);
 }
 
+// src/retry.ts
+var TransientError = class extends Error {
+  constructor(message, retryAfter) {
+    super(message);
+    this.retryAfter = retryAfter;
+  }
+  retryAfter;
+  name = "TransientError";
+};
+var sleepSeconds = (seconds) => new Promise((resolve5) => setTimeout(resolve5, seconds * 1e3));
+async function retryTransient(what, operation, settings, log2, onFailure) {
+  const sleep = settings.sleep ?? sleepSeconds;
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await operation();
+        } catch (error63) {
+          if (error63 instanceof TransientError || error63 instanceof NetworkError) onFailure?.();
+          if (error63 instanceof TransientError) throw error63;
+          if (error63 instanceof NetworkError) throw new TransientError(`no answer (${error63.message})`);
+          throw new AbortError(error63);
+        }
+      },
+      {
+        retries: settings.attempts - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0) return;
+          const wait = backoffSeconds(attemptNumber, settings.backoffSeconds, settings.random, error63.retryAfter);
+          log2(
+            `${what}: attempt ${attemptNumber}/${settings.attempts} failed, transient: ${error63.message}; retrying in ${wait.toFixed(1)} s`
+          );
+          await sleep(wait);
+        }
+      }
+    );
+  } catch (error63) {
+    throw error63 instanceof AbortError ? error63.originalError : error63;
+  }
+}
+
+// src/registry/copier.ts
+var CopyError = class extends Error {
+  name = "CopyError";
+};
+var pushScope = (ref) => `repository:${ref.path}:pull,push`;
+var pullScope2 = (ref) => `repository:${ref.path}:pull`;
+function unexpected(what, registry2, response) {
+  const said = registryErrorText(response.body);
+  const classified = classifyHttp(response.status, registry2, response.headers, response.body);
+  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
+  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
+}
+var Copier = class {
+  constructor(client, settings, log2) {
+    this.client = client;
+    this.settings = settings;
+    this.log = log2;
+  }
+  client;
+  settings;
+  log;
+  /** transient failures retried along the way: each was a try */
+  failures = 0;
+  retry(what, operation) {
+    return retryTransient(what, operation, this.settings, this.log, () => {
+      this.failures++;
+    });
+  }
+  /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
+  async copy(source, target) {
+    const stats = { bytesMoved: 0, blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsPushed: 0 };
+    const selector = manifestSelector(source);
+    const upstreamHead = await this.retry(`HEAD ${formatReference(source)}`, async () => {
+      const head = await this.client.headManifest(source, selector);
+      if (head.status === 200) return head;
+      if (head.status === 404) throw new CopyError(`${formatReference(source)} not found upstream (HTTP 404)`);
+      throw unexpected(`HEAD ${formatReference(source)}`, source.registry, head);
+    });
+    const announced = headerText(upstreamHead.headers["docker-content-digest"]);
+    const targetSelector = target.tag ?? announced;
+    if (announced) {
+      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
+      if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === announced) {
+        this.log(`${formatReference(target)} already holds ${announced}: nothing to copy`);
+        return { status: "present", digest: announced, stats };
+      }
+    }
+    const top = await this.fetchManifest(source, announced || selector);
+    await this.copyChildren(source, target, top.body, top.mediaType, stats);
+    await this.pushManifest(target, targetSelector, top.body, top.mediaType, stats);
+    const check2 = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
+    const landed = headerText(check2.headers["docker-content-digest"]);
+    if (check2.status !== 200 || landed !== top.digest) {
+      throw new CopyError(
+        `after the copy ${formatReference(target)} has ${landed || `HTTP ${check2.status}`}, not upstream's ${top.digest}`
+      );
+    }
+    this.log(`checked: ${formatReference(target)} has digest ${landed}, equal to upstream's`);
+    return { status: "copied", digest: top.digest, stats };
+  }
+  async fetchManifest(ref, selector) {
+    return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
+      const got = await this.client.getManifest(ref, selector);
+      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
+      const digest = sha256Digest(got.body);
+      if (selector.startsWith("sha256:") && digest !== selector)
+        throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
+      const mediaType = headerText(got.headers["content-type"]) || (JSON.parse(got.body.toString("utf8")).mediaType ?? "");
+      return { body: got.body, mediaType, digest };
+    });
+  }
+  /** Everything a manifest references: platform manifests of an index (each pushed by digest), or config and layers. */
+  async copyChildren(source, target, body, mediaType, stats) {
+    const parsed = parseManifest(body, mediaType);
+    if (parsed.kind === "index") {
+      for (const child of parsed.index.manifests) {
+        const exists2 = await this.retry(`HEAD ${target.path}@${child.digest}`, () => this.client.headManifest(target, child.digest));
+        if (exists2.status === 200) {
+          stats.blobsPresent++;
+          continue;
+        }
+        const got = await this.fetchManifest(source, child.digest);
+        await this.copyChildren(source, target, got.body, got.mediaType || child.mediaType || "", stats);
+        await this.pushManifest(target, child.digest, got.body, got.mediaType || child.mediaType || "", stats);
+      }
+      return;
+    }
+    for (const blob of [parsed.image.config, ...parsed.image.layers]) await this.copyBlob(source, target, blob, stats);
+  }
+  async pushManifest(target, selector, body, mediaType, stats) {
+    await this.retry(`PUT manifest ${target.path}:${selector}`, async () => {
+      const put = await this.client.call("PUT", target.registry, `/v2/${target.path}/manifests/${selector}`, {
+        headers: { "Content-Type": mediaType, Accept: MANIFEST_ACCEPT },
+        body,
+        scopes: [pushScope(target)]
+      });
+      if (put.status === 401 || put.status === 403) throw await this.refused(target, put);
+      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, target.registry, put);
+    });
+    stats.bytesMoved += body.length;
+    stats.manifestsPushed++;
+  }
+  async refused(target, response) {
+    const code = registryErrorText(response.body);
+    const had = (await this.client.credentials.for(target.registry)).filter((c) => c.from !== "github-token" || this.client.githubTokenRegistries.has(target.registry)).map((c) => c.from);
+    const hint = target.registry === "ghcr.io" ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)" : "log the engine in (docker login) with an account that may push there";
+    return new CopyError(
+      `push to ${target.registry}/${target.path} refused (HTTP ${response.status}${code ? ` ${code}` : ""}): ${had.length > 0 ? `the credentials from ${had.join(", ")} lack` : "no credentials for this registry, so no"} push permission; ${hint}`
+    );
+  }
+  /** HEAD on the target first; a mount within one registry; else a stream from upstream into an upload. */
+  async copyBlob(source, target, blob, stats) {
+    if (blob.urls && blob.urls.length > 0) return;
+    const present = await this.retry(
+      `HEAD blob ${blob.digest}`,
+      () => this.client.call("HEAD", target.registry, `/v2/${target.path}/blobs/${blob.digest}`, { scopes: [pushScope(target)] })
+    );
+    if (present.status === 200) {
+      stats.blobsPresent++;
+      return;
+    }
+    if (present.status === 401 || present.status === 403) throw await this.refused(target, present);
+    await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
+      const sameRegistry = source.registry === target.registry;
+      const scopes = sameRegistry ? [pushScope(target), pullScope2(source)] : [pushScope(target)];
+      const query = sameRegistry ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(source.path)}` : "";
+      const started = await this.client.call("POST", target.registry, `/v2/${target.path}/blobs/uploads/${query}`, {
+        headers: { "Content-Length": "0" },
+        scopes
+      });
+      if (started.status === 201) {
+        stats.blobsMounted++;
+        return;
+      }
+      if (started.status === 401 || started.status === 403) throw await this.refused(target, started);
+      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
+      const location = headerText(started.headers.location);
+      if (!location) throw new TransientError("upload started without a Location");
+      const uploadUrl = new URL(location, this.client.baseUrl(target.registry));
+      uploadUrl.searchParams.set("digest", blob.digest);
+      const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
+        scopes: [pullScope2(source)],
+        stream: true
+      });
+      const status = download.message.statusCode ?? 0;
+      if (status !== 200) {
+        const body = await readAll(download.message);
+        throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
+      }
+      const put = await putStream(
+        uploadUrl,
+        download.message,
+        blob.size,
+        this.client.authHeader(target.registry, scopes),
+        this.client.timeoutMs
+      );
+      if (put.status !== 201) {
+        throw new TransientError(
+          `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`
+        );
+      }
+      stats.blobsUploaded++;
+      stats.bytesMoved += blob.size;
+    });
+  }
+};
+async function readAll(stream) {
+  const chunks = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  } catch {
+  }
+  return Buffer.concat(chunks).subarray(0, 64 * 1024);
+}
+function putStream(url2, source, length, authorization, timeoutMs) {
+  return new Promise((resolve5, reject) => {
+    const req = (url2.protocol === "https:" ? import_node_https.request : import_node_http.request)(url2, {
+      method: "PUT",
+      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
+      ...url2.protocol === "https:" && isLoopback(url2.host) && { rejectUnauthorized: false },
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(length),
+        ...authorization && { Authorization: authorization }
+      }
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1e3} s`)));
+    req.on("response", (response) => {
+      const chunks = [];
+      response.on("data", (chunk) => chunks.push(chunk));
+      response.on("end", () => resolve5({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on("error", (error63) => reject(new NetworkError(`upload answer: ${error63.message}`)));
+    });
+    let counted = 0;
+    const counter = new import_node_stream.PassThrough();
+    counter.on("data", (chunk) => {
+      counted += chunk.length;
+    });
+    (0, import_promises3.pipeline)(source, counter, req).catch((error63) => {
+      req.destroy();
+      reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error63.message}`));
+    });
+  });
+}
+
 // node_modules/@actions/core/lib/summary.js
 var import_os = require("os");
 var import_fs2 = require("fs");
@@ -57285,8 +57740,8 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addDetails(label, content) {
-    const element = this.wrap("details", this.wrap("summary", label) + content);
+  addDetails(label2, content) {
+    const element = this.wrap("details", this.wrap("summary", label2) + content);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -57514,519 +57969,72 @@ function resultsJson(results) {
     }))
   );
 }
+function makeResult(image, fields) {
+  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, reason: "", ...fields };
+}
 function failedResult(image, reason) {
-  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
+  return makeResult(image, { status: "failed", reason });
 }
 
-// node_modules/is-network-error/index.js
-var objectToString = Object.prototype.toString;
-var isError = (value) => objectToString.call(value) === "[object Error]";
-var errorMessages = /* @__PURE__ */ new Set([
-  "network error",
-  // Chrome
-  "NetworkError when attempting to fetch resource.",
-  // Firefox
-  "The Internet connection appears to be offline.",
-  // Safari 16
-  "Network request failed",
-  // `cross-fetch`
-  "fetch failed",
-  // Undici (Node.js)
-  "terminated",
-  // Undici (Node.js)
-  " A network error occurred.",
-  // Bun (WebKit)
-  "Network connection lost"
-  // Cloudflare Workers (fetch)
-]);
-function isNetworkError(error63) {
-  const isValid = error63 && isError(error63) && error63.name === "TypeError" && typeof error63.message === "string";
-  if (!isValid) {
-    return false;
-  }
-  const { message, stack } = error63;
-  if (message === "Load failed" || message.startsWith("Load failed (") && message.endsWith(")")) {
-    return stack === void 0 || "__sentry_captured__" in error63;
-  }
-  if (message.startsWith("error sending request for url")) {
-    return true;
-  }
-  if (message === "Failed to fetch" || message.startsWith("Failed to fetch (") && message.endsWith(")")) {
-    return true;
-  }
-  return errorMessages.has(message);
-}
-
-// node_modules/p-retry/index.js
-function validateRetries(retries) {
-  if (typeof retries === "number") {
-    if (retries < 0) {
-      throw new TypeError("Expected `retries` to be a non-negative number.");
-    }
-    if (Number.isNaN(retries)) {
-      throw new TypeError("Expected `retries` to be a valid number or Infinity, got NaN.");
-    }
-  } else if (retries !== void 0) {
-    throw new TypeError("Expected `retries` to be a number or Infinity.");
-  }
-}
-function validateNumberOption(name, value, { min = 0, allowInfinity = false } = {}) {
-  if (value === void 0) {
-    return;
-  }
-  if (typeof value !== "number" || Number.isNaN(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? " or Infinity" : ""}.`);
-  }
-  if (!allowInfinity && !Number.isFinite(value)) {
-    throw new TypeError(`Expected \`${name}\` to be a finite number.`);
-  }
-  if (value < min) {
-    throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
-  }
-}
-var AbortError = class extends Error {
-  constructor(message) {
-    super();
-    if (message instanceof Error) {
-      this.originalError = message;
-      ({ message } = message);
-    } else {
-      this.originalError = new Error(message);
-      this.originalError.stack = this.stack;
-    }
-    this.name = "AbortError";
-    this.message = message;
-  }
-};
-function calculateDelay(retriesConsumed, options) {
-  const attempt = Math.max(1, retriesConsumed + 1);
-  const random = options.randomize ? Math.random() + 1 : 1;
-  let timeout = Math.round(random * options.minTimeout * options.factor ** (attempt - 1));
-  timeout = Math.min(timeout, options.maxTimeout);
-  return timeout;
-}
-function calculateRemainingTime(start, max) {
-  if (!Number.isFinite(max)) {
-    return max;
-  }
-  return max - (performance.now() - start);
-}
-async function onAttemptFailure({ error: error63, attemptNumber, retriesConsumed, startTime, options }) {
-  const normalizedError = error63 instanceof Error ? error63 : new TypeError(`Non-error was thrown: "${error63}". You should only throw errors.`);
-  if (normalizedError instanceof AbortError) {
-    throw normalizedError.originalError;
-  }
-  const retriesLeft = Number.isFinite(options.retries) ? Math.max(0, options.retries - retriesConsumed) : options.retries;
-  const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
-  const context = Object.freeze({
-    error: normalizedError,
-    attemptNumber,
-    retriesLeft,
-    retriesConsumed
-  });
-  await options.onFailedAttempt(context);
-  if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
-    throw normalizedError;
-  }
-  const consumeRetry = await options.shouldConsumeRetry(context);
-  const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
-  if (remainingTime <= 0 || retriesLeft <= 0) {
-    throw normalizedError;
-  }
-  if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
-    if (consumeRetry) {
-      throw normalizedError;
-    }
-    options.signal?.throwIfAborted();
-    return false;
-  }
-  if (!await options.shouldRetry(context)) {
-    throw normalizedError;
-  }
-  if (!consumeRetry) {
-    options.signal?.throwIfAborted();
-    return false;
-  }
-  const delayTime = calculateDelay(retriesConsumed, options);
-  const finalDelay = Math.min(delayTime, remainingTime);
-  options.signal?.throwIfAborted();
-  if (finalDelay > 0) {
-    await new Promise((resolve5, reject) => {
-      const onAbort = () => {
-        clearTimeout(timeoutToken);
-        options.signal?.removeEventListener("abort", onAbort);
-        reject(options.signal.reason);
-      };
-      const timeoutToken = setTimeout(() => {
-        options.signal?.removeEventListener("abort", onAbort);
-        resolve5();
-      }, finalDelay);
-      if (options.unref) {
-        timeoutToken.unref?.();
-      }
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-  options.signal?.throwIfAborted();
-  return true;
-}
-async function pRetry(input2, options = {}) {
-  options = { ...options };
-  validateRetries(options.retries);
-  if (Object.hasOwn(options, "forever")) {
-    throw new Error("The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.");
-  }
-  options.retries ??= 10;
-  options.factor ??= 2;
-  options.minTimeout ??= 1e3;
-  options.maxTimeout ??= Number.POSITIVE_INFINITY;
-  options.maxRetryTime ??= Number.POSITIVE_INFINITY;
-  options.randomize ??= false;
-  options.onFailedAttempt ??= () => {
-  };
-  options.shouldRetry ??= () => true;
-  options.shouldConsumeRetry ??= () => true;
-  validateNumberOption("factor", options.factor, { min: 0, allowInfinity: false });
-  validateNumberOption("minTimeout", options.minTimeout, { min: 0, allowInfinity: false });
-  validateNumberOption("maxTimeout", options.maxTimeout, { min: 0, allowInfinity: true });
-  validateNumberOption("maxRetryTime", options.maxRetryTime, { min: 0, allowInfinity: true });
-  if (!(options.factor > 0)) {
-    options.factor = 1;
-  }
-  options.signal?.throwIfAborted();
-  let attemptNumber = 0;
-  let retriesConsumed = 0;
-  const startTime = performance.now();
-  while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
-    attemptNumber++;
-    try {
-      options.signal?.throwIfAborted();
-      const result = await input2(attemptNumber);
-      options.signal?.throwIfAborted();
-      return result;
-    } catch (error63) {
-      if (await onAttemptFailure({
-        error: error63,
-        attemptNumber,
-        retriesConsumed,
-        startTime,
-        options
-      })) {
-        retriesConsumed++;
-      }
-    }
-  }
-  throw new Error("Retry attempts exhausted without throwing an error.");
-}
-
-// src/retry.ts
-var TransientError = class extends Error {
-  constructor(message, retryAfter) {
-    super(message);
-    this.retryAfter = retryAfter;
-  }
-  retryAfter;
-  name = "TransientError";
-};
-var sleepSeconds = (seconds) => new Promise((resolve5) => setTimeout(resolve5, seconds * 1e3));
-async function retryTransient(what, operation, settings, log2, onFailure) {
-  const sleep = settings.sleep ?? sleepSeconds;
-  try {
-    return await pRetry(
-      async () => {
-        try {
-          return await operation();
-        } catch (error63) {
-          if (error63 instanceof TransientError || error63 instanceof NetworkError) onFailure?.();
-          if (error63 instanceof TransientError) throw error63;
-          if (error63 instanceof NetworkError) throw new TransientError(`no answer (${error63.message})`);
-          throw new AbortError(error63);
-        }
-      },
-      {
-        retries: settings.attempts - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
-        onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-          if (retriesLeft === 0) return;
-          const wait = backoffSeconds(attemptNumber, settings.backoffSeconds, settings.random, error63.retryAfter);
-          log2(
-            `${what}: attempt ${attemptNumber}/${settings.attempts} failed, transient: ${error63.message}; retrying in ${wait.toFixed(1)} s`
-          );
-          await sleep(wait);
-        }
-      }
-    );
-  } catch (error63) {
-    throw error63 instanceof AbortError ? error63.originalError : error63;
-  }
-}
-
-// src/mirror.ts
-var CopyError = class extends Error {
-  name = "CopyError";
-};
-var pushScope = (ref) => `repository:${ref.path}:pull,push`;
-var pullScope2 = (ref) => `repository:${ref.path}:pull`;
-function unexpected(what, registry2, response) {
-  const said = registryErrorText(response.body);
-  const classified = classifyHttp(response.status, registry2, response.headers, response.body);
-  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
-  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
-}
-var Copier = class {
-  constructor(client, settings, log2) {
-    this.client = client;
-    this.settings = settings;
-    this.log = log2;
-  }
-  client;
-  settings;
-  log;
-  /** transient failures retried along the way: each was a try */
-  failures = 0;
-  retry(what, operation) {
-    return retryTransient(what, operation, this.settings, this.log, () => {
-      this.failures++;
-    });
-  }
-  /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
-  async copy(source, target) {
-    const stats = { bytesMoved: 0, blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsPushed: 0 };
-    const selector = manifestSelector(source);
-    const upstreamHead = await this.retry(`HEAD ${formatReference(source)}`, async () => {
-      const head = await this.client.headManifest(source, selector);
-      if (head.status === 200) return head;
-      if (head.status === 404) throw new CopyError(`${formatReference(source)} not found upstream (HTTP 404)`);
-      throw unexpected(`HEAD ${formatReference(source)}`, source.registry, head);
-    });
-    const announced = headerText(upstreamHead.headers["docker-content-digest"]);
-    const targetSelector = target.tag ?? announced;
-    if (announced) {
-      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
-      if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === announced) {
-        this.log(`${formatReference(target)} already holds ${announced}: nothing to copy`);
-        return { status: "present", digest: announced, stats };
-      }
-    }
-    const top = await this.fetchManifest(source, announced || selector);
-    await this.copyChildren(source, target, top.body, top.mediaType, stats);
-    await this.pushManifest(target, targetSelector, top.body, top.mediaType, stats);
-    const check2 = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
-    const landed = headerText(check2.headers["docker-content-digest"]);
-    if (check2.status !== 200 || landed !== top.digest) {
-      throw new CopyError(
-        `after the copy ${formatReference(target)} has ${landed || `HTTP ${check2.status}`}, not upstream's ${top.digest}`
-      );
-    }
-    this.log(`checked: ${formatReference(target)} has digest ${landed}, equal to upstream's`);
-    return { status: "copied", digest: top.digest, stats };
-  }
-  async fetchManifest(ref, selector) {
-    return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
-      const got = await this.client.getManifest(ref, selector);
-      if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
-      const digest = sha256Digest(got.body);
-      if (selector.startsWith("sha256:") && digest !== selector)
-        throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
-      const mediaType = headerText(got.headers["content-type"]) || (JSON.parse(got.body.toString("utf8")).mediaType ?? "");
-      return { body: got.body, mediaType, digest };
-    });
-  }
-  /** Everything a manifest references: platform manifests of an index (each pushed by digest), or config and layers. */
-  async copyChildren(source, target, body, mediaType, stats) {
-    const parsed = parseManifest(body, mediaType);
-    if (parsed.kind === "index") {
-      for (const child of parsed.index.manifests) {
-        const exists2 = await this.retry(`HEAD ${target.path}@${child.digest}`, () => this.client.headManifest(target, child.digest));
-        if (exists2.status === 200) {
-          stats.blobsPresent++;
-          continue;
-        }
-        const got = await this.fetchManifest(source, child.digest);
-        await this.copyChildren(source, target, got.body, got.mediaType || child.mediaType || "", stats);
-        await this.pushManifest(target, child.digest, got.body, got.mediaType || child.mediaType || "", stats);
-      }
-      return;
-    }
-    for (const blob of [parsed.image.config, ...parsed.image.layers]) await this.copyBlob(source, target, blob, stats);
-  }
-  async pushManifest(target, selector, body, mediaType, stats) {
-    await this.retry(`PUT manifest ${target.path}:${selector}`, async () => {
-      const put = await this.client.call("PUT", target.registry, `/v2/${target.path}/manifests/${selector}`, {
-        headers: { "Content-Type": mediaType, Accept: MANIFEST_ACCEPT },
-        body,
-        scopes: [pushScope(target)]
-      });
-      if (put.status === 401 || put.status === 403) throw await this.refused(target, put);
-      if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, target.registry, put);
-    });
-    stats.bytesMoved += body.length;
-    stats.manifestsPushed++;
-  }
-  async refused(target, response) {
-    const code = registryErrorText(response.body);
-    const had = (await this.client.credentials.for(target.registry)).filter((c) => c.from !== "github-token" || this.client.githubTokenRegistries.has(target.registry)).map((c) => c.from);
-    const hint = target.registry === "ghcr.io" ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)" : "log the engine in (docker login) with an account that may push there";
-    return new CopyError(
-      `push to ${target.registry}/${target.path} refused (HTTP ${response.status}${code ? ` ${code}` : ""}): ${had.length > 0 ? `the credentials from ${had.join(", ")} lack` : "no credentials for this registry, so no"} push permission; ${hint}`
-    );
-  }
-  /** HEAD on the target first; a mount within one registry; else a stream from upstream into an upload. */
-  async copyBlob(source, target, blob, stats) {
-    if (blob.urls && blob.urls.length > 0) return;
-    const present = await this.retry(
-      `HEAD blob ${blob.digest}`,
-      () => this.client.call("HEAD", target.registry, `/v2/${target.path}/blobs/${blob.digest}`, { scopes: [pushScope(target)] })
-    );
-    if (present.status === 200) {
-      stats.blobsPresent++;
-      return;
-    }
-    if (present.status === 401 || present.status === 403) throw await this.refused(target, present);
-    await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
-      const sameRegistry = source.registry === target.registry;
-      const scopes = sameRegistry ? [pushScope(target), pullScope2(source)] : [pushScope(target)];
-      const query = sameRegistry ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(source.path)}` : "";
-      const started = await this.client.call("POST", target.registry, `/v2/${target.path}/blobs/uploads/${query}`, {
-        headers: { "Content-Length": "0" },
-        scopes
-      });
-      if (started.status === 201) {
-        stats.blobsMounted++;
-        return;
-      }
-      if (started.status === 401 || started.status === 403) throw await this.refused(target, started);
-      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
-      const location = headerText(started.headers.location);
-      if (!location) throw new TransientError("upload started without a Location");
-      const uploadUrl = new URL(location, this.client.baseUrl(target.registry));
-      uploadUrl.searchParams.set("digest", blob.digest);
-      const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
-        scopes: [pullScope2(source)],
-        stream: true
-      });
-      const status = download.message.statusCode ?? 0;
-      if (status !== 200) {
-        const body = await readAll(download.message);
-        throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
-      }
-      const put = await putStream(
-        uploadUrl,
-        download.message,
-        blob.size,
-        this.client.authHeader(target.registry, scopes),
-        this.client.timeoutMs
-      );
-      if (put.status !== 201) {
-        throw new TransientError(
-          `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`
-        );
-      }
-      stats.blobsUploaded++;
-      stats.bytesMoved += blob.size;
-    });
-  }
-};
-async function readAll(stream) {
-  const chunks = [];
-  try {
-    for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  } catch {
-  }
-  return Buffer.concat(chunks).subarray(0, 64 * 1024);
-}
-function putStream(url2, source, length, authorization, timeoutMs) {
-  return new Promise((resolve5, reject) => {
-    const req = (url2.protocol === "https:" ? import_node_https.request : import_node_http.request)(url2, {
-      method: "PUT",
-      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
-      ...url2.protocol === "https:" && isLoopback(url2.host) && { rejectUnauthorized: false },
-      headers: {
-        "Content-Type": "application/octet-stream",
-        "Content-Length": String(length),
-        ...authorization && { Authorization: authorization }
-      }
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1e3} s`)));
-    req.on("response", (response) => {
-      const chunks = [];
-      response.on("data", (chunk) => chunks.push(chunk));
-      response.on("end", () => resolve5({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-      response.on("error", (error63) => reject(new NetworkError(`upload answer: ${error63.message}`)));
-    });
-    let counted = 0;
-    const counter = new import_node_stream.PassThrough();
-    counter.on("data", (chunk) => {
-      counted += chunk.length;
-    });
-    (0, import_promises3.pipeline)(source, counter, req).catch((error63) => {
-      req.destroy();
-      reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error63.message}`));
-    });
-  });
-}
+// src/modes/mirror.ts
 async function mirrorImages(images, config2, client, settings, host2) {
   const limit = pLimit(config2.concurrency);
   return Promise.all(
     images.map(
       (spec) => limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
         const lines = [];
         const target = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror).find(
           (s) => s.kind === "mirror"
         )?.ref;
-        const copier = new Copier(client, settings, (line) => lines.push(line));
-        const base = { image, source: "upstream", ref: image };
-        let result;
-        if (!target) {
-          const configured = config2.mirrors.length > 0 || config2.mirrorMap.size > 0;
-          result = {
-            ...base,
-            attempts: 0,
-            digest: "",
-            seconds: 0,
-            status: configured ? "skipped" : "failed",
-            reason: configured ? "no mirror rule serves this image's registry: nothing to copy it into" : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
-          };
-        } else {
-          const mirrorRef = formatReference(target);
-          try {
-            const outcome = await copier.copy(spec.upstream, target);
-            const { stats } = outcome;
-            result = {
-              ...base,
-              attempts: 1 + copier.failures,
-              digest: outcome.digest,
-              seconds: (performance.now() - started) / 1e3,
-              status: outcome.status,
-              reason: outcome.status === "present" ? `${mirrorRef} already has upstream's digest; nothing moved` : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
-              size: stats.bytesMoved,
-              mirror: mirrorRef
-            };
-          } catch (error63) {
-            const message = error63 instanceof CopyError || error63 instanceof TransientError ? error63.message : `unexpected: ${error63.message}`;
-            lines.push(message);
-            result = {
-              ...base,
-              attempts: 1 + copier.failures,
-              digest: "",
-              seconds: (performance.now() - started) / 1e3,
-              status: "failed",
-              reason: `copy to ${mirrorRef} failed: ${message}`,
-              mirror: mirrorRef
-            };
-          }
-        }
+        const result = target ? await copyImage(spec, target, new Copier(client, settings, (line) => lines.push(line)), lines) : noMirror(spec, config2);
         host2.log.group(
-          `${image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          `${result.image}: ${result.status}${target ? ` \u2192 ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
           lines
         );
         return result;
       })
     )
   );
+}
+function noMirror(spec, config2) {
+  const image = formatReference(spec.upstream);
+  const configured = config2.mirrors.length > 0 || config2.mirrorMap.size > 0;
+  return makeResult(image, {
+    source: "upstream",
+    ref: image,
+    status: configured ? "skipped" : "failed",
+    reason: configured ? "no mirror rule serves this image's registry: nothing to copy it into" : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line"
+  });
+}
+async function copyImage(spec, target, copier, lines) {
+  const started = performance.now();
+  const image = formatReference(spec.upstream);
+  const mirror = formatReference(target);
+  const base = { source: "upstream", ref: image, mirror };
+  const elapsed = () => (performance.now() - started) / 1e3;
+  try {
+    const { status, digest, stats } = await copier.copy(spec.upstream, target);
+    const moved = `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`;
+    return makeResult(image, {
+      ...base,
+      status,
+      digest,
+      attempts: 1 + copier.failures,
+      seconds: elapsed(),
+      reason: status === "present" ? `${mirror} already has upstream's digest; nothing moved` : moved,
+      size: stats.bytesMoved
+    });
+  } catch (error63) {
+    const message = error63 instanceof CopyError || error63 instanceof TransientError ? error63.message : `unexpected: ${error63.message}`;
+    lines.push(message);
+    return makeResult(image, {
+      ...base,
+      status: "failed",
+      attempts: 1 + copier.failures,
+      seconds: elapsed(),
+      reason: `copy to ${mirror} failed: ${message}`
+    });
+  }
 }
 
 // src/verify.ts
@@ -58099,11 +58107,10 @@ var ImageProbe = class {
     const { status } = response;
     if (status === 200) {
       const digest = headerText(response.headers["docker-content-digest"]);
-      if (/^sha256:[a-f0-9]{64}$/.test(digest))
-        return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...quota && { quota } };
+      if (/^sha256:[a-f0-9]{64}$/.test(digest)) return { kind: "found", digest, ...quota && { quota } };
       const got = await this.client.getManifest(ref, manifestSelector(ref));
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
-      return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...quota && { quota } };
+      return { kind: "found", digest: sha256Digest(got.body), ...quota && { quota } };
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);
@@ -58239,6 +58246,8 @@ function safeParse3(response) {
     return void 0;
   }
 }
+
+// src/probehooks.ts
 function upstreamVerdict(ref, upstream) {
   const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
   if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
@@ -58253,46 +58262,16 @@ function probeHooks(client, settings, warn, progress, beforePull) {
       const probe = new ImageProbe(client, spec, forImage(settings, spec), log2);
       const image = formatReference(spec.upstream);
       const verdicts = /* @__PURE__ */ new Map();
-      const probeOnce = async (source) => {
-        if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
-        const assessed = await probe.assessMirror(source.ref);
-        if (assessed.state === "ok") {
-          log2(`${formatReference(source.ref)}: ${assessed.detail}`);
-          return { pullRef: digestReference(source.ref, assessed.digest) };
-        }
-        if (assessed.state === "unverified") {
-          warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
-          return { pullRef: digestReference(source.ref, assessed.digest) };
-        }
-        if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
-        return { skip: assessed.detail };
-      };
       const probeSource = (source) => {
         const key = `${source.kind} ${formatReference(source.ref)}`;
         let verdict = verdicts.get(key);
         if (!verdict) {
-          verdict = probeOnce(source);
+          verdict = sourceVerdict(probe, source, log2, (line) => warn(image, line));
           verdicts.set(key, verdict);
         }
         return verdict;
       };
       let estimate;
-      const sizeEstimate = (sources) => {
-        estimate ??= (async () => {
-          for (const source of sources) {
-            const verdict = await probeSource(source);
-            const digest = verdict.pullRef?.split("@")[1];
-            if (verdict.skip !== void 0 || !digest) continue;
-            const upstream = source.kind === "upstream" ? await probe.upstream() : void 0;
-            if (source.ref.registry === "docker.io" || upstream?.kind === "found" && upstream.quota) {
-              return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
-            }
-            return probe.compressedSize(source.ref, digest);
-          }
-          return { note: "no source would serve it" };
-        })();
-        return estimate;
-      };
       return {
         async expectedDigest() {
           const upstream = await probe.upstream();
@@ -58300,7 +58279,10 @@ function probeHooks(client, settings, warn, progress, beforePull) {
         },
         probe: probeSource,
         probeFailures: (source) => probe.failuresOf(source.ref),
-        sizeEstimate,
+        sizeEstimate: (sources) => {
+          estimate ??= estimateSize(probe, probeSource, sources);
+          return estimate;
+        },
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
         layers: async () => estimate ? (await estimate).layers : void 0,
         ...progress && { progress },
@@ -58309,8 +58291,33 @@ function probeHooks(client, settings, warn, progress, beforePull) {
     }
   };
 }
+async function sourceVerdict(probe, source, log2, warn) {
+  if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
+  const assessed = await probe.assessMirror(source.ref);
+  const name = formatReference(source.ref);
+  if (assessed.state === "ok" || assessed.state === "unverified") {
+    if (assessed.state === "ok") log2(`${name}: ${assessed.detail}`);
+    else warn(`${name}: ${assessed.detail}`);
+    return { pullRef: digestReference(source.ref, assessed.digest) };
+  }
+  if (assessed.state === "differs") warn(`${name}: ${assessed.detail}; skipped`);
+  return { skip: assessed.detail };
+}
+async function estimateSize(probe, probeSource, sources) {
+  for (const source of sources) {
+    const verdict = await probeSource(source);
+    const digest = verdict.pullRef?.split("@")[1];
+    if (verdict.skip !== void 0 || !digest) continue;
+    const upstream = source.kind === "upstream" ? await probe.upstream() : void 0;
+    if (source.ref.registry === "docker.io" || upstream?.kind === "found" && upstream.quota) {
+      return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
+    }
+    return probe.compressedSize(source.ref, digest);
+  }
+  return { note: "no source would serve it" };
+}
 
-// src/planmode.ts
+// src/modes/plan.ts
 async function planAll(images, config2, client, settings, host2) {
   const limit = pLimit(Math.max(config2.concurrency, 4));
   return Promise.all(
@@ -58334,26 +58341,14 @@ async function planImage(spec, config2, client, settings, host2) {
   const probe = new ImageProbe(client, spec, forImage(settings, spec), (line) => lines.push(line));
   const upstream = await probe.upstream();
   const sources = sourcesFor(spec.upstream, config2.mirrors, config2.mirrorMap, spec.explicitMirror);
-  const states = [];
-  let chosen;
-  for (const source of sources.filter((s) => s.kind === "mirror")) {
-    const assessed = await probe.assessMirror(source.ref);
-    const name = formatReference(source.ref);
-    states.push(
-      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`
-    );
-    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
-  }
+  const { states, chosen: mirrorChosen } = await assessMirrors(probe, sources, upstream, lines);
   lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
   const upstreamSource = sources.find((s) => s.kind === "upstream");
   const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : void 0;
-  if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
-    chosen = { source: upstreamSource, digest: upstream.digest };
+  const chosen = mirrorChosen ?? (upstreamSource && upstream.kind === "found" && verdict?.pullRef ? { source: upstreamSource, digest: upstream.digest } : void 0);
   const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : void 0;
   host2.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-  const result = {
-    image,
+  return makeResult(image, {
     source: chosen ? chosen.source.kind : "none",
     ref: chosen ? formatReference(chosen.source.ref) : "",
     digest: upstream.kind === "found" ? upstream.digest : chosen?.digest ?? "",
@@ -58363,11 +58358,25 @@ async function planImage(spec, config2, client, settings, host2) {
     reason: chosen ? states.filter((s) => !s.endsWith(": ok")).join("; ") : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
     ...states.length > 0 && { mirror: states.join("; ") },
     ...quota !== void 0 && { quota }
-  };
-  return result;
+  });
+}
+async function assessMirrors(probe, sources, upstream, lines) {
+  const states = [];
+  let chosen;
+  for (const source of sources.filter((s) => s.kind === "mirror")) {
+    const assessed = await probe.assessMirror(source.ref);
+    const name = formatReference(source.ref);
+    const upstreamDigest = upstream.kind === "found" ? upstream.digest : "?";
+    states.push(
+      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstreamDigest})` : ""}`
+    );
+    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+  }
+  return { states, ...chosen && { chosen } };
 }
 
-// src/pullmode.ts
+// src/modes/pull.ts
 var import_promises4 = require("node:fs/promises");
 var import_node_os3 = require("node:os");
 
@@ -58417,7 +58426,7 @@ var PullProgress = class {
   }
 };
 
-// src/pull.ts
+// src/pullimage.ts
 var PullFailure = class extends Error {
   constructor(message, classified) {
     super(message);
@@ -58425,132 +58434,157 @@ var PullFailure = class extends Error {
   }
   classified;
 };
-async function pullImage(spec, sources, engine, options, log2, hooks = {}) {
-  const started = performance.now();
-  const image = formatReference(spec.upstream);
-  const target = taggableReference(spec.upstream);
-  const result = (fields) => ({
-    image,
-    ref: "",
-    digest: "",
-    attempts,
-    reason: "",
-    ...fields,
-    seconds: (performance.now() - started) / 1e3
-  });
-  let attempts = 0;
-  let quota;
-  const present = await (hooks.present?.() ?? presentLocally(spec, engine, hooks));
-  if (present) {
-    log2(`present: ${image} is already here with ${present}; not pulled`);
-    return result({ status: "present", source: "local", ref: image, digest: present });
+function pullImage(spec, sources, engine, options, log2, hooks = {}) {
+  return new ImagePull(spec, engine, options, log2, hooks).run(sources);
+}
+var ImagePull = class {
+  constructor(spec, engine, options, log2, hooks) {
+    this.spec = spec;
+    this.engine = engine;
+    this.options = options;
+    this.log = log2;
+    this.hooks = hooks;
+    this.image = formatReference(spec.upstream);
   }
-  const skipped = [];
-  const sleep = hooks.sleep ?? sleepSeconds;
-  for (const source of sources) {
-    const label = `${source.kind} ${formatReference(source.ref)}`;
+  spec;
+  engine;
+  options;
+  log;
+  hooks;
+  started = performance.now();
+  image;
+  attempts = 0;
+  quota;
+  skipped = [];
+  async run(sources) {
+    const present = await (this.hooks.present?.() ?? presentLocally(this.spec, this.engine, this.hooks));
+    if (present) {
+      this.log(`present: ${this.image} is already here with ${present}; not pulled`);
+      return this.result({ status: "present", source: "local", ref: this.image, digest: present });
+    }
+    for (const source of sources) {
+      const pullRef = await this.trySource(source);
+      if (pullRef === void 0) continue;
+      this.log(`${label(source)}: pulled ${pullRef}`);
+      const { digest, size } = await finish(this.spec, source, pullRef, this.engine, this.options, this.log);
+      return this.result({
+        status: "pulled",
+        source: source.kind,
+        ref: pullRef,
+        digest,
+        ...size !== void 0 && { size },
+        ...this.skipped.length > 0 && { reason: `fell back: ${this.skipped.join("; ")}` }
+      });
+    }
+    return this.result({ status: "failed", source: "none", reason: this.skipped.join("; ") || "no source to try" });
+  }
+  result(fields) {
+    return makeResult(this.image, {
+      attempts: this.attempts,
+      seconds: (performance.now() - this.started) / 1e3,
+      ...this.quota !== void 0 && { quota: this.quota },
+      ...fields
+    });
+  }
+  /** The probe's verdict, then the pull with retries: what was pulled, or undefined (the reason kept). */
+  async trySource(source) {
     let pullRef = formatReference(source.ref);
-    if (hooks.probe) {
-      const verdict = await hooks.probe(source, spec);
-      attempts += hooks.probeFailures?.(source) ?? 0;
-      if (verdict.quota !== void 0) quota = verdict.quota;
+    if (this.hooks.probe) {
+      const verdict = await this.hooks.probe(source, this.spec);
+      this.attempts += this.hooks.probeFailures?.(source) ?? 0;
+      if (verdict.quota !== void 0) this.quota = verdict.quota;
       if (verdict.skip !== void 0) {
-        log2(`${label}: skipped: ${verdict.skip}; next source`);
-        skipped.push(`${label}: ${verdict.skip}`);
-        continue;
+        this.log(`${label(source)}: skipped: ${verdict.skip}; next source`);
+        this.skipped.push(`${label(source)}: ${verdict.skip}`);
+        return void 0;
       }
       if (verdict.pullRef) pullRef = verdict.pullRef;
     }
-    let anonymousTried = false;
     try {
-      await pRetry(
-        async () => {
-          attempts++;
-          await hooks.beforePull?.();
-          const tracker = new PullProgress(await hooks.layers?.(), Date.now());
-          const ticker = hooks.progress ? setInterval(
-            () => hooks.progress?.(`pulling ${image} from ${source.kind}: ${tracker.text(Date.now())}`),
-            PROGRESS_INTERVAL_SECONDS * 1e3
-          ) : void 0;
-          const pullWith = (which2) => which2.pull(pullRef, {
-            ...(spec.platform ?? options.platform) && { platform: spec.platform ?? options.platform },
-            insecure: isLoopback(source.ref.registry),
-            timeoutMs: options.pullTimeoutSeconds * 1e3,
-            onLine: (line) => tracker.onLine(line)
-          });
-          try {
-            let outcome = await pullWith(engine);
-            if (outcome.exitCode !== 0 && !outcome.timedOut && hooks.probe && hooks.anonymousEngine && !anonymousTried && /unauthorized|denied|authentication required/i.test(outcome.stderr)) {
-              anonymousTried = true;
-              log2(`${label}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
-              attempts++;
-              outcome = await pullWith(hooks.anonymousEngine);
-            }
-            if (outcome.exitCode === 0) return;
-            if (outcome.timedOut) {
-              throw new PullFailure(`no result within pull-timeout (${options.pullTimeoutSeconds} s); stopped`, {
-                errorClass: "transient",
-                label: "timeout"
-              });
-            }
-            const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
-            const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), image]);
-            const failure2 = new PullFailure(message, classified);
-            throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
-          } finally {
-            clearInterval(ticker);
-          }
-        },
-        {
-          retries: options.attempts - 1,
-          minTimeout: 0,
-          maxTimeout: 0,
-          shouldRetry: ({ error: error63 }) => error63 instanceof PullFailure,
-          onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
-            if (!(error63 instanceof PullFailure)) return;
-            const { label: kind, retryAfter } = error63.classified;
-            const head = `${label}: attempt ${attemptNumber}/${options.attempts} failed, transient (${kind}): ${error63.message}`;
-            if (retriesLeft === 0) {
-              log2(`${head}; attempts used up, next source`);
-              return;
-            }
-            const wait = backoffSeconds(attemptNumber, options.backoffSeconds, hooks.random, retryAfter);
-            log2(`${head}; retrying in ${wait.toFixed(1)} s`);
-            await sleep(wait);
-          }
-        }
-      );
+      await this.pullWithRetries(source, pullRef);
+      return pullRef;
     } catch (error63) {
       const failure2 = error63 instanceof AbortError ? error63.originalError : error63;
       if (!(failure2 instanceof PullFailure)) throw error63;
       const { errorClass, label: kind } = failure2.classified;
       if (errorClass !== "transient") {
         const why = errorClass === "rate-limited" ? "Docker Hub pull quota spent, not retried" : "permanent";
-        log2(`${label}: ${why} (${kind}): ${failure2.message}; next source at once`);
+        this.log(`${label(source)}: ${why} (${kind}): ${failure2.message}; next source at once`);
       }
-      skipped.push(`${label}: ${errorClass} (${kind}): ${failure2.message}`);
-      continue;
+      this.skipped.push(`${label(source)}: ${errorClass} (${kind}): ${failure2.message}`);
+      return void 0;
     }
-    log2(`${label}: pulled ${pullRef}`);
-    const { digest, size } = await finish(spec, source, pullRef, target, engine, options, log2);
-    return result({
-      status: "pulled",
-      source: source.kind,
-      ref: pullRef,
-      digest,
-      ...size !== void 0 && { size },
-      ...skipped.length > 0 && { reason: `fell back: ${skipped.join("; ")}` },
-      ...quota !== void 0 && { quota }
+  }
+  /** `attempts` tries on transient failures, with backoff (a server's stated wait honoured). */
+  pullWithRetries(source, pullRef) {
+    const { attempts, backoffSeconds: base } = this.options;
+    const sleep = this.hooks.sleep ?? sleepSeconds;
+    const state = { anonymousTried: false };
+    return pRetry(() => this.attempt(source, pullRef, state), {
+      retries: attempts - 1,
+      minTimeout: 0,
+      maxTimeout: 0,
+      shouldRetry: ({ error: error63 }) => error63 instanceof PullFailure,
+      onFailedAttempt: async ({ error: error63, attemptNumber, retriesLeft }) => {
+        if (!(error63 instanceof PullFailure)) return;
+        const { label: kind, retryAfter } = error63.classified;
+        const head = `${label(source)}: attempt ${attemptNumber}/${attempts} failed, transient (${kind}): ${error63.message}`;
+        if (retriesLeft === 0) {
+          this.log(`${head}; attempts used up, next source`);
+          return;
+        }
+        const wait = backoffSeconds(attemptNumber, base, this.hooks.random, retryAfter);
+        this.log(`${head}; retrying in ${wait.toFixed(1)} s`);
+        await sleep(wait);
+      }
     });
   }
-  return result({
-    status: "failed",
-    source: "none",
-    reason: skipped.join("; ") || "no source to try",
-    ...quota !== void 0 && { quota }
-  });
+  /** One try: the engine's pull (and once per source, without stored credentials), classified. */
+  async attempt(source, pullRef, state) {
+    this.attempts++;
+    await this.hooks.beforePull?.();
+    const tracker = new PullProgress(await this.hooks.layers?.(), Date.now());
+    const progress = this.hooks.progress;
+    const ticker = progress ? setInterval(
+      () => progress(`pulling ${this.image} from ${source.kind}: ${tracker.text(Date.now())}`),
+      PROGRESS_INTERVAL_SECONDS * 1e3
+    ) : void 0;
+    const platform2 = this.spec.platform ?? this.options.platform;
+    const pullWith = (which2) => which2.pull(pullRef, {
+      ...platform2 && { platform: platform2 },
+      insecure: isLoopback(source.ref.registry),
+      timeoutMs: this.options.pullTimeoutSeconds * 1e3,
+      onLine: (line) => tracker.onLine(line)
+    });
+    try {
+      let outcome = await pullWith(this.engine);
+      const anonymous = this.hooks.anonymousEngine;
+      if (refusedWithCredentials(outcome) && this.hooks.probe && anonymous && !state.anonymousTried) {
+        state.anonymousTried = true;
+        this.log(`${label(source)}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+        this.attempts++;
+        outcome = await pullWith(anonymous);
+      }
+      if (outcome.exitCode === 0) return;
+      if (outcome.timedOut) {
+        const timeout = { errorClass: "transient", label: "timeout" };
+        throw new PullFailure(`no result within pull-timeout (${this.options.pullTimeoutSeconds} s); stopped`, timeout);
+      }
+      const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+      const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), this.image]);
+      const failure2 = new PullFailure(message, classified);
+      throw classified.errorClass === "transient" ? failure2 : new AbortError(failure2);
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+};
+var label = (source) => `${source.kind} ${formatReference(source.ref)}`;
+function refusedWithCredentials(outcome) {
+  return outcome.exitCode !== 0 && !outcome.timedOut && /unauthorized|denied|authentication required/i.test(outcome.stderr);
 }
-async function finish(spec, source, pullRef, target, engine, options, log2) {
+async function finish(spec, source, pullRef, engine, options, log2) {
+  const target = taggableReference(spec.upstream);
   const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
   const local = await engine.inspect(pullRef);
   const size = local?.size;
@@ -58589,7 +58623,7 @@ async function presentLocally(spec, engine, hooks) {
   return has ? expected : void 0;
 }
 
-// src/pullmode.ts
+// src/modes/pull.ts
 async function pullAll(images, config2, host2, engine, probes) {
   try {
     await engine.check();
@@ -58684,9 +58718,71 @@ async function checkDisk(work, engine, config2, host2) {
   return verdict;
 }
 
+// src/modes/wait.ts
+async function waitForWorkers(host2) {
+  const env = host2.env ?? process.env;
+  const dirs = uncollectedWorkers(env);
+  host2.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
+  if (dirs.length === 0) {
+    host2.setOutput("results", "[]");
+    host2.setOutput("failed", "0");
+    host2.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
+    return void 0;
+  }
+  const results = [];
+  const problems = [];
+  let onFailure = "warn";
+  for (const dir of dirs) {
+    const request = readRequest(dir);
+    const config2 = readConfig((name) => request.inputs[name] ?? "", host2.workspace);
+    if (config2.onFailure === "fail") onFailure = "fail";
+    const collected = await waitForOne(dir, request, config2, host2);
+    results.push(...collected.results);
+    problems.push(...collected.problems);
+    markCollected(dir);
+  }
+  return { results, problems, onFailure };
+}
+async function waitForOne(dir, request, config2, host2) {
+  const rounds = Math.max(1, Math.ceil(request.images.length / config2.concurrency));
+  const allowed = rounds * config2.attempts * config2.pullTimeoutSeconds;
+  const deadline = Date.now() + allowed * 1e3;
+  host2.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
+  let offset = 0;
+  const replay = () => {
+    const chunk = readLogFrom(dir, offset);
+    offset = chunk.offset;
+    if (chunk.text) replayLog(chunk.text, host2.log);
+  };
+  for (; ; ) {
+    replay();
+    const state = readState(dir);
+    if (state?.status === "done") {
+      replay();
+      return { results: state.results ?? [], problems: state.problems ?? [] };
+    }
+    const ended = !state || !isAlive(state.pid);
+    if (ended || Date.now() > deadline) {
+      if (!ended) stopWorker(state.pid);
+      replay();
+      const problem = ended ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above` : `the background pull did not finish within ${allowed} s (pull-timeout \xD7 attempts for each round of concurrency images); stopped`;
+      const why = ended ? "the background worker ended without a result" : "stopped at the wait step's deadline";
+      return { results: unfinished(request, state?.results ?? [], why), problems: [problem] };
+    }
+    await new Promise((resolve5) => setTimeout(resolve5, 250));
+  }
+}
+function unfinished(request, finished, why) {
+  const named = new Set(finished.map((r) => r.image));
+  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
+  return [...finished, ...missing.map((image) => failedResult(image, why))];
+}
+
 // src/setvars.ts
-var import_node_child_process3 = require("node:child_process");
 var import_node_crypto2 = require("node:crypto");
+
+// src/sandbox.ts
+var import_node_child_process3 = require("node:child_process");
 var import_promises5 = require("node:fs/promises");
 var import_node_os4 = require("node:os");
 var import_node_path7 = require("node:path");
@@ -58695,37 +58791,6 @@ var OUTPUT_LIMIT = 64 * 1024;
 var SetVarsError = class extends Error {
   name = "SetVarsError";
 };
-async function fetchScript(url2, options) {
-  const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 3e4, allowRetries: false });
-  const once = async () => {
-    let response;
-    try {
-      response = await client.get(url2);
-    } catch (error63) {
-      throw new TransientError(`no answer (${error63.message})`);
-    }
-    const status = response.message.statusCode ?? 0;
-    if (status === 200) {
-      const body2 = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
-      return { found: true, body: body2 };
-    }
-    const body = await response.readBody().catch(() => "");
-    if (status === 404 || status === 410) return { found: false, status };
-    const classified = classifyHttp(status, new URL(url2).host, response.message.headers, body);
-    if (classified.errorClass === "transient") throw new TransientError(`HTTP ${status} (${classified.label})`, classified.retryAfter);
-    throw new SetVarsError(`HTTP ${status} (${classified.label})`);
-  };
-  try {
-    return await retryTransient("set-vars fetch", once, options, options.log);
-  } catch (error63) {
-    throw new SetVarsError(`cannot fetch set-vars-url ${url2}: ${error63.message}`);
-  } finally {
-    client.dispose();
-  }
-}
-function sha256Hex(body) {
-  return (0, import_node_crypto2.createHash)("sha256").update(body).digest("hex");
-}
 var CALLER = (scriptFile) => [
   "exec 2>&1",
   '__prepull_vars=("$@")',
@@ -58773,115 +58838,131 @@ function scriptIsolation() {
 }
 async function evaluateScript(script, options) {
   const root = await (0, import_promises5.mkdtemp)((0, import_node_path7.join)((0, import_node_os4.tmpdir)(), "prepull-set-vars-"));
-  const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   const isolated = options.isolation ?? { prefix: [], description: "none" };
   try {
-    const dirs = { scripts: (0, import_node_path7.join)(root, "scripts"), home: (0, import_node_path7.join)(root, "home"), work: (0, import_node_path7.join)(root, "work") };
-    await Promise.all(Object.values(dirs).map((dir) => (0, import_promises5.mkdir)(dir)));
-    const scriptFile = ((0, import_node_path7.basename)(options.scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
-    const scriptPath = (0, import_node_path7.join)(dirs.scripts, scriptFile);
-    const callerPath = (0, import_node_path7.join)(dirs.scripts, ".prepull-caller.sh");
-    await (0, import_promises5.writeFile)(scriptPath, script, { mode: 384 });
-    await (0, import_promises5.writeFile)(callerPath, CALLER(scriptFile), { mode: 384 });
-    if (isolated.uid !== void 0) {
-      for (const path of [root, ...Object.values(dirs), scriptPath, callerPath]) await (0, import_promises5.chown)(path, isolated.uid, isolated.uid);
-    }
+    const dirs = await prepare(root, script, options.scriptName, isolated);
     const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
-    const [command = "bash", ...rest] = [...isolated.prefix, "bash", "--noprofile", "--norc", callerPath, ...options.variables];
-    return await new Promise((resolve5, reject) => {
-      const child = (0, import_node_child_process3.spawn)(command, rest, {
-        cwd: dirs.work,
-        env,
-        shell: false,
-        detached: true,
-        // its own process group: whatever it started is stopped with it
-        stdio: ["ignore", "pipe", "pipe", "pipe"]
-      });
-      let output2 = "";
-      let values = "";
-      let timedOut = false;
-      let finished = false;
-      const append = (chunk) => {
-        if (output2.length < OUTPUT_LIMIT) output2 += chunk.toString("utf8");
-      };
-      child.stdout?.on("data", append);
-      child.stderr?.on("data", append);
-      child.stdio[3]?.on("data", (chunk) => {
-        values += chunk.toString("utf8");
-      });
-      const killGroup = () => {
-        try {
-          if (child.pid) process.kill(-child.pid, "SIGKILL");
-        } catch {
-        }
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup();
-        child.kill("SIGKILL");
-      }, timeoutSeconds * 1e3);
-      const finish2 = (code, signal) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        const parsed = {};
-        for (const pair of values.split("\0")) {
-          const eq = pair.indexOf("=");
-          if (eq > 0 && pair.slice(eq + 1) !== "") parsed[pair.slice(0, eq)] = pair.slice(eq + 1);
-        }
-        resolve5({
-          exitCode: code ?? (signal ? 128 : 1),
-          timedOut,
-          output: output2.length > OUTPUT_LIMIT ? `${output2.slice(0, OUTPUT_LIMIT)}
-\u2026 (output cut at 64 KiB)` : output2.replace(/\n$/, ""),
-          values: parsed
-        });
-      };
-      child.on("error", (error63) => {
-        clearTimeout(timer);
-        reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
-      });
-      child.on("exit", (code, signal) => {
-        killGroup();
-        setTimeout(() => {
-          for (const stream of [child.stdout, child.stderr, child.stdio[3]])
-            stream?.destroy?.();
-          finish2(code, signal);
-        }, 200).unref();
-      });
-      child.on("close", (code, signal) => finish2(code, signal));
-    });
+    const [command = "bash", ...args] = [...isolated.prefix, "bash", "--noprofile", "--norc", dirs.caller, ...options.variables];
+    return await runScript(command, args, { cwd: dirs.work, env, timeoutSeconds: options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS });
   } finally {
     await (0, import_promises5.rm)(root, { recursive: true, force: true });
   }
 }
+async function prepare(root, script, scriptName, isolated) {
+  const dirs = { scripts: (0, import_node_path7.join)(root, "scripts"), home: (0, import_node_path7.join)(root, "home"), work: (0, import_node_path7.join)(root, "work") };
+  await Promise.all(Object.values(dirs).map((dir) => (0, import_promises5.mkdir)(dir)));
+  const scriptFile = ((0, import_node_path7.basename)(scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
+  const scriptPath = (0, import_node_path7.join)(dirs.scripts, scriptFile);
+  const caller = (0, import_node_path7.join)(dirs.scripts, ".prepull-caller.sh");
+  await (0, import_promises5.writeFile)(scriptPath, script, { mode: 384 });
+  await (0, import_promises5.writeFile)(caller, CALLER(scriptFile), { mode: 384 });
+  if (isolated.uid !== void 0) {
+    for (const path of [root, ...Object.values(dirs), scriptPath, caller]) await (0, import_promises5.chown)(path, isolated.uid, isolated.uid);
+  }
+  return { ...dirs, caller };
+}
+function runScript(command, args, options) {
+  return new Promise((resolve5, reject) => {
+    const child = (0, import_node_child_process3.spawn)(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      shell: false,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", "pipe"]
+    });
+    let output2 = "";
+    let values = "";
+    let timedOut = false;
+    let finished = false;
+    const append = (chunk) => {
+      if (output2.length < OUTPUT_LIMIT) output2 += chunk.toString("utf8");
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    child.stdio[3]?.on("data", (chunk) => {
+      values += chunk.toString("utf8");
+    });
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+      child.kill("SIGKILL");
+    }, options.timeoutSeconds * 1e3);
+    const finish2 = (code, signal) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      resolve5({ exitCode: code ?? (signal ? 128 : 1), timedOut, output: capped(output2), values: parseValues(values) });
+    };
+    child.on("error", (error63) => {
+      clearTimeout(timer);
+      reject(new SetVarsError(`cannot run bash for the set-vars script: ${error63.message}`));
+    });
+    child.on("exit", (code, signal) => {
+      killGroup();
+      setTimeout(() => {
+        for (const stream of [child.stdout, child.stderr, child.stdio[3]])
+          stream?.destroy?.();
+        finish2(code, signal);
+      }, 200).unref();
+    });
+    child.on("close", (code, signal) => finish2(code, signal));
+  });
+}
+var capped = (output2) => output2.length > OUTPUT_LIMIT ? `${output2.slice(0, OUTPUT_LIMIT)}
+\u2026 (output cut at 64 KiB)` : output2.replace(/\n$/, "");
+function parseValues(values) {
+  const parsed = {};
+  for (const pair of values.split("\0")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0 && pair.slice(eq + 1) !== "") parsed[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return parsed;
+}
+
+// src/setvars.ts
+async function fetchScript(url2, options) {
+  const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 3e4, allowRetries: false });
+  const once = async () => {
+    let response;
+    try {
+      response = await client.get(url2);
+    } catch (error63) {
+      throw new TransientError(`no answer (${error63.message})`);
+    }
+    const status = response.message.statusCode ?? 0;
+    if (status === 200) {
+      const body2 = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
+      return { found: true, body: body2 };
+    }
+    const body = await response.readBody().catch(() => "");
+    if (status === 404 || status === 410) return { found: false, status };
+    const classified = classifyHttp(status, new URL(url2).host, response.message.headers, body);
+    if (classified.errorClass === "transient") throw new TransientError(`HTTP ${status} (${classified.label})`, classified.retryAfter);
+    throw new SetVarsError(`HTTP ${status} (${classified.label})`);
+  };
+  try {
+    return await retryTransient("set-vars fetch", once, options, options.log);
+  } catch (error63) {
+    throw new SetVarsError(`cannot fetch set-vars-url ${url2}: ${error63.message}`);
+  } finally {
+    client.dispose();
+  }
+}
+function sha256Hex(body) {
+  return (0, import_node_crypto2.createHash)("sha256").update(body).digest("hex");
+}
 async function resolveSetVars(config2, log2) {
   const setVars = config2.setVars;
   if (!setVars) return { images: [] };
-  let body;
-  try {
-    const fetched = await fetchScript(setVars.url, {
-      attempts: config2.attempts,
-      backoffSeconds: config2.backoffSeconds,
-      log: (l) => log2.info(l)
-    });
-    if (!fetched.found) {
-      log2.notice(
-        `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`
-      );
-      return { images: [] };
-    }
-    body = fetched.body;
-  } catch (error63) {
-    if (!(error63 instanceof SetVarsError)) throw error63;
-    return fail(error63.message);
-  }
-  if (setVars.sha256) {
-    const actual = sha256Hex(body);
-    if (actual !== setVars.sha256) {
-      return fail(`set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`);
-    }
-  }
+  const fetched = await fetchChecked(setVars, config2, log2);
+  if (typeof fetched === "string") return { images: [], problem: fetched };
+  if (fetched === void 0) return { images: [] };
   const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
   const isolation2 = await scriptIsolation();
   if (isolation2.prefix.length > 0) log2.info(`set-vars: the script runs in ${isolation2.description}: it cannot see this step's processes`);
@@ -58890,32 +58971,52 @@ async function resolveSetVars(config2, log2) {
       `set-vars: no isolation from this step's processes is available here (${isolation2.description.replace(/^none \((.*)\)$/, "$1")}): the script could read this step's environment, github-token included, at /proc/<pid>/environ; pin it with set-vars-sha256`
     );
   }
-  const evaluation = await evaluateScript(body, { env: setVars.env, variables: setVars.variables, scriptName, isolation: isolation2 });
+  const evaluation = await evaluateScript(fetched, { env: setVars.env, variables: setVars.variables, scriptName, isolation: isolation2 });
   if (evaluation.output !== "") log2.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
-  if (evaluation.timedOut)
-    return fail(
-      `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`
+  return readBack(evaluation, setVars.variables, log2);
+}
+async function fetchChecked(setVars, config2, log2) {
+  let fetched;
+  try {
+    fetched = await fetchScript(setVars.url, { attempts: config2.attempts, backoffSeconds: config2.backoffSeconds, log: (l) => log2.info(l) });
+  } catch (error63) {
+    if (!(error63 instanceof SetVarsError)) throw error63;
+    return error63.message;
+  }
+  if (!fetched.found) {
+    log2.notice(
+      `set-vars-url answered HTTP ${fetched.status}: there is no set-vars script at ${setVars.url} (a ref without it); no images from it, skipped`
     );
+    return void 0;
+  }
+  const actual = sha256Hex(fetched.body);
+  if (setVars.sha256 && actual !== setVars.sha256) {
+    return `set-vars script refused: its sha256 is ${actual}, set-vars-sha256 pins ${setVars.sha256}; it was not run`;
+  }
+  return fetched.body;
+}
+function readBack(evaluation, variables, log2) {
+  if (evaluation.timedOut) {
+    const problem = `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`;
+    return { images: [], problem };
+  }
   const last = evaluation.output.trim().split("\n").pop() ?? "";
   if (evaluation.exitCode === 1) {
     log2.notice(`set-vars script exited with status 1${last ? ` (${last})` : ""}: no image for this set-vars-env; skipped`);
     return { images: [] };
   }
   if (evaluation.exitCode !== 0) {
-    return fail(`set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it`);
+    return { images: [], problem: `set-vars script exited with status ${evaluation.exitCode}${last ? `: ${last}` : ""}; no image from it` };
   }
   const images = [];
   const unset = [];
-  for (const variable of setVars.variables) {
+  for (const variable of variables) {
     const value = evaluation.values[variable];
     if (value === void 0) unset.push(variable);
     else images.push(parseImageLine(value, `set-vars ${variable}`));
   }
   for (const spec of images) if (!("message" in spec)) log2.info(`set-vars: ${spec.origin} = ${formatReference(spec.upstream)}`);
   return unset.length > 0 ? { images, problem: `set-vars script left ${unset.join(", ")} unset or empty` } : { images };
-  function fail(problem) {
-    return { images: [], problem };
-  }
 }
 
 // src/main.ts
@@ -58933,7 +59034,11 @@ async function run(host2) {
   }
   if (config2.githubToken) host2.setSecret(config2.githubToken);
   const { log: log2 } = host2;
-  if (config2.mode === "wait") return waitForWorkers(host2);
+  if (config2.mode === "wait") {
+    const collected = await waitForWorkers(host2);
+    if (!collected) return { results: [], failed: true };
+    return finishRun(collected.results, collected.problems, collected.onFailure, host2);
+  }
   const problems = [];
   const named = [...config2.images, ...config2.imageErrors];
   if (config2.setVars) {
@@ -58968,69 +59073,6 @@ async function run(host2) {
   }
   const results = [...invalid, ...images.length > 0 ? await processImages(images, config2, host2) : []];
   return finishRun(results, problems, config2.onFailure, host2);
-}
-async function waitForWorkers(host2) {
-  const env = host2.env ?? process.env;
-  const dirs = uncollectedWorkers(env);
-  host2.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
-  if (dirs.length === 0) {
-    host2.setOutput("results", "[]");
-    host2.setOutput("failed", "0");
-    host2.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
-    return { results: [], failed: true };
-  }
-  const results = [];
-  const problems = [];
-  let onFailure = "warn";
-  for (const dir of dirs) {
-    const request = readRequest(dir);
-    const config2 = readConfig((name) => request.inputs[name] ?? "", host2.workspace);
-    if (config2.onFailure === "fail") onFailure = "fail";
-    const rounds = Math.max(1, Math.ceil(request.images.length / config2.concurrency));
-    const allowed = rounds * config2.attempts * config2.pullTimeoutSeconds;
-    const deadline = Date.now() + allowed * 1e3;
-    host2.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
-    let offset = 0;
-    const replay = () => {
-      const chunk = readLogFrom(dir, offset);
-      offset = chunk.offset;
-      if (chunk.text) replayLog(chunk.text, host2.log);
-    };
-    for (; ; ) {
-      replay();
-      const state = readState(dir);
-      if (state?.status === "done") {
-        replay();
-        results.push(...state.results ?? []);
-        problems.push(...state.problems ?? []);
-        break;
-      }
-      const ended = !state || !isAlive(state.pid);
-      if (ended || Date.now() > deadline) {
-        if (!ended) stopWorker(state.pid);
-        replay();
-        problems.push(
-          ended ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above` : `the background pull did not finish within ${allowed} s (pull-timeout \xD7 attempts for each round of concurrency images); stopped`
-        );
-        results.push(
-          ...unfinished(
-            request,
-            state?.results ?? [],
-            ended ? "the background worker ended without a result" : "stopped at the wait step's deadline"
-          )
-        );
-        break;
-      }
-      await new Promise((resolve5) => setTimeout(resolve5, 250));
-    }
-    markCollected(dir);
-  }
-  return finishRun(results, problems, onFailure, host2);
-}
-function unfinished(request, finished, why) {
-  const named = new Set(finished.map((r) => r.image));
-  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
-  return [...finished, ...missing.map((image) => failedResult(image, why))];
 }
 function imagesNamed(getInput) {
   return parseLines(getInput("images"), { inlineComments: true }).flatMap(({ text }) => {

@@ -1,7 +1,7 @@
 // images-from: the images a build's own files name. Dockerfiles are read with dockerfile-ast
 // (the parser of VS Code's Docker tooling), compose files with yaml; the substitution rules
 // (Dockerfile ARGs, compose interpolation) are pure functions here, table-tested.
-import { DockerfileParser } from "dockerfile-ast";
+import { Copy, DockerfileParser, From, type Instruction, Run } from "dockerfile-ast";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar, type YAMLMap } from "yaml";
 
 /** One image a build file names. */
@@ -98,46 +98,60 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
     const keyword = instruction.getKeyword().toUpperCase();
     const line = instruction.getRange().start.line + 1;
     if (keyword === "ARG") {
-      for (const argument of instruction.getArguments()) {
-        const [name = "", ...rest] = argument.getValue().split("=");
-        const scope = seenFrom ? stageArgs : globalArgs;
-        const declaredDefault = rest.length > 0 ? expandVariables(rest.join("="), lookupIn(scope)).value : undefined;
-        // In a stage, `ARG NAME` without a default brings the global value in.
-        const inherited = seenFrom && rest.length === 0 ? globalArgs.get(name) : undefined;
-        scope.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
-      }
+      declareArgs(
+        instruction.getArguments().map((a) => a.getValue()),
+        seenFrom ? stageArgs : globalArgs,
+        seenFrom ? globalArgs : undefined,
+        buildArgs,
+      );
       continue;
     }
-    if (keyword === "FROM") {
+    if (instruction instanceof From) {
       seenFrom = true;
-      const from = instruction as unknown as {
-        getImage(): string | null;
-        getBuildStage(): string | null;
-        getPlatformFlag(): { getValue(): string | null } | null;
-      };
-      const platformFlag = from.getPlatformFlag()?.getValue() ?? undefined;
-      const platform = platformFlag && !platformFlag.includes("$") ? platformFlag : undefined;
-      const image = from.getImage();
-      if (image) add(image, line, globalArgs, "FROM", platform);
-      const stage = from.getBuildStage();
+      const platformFlag = instruction.getPlatformFlag()?.getValue() ?? undefined;
+      const image = instruction.getImage();
+      if (image) add(image, line, globalArgs, "FROM", platformFlag && !platformFlag.includes("$") ? platformFlag : undefined);
+      const stage = instruction.getBuildStage();
       if (stage) stages.add(stage.toLowerCase());
       stages.add(String(stageIndex++));
       stageArgs = new Map();
       continue;
     }
-    const flags = (instruction as unknown as { getFlags?(): { getName(): string; getValue(): string | null }[] }).getFlags?.() ?? [];
     const scope = new Map([...globalArgs, ...stageArgs]);
-    for (const flag of flags) {
-      const value = flag.getValue();
-      if (!value) continue;
-      if (keyword === "COPY" && flag.getName() === "from") add(value, line, scope, "COPY --from");
-      if (keyword === "RUN" && flag.getName() === "mount") {
-        const from = mountFrom(value);
-        if (from) add(from, line, scope, "RUN --mount from");
-      }
-    }
+    for (const [what, value] of flagImages(instruction)) add(value, line, scope, what);
   }
   return { images, warnings };
+}
+
+type Scope = Map<string, string | undefined>;
+
+/** `COPY --from=X` and `RUN --mount=…,from=X`: what may name an image (a stage is left out by the caller). */
+function flagImages(instruction: Instruction): [string, string][] {
+  const found: [string, string][] = [];
+  if (!(instruction instanceof Copy) && !(instruction instanceof Run)) return found;
+  for (const flag of instruction.getFlags()) {
+    const value = flag.getValue();
+    if (!value) continue;
+    if (instruction instanceof Copy && flag.getName() === "from") found.push(["COPY --from", value]);
+    const from = instruction instanceof Run && flag.getName() === "mount" ? mountFrom(value) : undefined;
+    if (from) found.push(["RUN --mount from", from]);
+  }
+  return found;
+}
+
+/** `ARG NAME[=default]…`: build-args first, then the default; in a stage, `ARG NAME` brings the global value in. */
+function declareArgs(
+  declarations: readonly string[],
+  scope: Scope,
+  globals: Scope | undefined,
+  buildArgs: ReadonlyMap<string, string>,
+): void {
+  for (const declaration of declarations) {
+    const [name = "", ...rest] = declaration.split("=");
+    const declaredDefault = rest.length > 0 ? expandVariables(rest.join("="), (n) => scope.get(n)).value : undefined;
+    const inherited = globals && rest.length === 0 ? globals.get(name) : undefined;
+    scope.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
+  }
 }
 
 /** `.env` lines as compose reads them: `NAME=value`, quotes removed, `#` comments and blank lines ignored. */
@@ -191,7 +205,7 @@ export function composeImages(content: string, file: string, lookup: Lookup): Co
     const range = (node as { range?: [number, number, number] } | undefined)?.range;
     return range ? lines.linePos(range[0]).line : 0;
   };
-  const text = (node: unknown, where: number): string | undefined => {
+  const text: Text = (node, where) => {
     if (!isScalar(node) || node.value === null || node.value === undefined) return undefined;
     const { value, missing } = expandVariables(String((node as Scalar).value), lookup, { dollarEscape: true });
     if (missing.length > 0) {
@@ -210,31 +224,7 @@ export function composeImages(content: string, file: string, lookup: Lookup): Co
     const platform = platformNode ? text(platformNode, lineOf(platformNode)) : undefined;
     const build: unknown = definition.get("build", true);
     if (build !== undefined && build !== null) {
-      const where = lineOf(build);
-      let context = ".";
-      let dockerfile = "Dockerfile";
-      const args = new Map<string, string>();
-      if (isScalar(build)) context = text(build, where) ?? ".";
-      else if (isMap(build)) {
-        const map = build as YAMLMap;
-        context = text(map.get("context", true), where) ?? ".";
-        dockerfile = text(map.get("dockerfile", true), where) ?? "Dockerfile";
-        const argsNode = map.get("args", true);
-        if (isMap(argsNode)) {
-          for (const item of argsNode.items) {
-            const value = text(item.value, lineOf(item.value));
-            if (value !== undefined) args.set(String(isScalar(item.key) ? item.key.value : item.key), value);
-          }
-        } else if (isSeq(argsNode)) {
-          for (const item of argsNode.items) {
-            const entry = text(item, lineOf(item));
-            const eq = entry?.indexOf("=") ?? -1;
-            if (entry && eq > 0) args.set(entry.slice(0, eq), entry.slice(eq + 1));
-          }
-        }
-      }
-      const path = dockerfile.startsWith("/") ? dockerfile : `${context.replace(/\/+$/, "")}/${dockerfile}`;
-      builds.push({ service, line: where, dockerfile: path, args, ...(platform && { platform }) });
+      builds.push(readBuild(service, build, text, lineOf, platform));
       continue;
     }
     const imageNode = definition.get("image", true);
@@ -244,6 +234,37 @@ export function composeImages(content: string, file: string, lookup: Lookup): Co
     if (image) images.push({ text: image, line, ...(platform && { platform }) });
   }
   return { images, warnings, builds };
+}
+
+type Text = (node: unknown, line: number) => string | undefined;
+
+/** A service's `build:` (a context path, or `context`, `dockerfile`, `args` as a map or a list). */
+function readBuild(service: string, build: unknown, text: Text, lineOf: (node: unknown) => number, platform?: string): ComposeBuild {
+  const where = lineOf(build);
+  let context = ".";
+  let dockerfile = "Dockerfile";
+  const args = new Map<string, string>();
+  if (isScalar(build)) context = text(build, where) ?? ".";
+  else if (isMap(build)) {
+    const map = build as YAMLMap;
+    context = text(map.get("context", true), where) ?? ".";
+    dockerfile = text(map.get("dockerfile", true), where) ?? "Dockerfile";
+    const argsNode = map.get("args", true);
+    if (isMap(argsNode)) {
+      for (const item of argsNode.items) {
+        const value = text(item.value, lineOf(item.value));
+        if (value !== undefined) args.set(String(isScalar(item.key) ? item.key.value : item.key), value);
+      }
+    } else if (isSeq(argsNode)) {
+      for (const item of argsNode.items) {
+        const entry = text(item, lineOf(item));
+        const eq = entry?.indexOf("=") ?? -1;
+        if (entry && eq > 0) args.set(entry.slice(0, eq), entry.slice(eq + 1));
+      }
+    }
+  }
+  const path = dockerfile.startsWith("/") ? dockerfile : `${context.replace(/\/+$/, "")}/${dockerfile}`;
+  return { service, line: where, dockerfile: path, args, ...(platform && { platform }) };
 }
 
 export type BuildFileKind = "dockerfile" | "compose";

@@ -97,16 +97,12 @@ export function runCommand(command: string, args: readonly string[], options: Ru
 
 const InspectSchema = z.array(
   z.object({
-    Id: z.string(),
-    RepoTags: z.array(z.string()).nullish(),
     RepoDigests: z.array(z.string()).nullish(),
     Size: z.number().optional(),
   }),
 );
 
 export interface LocalImage {
-  readonly id: string;
-  readonly repoTags: readonly string[];
   readonly repoDigests: readonly string[];
   readonly size?: number;
 }
@@ -189,8 +185,6 @@ export class Engine {
     const [image] = InspectSchema.parse(JSON.parse(result.stdout));
     if (!image) return undefined;
     return {
-      id: image.Id,
-      repoTags: image.RepoTags ?? [],
       repoDigests: image.RepoDigests ?? [],
       ...(image.Size !== undefined && { size: image.Size }),
     };

@@ -2,8 +2,11 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./plan.js";
-import { formatReference, parseReference, parseRepository, type Reference, repositoryOf } from "./reference.js";
+import { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
+import { parseRepository, type Reference, repositoryOf } from "./reference.js";
+import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./sources.js";
+
+export { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
 
 export type GetInput = (name: string) => string;
 
@@ -38,7 +41,7 @@ export class InputError extends Error {
   constructor(
     readonly input: string,
     message: string,
-    readonly line?: number,
+    line?: number,
   ) {
     super(`input '${input}'${line !== undefined ? ` line ${line}` : ""}: ${message}`);
   }
@@ -61,25 +64,6 @@ export function parseLines(text: string, options: { inlineComments?: boolean } =
     lines.push({ text: content, line: index + 1 });
   });
   return lines;
-}
-
-/** An image to pre-pull and where it was named. */
-export interface ImageSpec {
-  /** normalised upstream reference */
-  readonly upstream: Reference;
-  /** `UPSTREAM => MIRROR` on its line */
-  readonly explicitMirror?: Reference;
-  /** e.g. `images line 3`, `images-file spec.txt line 2`, `set-vars CONTAINER_SOURCE`; several, `; `-joined, once merged */
-  readonly origin: string;
-  /** a platform the build file fixes for this image (`FROM --platform=linux/arm64`); else `platform` */
-  readonly platform?: string;
-}
-
-/** A line that named no valid image: reported as a failed result, the other images still go ahead. */
-export interface ImageLineError {
-  readonly text: string;
-  readonly origin: string;
-  readonly message: string;
 }
 
 export const MODES = ["pull", "plan", "mirror", "wait"] as const;
@@ -145,8 +129,10 @@ function scalar<T>(name: string, value: string, schema: z.ZodType<T>, expected: 
 
 const intIn = (min: number, max: number) => z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 
+type Get = (name: string) => string;
+
 export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config {
-  const get = (name: string): string => {
+  const get: Get = (name) => {
     const value = getRaw(name).trim();
     return value === "" ? (DEFAULTS[name] ?? "") : value;
   };
@@ -158,33 +144,74 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
   };
   const oneOf = <T extends string>(name: string, values: readonly T[]): T =>
     scalar(name, get(name), z.enum(values as [T, ...T[]]), `one of ${values.join(", ")}`);
+  const { images, imageErrors } = readImages(get, workspace);
+  const setVars = readSetVars(get, getRaw);
+  const platform = get("platform");
+  if (platform !== "" && !PLATFORM_RE.test(platform)) {
+    throw new InputError("platform", `"${platform}" is not os/arch[/variant], e.g. linux/arm64`);
+  }
+  const githubToken = get("github-token");
+  return {
+    images: mergeImages(images),
+    imageErrors,
+    ...(setVars && { setVars }),
+    imagesFrom: parseLines(get("images-from"), { inlineComments: true }),
+    buildArgs: new Map(Object.entries(readPairs(get, "build-args", "NAME=value with an ARG name"))),
+    workspace,
+    mirrors: readMirrors(get),
+    mirrorMap: readMirrorMap(get),
+    verify: oneOf("verify", ["digest", "none"] as const),
+    attempts: scalar("attempts", get("attempts"), intIn(1, 100), "a whole number from 1 to 100"),
+    backoffSeconds: scalar("backoff", get("backoff"), SECONDS, "a number of seconds from 0 to 60"),
+    pullTimeoutSeconds: scalar("pull-timeout", get("pull-timeout"), intIn(1, 86400), "a whole number of seconds from 1 to 86400"),
+    concurrency: scalar("concurrency", get("concurrency"), intIn(1, 32), "a whole number from 1 to 32"),
+    ...(platform !== "" && { platform }),
+    engine: oneOf("engine", ["docker", "podman"] as const),
+    ...(githubToken !== "" && { githubToken }),
+    onFailure: oneOf("on-failure", ["warn", "fail"] as const),
+    keepMirrorTag: bool("keep-mirror-tag"),
+    mode: oneOf("mode", MODES),
+    background: bool("background"),
+  };
+}
 
-  const mirrors = parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {
+const SECONDS = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/)
+  .transform(Number)
+  .pipe(z.number().min(0).max(60));
+
+function readMirrors(get: Get): MirrorRule[] {
+  return parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {
     try {
       return parseMirrorRule(text, line);
     } catch (error) {
       throw new InputError("mirrors", `"${text}": ${(error as Error).message}`, line);
     }
   });
+}
 
+function readMirrorMap(get: Get): MirrorMap {
   const mirrorMap = new Map<string, Reference>();
   for (const { text, line } of parseLines(get("mirror-map"), { inlineComments: true })) {
     const parts = text.split("=>");
     if (parts.length !== 2) throw new InputError("mirror-map", `"${text}" is not "UPSTREAM_REPOSITORY => MIRROR_REPOSITORY"`, line);
     try {
-      const from = parseRepository(parts[0] ?? "");
-      mirrorMap.set(repositoryOf(from), parseRepository(parts[1] ?? ""));
+      mirrorMap.set(repositoryOf(parseRepository(parts[0] ?? "")), parseRepository(parts[1] ?? ""));
     } catch (error) {
       throw new InputError("mirror-map", `"${text}": ${(error as Error).message}`, line);
     }
   }
+  return mirrorMap;
+}
 
+/** `images` and `images-file`: every valid line an image, every invalid one an error naming it. */
+function readImages(get: Get, workspace: string): { images: ImageSpec[]; imageErrors: ImageLineError[] } {
   const imageErrors: ImageLineError[] = [];
   const images: ImageSpec[] = [];
   const addImages = (text: string, where: string) => {
     for (const { text: item, line } of parseLines(text, { inlineComments: true })) {
-      const origin = `${where} line ${line}`;
-      const parsed = parseImageLine(item, origin);
+      const parsed = parseImageLine(item, `${where} line ${line}`);
       if ("message" in parsed) imageErrors.push(parsed);
       else images.push(parsed);
     }
@@ -204,124 +231,52 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
     }
     addImages(content, `images-file ${imagesFile}`);
   }
+  return { images, imageErrors };
+}
 
+/** `NAME=value` lines (set-vars-env, build-args); a value in matching quotes is unquoted. */
+function readPairs(get: Get, input: string, expected: string): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const { text, line } of parseLines(get(input))) {
+    const eq = text.indexOf("=");
+    const key = eq > 0 ? text.slice(0, eq).trim() : "";
+    if (!VARIABLE_RE.test(key)) throw new InputError(input, `"${text}" is not ${expected}`, line);
+    pairs[key] = unquote(text.slice(eq + 1).trim());
+  }
+  return pairs;
+}
+
+function readSetVars(get: Get, getRaw: GetInput): SetVarsConfig | undefined {
   const setVarsUrl = get("set-vars-url");
-  let setVars: SetVarsConfig | undefined;
-  if (setVarsUrl !== "") {
-    let url: URL;
-    try {
-      url = new URL(setVarsUrl);
-    } catch {
-      throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
-    }
-    const env: Record<string, string> = {};
-    for (const { text, line } of parseLines(get("set-vars-env"))) {
-      const eq = text.indexOf("=");
-      const key = eq > 0 ? text.slice(0, eq).trim() : "";
-      if (!VARIABLE_RE.test(key)) throw new InputError("set-vars-env", `"${text}" is not KEY=VALUE with a shell variable name`, line);
-      env[key] = unquote(text.slice(eq + 1).trim());
-    }
-    const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
-      if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
-      return text;
-    });
-    const sha256 = get("set-vars-sha256").toLowerCase();
-    if (sha256 !== "" && !/^[a-f0-9]{64}$/.test(sha256.replace(/^sha256:/, ""))) {
-      throw new InputError("set-vars-sha256", `"${sha256}" is not a sha256 (64 hexadecimal digits)`);
-    }
-    setVars = { url: url.toString(), env, variables, ...(sha256 !== "" && { sha256: sha256.replace(/^sha256:/, "") }) };
-  } else {
+  if (setVarsUrl === "") {
     for (const name of ["set-vars-env", "set-vars-sha256"]) {
       if (getRaw(name).trim() !== "") throw new InputError(name, "is set but set-vars-url is empty");
     }
+    return undefined;
   }
-
-  const buildArgs = new Map<string, string>();
-  for (const { text, line } of parseLines(get("build-args"))) {
-    const eq = text.indexOf("=");
-    const key = eq > 0 ? text.slice(0, eq).trim() : "";
-    if (!VARIABLE_RE.test(key)) throw new InputError("build-args", `"${text}" is not NAME=value with an ARG name`, line);
-    buildArgs.set(key, unquote(text.slice(eq + 1).trim()));
-  }
-  const imagesFrom = parseLines(get("images-from"), { inlineComments: true });
-
-  const platform = get("platform");
-  if (platform !== "" && !PLATFORM_RE.test(platform)) {
-    throw new InputError("platform", `"${platform}" is not os/arch[/variant], e.g. linux/arm64`);
-  }
-  const githubToken = get("github-token");
-
-  return {
-    images: mergeImages(images),
-    imageErrors,
-    ...(setVars && { setVars }),
-    imagesFrom,
-    buildArgs,
-    workspace,
-    mirrors,
-    mirrorMap,
-    verify: oneOf("verify", ["digest", "none"] as const),
-    attempts: scalar("attempts", get("attempts"), intIn(1, 100), "a whole number from 1 to 100"),
-    backoffSeconds: scalar(
-      "backoff",
-      get("backoff"),
-      z
-        .string()
-        .regex(/^\d+(\.\d+)?$/)
-        .transform(Number)
-        .pipe(z.number().min(0).max(60)),
-      "a number of seconds from 0 to 60",
-    ),
-    pullTimeoutSeconds: scalar("pull-timeout", get("pull-timeout"), intIn(1, 86400), "a whole number of seconds from 1 to 86400"),
-    concurrency: scalar("concurrency", get("concurrency"), intIn(1, 32), "a whole number from 1 to 32"),
-    ...(platform !== "" && { platform }),
-    engine: oneOf("engine", ["docker", "podman"] as const),
-    ...(githubToken !== "" && { githubToken }),
-    onFailure: oneOf("on-failure", ["warn", "fail"] as const),
-    keepMirrorTag: bool("keep-mirror-tag"),
-    mode: oneOf("mode", MODES),
-    background: bool("background"),
-  };
-}
-
-/** One `images` line: `UPSTREAM` or `UPSTREAM => MIRROR` (a mirror without tag takes upstream's). */
-export function parseImageLine(text: string, origin: string): ImageSpec | ImageLineError {
-  const parts = text.split("=>").map((part) => part.trim());
+  let url: URL;
   try {
-    if (parts.length > 2) throw new Error(`more than one "=>"`);
-    const upstream = parseReference(parts[0] ?? "");
-    if (parts.length === 1) return { upstream, origin };
-    let explicitMirror = parseReference(parts[1] ?? "");
-    if (explicitMirror.tag === undefined && explicitMirror.digest === undefined) {
-      const { tag, digest } = upstream;
-      explicitMirror = { ...explicitMirror, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
-    } else if (explicitMirror.digest === undefined && upstream.digest !== undefined) {
-      // `UPSTREAM@sha256:… => MIRROR:tag`: the pin holds on the mirror side too.
-      explicitMirror = { ...explicitMirror, digest: upstream.digest };
-    }
-    return { upstream, explicitMirror, origin };
-  } catch (error) {
-    return { text, origin, message: `invalid reference "${text}": ${(error as Error).message}` };
+    url = new URL(setVarsUrl);
+  } catch {
+    throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
   }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
+  const env = readPairs(get, "set-vars-env", "KEY=VALUE with a shell variable name");
+  const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
+    if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
+    return text;
+  });
+  const sha256 = get("set-vars-sha256")
+    .toLowerCase()
+    .replace(/^sha256:/, "");
+  if (sha256 !== "" && !/^[a-f0-9]{64}$/.test(sha256)) {
+    throw new InputError("set-vars-sha256", `"${get("set-vars-sha256")}" is not a sha256 (64 hexadecimal digits)`);
+  }
+  return { url: url.toString(), env, variables, ...(sha256 !== "" && { sha256 }) };
 }
 
 /** A value in matching quotes means what is inside them, as in a dotenv line: `"_2_28"` and `'_2_28'` are `_2_28`. */
 export function unquote(value: string): string {
   const match = value.match(/^(["'])(.*)\1$/s);
   return match ? (match[2] ?? "") : value;
-}
-
-/** One list: the same image (and platform) named twice is one entry whose origin names every place. */
-export function mergeImages(images: readonly ImageSpec[]): ImageSpec[] {
-  const merged = new Map<string, ImageSpec>();
-  for (const image of images) {
-    const key = `${formatReference(image.upstream)} ${image.platform ?? ""}`;
-    const seen = merged.get(key);
-    if (!seen) merged.set(key, image);
-    else if (!seen.origin.split("; ").includes(image.origin)) merged.set(key, { ...seen, origin: `${seen.origin}; ${image.origin}` });
-  }
-  return [...merged.values()];
 }

@@ -1,17 +1,6 @@
 // The run, as orchestration only: read inputs, resolve images, hand them to the mode, report.
 import { tmpdir } from "node:os";
-import {
-  isAlive,
-  markCollected,
-  readLogFrom,
-  readRequest,
-  readState,
-  startWorker,
-  stopWorker,
-  uncollectedWorkers,
-  type WorkerRequest,
-  writeState,
-} from "./background.js";
+import { readRequest, startWorker, type WorkerRequest, writeState } from "./background.js";
 import { Engine } from "./engine.js";
 import { EngineAuth } from "./engineconfig.js";
 import type { Host } from "./host.js";
@@ -27,15 +16,16 @@ import {
   parseLines,
   readConfig,
 } from "./inputs.js";
-import { mirrorImages } from "./mirror.js";
-import { planAll } from "./planmode.js";
-import { probeHooks } from "./probe.js";
-import { pullAll } from "./pullmode.js";
+import { mirrorImages } from "./modes/mirror.js";
+import { planAll } from "./modes/plan.js";
+import { pullAll } from "./modes/pull.js";
+import { waitForWorkers } from "./modes/wait.js";
+import { probeHooks } from "./probehooks.js";
 import { formatReference } from "./reference.js";
 import { Credentials } from "./registry/auth.js";
 import { RegistryClient } from "./registry/client.js";
 import { platformSpec } from "./registry/manifests.js";
-import { failedResult, type Result, replayLog, resultsJson, summaryMarkdown } from "./report.js";
+import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
 import { resolveSetVars } from "./setvars.js";
 
 export type { Host } from "./host.js";
@@ -61,7 +51,11 @@ export async function run(host: Host): Promise<RunOutcome> {
   }
   if (config.githubToken) host.setSecret(config.githubToken);
   const { log } = host;
-  if (config.mode === "wait") return waitForWorkers(host);
+  if (config.mode === "wait") {
+    const collected = await waitForWorkers(host);
+    if (!collected) return { results: [], failed: true };
+    return finishRun(collected.results, collected.problems, collected.onFailure, host);
+  }
 
   const problems: string[] = [];
   const named: (ImageSpec | ImageLineError)[] = [...config.images, ...config.imageErrors];
@@ -117,81 +111,6 @@ export async function runWorker(host: Host, dir: string, request: WorkerRequest 
     problems.push(`background worker failed: ${(error as Error).message}`);
   }
   writeState(dir, { status: "done", pid, results, problems, finished: new Date().toISOString() });
-}
-
-/**
- * mode: wait — stream each uncollected worker's log until it is done, then report. The deadline
- * leaves room for the whole list: every round of `concurrency` images may use pull-timeout on
- * each of its attempts. At the deadline the worker is stopped; images it had finished keep
- * their results, the rest fail.
- */
-async function waitForWorkers(host: Host): Promise<RunOutcome> {
-  const env = host.env ?? process.env;
-  const dirs = uncollectedWorkers(env);
-  host.setOutput("images", dirs.flatMap((dir) => readRequest(dir).images.map((spec) => formatReference(spec.upstream))).join("\n"));
-  if (dirs.length === 0) {
-    host.setOutput("results", "[]");
-    host.setOutput("failed", "0");
-    host.setFailed("mode: wait found no background pull in this job to wait for: start one earlier with background: true");
-    return { results: [], failed: true };
-  }
-  const results: Result[] = [];
-  const problems: string[] = [];
-  let onFailure: Config["onFailure"] = "warn";
-  for (const dir of dirs) {
-    const request = readRequest(dir);
-    // The background step's own settings: it decided how long its pulls may take.
-    const config = readConfig((name) => request.inputs[name] ?? "", host.workspace);
-    if (config.onFailure === "fail") onFailure = "fail";
-    const rounds = Math.max(1, Math.ceil(request.images.length / config.concurrency));
-    const allowed = rounds * config.attempts * config.pullTimeoutSeconds;
-    const deadline = Date.now() + allowed * 1000;
-    host.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
-    let offset = 0;
-    const replay = () => {
-      const chunk = readLogFrom(dir, offset);
-      offset = chunk.offset;
-      if (chunk.text) replayLog(chunk.text, host.log);
-    };
-    for (;;) {
-      replay();
-      const state = readState(dir);
-      if (state?.status === "done") {
-        replay();
-        results.push(...(state.results ?? []));
-        problems.push(...(state.problems ?? []));
-        break;
-      }
-      const ended = !state || !isAlive(state.pid);
-      if (ended || Date.now() > deadline) {
-        if (!ended) stopWorker(state.pid);
-        replay();
-        problems.push(
-          ended
-            ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`
-            : `the background pull did not finish within ${allowed} s (pull-timeout × attempts for each round of concurrency images); stopped`,
-        );
-        results.push(
-          ...unfinished(
-            request,
-            state?.results ?? [],
-            ended ? "the background worker ended without a result" : "stopped at the wait step's deadline",
-          ),
-        );
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    markCollected(dir);
-  }
-  return finishRun(results, problems, onFailure, host);
-}
-
-/** The results a stopped worker had written, and a failed one for each image it had not finished. */
-function unfinished(request: WorkerRequest, finished: readonly Result[], why: string): Result[] {
-  const named = new Set(finished.map((r) => r.image));
-  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
-  return [...finished, ...missing.map((image) => failedResult(image, why))];
 }
 
 /** The valid references of the `images` input, for the `images` output when another input stopped the run. */

@@ -2,11 +2,9 @@
 // content against upstream, read Docker Hub's quota. Used by pull mode (as PullHooks) and
 // by plan mode (which pulls nothing).
 import type { ImageSpec } from "./inputs.js";
-import type { Source } from "./plan.js";
 import { classifyHttp, parseQuota, type Quota, quotaText, registryErrorText } from "./policy.js";
 import type { Layer } from "./progress.js";
-import type { ProbeVerdict, PullHooks } from "./pull.js";
-import { digestReference, formatReference, manifestSelector, type Reference } from "./reference.js";
+import { formatReference, manifestSelector, type Reference } from "./reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
 import { type ParsedManifest, type PlatformSpec, parseManifest, pickPlatform, platformSpec, sha256Digest } from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
@@ -14,7 +12,7 @@ import { type VerifyFacts, verifyMirror } from "./verify.js";
 
 /** What a HEAD of one source's manifest said, after retries. */
 export type HeadOutcome =
-  | { readonly kind: "found"; readonly digest: string; readonly mediaType: string; readonly quota?: Quota }
+  | { readonly kind: "found"; readonly digest: string; readonly quota?: Quota }
   | { readonly kind: "missing"; readonly detail: string }
   | { readonly kind: "refused"; readonly detail: string }
   | { readonly kind: "rate-limited"; readonly detail: string; readonly quota?: Quota }
@@ -91,12 +89,11 @@ export class ImageProbe {
     const { status } = response;
     if (status === 200) {
       const digest = headerText(response.headers["docker-content-digest"]);
-      if (/^sha256:[a-f0-9]{64}$/.test(digest))
-        return { kind: "found", digest, mediaType: headerText(response.headers["content-type"]), ...(quota && { quota }) };
+      if (/^sha256:[a-f0-9]{64}$/.test(digest)) return { kind: "found", digest, ...(quota && { quota }) };
       // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
       const got = await this.client.getManifest(ref, manifestSelector(ref));
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
-      return { kind: "found", digest: sha256Digest(got.body), mediaType: headerText(got.headers["content-type"]), ...(quota && { quota }) };
+      return { kind: "found", digest: sha256Digest(got.body), ...(quota && { quota }) };
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);
@@ -244,16 +241,6 @@ function safeParse(response: RegistryResponse) {
   }
 }
 
-/** Whether upstream serves the image, from its HEAD: found, and not with a spent pull quota. */
-export function upstreamVerdict(ref: Reference, upstream: HeadOutcome): ProbeVerdict {
-  const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
-  if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
-  if (upstream.quota?.remaining === 0) {
-    return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
-  }
-  return { pullRef: digestReference(ref, upstream.digest), ...quota };
-}
-
 /** What is known of the bytes an image will bring, before it is pulled. */
 export interface SizeEstimate {
   /** compressed bytes of config and layers for the target platform */
@@ -261,81 +248,4 @@ export interface SizeEstimate {
   readonly layers?: readonly Layer[];
   /** why it is unknown */
   readonly note?: string;
-}
-
-export interface ImageHooks extends PullHooks {
-  /** Compressed size of the image from the first source that would serve it. */
-  sizeEstimate(sources: readonly Source[]): Promise<SizeEstimate>;
-}
-
-/** PullHooks backed by the registry: probe each source (once), pull by the verified digest. */
-export function probeHooks(
-  client: RegistryClient,
-  settings: ProbeSettings,
-  warn: (image: string, line: string) => void,
-  progress?: (line: string) => void,
-  beforePull?: () => Promise<void>,
-): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
-  return {
-    hooks(spec, log) {
-      const probe = new ImageProbe(client, spec, forImage(settings, spec), log);
-      const image = formatReference(spec.upstream);
-      const verdicts = new Map<string, Promise<ProbeVerdict>>();
-      const probeOnce = async (source: Source): Promise<ProbeVerdict> => {
-        if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
-        const assessed = await probe.assessMirror(source.ref);
-        if (assessed.state === "ok") {
-          log(`${formatReference(source.ref)}: ${assessed.detail}`);
-          return { pullRef: digestReference(source.ref, assessed.digest) };
-        }
-        if (assessed.state === "unverified") {
-          warn(image, `${formatReference(source.ref)}: ${assessed.detail}`);
-          return { pullRef: digestReference(source.ref, assessed.digest) };
-        }
-        if (assessed.state === "differs") warn(image, `${formatReference(source.ref)}: ${assessed.detail}; skipped`);
-        return { skip: assessed.detail };
-      };
-      const probeSource = (source: Source): Promise<ProbeVerdict> => {
-        const key = `${source.kind} ${formatReference(source.ref)}`;
-        let verdict = verdicts.get(key);
-        if (!verdict) {
-          verdict = probeOnce(source);
-          verdicts.set(key, verdict);
-        }
-        return verdict;
-      };
-      let estimate: Promise<SizeEstimate> | undefined;
-      const sizeEstimate = (sources: readonly Source[]): Promise<SizeEstimate> => {
-        estimate ??= (async () => {
-          for (const source of sources) {
-            const verdict = await probeSource(source);
-            const digest = verdict.pullRef?.split("@")[1];
-            if (verdict.skip !== undefined || !digest) continue;
-            // A GET of a manifest spends a pull where a registry counts them (Docker Hub, or any
-            // that reports a quota on its HEADs): such a source is not measured.
-            const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
-            if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {
-              return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
-            }
-            return probe.compressedSize(source.ref, digest);
-          }
-          return { note: "no source would serve it" };
-        })();
-        return estimate;
-      };
-      return {
-        async expectedDigest() {
-          const upstream = await probe.upstream();
-          return upstream.kind === "found" ? upstream.digest : undefined;
-        },
-        probe: probeSource,
-        probeFailures: (source: Source) => probe.failuresOf(source.ref),
-        sizeEstimate,
-        // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
-        layers: async () => (estimate ? (await estimate).layers : undefined),
-        ...(progress && { progress }),
-        ...(beforePull && { beforePull }),
-      };
-    },
-  };
 }

@@ -220,7 +220,12 @@ export function resultsJson(results: readonly Result[]): string {
   );
 }
 
+/** The one constructor of a Result: what is not given is empty (no source, no tries, no time). */
+export function makeResult(image: string, fields: Partial<Result> & Pick<Result, "status">): Result {
+  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, reason: "", ...fields };
+}
+
 /** An image that ends failed before any source was tried. */
 export function failedResult(image: string, reason: string): Result {
-  return { image, source: "none", ref: "", digest: "", attempts: 0, seconds: 0, status: "failed", reason };
+  return makeResult(image, { status: "failed", reason });
 }

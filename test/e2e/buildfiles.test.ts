@@ -39,7 +39,7 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
       [
         `ARG REGISTRY=${proxy.host}`,
         "ARG TAG",
-        "FROM ${REGISTRY}/" + names.base + ":${TAG} AS build",
+        `FROM \${REGISTRY}/${names.base}:\${TAG} AS build`,
         `COPY --from=${up(names.assets)} /blob0 /from-assets`,
         "FROM build",
         "COPY --from=build /blob0 /copy",

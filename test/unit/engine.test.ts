@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { diskVerdict } from "../../src/disk.js";
-import { engineArgs, engineEnv, oneLine } from "../../src/engine.js";
+import { engineArgs, engineEnv, oneLine, runCommand } from "../../src/engine.js";
 import { PullProgress } from "../../src/progress.js";
 
 describe("engine argument vectors", () => {
@@ -31,9 +31,15 @@ describe("engine argument vectors", () => {
     expect(engineArgs.info("podman")).toEqual(["info", "--format", "json"]);
   });
 
-  it("an input is one argument, whatever it holds: no shell", () => {
-    const hostile = "x:1; rm -rf / #";
-    expect(engineArgs.pull("docker", hostile)).toEqual(["pull", hostile]);
+  it("an input is one argument, whatever it holds: no shell ever reads it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-noshell-"));
+    const marker = join(dir, "shell-ran");
+    const hostile = `x:1; touch ${marker} #$(touch ${marker})\`touch ${marker}\``;
+    // The vector the engine gets, run through the same runner with a program that echoes it back.
+    const [, ref] = engineArgs.pull("docker", hostile);
+    const echoed = await runCommand("printf", ["%s", ref ?? ""]);
+    expect(echoed.stdout).toBe(hostile);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("hides a DOCKER_CONFIG without config.json from podman only", () => {

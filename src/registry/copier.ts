@@ -1,21 +1,15 @@
-// mode: mirror — copy upstream images into the first mirror over the registry API, every
-// platform of an index, blobs streamed registry to registry (never whole in memory, never
-// on disk) and skipped where present, manifests pushed byte for byte: digests equal upstream's.
+// The registry-to-registry copier of mode: mirror: every platform of an index, blobs streamed
+// registry to registry (never whole in memory, never on disk) and skipped where present,
+// manifests pushed byte for byte, so digests equal upstream's.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import pLimit from "p-limit";
-import type { Host } from "./host.js";
-import type { Config, ImageSpec } from "./inputs.js";
-import { sourcesFor } from "./plan.js";
-import { classifyHttp, registryErrorText } from "./policy.js";
-import type { ProbeSettings } from "./probe.js";
-import { formatReference, isLoopback, manifestSelector, type Reference } from "./reference.js";
-import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./registry/client.js";
-import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./registry/manifests.js";
-import { formatBytes, type Result } from "./report.js";
-import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
+import { classifyHttp, registryErrorText } from "../policy.js";
+import { formatReference, isLoopback, manifestSelector, type Reference } from "../reference.js";
+import { type RetrySettings, retryTransient, TransientError } from "../retry.js";
+import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./client.js";
+import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./manifests.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
 export class CopyError extends Error {
@@ -268,82 +262,4 @@ function putStream(
       reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error.message}`));
     });
   });
-}
-
-/** mirror: copy each upstream image into its first mirror over the registry API. */
-export async function mirrorImages(
-  images: readonly ImageSpec[],
-  config: Config,
-  client: RegistryClient,
-  settings: ProbeSettings,
-  host: Host,
-): Promise<Result[]> {
-  const limit = pLimit(config.concurrency);
-  return Promise.all(
-    images.map((spec) =>
-      limit(async () => {
-        const started = performance.now();
-        const image = formatReference(spec.upstream);
-        const lines: string[] = [];
-        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
-          (s) => s.kind === "mirror",
-        )?.ref;
-        const copier = new Copier(client, settings, (line) => lines.push(line));
-        const base = { image, source: "upstream" as const, ref: image };
-        let result: Result;
-        if (!target) {
-          // Rules that serve other registries only (`docker.io=…`) leave this image out on
-          // purpose: skipped. No mirror configured at all is a mistake: failed.
-          const configured = config.mirrors.length > 0 || config.mirrorMap.size > 0;
-          result = {
-            ...base,
-            attempts: 0,
-            digest: "",
-            seconds: 0,
-            status: configured ? "skipped" : "failed",
-            reason: configured
-              ? "no mirror rule serves this image's registry: nothing to copy it into"
-              : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
-          };
-        } else {
-          const mirrorRef = formatReference(target);
-          try {
-            const outcome = await copier.copy(spec.upstream, target);
-            const { stats } = outcome;
-            result = {
-              ...base,
-              attempts: 1 + copier.failures,
-              digest: outcome.digest,
-              seconds: (performance.now() - started) / 1000,
-              status: outcome.status,
-              reason:
-                outcome.status === "present"
-                  ? `${mirrorRef} already has upstream's digest; nothing moved`
-                  : `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`,
-              size: stats.bytesMoved,
-              mirror: mirrorRef,
-            };
-          } catch (error) {
-            const message =
-              error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
-            lines.push(message);
-            result = {
-              ...base,
-              attempts: 1 + copier.failures,
-              digest: "",
-              seconds: (performance.now() - started) / 1000,
-              status: "failed",
-              reason: `copy to ${mirrorRef} failed: ${message}`,
-              mirror: mirrorRef,
-            };
-          }
-        }
-        host.log.group(
-          `${image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines,
-        );
-        return result;
-      }),
-    ),
-  );
 }

@@ -2,16 +2,17 @@
 import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
-import { type DiskVerdict, diskVerdict } from "./disk.js";
-import { type Engine, EngineMissingError } from "./engine.js";
-import { anonymousEngineEnv } from "./engineconfig.js";
-import type { Host } from "./host.js";
-import type { Config, ImageSpec } from "./inputs.js";
-import { type Source, sourcesFor } from "./plan.js";
-import type { ImageHooks, probeHooks, SizeEstimate } from "./probe.js";
-import { presentLocally, pullImage } from "./pull.js";
-import { formatReference } from "./reference.js";
-import { failedResult, type Result } from "./report.js";
+import { type DiskVerdict, diskVerdict } from "../disk.js";
+import { type Engine, EngineMissingError } from "../engine.js";
+import { anonymousEngineEnv } from "../engineconfig.js";
+import type { Host } from "../host.js";
+import type { Config, ImageSpec } from "../inputs.js";
+import type { SizeEstimate } from "../probe.js";
+import type { ImageHooks, probeHooks } from "../probehooks.js";
+import { presentLocally, pullImage } from "../pullimage.js";
+import { formatReference } from "../reference.js";
+import { failedResult, type Result } from "../report.js";
+import { type Source, sourcesFor } from "../sources.js";
 
 export async function pullAll(
   images: readonly ImageSpec[],

@@ -1,13 +1,14 @@
 // mode: plan — resolve and probe every source, pull nothing: what each mirror holds (drift).
 import pLimit from "p-limit";
-import type { Host } from "./host.js";
-import type { Config, ImageSpec } from "./inputs.js";
-import { type Source, sourcesFor } from "./plan.js";
-import { quotaText } from "./policy.js";
-import { forImage, ImageProbe, type ProbeSettings, upstreamVerdict } from "./probe.js";
-import { formatReference } from "./reference.js";
-import type { RegistryClient } from "./registry/client.js";
-import { failedResult, type Result } from "./report.js";
+import type { Host } from "../host.js";
+import type { Config, ImageSpec } from "../inputs.js";
+import { quotaText } from "../policy.js";
+import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings } from "../probe.js";
+import { upstreamVerdict } from "../probehooks.js";
+import { formatReference } from "../reference.js";
+import type { RegistryClient } from "../registry/client.js";
+import { failedResult, makeResult, type Result } from "../report.js";
+import { type Source, sourcesFor } from "../sources.js";
 
 /** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */
 export async function planAll(
@@ -33,6 +34,12 @@ export async function planAll(
   );
 }
 
+interface Chosen {
+  readonly source: Source;
+  readonly digest: string;
+}
+
+/** One image's plan: every mirror assessed against upstream, the source a pull would take. */
 async function planImage(spec: ImageSpec, config: Config, client: RegistryClient, settings: ProbeSettings, host: Host): Promise<Result> {
   const started = performance.now();
   const image = formatReference(spec.upstream);
@@ -40,26 +47,16 @@ async function planImage(spec: ImageSpec, config: Config, client: RegistryClient
   const probe = new ImageProbe(client, spec, forImage(settings, spec), (line) => lines.push(line));
   const upstream = await probe.upstream();
   const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
-  const states: string[] = [];
-  let chosen: { source: Source; digest: string } | undefined;
-  for (const source of sources.filter((s) => s.kind === "mirror")) {
-    const assessed = await probe.assessMirror(source.ref);
-    const name = formatReference(source.ref);
-    states.push(
-      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstream.kind === "found" ? upstream.digest : "?"})` : ""}`,
-    );
-    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
-    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
-  }
+  const { states, chosen: mirrorChosen } = await assessMirrors(probe, sources, upstream, lines);
   lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
   const upstreamSource = sources.find((s) => s.kind === "upstream");
   const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : undefined;
-  if (!chosen && upstreamSource && upstream.kind === "found" && verdict?.pullRef)
-    chosen = { source: upstreamSource, digest: upstream.digest };
+  const chosen: Chosen | undefined =
+    mirrorChosen ??
+    (upstreamSource && upstream.kind === "found" && verdict?.pullRef ? { source: upstreamSource, digest: upstream.digest } : undefined);
   const quota = "quota" in upstream && upstream.quota ? quotaText(upstream.quota) : undefined;
   host.log.group(`${image}: ${chosen ? `would pull from ${chosen.source.kind}` : "no source would serve it"}`, lines);
-  const result: Result = {
-    image,
+  return makeResult(image, {
     source: chosen ? chosen.source.kind : "none",
     ref: chosen ? formatReference(chosen.source.ref) : "",
     digest: upstream.kind === "found" ? upstream.digest : (chosen?.digest ?? ""),
@@ -71,6 +68,27 @@ async function planImage(spec: ImageSpec, config: Config, client: RegistryClient
       : [...states, `upstream: ${verdict?.skip ?? "not a source"}`].join("; "),
     ...(states.length > 0 && { mirror: states.join("; ") }),
     ...(quota !== undefined && { quota }),
-  };
-  return result;
+  });
+}
+
+/** Each mirror's state (`ok`, `missing`, `differs (…)`), and the first that a pull would take. */
+async function assessMirrors(
+  probe: ImageProbe,
+  sources: readonly Source[],
+  upstream: HeadOutcome,
+  lines: string[],
+): Promise<{ states: string[]; chosen?: Chosen }> {
+  const states: string[] = [];
+  let chosen: Chosen | undefined;
+  for (const source of sources.filter((s) => s.kind === "mirror")) {
+    const assessed = await probe.assessMirror(source.ref);
+    const name = formatReference(source.ref);
+    const upstreamDigest = upstream.kind === "found" ? upstream.digest : "?";
+    states.push(
+      `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstreamDigest})` : ""}`,
+    );
+    lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+    if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
+  }
+  return { states, ...(chosen && { chosen }) };
 }

@@ -1,0 +1,87 @@
+// mode: mirror — copy each upstream image into its first mirror over the registry API
+// (registry/copier.ts), digests preserved; per image `copied`, `present`, `skipped` or `failed`.
+import pLimit from "p-limit";
+import type { Host } from "../host.js";
+import type { Config, ImageSpec } from "../inputs.js";
+import type { ProbeSettings } from "../probe.js";
+import { formatReference, type Reference } from "../reference.js";
+import type { RegistryClient } from "../registry/client.js";
+import { Copier, CopyError } from "../registry/copier.js";
+import { formatBytes, makeResult, type Result } from "../report.js";
+import { TransientError } from "../retry.js";
+import { sourcesFor } from "../sources.js";
+
+/** mirror: copy each upstream image into its first mirror over the registry API. */
+export async function mirrorImages(
+  images: readonly ImageSpec[],
+  config: Config,
+  client: RegistryClient,
+  settings: ProbeSettings,
+  host: Host,
+): Promise<Result[]> {
+  const limit = pLimit(config.concurrency);
+  return Promise.all(
+    images.map((spec) =>
+      limit(async () => {
+        const lines: string[] = [];
+        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
+          (s) => s.kind === "mirror",
+        )?.ref;
+        const result = target
+          ? await copyImage(spec, target, new Copier(client, settings, (line) => lines.push(line)), lines)
+          : noMirror(spec, config);
+        host.log.group(
+          `${result.image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
+          lines,
+        );
+        return result;
+      }),
+    ),
+  );
+}
+
+/** Rules that serve other registries only (`docker.io=…`) leave an image out on purpose: skipped. No mirror configured at all is a mistake: failed. */
+function noMirror(spec: ImageSpec, config: Config): Result {
+  const image = formatReference(spec.upstream);
+  const configured = config.mirrors.length > 0 || config.mirrorMap.size > 0;
+  return makeResult(image, {
+    source: "upstream",
+    ref: image,
+    status: configured ? "skipped" : "failed",
+    reason: configured
+      ? "no mirror rule serves this image's registry: nothing to copy it into"
+      : "mode: mirror needs a mirror for this image: set mirrors, mirror-map or an `UPSTREAM => MIRROR` line",
+  });
+}
+
+async function copyImage(spec: ImageSpec, target: Reference, copier: Copier, lines: string[]): Promise<Result> {
+  const started = performance.now();
+  const image = formatReference(spec.upstream);
+  const mirror = formatReference(target);
+  const base = { source: "upstream" as const, ref: image, mirror };
+  const elapsed = () => (performance.now() - started) / 1000;
+  try {
+    const { status, digest, stats } = await copier.copy(spec.upstream, target);
+    const moved = `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`;
+    return makeResult(image, {
+      ...base,
+      status,
+      digest,
+      attempts: 1 + copier.failures,
+      seconds: elapsed(),
+      reason: status === "present" ? `${mirror} already has upstream's digest; nothing moved` : moved,
+      size: stats.bytesMoved,
+    });
+  } catch (error) {
+    const message =
+      error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+    lines.push(message);
+    return makeResult(image, {
+      ...base,
+      status: "failed",
+      attempts: 1 + copier.failures,
+      seconds: elapsed(),
+      reason: `copy to ${mirror} failed: ${message}`,
+    });
+  }
+}

@@ -1,0 +1,109 @@
+// The probes as the pull uses them (PullHooks): each source probed once, a mirror verified,
+// pulled by the digest that was checked; the size estimate the disk guard asks for.
+import type { ImageSpec } from "./inputs.js";
+import { quotaText } from "./policy.js";
+import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings, type SizeEstimate } from "./probe.js";
+import type { ProbeVerdict, PullHooks } from "./pullimage.js";
+import { digestReference, formatReference, type Reference } from "./reference.js";
+import type { RegistryClient } from "./registry/client.js";
+import type { Source } from "./sources.js";
+
+/** Whether upstream serves the image, from its HEAD: found, and not with a spent pull quota. */
+export function upstreamVerdict(ref: Reference, upstream: HeadOutcome): ProbeVerdict {
+  const quota = "quota" in upstream && upstream.quota ? { quota: quotaText(upstream.quota) } : {};
+  if (upstream.kind !== "found") return { skip: upstream.detail, ...quota };
+  if (upstream.quota?.remaining === 0) {
+    return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
+  }
+  return { pullRef: digestReference(ref, upstream.digest), ...quota };
+}
+
+export interface ImageHooks extends PullHooks {
+  /** Compressed size of the image from the first source that would serve it. */
+  sizeEstimate(sources: readonly Source[]): Promise<SizeEstimate>;
+}
+
+/** PullHooks backed by the registry: probe each source (once), pull by the verified digest. */
+export function probeHooks(
+  client: RegistryClient,
+  settings: ProbeSettings,
+  warn: (image: string, line: string) => void,
+  progress?: (line: string) => void,
+  beforePull?: () => Promise<void>,
+): { hooks: (spec: ImageSpec, log: (line: string) => void) => ImageHooks } {
+  return {
+    hooks(spec, log) {
+      const probe = new ImageProbe(client, spec, forImage(settings, spec), log);
+      const image = formatReference(spec.upstream);
+      const verdicts = new Map<string, Promise<ProbeVerdict>>();
+      const probeSource = (source: Source): Promise<ProbeVerdict> => {
+        const key = `${source.kind} ${formatReference(source.ref)}`;
+        let verdict = verdicts.get(key);
+        if (!verdict) {
+          verdict = sourceVerdict(probe, source, log, (line) => warn(image, line));
+          verdicts.set(key, verdict);
+        }
+        return verdict;
+      };
+      let estimate: Promise<SizeEstimate> | undefined;
+      return {
+        async expectedDigest() {
+          const upstream = await probe.upstream();
+          return upstream.kind === "found" ? upstream.digest : undefined;
+        },
+        probe: probeSource,
+        probeFailures: (source: Source) => probe.failuresOf(source.ref),
+        sizeEstimate: (sources) => {
+          estimate ??= estimateSize(probe, probeSource, sources);
+          return estimate;
+        },
+        // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
+        layers: async () => (estimate ? (await estimate).layers : undefined),
+        ...(progress && { progress }),
+        ...(beforePull && { beforePull }),
+      };
+    },
+  };
+}
+
+/** One source's verdict: upstream served unless its quota is spent; a mirror as verify says. */
+async function sourceVerdict(
+  probe: ImageProbe,
+  source: Source,
+  log: (line: string) => void,
+  warn: (line: string) => void,
+): Promise<ProbeVerdict> {
+  if (source.kind === "upstream") return upstreamVerdict(source.ref, await probe.upstream());
+  const assessed = await probe.assessMirror(source.ref);
+  const name = formatReference(source.ref);
+  if (assessed.state === "ok" || assessed.state === "unverified") {
+    if (assessed.state === "ok") log(`${name}: ${assessed.detail}`);
+    else warn(`${name}: ${assessed.detail}`);
+    return { pullRef: digestReference(source.ref, assessed.digest) };
+  }
+  if (assessed.state === "differs") warn(`${name}: ${assessed.detail}; skipped`);
+  return { skip: assessed.detail };
+}
+
+/**
+ * The compressed size from the first source that would serve the image. A GET of a manifest
+ * spends a pull where a registry counts them (Docker Hub, or any that reports a quota on its
+ * HEADs): such a source is not measured.
+ */
+async function estimateSize(
+  probe: ImageProbe,
+  probeSource: (source: Source) => Promise<ProbeVerdict>,
+  sources: readonly Source[],
+): Promise<SizeEstimate> {
+  for (const source of sources) {
+    const verdict = await probeSource(source);
+    const digest = verdict.pullRef?.split("@")[1];
+    if (verdict.skip !== undefined || !digest) continue;
+    const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
+    if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {
+      return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };
+    }
+    return probe.compressedSize(source.ref, digest);
+  }
+  return { note: "no source would serve it" };
+}

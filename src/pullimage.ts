@@ -1,0 +1,288 @@
+// One image: try each source in order with the retry policy, then tag under the upstream name.
+import pRetry, { AbortError } from "p-retry";
+import type { CommandResult, Engine } from "./engine.js";
+import { oneLine } from "./engine.js";
+import type { ImageSpec } from "./inputs.js";
+import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
+import { type Layer, PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
+import { formatReference, isLoopback, type Reference, repositoryOf, taggableReference } from "./reference.js";
+import { makeResult, type Result } from "./report.js";
+import { sleepSeconds } from "./retry.js";
+import type { Source } from "./sources.js";
+
+export interface PullOptions {
+  readonly attempts: number;
+  readonly backoffSeconds: number;
+  readonly pullTimeoutSeconds: number;
+  readonly platform?: string;
+  readonly keepMirrorTag: boolean;
+}
+
+/** A source's verdict from the registry API before any pull (issue: probe before pulling). */
+export interface ProbeVerdict {
+  /** pull this instead of the tag (`repo@sha256:…`) so that what was checked is what lands */
+  readonly pullRef?: string;
+  /** skip this source; the reason is logged and kept */
+  readonly skip?: string;
+  /** Docker Hub quota text, where a response carried it */
+  readonly quota?: string;
+}
+
+export interface PullHooks {
+  /** Checked before a source is pulled; absent, every source is pulled blindly. */
+  probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
+  /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
+  probeFailures?(source: Source): number;
+  /** Whether the image is here already (its digest), where the caller has asked before; else presentLocally. */
+  present?(): Promise<string | undefined>;
+  /** The digest upstream names for this image, when the registry told us; for `present`. */
+  expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
+  /** The layers the chosen source will bring, where known (for progress). */
+  layers?(): Promise<readonly Layer[] | undefined>;
+  /** The engine without stored credentials, for a pull refused with them (see pull.ts). */
+  anonymousEngine?: Engine;
+  /** Called before each engine pull (the engine's credentials are brought up to date). */
+  beforePull?(): Promise<void>;
+  /** A live line while a pull goes on (outside the image's group, which is written at the end). */
+  progress?(line: string): void;
+  sleep?(seconds: number): Promise<void>;
+  random?(): number;
+}
+
+class PullFailure extends Error {
+  constructor(
+    message: string,
+    readonly classified: Classified,
+  ) {
+    super(message);
+  }
+}
+
+/** One image: the sources in order, each with the retry policy; tagged under the upstream name. */
+export function pullImage(
+  spec: ImageSpec,
+  sources: readonly Source[],
+  engine: Engine,
+  options: PullOptions,
+  log: (line: string) => void,
+  hooks: PullHooks = {},
+): Promise<Result> {
+  return new ImagePull(spec, engine, options, log, hooks).run(sources);
+}
+
+/** The state of one image's pull: tries counted across sources, why each source was left. */
+class ImagePull {
+  private readonly started = performance.now();
+  private readonly image: string;
+  private attempts = 0;
+  private quota: string | undefined;
+  private readonly skipped: string[] = [];
+
+  constructor(
+    private readonly spec: ImageSpec,
+    private readonly engine: Engine,
+    private readonly options: PullOptions,
+    private readonly log: (line: string) => void,
+    private readonly hooks: PullHooks,
+  ) {
+    this.image = formatReference(spec.upstream);
+  }
+
+  async run(sources: readonly Source[]): Promise<Result> {
+    const present = await (this.hooks.present?.() ?? presentLocally(this.spec, this.engine, this.hooks));
+    if (present) {
+      this.log(`present: ${this.image} is already here with ${present}; not pulled`);
+      return this.result({ status: "present", source: "local", ref: this.image, digest: present });
+    }
+    for (const source of sources) {
+      const pullRef = await this.trySource(source);
+      if (pullRef === undefined) continue;
+      this.log(`${label(source)}: pulled ${pullRef}`);
+      const { digest, size } = await finish(this.spec, source, pullRef, this.engine, this.options, this.log);
+      return this.result({
+        status: "pulled",
+        source: source.kind,
+        ref: pullRef,
+        digest,
+        ...(size !== undefined && { size }),
+        ...(this.skipped.length > 0 && { reason: `fell back: ${this.skipped.join("; ")}` }),
+      });
+    }
+    return this.result({ status: "failed", source: "none", reason: this.skipped.join("; ") || "no source to try" });
+  }
+
+  private result(fields: Partial<Result> & Pick<Result, "status" | "source">): Result {
+    return makeResult(this.image, {
+      attempts: this.attempts,
+      seconds: (performance.now() - this.started) / 1000,
+      ...(this.quota !== undefined && { quota: this.quota }),
+      ...fields,
+    });
+  }
+
+  /** The probe's verdict, then the pull with retries: what was pulled, or undefined (the reason kept). */
+  private async trySource(source: Source): Promise<string | undefined> {
+    let pullRef = formatReference(source.ref);
+    if (this.hooks.probe) {
+      const verdict = await this.hooks.probe(source, this.spec);
+      this.attempts += this.hooks.probeFailures?.(source) ?? 0;
+      if (verdict.quota !== undefined) this.quota = verdict.quota;
+      if (verdict.skip !== undefined) {
+        this.log(`${label(source)}: skipped: ${verdict.skip}; next source`);
+        this.skipped.push(`${label(source)}: ${verdict.skip}`);
+        return undefined;
+      }
+      if (verdict.pullRef) pullRef = verdict.pullRef;
+    }
+    try {
+      await this.pullWithRetries(source, pullRef);
+      return pullRef;
+    } catch (error) {
+      const failure = error instanceof AbortError ? error.originalError : error;
+      if (!(failure instanceof PullFailure)) throw error;
+      const { errorClass, label: kind } = failure.classified;
+      if (errorClass !== "transient") {
+        const why = errorClass === "rate-limited" ? "Docker Hub pull quota spent, not retried" : "permanent";
+        this.log(`${label(source)}: ${why} (${kind}): ${failure.message}; next source at once`);
+      }
+      this.skipped.push(`${label(source)}: ${errorClass} (${kind}): ${failure.message}`);
+      return undefined;
+    }
+  }
+
+  /** `attempts` tries on transient failures, with backoff (a server's stated wait honoured). */
+  private pullWithRetries(source: Source, pullRef: string): Promise<void> {
+    const { attempts, backoffSeconds: base } = this.options;
+    const sleep = this.hooks.sleep ?? sleepSeconds;
+    const state = { anonymousTried: false };
+    return pRetry(() => this.attempt(source, pullRef, state), {
+      retries: attempts - 1,
+      minTimeout: 0,
+      maxTimeout: 0,
+      shouldRetry: ({ error }) => error instanceof PullFailure,
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        // Only a PullFailure is retried (anything else is thrown by the attempt and ends it).
+        if (!(error instanceof PullFailure)) return;
+        const { label: kind, retryAfter } = error.classified;
+        const head = `${label(source)}: attempt ${attemptNumber}/${attempts} failed, transient (${kind}): ${error.message}`;
+        if (retriesLeft === 0) {
+          this.log(`${head}; attempts used up, next source`);
+          return;
+        }
+        const wait = backoffSeconds(attemptNumber, base, this.hooks.random, retryAfter);
+        this.log(`${head}; retrying in ${wait.toFixed(1)} s`);
+        await sleep(wait);
+      },
+    });
+  }
+
+  /** One try: the engine's pull (and once per source, without stored credentials), classified. */
+  private async attempt(source: Source, pullRef: string, state: { anonymousTried: boolean }): Promise<void> {
+    this.attempts++;
+    await this.hooks.beforePull?.();
+    const tracker = new PullProgress(await this.hooks.layers?.(), Date.now());
+    const progress = this.hooks.progress;
+    const ticker = progress
+      ? setInterval(
+          () => progress(`pulling ${this.image} from ${source.kind}: ${tracker.text(Date.now())}`),
+          PROGRESS_INTERVAL_SECONDS * 1000,
+        )
+      : undefined;
+    const platform = this.spec.platform ?? this.options.platform;
+    const pullWith = (which: Engine) =>
+      which.pull(pullRef, {
+        ...(platform && { platform }),
+        insecure: isLoopback(source.ref.registry),
+        timeoutMs: this.options.pullTimeoutSeconds * 1000,
+        onLine: (line) => tracker.onLine(line),
+      });
+    try {
+      let outcome = await pullWith(this.engine);
+      // The probe got in, the engine was refused: stale stored credentials refuse what
+      // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
+      const anonymous = this.hooks.anonymousEngine;
+      if (refusedWithCredentials(outcome) && this.hooks.probe && anonymous && !state.anonymousTried) {
+        state.anonymousTried = true;
+        this.log(`${label(source)}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+        this.attempts++;
+        outcome = await pullWith(anonymous);
+      }
+      if (outcome.exitCode === 0) return;
+      if (outcome.timedOut) {
+        const timeout = { errorClass: "transient" as const, label: "timeout" };
+        throw new PullFailure(`no result within pull-timeout (${this.options.pullTimeoutSeconds} s); stopped`, timeout);
+      }
+      const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+      const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), this.image]);
+      const failure = new PullFailure(message, classified);
+      throw classified.errorClass === "transient" ? failure : new AbortError(failure);
+    } finally {
+      // After the anonymous pull too: progress goes on for as long as either runs.
+      clearInterval(ticker);
+    }
+  }
+}
+
+const label = (source: Source) => `${source.kind} ${formatReference(source.ref)}`;
+
+function refusedWithCredentials(outcome: CommandResult): boolean {
+  return outcome.exitCode !== 0 && !outcome.timedOut && /unauthorized|denied|authentication required/i.test(outcome.stderr);
+}
+
+/**
+ * Tags the pulled image under the upstream name; a mirror's tag is removed unless
+ * keep-mirror-tag. A digest reference (`repo@sha256:…`) is not a tag and stays: it is how a
+ * later run sees the image is already present. Returns the manifest digest.
+ */
+async function finish(
+  spec: ImageSpec,
+  source: Source,
+  pullRef: string,
+  engine: Engine,
+  options: PullOptions,
+  log: (line: string) => void,
+): Promise<{ digest: string; size?: number }> {
+  const target = taggableReference(spec.upstream);
+  const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
+  const local = await engine.inspect(pullRef);
+  const size = local?.size;
+  const digest =
+    byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
+  const done = { digest, ...(size !== undefined && { size }) };
+  if (target === undefined) {
+    log(
+      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`,
+    );
+    return done;
+  }
+  if (pullRef === target) return done;
+  await engine.tag(pullRef, target);
+  log(`tagged ${target}`);
+  if (source.kind !== "mirror") return done;
+  const mirrorTag = taggableReference(source.ref);
+  if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
+  if (!byDigest && !options.keepMirrorTag) {
+    await engine.untag(pullRef).catch((error: Error) => log(`could not remove the mirror tag ${pullRef}: ${error.message}`));
+  }
+  return done;
+}
+
+/** RepoDigests name Docker Hub images familiarly (`alpine@…`); compare on the normalised repository. */
+function sameRepository(name: string, ref: Reference): boolean {
+  const full = repositoryOf(ref);
+  if (name === full) return true;
+  if (ref.registry !== "docker.io") return false;
+  return name === ref.path || name === ref.path.replace(/^library\//, "");
+}
+
+/** The image is here already under the upstream name with the digest upstream names now. */
+export async function presentLocally(spec: ImageSpec, engine: Engine, hooks: PullHooks): Promise<string | undefined> {
+  const target = taggableReference(spec.upstream) ?? formatReference(spec.upstream);
+  const expected = spec.upstream.digest ?? (await hooks.expectedDigest?.(spec));
+  if (expected === undefined) return undefined;
+  const local = await engine.inspect(target);
+  if (!local) return undefined;
+  // A digest names content, whichever repository it was pulled from (a verified mirror included).
+  const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
+  return has ? expected : undefined;
+}
