@@ -1,7 +1,8 @@
 // Benchmarks, each measured side by side in one run and printed as ratios: nothing here is
 // asserted about speed (timings belong in this report, not in tests).
-import { execFileSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,8 +11,18 @@ import { parseReference } from "../src/reference.js";
 import { Credentials } from "../src/registry/auth.js";
 import { RegistryClient } from "../src/registry/client.js";
 import { platformSpec } from "../src/registry/manifests.js";
-import { ACTION_ENTRY } from "../test/world/action.js";
-import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../test/world/index.js";
+import { ACTION_ENTRY, REPO } from "../test/world/action.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  worldUnavailable,
+} from "../test/world/index.js";
 import type { Registry } from "../test/world/registry.js";
 
 const rows: string[][] = [];
@@ -23,6 +34,19 @@ const seconds = async (work: () => Promise<unknown>) => {
   return (performance.now() - started) / 1000;
 };
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const ms = (secondsValue: number) => `${(secondsValue * 1000).toFixed(0)} ms`;
+/** Wall-clock seconds of one process from spawn to exit, measured as runAction measures the action. */
+const timedProcess = (command: string, args: string[], env: NodeJS.ProcessEnv) =>
+  new Promise<number>((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { env, stdio: "ignore" });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} exited ${code}`)),
+    );
+  });
+/** median, min and max of a list of seconds, in ms */
+const spread = (values: number[]) => `median ${ms(median(values))} (min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))})`;
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
@@ -168,6 +192,75 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
     );
     const bundle = readFileSync(ACTION_ENTRY);
     row("bundle dist/index.cjs", mb(statSync(ACTION_ENTRY).size), `gzip ${mb(gzipSync(bundle).length)}`, join("dist", "index.cjs"));
+  });
+
+  it("issue 11: overhead on a verified mirror hit vs a bare docker pull; on a present image and with nothing to do vs node -e ''; bundle", async () => {
+    // A 6 MB image in a token-auth mirror and upstream (as GHCR and Docker Hub), the job token set.
+    const tokens = await TokenServer.start("bench", { isPrivate: () => false, users: { alice: "bench-password" } });
+    const [up6, mirror6] = await Promise.all([
+      startRegistry({ tokenAuth: tokens.registryConfig() }),
+      startRegistry({ tokenAuth: tokens.registryConfig() }),
+    ]);
+    try {
+      const seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench-seed-"));
+      const auth = Buffer.from("alice:bench-password").toString("base64");
+      writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up6.host]: { auth }, [mirror6.host]: { auth } } }));
+      const path = uniqueName("hit6");
+      const up = `${up6.host}/${path}:1`;
+      const mir = `${mirror6.host}/mirror/${path.replaceAll("/", "-")}:1`;
+      await seedImage(engine, [up, mir], { layerBytes: 6_000_000, dockerConfig: seedConfig });
+      const inputs = { images: up, mirrors: `${mirror6.host}/mirror` };
+      const dockerEnv = { ...process.env, ...engine.env };
+      const pairs = 9;
+      const bare: number[] = [];
+      const action: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        // Alternate which goes first, so that neither always meets a warm cache.
+        for (const which of i % 2 === 0 ? ["bare", "action"] : ["action", "bare"]) {
+          await engine.removeAllImages();
+          if (which === "bare") bare.push(await timedProcess("docker", ["pull", "-q", mir], dockerEnv));
+          else {
+            const run = await runAction(inputs, { env: engine.env });
+            if (run.results[0]?.source !== "mirror") throw new Error(`not a mirror hit: ${run.stdout}`);
+            action.push(run.seconds);
+          }
+        }
+      }
+      const overhead = action.map((a, i) => a - (bare[i] ?? 0));
+      row("6 MB verified mirror hit", `prepull ${spread(action)}`, `bare docker pull ${spread(bare)}`, `overhead ${spread(overhead)}`);
+
+      const present: number[] = [];
+      const nothing: number[] = [];
+      const nodeOnly: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        nodeOnly.push(await timedProcess(process.execPath, ["-e", ""], process.env));
+        const run = await runAction(inputs, { env: engine.env });
+        if (run.results[0]?.status !== "present") throw new Error(`not present: ${run.stdout}`);
+        present.push(run.seconds);
+        nothing.push((await runAction({}, { env: engine.env })).seconds);
+      }
+      const over = (values: number[]) => values.map((v, i) => v - (nodeOnly[i] ?? 0));
+      row("image already present", `prepull ${spread(present)}`, `node -e '' ${spread(nodeOnly)}`, `overhead ${spread(over(present))}`);
+      row("start-up, nothing to do", `prepull ${spread(nothing)}`, `node -e '' ${spread(nodeOnly)}`, `overhead ${spread(over(nothing))}`);
+      const dist = join(REPO, "dist");
+      const js = readdirSync(dist).filter((name) => name.endsWith(".cjs"));
+      const total = js.reduce((sum, name) => sum + statSync(join(dist, name)).size, 0);
+      row(
+        "committed JavaScript in dist/",
+        mb(total),
+        js.map((name) => `${name} ${mb(statSync(join(dist, name)).size)}`).join(", "),
+        "(source maps aside)",
+      );
+      row(
+        "machine",
+        `node ${process.version}`,
+        `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}`,
+        `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+      );
+    } finally {
+      await Promise.all([up6.stop(), mirror6.stop()]);
+      await tokens.stop();
+    }
   });
 
   it("issue 7: a modelled job, 20 s of other work plus the ≥ 200 MB pull, sequential vs overlapped", async () => {

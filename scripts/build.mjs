@@ -1,6 +1,7 @@
-// Bundles the action (dist/index.cjs) and the CLI (dist/cli.cjs) with their source maps and
-// the licenses of everything bundled (dist/licenses.txt). Output is deterministic, so a
-// fresh build of an unchanged src/ leaves dist/ byte-identical (CI checks it).
+// Bundles everything once, minified, into dist/prepull.cjs (with its source map), behind two
+// thin entries: dist/index.cjs (the action) and dist/cli.cjs (the `prepull` bin); and the
+// licenses of everything bundled (dist/licenses.txt). Output is deterministic, so a fresh
+// build of an unchanged src/ leaves dist/ byte-identical (CI checks it).
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
@@ -16,22 +17,30 @@ const common = {
   sourcemap: true,
   sourcesContent: false,
   legalComments: "none",
+  minify: true,
+  keepNames: true,
+  // undici is used by @actions/http-client only for a fetch proxy prepull never asks for.
+  alias: { undici: "./scripts/undici-stub.cjs" },
   metafile: true,
   logLevel: "warning",
   // ESM dependencies (fdir, under tinyglobby) read import.meta.url, which a CJS bundle lacks.
   define: { PREPULL_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__prepull_import_meta_url" },
 };
 const metaUrl = 'var __prepull_import_meta_url = require("url").pathToFileURL(__filename).href;';
-const results = await Promise.all([
-  esbuild.build({ ...common, entryPoints: ["src/index.ts"], outfile: join(outdir, "index.cjs"), banner: { js: metaUrl } }),
-  esbuild.build({
-    ...common,
-    entryPoints: ["src/cli.ts"],
-    outfile: join(outdir, "cli.cjs"),
-    banner: { js: `#!/usr/bin/env node\n${metaUrl}` },
-  }),
-]);
+const results = [
+  await esbuild.build({ ...common, entryPoints: ["src/bundle.ts"], outfile: join(outdir, "prepull.cjs"), banner: { js: metaUrl } }),
+];
 
+// Node's compile cache (node 22.1+) keeps the bundle's compiled code between the steps of a job.
+const cache = 'try { require("node:module").enableCompileCache?.(); } catch {}';
+writeFileSync(
+  join(outdir, "index.cjs"),
+  `// The action's entry (action.yml main and post): the bundle does the work.\n${cache}\nrequire("./prepull.cjs").runAction();\n`,
+);
+writeFileSync(
+  join(outdir, "cli.cjs"),
+  `#!/usr/bin/env node\n// The prepull command line: the bundle does the work.\n${cache}\nrequire("./prepull.cjs").runCli();\n`,
+);
 chmodSync(join(outdir, "cli.cjs"), 0o755); // the `prepull` bin
 
 // Licenses: every package whose files went into a bundle.

@@ -82,12 +82,14 @@ function readVersion(): string {
   return typeof PREPULL_VERSION === "string" ? PREPULL_VERSION : "dev";
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: Error) => {
-    process.stderr.write(`prepull: unexpected error: ${error.stack ?? error.message}\n`);
-    process.exitCode = 1;
-  },
-);
+export function runCli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: Error) => {
+      process.stderr.write(`prepull: unexpected error: ${error.stack ?? error.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -3,9 +3,10 @@
 // shell. spawn rather than @actions/exec because a pull must be stoppable at its time
 // limit and its output streamed as it comes, which @actions/exec does not offer.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { z } from "zod";
+import { accessSync, constants, existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import * as z from "zod/mini";
+import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./engineapi.js";
 import { childEnv } from "./lifecycle.js";
 
 export type EngineName = "docker" | "podman";
@@ -95,12 +96,11 @@ export function runCommand(command: string, args: readonly string[], options: Ru
   });
 }
 
-const InspectSchema = z.array(
-  z.object({
-    RepoDigests: z.array(z.string()).nullish(),
-    Size: z.number().optional(),
-  }),
-);
+const InspectedImage = z.object({
+  RepoDigests: z.nullish(z.array(z.string())),
+  Size: z.optional(z.number()),
+});
+const InspectSchema = z.array(InspectedImage);
 
 export interface LocalImage {
   readonly repoDigests: readonly string[];
@@ -110,14 +110,27 @@ export interface LocalImage {
 /** The environment of the engine's CLI, asked before each call (the engine config may change during a run). */
 export type EngineEnv = () => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 
-/** The engine CLI the build will use; every call is an argument vector. */
+/** What `info` says that prepull uses. */
+export interface EngineInfo {
+  /** where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot) */
+  readonly dataRoot?: string | undefined;
+}
+
+/**
+ * The engine the build will use. Pulls run its CLI (an argument vector, the user's credential
+ * helpers); info, inspect, tag and untag go to its API over the unix socket where there is
+ * one (engineapi.ts), else through the CLI too.
+ */
 export class Engine {
+  private socket?: Promise<string | undefined>;
+  private info?: Promise<EngineInfo>;
+
   constructor(
     readonly name: EngineName,
     private readonly env: EngineEnv = () => process.env,
   ) {}
 
-  /** The same CLI under another environment (e.g. without stored credentials). */
+  /** The same engine under another environment (e.g. without stored credentials). */
   withEnv(env: EngineEnv): Engine {
     return new Engine(this.name, env);
   }
@@ -127,21 +140,57 @@ export class Engine {
     return runCommand(this.name, args, { ...options, env: engineEnv(this.name, childEnv(await this.env())) });
   }
 
-  /** Throws EngineMissingError with a message a user can act on. */
-  async check(): Promise<void> {
-    let result: CommandResult;
+  /** The API socket, for docker only, asked once; the user's environment decides which engine it is. */
+  private api(): Promise<string | undefined> {
+    this.socket ??= (async () => (this.name === "docker" ? engineSocket(await this.env()) : undefined))();
+    return this.socket;
+  }
+
+  /** Through the API where it answers, else `fallback` (the CLI). */
+  private async viaApi<T>(method: string, path: string, use: (answer: ApiAnswer) => T, fallback: () => Promise<T>): Promise<T> {
+    const socket = await this.api();
+    if (socket === undefined) return fallback();
     try {
-      result = await this.run(engineArgs.version(), { timeoutMs: 30_000 });
+      return use(await callEngine(socket, method, path));
     } catch (error) {
-      if (error instanceof EngineMissingError) {
-        throw new EngineMissingError(
-          `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`,
-        );
-      }
-      throw error;
+      if (!(error instanceof ApiUnavailable)) throw error;
+      this.socket = Promise.resolve(undefined); // gone or not ours: the CLI from now on
+      return fallback();
     }
+  }
+
+  /**
+   * The CLI is on PATH and the engine answers (one `info`, shared with the disk guard).
+   * Throws EngineMissingError with a message a user can act on.
+   */
+  async check(): Promise<EngineInfo> {
+    if (!onPath(this.name, (await this.env()).PATH)) {
+      throw new EngineMissingError(
+        `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`,
+      );
+    }
+    this.info ??= this.viaApi(
+      "GET",
+      "/info",
+      (answer) => {
+        if (answer.status !== 200) throw new EngineMissingError(`the engine cannot be reached: ${apiMessage(answer)}`);
+        return { dataRoot: (JSON.parse(answer.body) as { DockerRootDir?: string }).DockerRootDir };
+      },
+      () => this.cliInfo(),
+    );
+    return this.info;
+  }
+
+  private async cliInfo(): Promise<EngineInfo> {
+    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 30_000 });
     if (result.exitCode !== 0) {
-      throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+      throw new EngineMissingError(`'${this.name} info' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+    }
+    try {
+      const info = JSON.parse(result.stdout) as { DockerRootDir?: string; store?: { graphRoot?: string } };
+      return { dataRoot: info.DockerRootDir ?? info.store?.graphRoot };
+    } catch {
+      return {};
     }
   }
 
@@ -157,38 +206,72 @@ export class Engine {
   }
 
   async tag(from: string, to: string): Promise<void> {
-    const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 60_000 });
-    if (result.exitCode !== 0) throw new Error(`${this.name} tag ${from} ${to} failed: ${oneLine(result.stderr)}`);
+    const colon = to.lastIndexOf(":");
+    const [repo, tag] = colon > to.lastIndexOf("/") ? [to.slice(0, colon), to.slice(colon + 1)] : [to, "latest"];
+    const query = `repo=${encodeURIComponent(repo)}&tag=${encodeURIComponent(tag)}`;
+    const failed = (why: string) => new Error(`${this.name} tag ${from} ${to} failed: ${why}`);
+    await this.viaApi(
+      "POST",
+      `/images/${from}/tag?${query}`,
+      (answer) => {
+        if (answer.status !== 201 && answer.status !== 200) throw failed(apiMessage(answer));
+      },
+      async () => {
+        const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 60_000 });
+        if (result.exitCode !== 0) throw failed(oneLine(result.stderr));
+      },
+    );
   }
 
   async untag(ref: string): Promise<void> {
-    const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 60_000 });
-    if (result.exitCode !== 0) throw new Error(`removing tag ${ref} failed: ${oneLine(result.stderr)}`);
-  }
-
-  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says. */
-  async dataRoot(): Promise<string | undefined> {
-    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 30_000 });
-    if (result.exitCode !== 0) return undefined;
-    try {
-      const info = JSON.parse(result.stdout) as { DockerRootDir?: string; store?: { graphRoot?: string } };
-      return info.DockerRootDir ?? info.store?.graphRoot;
-    } catch {
-      return undefined;
-    }
+    const failed = (why: string) => new Error(`removing tag ${ref} failed: ${why}`);
+    await this.viaApi(
+      "DELETE",
+      `/images/${ref}`,
+      (answer) => {
+        if (answer.status !== 200) throw failed(apiMessage(answer));
+      },
+      async () => {
+        const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 60_000 });
+        if (result.exitCode !== 0) throw failed(oneLine(result.stderr));
+      },
+    );
   }
 
   /** The local image under `ref`, or undefined when there is none. */
-  async inspect(ref: string): Promise<LocalImage | undefined> {
-    const result = await this.run(engineArgs.inspect(ref), { timeoutMs: 60_000 });
-    if (result.exitCode !== 0) return undefined;
-    const [image] = InspectSchema.parse(JSON.parse(result.stdout));
-    if (!image) return undefined;
-    return {
-      repoDigests: image.RepoDigests ?? [],
-      ...(image.Size !== undefined && { size: image.Size }),
-    };
+  inspect(ref: string): Promise<LocalImage | undefined> {
+    return this.viaApi(
+      "GET",
+      `/images/${ref}/json`,
+      (answer) => (answer.status === 200 ? localImage(JSON.parse(answer.body)) : undefined),
+      async () => {
+        const result = await this.run(engineArgs.inspect(ref), { timeoutMs: 60_000 });
+        if (result.exitCode !== 0) return undefined;
+        return localImage(InspectSchema.parse(JSON.parse(result.stdout))[0]);
+      },
+    );
   }
+}
+
+function localImage(json: unknown): LocalImage | undefined {
+  const parsed = InspectedImage.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { RepoDigests, Size } = parsed.data;
+  return { repoDigests: RepoDigests ?? [], ...(Size !== undefined && { size: Size }) };
+}
+
+/** Whether `command` is an executable file on PATH, asked without starting a process. */
+function onPath(command: string, path: string | undefined): boolean {
+  for (const dir of (path ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
 }
 
 /**

@@ -1,9 +1,9 @@
-// The action's entry, as the runner runs it: inputs from INPUT_*, outputs to GITHUB_OUTPUT.
-// The same bundle is the post step (state isPost) and the background worker (PREPULL_WORKER_DIR).
+// The action, as the runner runs it: inputs from INPUT_*, outputs to GITHUB_OUTPUT. The same
+// entry is the post step (state isPost) and the background worker (PREPULL_WORKER_DIR).
+// dist/index.cjs is a thin file that calls runAction() from the shared bundle.
 import * as core from "@actions/core";
 import { readRequest, readWorkerSecret, WORKER_ENV } from "./background.js";
 import { type Host, run, runWorker } from "./main.js";
-import { post } from "./post.js";
 import { actionLogger, recordLogger } from "./report.js";
 
 const host: Host = {
@@ -17,7 +17,8 @@ const host: Host = {
   setFailed: (message) => core.setFailed(message),
   setSecret: (secret) => core.setSecret(secret),
   saveState: (name, value) => core.saveState(name, value),
-  workerEntry: __filename,
+  // The file node was started with (dist/index.cjs): the worker is started the same way.
+  workerEntry: process.argv[1] ?? __filename,
   ...(process.env.GITHUB_WORKSPACE && { workspace: process.env.GITHUB_WORKSPACE }),
 };
 
@@ -44,13 +45,15 @@ async function worker(dir: string): Promise<void> {
   );
 }
 
-const fail = (error: Error) => core.setFailed(`prepull: unexpected error: ${error.stack ?? error.message}`);
-const workerDir = process.env[WORKER_ENV];
-if (workerDir) {
-  worker(workerDir).catch(fail);
-} else if (core.getState("isPost") === "true") {
-  post(host, core.getState("workerDir")).catch(fail);
-} else {
-  core.saveState("isPost", "true");
-  run(host).catch(fail);
+export function runAction(): void {
+  const fail = (error: Error) => core.setFailed(`prepull: unexpected error: ${error.stack ?? error.message}`);
+  const workerDir = process.env[WORKER_ENV];
+  if (workerDir) {
+    worker(workerDir).catch(fail);
+  } else if (core.getState("isPost") === "true") {
+    import("./post.js").then(({ post }) => post(host, core.getState("workerDir"))).catch(fail);
+  } else {
+    core.saveState("isPost", "true");
+    run(host).catch(fail);
+  }
 }

@@ -1,7 +1,7 @@
 // Every input is read and validated here, once. Errors name the input and, for lists, the line.
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
 import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./sources.js";
@@ -121,13 +121,14 @@ const BOOLEAN_FALSE = ["false", "False", "FALSE"];
 const VARIABLE_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PLATFORM_RE = /^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_.]+)?$/;
 
-function scalar<T>(name: string, value: string, schema: z.ZodType<T>, expected: string): T {
+function scalar<T>(name: string, value: string, schema: z.ZodMiniType<T>, expected: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InputError(name, `"${value}" is not ${expected}`);
   return parsed.data;
 }
 
-const intIn = (min: number, max: number) => z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+const intIn = (min: number, max: number) =>
+  z.pipe(z.string().check(z.regex(/^\d+$/)), z.pipe(z.transform(Number), z.int().check(z.gte(min), z.lte(max))));
 
 type Get = (name: string) => string;
 
@@ -175,11 +176,7 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
   };
 }
 
-const SECONDS = z
-  .string()
-  .regex(/^\d+(\.\d+)?$/)
-  .transform(Number)
-  .pipe(z.number().min(0).max(60));
+const SECONDS = z.pipe(z.string().check(z.regex(/^\d+(\.\d+)?$/)), z.pipe(z.transform(Number), z.number().check(z.gte(0), z.lte(60))));
 
 function readMirrors(get: Get): MirrorRule[] {
   return parseLines(get("mirrors"), { inlineComments: true }).map(({ text, line }) => {

@@ -1,10 +1,6 @@
 // The run, as orchestration only: read inputs, resolve images, hand them to the mode, report.
-import { tmpdir } from "node:os";
 import { readRequest, startWorker, type WorkerRequest, writeState } from "./background.js";
-import { Engine } from "./engine.js";
-import { EngineAuth } from "./engineconfig.js";
 import type { Host } from "./host.js";
-import { resolveImagesFrom } from "./imagesfrom.js";
 import {
   type Config,
   type ImageLineError,
@@ -16,17 +12,8 @@ import {
   parseLines,
   readConfig,
 } from "./inputs.js";
-import { mirrorImages } from "./modes/mirror.js";
-import { planAll } from "./modes/plan.js";
-import { pullAll } from "./modes/pull.js";
-import { waitForWorkers } from "./modes/wait.js";
-import { probeHooks } from "./probehooks.js";
 import { formatReference } from "./reference.js";
-import { Credentials } from "./registry/auth.js";
-import { RegistryClient } from "./registry/client.js";
-import { platformSpec } from "./registry/manifests.js";
 import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
-import { resolveSetVars } from "./setvars.js";
 
 export type { Host } from "./host.js";
 
@@ -52,6 +39,7 @@ export async function run(host: Host): Promise<RunOutcome> {
   if (config.githubToken) host.setSecret(config.githubToken);
   const { log } = host;
   if (config.mode === "wait") {
+    const { waitForWorkers } = await import("./modes/wait.js");
     const collected = await waitForWorkers(host);
     if (!collected) return { results: [], failed: true };
     return finishRun(collected.results, collected.problems, collected.onFailure, host);
@@ -60,11 +48,13 @@ export async function run(host: Host): Promise<RunOutcome> {
   const problems: string[] = [];
   const named: (ImageSpec | ImageLineError)[] = [...config.images, ...config.imageErrors];
   if (config.setVars) {
+    const { resolveSetVars } = await import("./setvars.js");
     const outcome = await resolveSetVars(config, log);
     if (outcome.problem) problems.push(outcome.problem);
     named.push(...outcome.images);
   }
   if (config.imagesFrom.length > 0) {
+    const { resolveImagesFrom } = await import("./imagesfrom.js");
     const outcome = await resolveImagesFrom(config, host.env ?? process.env, log);
     problems.push(...outcome.problems);
     named.push(...outcome.images);
@@ -123,42 +113,9 @@ function imagesNamed(getInput: Host["getInput"]): string[] {
 
 /** Each image's result, in the order of `images`, saying where the image was named. */
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const { runMode } = await import("./modes/run.js");
   const results = await runMode(images, config, host);
   return results.map((result, i) => ({ ...result, origin: images[i]?.origin ?? "" }));
-}
-
-async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
-  const baseEnv = host.env ?? process.env;
-  const credentials = new Credentials(baseEnv, config.githubToken, undefined, undefined, config.engine);
-  if (credentials.problem) host.log.warning(credentials.problem);
-  // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
-  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
-  const settings = {
-    verify: config.verify,
-    platform: platformSpec(config.platform),
-    attempts: config.attempts,
-    backoffSeconds: config.backoffSeconds,
-  };
-  try {
-    if (config.mode === "plan") return await planAll(images, config, client, settings, host);
-    if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
-    const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
-    try {
-      const hooks = probeHooks(
-        client,
-        settings,
-        (image, line) => host.log.warning(`${image}: ${line}`),
-        (line) => host.log.info(line),
-        // Before each pull: where github-token got the probes in, the engine gets it too.
-        () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve(),
-      );
-      return await pullAll(images, config, host, new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv), hooks);
-    } finally {
-      await auth?.cleanup();
-    }
-  } finally {
-    client.dispose();
-  }
 }
 
 async function finishRun(results: Result[], problems: readonly string[], onFailure: Config["onFailure"], host: Host): Promise<RunOutcome> {

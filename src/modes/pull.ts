@@ -14,6 +14,20 @@ import { formatReference } from "../reference.js";
 import { failedResult, type Result } from "../report.js";
 import { type Source, sourcesFor } from "../sources.js";
 
+interface ImageWork {
+  readonly spec: ImageSpec;
+  readonly lines: string[];
+  readonly log: (line: string) => void;
+  readonly hooks: ImageHooks;
+  readonly sources: Source[];
+}
+
+type Estimate = { readonly image: string; readonly estimate: SizeEstimate };
+
+/**
+ * The engine check, the local inspects and the probes of every image start at once (nothing
+ * serial that can overlap); the disk guard judges when both are in; then each image's pull.
+ */
 export async function pullAll(
   images: readonly ImageSpec[],
   config: Config,
@@ -21,52 +35,79 @@ export async function pullAll(
   engine: Engine,
   probes: ReturnType<typeof probeHooks>,
 ): Promise<Result[]> {
+  const checked = engine.check().then(
+    (info) => ({ info }),
+    (error: Error) => ({ error }),
+  );
+  const anonymous = lazyAnonymous(engine, host.env ?? process.env);
+  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine));
+  const estimates = estimateAll(work);
+  const outcome = await checked;
   try {
-    await engine.check();
-  } catch (error) {
-    if (!(error instanceof EngineMissingError)) throw error;
-    host.log.error(error.message);
-    return images.map((spec) => failedResult(formatReference(spec.upstream), error.message));
-  }
-  const anonymous = await anonymousEngine(engine, host.env ?? process.env);
-  try {
-    return await pullEach(images, config, host, engine, probes, anonymous.engine);
+    if ("error" in outcome) {
+      if (!(outcome.error instanceof EngineMissingError)) throw outcome.error;
+      host.log.error(outcome.error.message);
+      return images.map((spec) => failedResult(formatReference(spec.upstream), outcome.error.message));
+    }
+    const disk = await checkDisk(estimates, outcome.info.dataRoot, config, host);
+    if (disk && !disk.enough && config.onFailure === "fail") {
+      return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+    }
+    return await pullEach(work, config, host, engine);
   } finally {
-    await anonymous.cleanup();
+    anonymous.cleanup();
   }
 }
 
-/** The engine without stored credentials (contexts kept), for pulls that stored credentials spoil. */
-async function anonymousEngine(engine: Engine, env: NodeJS.ProcessEnv): Promise<{ engine: Engine; cleanup(): Promise<void> }> {
-  const anonymous = await anonymousEngineEnv(env, env.RUNNER_TEMP || tmpdir());
-  return { engine: engine.withEnv(() => anonymous.env), cleanup: async () => anonymous.remove() };
+/** The engine without stored credentials (contexts kept), for pulls that stored credentials spoil; made only if one is. */
+function lazyAnonymous(engine: Engine, env: NodeJS.ProcessEnv): { engine: Engine; cleanup(): void } {
+  let made: ReturnType<typeof anonymousEngineEnv> | undefined;
+  const anonymousEnv = async () => {
+    made ??= anonymousEngineEnv(env, env.RUNNER_TEMP || tmpdir());
+    return (await made).env;
+  };
+  return {
+    engine: engine.withEnv(anonymousEnv),
+    cleanup: () => {
+      made?.then((m) => m.remove()).catch(() => undefined);
+    },
+  };
 }
 
-async function pullEach(
-  images: readonly ImageSpec[],
-  config: Config,
-  host: Host,
-  engine: Engine,
-  probes: ReturnType<typeof probeHooks>,
-  anonymous: Engine,
-): Promise<Result[]> {
-  // One set of probes per image, shared by the disk guard and the pull: each source is probed once.
-  const work = images.map((spec) => {
-    const lines: string[] = [];
-    const log = (line: string) => lines.push(line);
-    const hooks: ImageHooks = { ...probes.hooks(spec, log), anonymousEngine: anonymous };
-    // Asked by the disk guard and again by the pull: one `image inspect` per image.
-    let present: Promise<string | undefined> | undefined;
-    hooks.present = () => {
-      present ??= presentLocally(spec, engine, hooks);
-      return present;
-    };
-    return { spec, lines, log, hooks, sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror) };
-  });
-  const disk = await checkDisk(work, engine, config, host);
-  if (disk && !disk.enough && config.onFailure === "fail") {
-    return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
-  }
+/** One set of probes per image, shared by the disk guard and the pull: each source is probed once, each image inspected once. */
+function imageWork(spec: ImageSpec, config: Config, engine: Engine, probes: ReturnType<typeof probeHooks>, anonymous: Engine): ImageWork {
+  const lines: string[] = [];
+  const log = (line: string) => lines.push(line);
+  const hooks: ImageHooks = { ...probes.hooks(spec, log), anonymousEngine: anonymous };
+  let present: Promise<string | undefined> | undefined;
+  hooks.present = () => {
+    present ??= presentLocally(spec, engine, hooks);
+    return present;
+  };
+  return { spec, lines, log, hooks, sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror) };
+}
+
+/** Each image's size from the source that would serve it (0 when present), four images at a time; never rejects. */
+function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
+  const limit = pLimit(4);
+  return Promise.all(
+    work.map(({ spec, hooks, sources }) =>
+      limit(async (): Promise<Estimate> => {
+        const image = formatReference(spec.upstream);
+        try {
+          // The local inspect and the probes at once: an image already here needs no bytes.
+          const [present, estimate] = await Promise.all([hooks.present?.(), hooks.sizeEstimate(sources)]);
+          return { image, estimate: present ? { bytes: 0 } : estimate };
+        } catch (error) {
+          // One image's trouble is that image's: the pull says so again, the guard goes on.
+          return { image, estimate: { note: `its size could not be read: ${(error as Error).message}` } };
+        }
+      }),
+    ),
+  );
+}
+
+async function pullEach(work: readonly ImageWork[], config: Config, host: Host, engine: Engine): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
   return Promise.all(
     work.map(({ spec, lines, log, hooks, sources }) =>
@@ -93,12 +134,11 @@ async function pullEach(
 
 /** Before any byte moves: what the images will need on disk against the engine's free space. */
 async function checkDisk(
-  work: readonly { spec: ImageSpec; hooks: ImageHooks; sources: Source[] }[],
-  engine: Engine,
+  estimated: Promise<Estimate[]>,
+  root: string | undefined,
   config: Config,
   host: Host,
 ): Promise<DiskVerdict | undefined> {
-  const root = await engine.dataRoot();
   if (!root) {
     host.log.info("disk space: the engine did not say where it keeps images; not checked");
     return undefined;
@@ -111,20 +151,7 @@ async function checkDisk(
     host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
     return undefined;
   }
-  const limit = pLimit(4);
-  const estimates = await Promise.all(
-    work.map(({ spec, hooks, sources }) =>
-      limit(async (): Promise<{ image: string; estimate: SizeEstimate }> => {
-        const image = formatReference(spec.upstream);
-        try {
-          return { image, estimate: (await hooks.present?.()) ? { bytes: 0 } : await hooks.sizeEstimate(sources) };
-        } catch (error) {
-          // One image's trouble is that image's: the pull says so again, the guard goes on.
-          return { image, estimate: { note: `its size could not be read: ${(error as Error).message}` } };
-        }
-      }),
-    ),
-  );
+  const estimates = await estimated;
   const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
   const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
   const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);

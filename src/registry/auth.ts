@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { runCommand } from "../engine.js";
 import { childEnv } from "../lifecycle.js";
 import { isLoopback } from "../reference.js";
@@ -71,16 +71,16 @@ export interface Credential {
 }
 
 const AuthEntry = z.object({
-  auth: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  identitytoken: z.string().optional(),
+  auth: z.optional(z.string()),
+  username: z.optional(z.string()),
+  password: z.optional(z.string()),
+  identitytoken: z.optional(z.string()),
 });
 
 const DockerConfigSchema = z.object({
-  auths: z.record(z.string(), AuthEntry).optional(),
-  credsStore: z.string().optional(),
-  credHelpers: z.record(z.string(), z.string()).optional(),
+  auths: z.optional(z.record(z.string(), AuthEntry)),
+  credsStore: z.optional(z.string()),
+  credHelpers: z.optional(z.record(z.string(), z.string())),
 });
 type DockerConfig = z.infer<typeof DockerConfigSchema>;
 

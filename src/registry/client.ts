@@ -3,7 +3,7 @@
 // skip the multi-challenge parsing, GHCR's token fallback and Hub's quota headers.
 import type { IncomingHttpHeaders } from "node:http";
 import { HttpClient, type HttpClientResponse } from "@actions/http-client";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { isLoopback, type Reference } from "../reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
@@ -24,7 +24,11 @@ export interface RegistryResponse {
   readonly body: Buffer;
 }
 
-const TokenSchema = z.object({ token: z.string().optional(), access_token: z.string().optional(), expires_in: z.number().optional() });
+const TokenSchema = z.object({
+  token: z.optional(z.string()),
+  access_token: z.optional(z.string()),
+  expires_in: z.optional(z.number()),
+});
 
 /**
  * Where a registry's API lives, for a scheme. Registries on this machine are "insecure" to

@@ -1,6 +1,6 @@
 // Manifest media types, schemas (zod: everything off the network is checked), platforms.
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export const MEDIA_TYPES = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -13,23 +13,23 @@ export const MEDIA_TYPES = {
 export const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(", ");
 
 const Descriptor = z.object({
-  mediaType: z.string().optional(),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/),
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
+  mediaType: z.optional(z.string()),
+  digest: z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/)),
+  size: z.int().check(z.nonnegative()),
+  urls: z.optional(z.array(z.string())),
 });
 
-const Platform = z.object({ os: z.string(), architecture: z.string(), variant: z.string().optional() });
+const Platform = z.object({ os: z.string(), architecture: z.string(), variant: z.optional(z.string()) });
 
 const IndexSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  manifests: z.array(Descriptor.extend({ platform: Platform.optional() })),
+  mediaType: z.optional(z.string()),
+  manifests: z.array(z.extend(Descriptor, { platform: z.optional(Platform) })),
 });
 
 const ImageManifestSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
+  mediaType: z.optional(z.string()),
   config: Descriptor,
   layers: z.array(Descriptor),
 });

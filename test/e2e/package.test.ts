@@ -34,7 +34,14 @@ describe.skipIf(worldUnavailable !== "")("the npm package, end to end", () => {
     const pack = run("npm", ["pack", "--json", "--pack-destination", packed], REPO);
     expect(pack.status, pack.stderr).toBe(0);
     const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
-    expect(info?.files.map((f) => f.path).sort()).toEqual(["LICENSE", "README.md", "dist/cli.cjs", "dist/licenses.txt", "package.json"]);
+    expect(info?.files.map((f) => f.path).sort()).toEqual([
+      "LICENSE",
+      "README.md",
+      "dist/cli.cjs",
+      "dist/licenses.txt",
+      "dist/prepull.cjs",
+      "package.json",
+    ]);
     const tarball = join(packed, readdirSync(packed).find((name) => name.endsWith(".tgz")) ?? "");
 
     const project = mkdtempSync(join(tmpdir(), "prepull-install-"));

@@ -1,0 +1,50 @@
+// Wiring for the modes that touch registries and the engine: one registry client (with the
+// user's credentials), the probe settings, the engine with the token added only where needed.
+// Loaded only when there are images (a run with nothing to do never loads it).
+import { tmpdir } from "node:os";
+import { Engine } from "../engine.js";
+import { EngineAuth } from "../engineconfig.js";
+import type { Host } from "../host.js";
+import type { Config, ImageSpec } from "../inputs.js";
+import { probeHooks } from "../probehooks.js";
+import { Credentials } from "../registry/auth.js";
+import { RegistryClient } from "../registry/client.js";
+import { platformSpec } from "../registry/manifests.js";
+import type { Result } from "../report.js";
+import { mirrorImages } from "./mirror.js";
+import { planAll } from "./plan.js";
+import { pullAll } from "./pull.js";
+
+export async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const baseEnv = host.env ?? process.env;
+  const credentials = new Credentials(baseEnv, config.githubToken, undefined, undefined, config.engine);
+  if (credentials.problem) host.log.warning(credentials.problem);
+  // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
+  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
+  const settings = {
+    verify: config.verify,
+    platform: platformSpec(config.platform),
+    attempts: config.attempts,
+    backoffSeconds: config.backoffSeconds,
+  };
+  try {
+    if (config.mode === "plan") return await planAll(images, config, client, settings, host);
+    if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
+    const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
+    try {
+      const hooks = probeHooks(
+        client,
+        settings,
+        (image, line) => host.log.warning(`${image}: ${line}`),
+        (line) => host.log.info(line),
+        // Before each pull: where github-token got the probes in, the engine gets it too.
+        () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve(),
+      );
+      return await pullAll(images, config, host, new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv), hooks);
+    } finally {
+      await auth?.cleanup();
+    }
+  } finally {
+    client.dispose();
+  }
+}
