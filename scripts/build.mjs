@@ -27,8 +27,24 @@ const common = {
   define: { PREPULL_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__prepull_import_meta_url" },
 };
 const metaUrl = 'var __prepull_import_meta_url = require("url").pathToFileURL(__filename).href;';
+// src/buildfiles.ts (images-from's parsers: yaml, dockerfile-ast, tinyglobby, over half of the
+// bytes) is bundled apart and required only when images-from is used, so that no other run
+// parses it at start. It is pure (no state shared with the main bundle).
+const buildfilesApart = {
+  name: "buildfiles-apart",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/buildfiles\.js$/ }, () => ({ path: "./buildfiles.cjs", external: true }));
+  },
+};
 const results = [
-  await esbuild.build({ ...common, entryPoints: ["src/bundle.ts"], outfile: join(outdir, "prepull.cjs"), banner: { js: metaUrl } }),
+  await esbuild.build({
+    ...common,
+    entryPoints: ["src/bundle.ts"],
+    outfile: join(outdir, "prepull.cjs"),
+    banner: { js: metaUrl },
+    plugins: [buildfilesApart],
+  }),
+  await esbuild.build({ ...common, entryPoints: ["src/buildfiles.ts"], outfile: join(outdir, "buildfiles.cjs"), banner: { js: metaUrl } }),
 ];
 
 // Node's compile cache (node 22.1+) keeps the bundle's compiled code between the steps of a job.

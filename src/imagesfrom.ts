@@ -1,10 +1,10 @@
 // images-from: find the build files (paths or globs under the workspace), read each by kind,
 // and turn what they name into images to pre-pull, each with the file and line that named it.
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { glob, isDynamicPattern } from "tinyglobby";
-import { buildFileKind, composeImages, dockerfileImages, type FileImages, type NamedImage, parseDotEnv } from "./buildfiles.js";
+import { dirname, isAbsolute, join, relative } from "node:path";
+// buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
+// bytes) and loaded only when images-from is used: see scripts/build.mjs.
+import { buildFileKind, composeImages, dockerfileImages, type FileImages, findFiles, type NamedImage, parseDotEnv } from "./buildfiles.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
 import { parseImageLine } from "./inputs.js";
 import type { Logger } from "./report.js";
@@ -53,15 +53,6 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
     }
   }
   return { images, problems };
-}
-
-async function findFiles(pattern: string, workspace: string): Promise<string[]> {
-  if (!isDynamicPattern(pattern)) {
-    const path = isAbsolute(pattern) ? pattern : resolve(workspace, pattern);
-    return existsSync(path) ? [path] : [];
-  }
-  const found = await glob(pattern, { cwd: workspace, absolute: true, onlyFiles: true, ignore: ["**/node_modules/**", "**/.git/**"] });
-  return found.sort();
 }
 
 function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {

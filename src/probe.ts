@@ -37,12 +37,13 @@ export function forImage(settings: ProbeSettings, spec: ImageSpec): ProbeSetting
 
 /** Probes for one image; caches upstream's HEAD and GET so each is sent at most once. */
 export class ImageProbe {
-  private upstreamHead?: Promise<HeadOutcome>;
   /** manifests already fetched, by `repository@digest`: verification and the size estimate share them */
   private readonly manifests = new Map<string, Promise<ReadManifest>>();
   /** transient probe failures per reference: tries, like failed pulls */
   private readonly failures = new Map<string, number>();
-  private heads = 0;
+  private headCount = 0;
+  /** HEADs by reference, so the size estimate and the verification share one */
+  private readonly headed = new Map<string, Promise<HeadOutcome>>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -53,7 +54,7 @@ export class ImageProbe {
 
   /** HEADs asked, each retry counted: plan mode's `attempts` */
   tries(): number {
-    return this.heads + [...this.failures.values()].reduce((sum, n) => sum + n, 0);
+    return this.headCount + [...this.failures.values()].reduce((sum, n) => sum + n, 0);
   }
 
   failuresOf(ref: Reference): number {
@@ -61,13 +62,22 @@ export class ImageProbe {
   }
 
   upstream(): Promise<HeadOutcome> {
-    this.upstreamHead ??= this.head(this.spec.upstream);
-    return this.upstreamHead;
+    return this.head(this.spec.upstream);
   }
 
-  /** HEAD with the retry policy: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
-  async head(ref: Reference): Promise<HeadOutcome> {
-    this.heads++;
+  /** HEAD with the retry policy, once per reference: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
+  head(ref: Reference): Promise<HeadOutcome> {
+    const key = formatReference(ref);
+    let outcome = this.headed.get(key);
+    if (!outcome) {
+      outcome = this.headUncached(ref);
+      this.headed.set(key, outcome);
+    }
+    return outcome;
+  }
+
+  private async headUncached(ref: Reference): Promise<HeadOutcome> {
+    this.headCount++;
     const where = formatReference(ref);
     const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {

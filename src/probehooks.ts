@@ -96,9 +96,18 @@ async function estimateSize(
   sources: readonly Source[],
 ): Promise<SizeEstimate> {
   for (const source of sources) {
+    // A mirror's manifest is read while its verification still waits for upstream: the size is
+    // on the path of every pull, and the GET is one the verification may share.
+    const early =
+      source.kind === "mirror"
+        ? probe.head(source.ref).then((head) => (head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined))
+        : undefined;
+    early?.catch(() => undefined);
     const verdict = await probeSource(source);
     const digest = verdict.pullRef?.split("@")[1];
     if (verdict.skip !== undefined || !digest) continue;
+    const speculated = await early?.catch(() => undefined);
+    if (speculated) return speculated;
     const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
     if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {
       return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };

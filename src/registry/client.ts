@@ -112,13 +112,20 @@ export class RegistryClient {
     if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
     await drain(first);
     let last: HttpClientResponse = first;
-    for (const identity of [...(await this.credentials.for(registry)), undefined]) {
-      if (identity?.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm)) continue;
+    const candidates = [
+      ...(await this.credentials.for(registry)).filter((c) => !(c.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm))),
+      undefined,
+    ];
+    // Every candidate's token is asked at once (a refused job token then costs no extra round
+    // trip); they are tried in order of preference, and only the one that worked is kept.
+    const tokens = bearer ? candidates.map((identity) => this.fetchToken(bearer, registry, options.scopes, identity)) : [];
+    for (const pending of tokens) pending.catch(() => undefined);
+    for (const [i, identity] of candidates.entries()) {
       let header: string | undefined;
+      const token = bearer ? await tokens[i] : undefined;
       if (bearer) {
-        const token = await this.fetchToken(bearer, registry, options.scopes, identity);
         if (token === undefined) continue; // the token endpoint refused these credentials
-        header = `Bearer ${token}`;
+        header = `Bearer ${token.value}`;
       } else if (identity) {
         this.basic.set(registry, identity);
         header = basicHeader(identity);
@@ -129,6 +136,7 @@ export class RegistryClient {
       const status = last.message.statusCode ?? 0;
       // Stale stored credentials can refuse what anonymous access allows: try the next identity.
       if (status !== 401 && status !== 403) {
+        if (token) this.tokens.set(tokenKey(registry, options.scopes), token);
         if (identity?.from === "github-token") this.githubTokenRegistries.add(registry);
         return last;
       }
@@ -169,7 +177,8 @@ export class RegistryClient {
 
   /**
    * The first request to a registry path. A loopback registry whose scheme is not known yet is
-   * tried over HTTPS, then plain HTTP when HTTPS gets no answer (as the engine does); the
+   * "insecure" to the engine, which takes HTTPS (unverified) or plain HTTP, whichever answers;
+   * prepull asks plain HTTP first and HTTPS when the answer is a TLS server's refusal. The
    * scheme that answered is kept for the rest of the run.
    */
   private async first(
@@ -186,18 +195,23 @@ export class RegistryClient {
       const url = `${registryBaseUrl(registry, known ?? "https")}${path}`;
       return { response: await this.send(method, url, options, authorization), url };
     }
+    // Plain HTTP first (a registry service container or a pull-through cache, the usual case on
+    // this machine costs nothing extra); a server that answers in TLS's place gets HTTPS.
     try {
-      const url = `${registryBaseUrl(registry, "https")}${path}`;
-      const response = await this.send(method, url, options, authorization);
-      this.schemes.set(registry, "https");
-      return { response, url };
-    } catch (error) {
-      if (!(error instanceof NetworkError)) throw error;
       const url = `${registryBaseUrl(registry, "http")}${path}`;
       const response = await this.send(method, url, options, authorization);
-      this.schemes.set(registry, "http");
-      return { response, url };
+      if (!wantsTls(response)) {
+        this.schemes.set(registry, "http");
+        return { response, url };
+      }
+      await drain(response);
+    } catch (error) {
+      if (!(error instanceof NetworkError)) throw error;
     }
+    const url = `${registryBaseUrl(registry, "https")}${path}`;
+    const response = await this.send(method, url, options, authorization);
+    this.schemes.set(registry, "https");
+    return { response, url };
   }
 
   private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
@@ -215,7 +229,7 @@ export class RegistryClient {
     registry: string,
     scopes: readonly string[],
     identity: Credential | undefined,
-  ): Promise<string | undefined> {
+  ): Promise<CachedToken | undefined> {
     const realm = challenge.params.realm;
     if (!realm) return undefined;
     let url: URL;
@@ -249,8 +263,7 @@ export class RegistryClient {
     const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
     if (!token) return undefined;
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
-    this.tokens.set(tokenKey(registry, scopes), { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 });
-    return token;
+    return { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 };
   }
 }
 
@@ -296,6 +309,12 @@ export function headerText(value: string | string[] | undefined): string {
 async function readBuffer(response: HttpClientResponse): Promise<Buffer> {
   if (response.readBodyBuffer) return response.readBodyBuffer();
   return Buffer.from(await response.readBody());
+}
+
+/** Go's TLS server answering plain HTTP: a bare HTTP/1.0 400 ("Client sent an HTTP request to an HTTPS server"), no registry headers. */
+function wantsTls(response: HttpClientResponse): boolean {
+  const { statusCode, httpVersion, headers } = response.message;
+  return statusCode === 400 && httpVersion === "1.0" && headers["docker-distribution-api-version"] === undefined;
 }
 
 async function drain(response: HttpClientResponse): Promise<void> {

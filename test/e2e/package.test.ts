@@ -37,6 +37,7 @@ describe.skipIf(worldUnavailable !== "")("the npm package, end to end", () => {
     expect(info?.files.map((f) => f.path).sort()).toEqual([
       "LICENSE",
       "README.md",
+      "dist/buildfiles.cjs",
       "dist/cli.cjs",
       "dist/licenses.txt",
       "dist/prepull.cjs",
