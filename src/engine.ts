@@ -110,12 +110,6 @@ export interface LocalImage {
 /** The environment of the engine's CLI, asked before each call (the engine config may change during a run). */
 export type EngineEnv = () => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 
-/** What `info` says that prepull uses. */
-export interface EngineInfo {
-  /** where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot) */
-  readonly dataRoot?: string | undefined;
-}
-
 /**
  * The engine the build will use. Pulls run its CLI (an argument vector, the user's credential
  * helpers); info, inspect, tag and untag go to its API over the unix socket where there is
@@ -123,7 +117,9 @@ export interface EngineInfo {
  */
 export class Engine {
   private socket?: Promise<string | undefined>;
-  private info?: Promise<EngineInfo>;
+  private checked?: Promise<void>;
+  private root?: Promise<string | undefined>;
+  private readonly requests = new AbortController();
 
   constructor(
     readonly name: EngineName,
@@ -151,7 +147,7 @@ export class Engine {
     const socket = await this.api();
     if (socket === undefined) return fallback();
     try {
-      return use(await callEngine(socket, method, path));
+      return use(await callEngine(socket, method, path, this.requests.signal));
     } catch (error) {
       if (!(error instanceof ApiUnavailable)) throw error;
       this.socket = Promise.resolve(undefined); // gone or not ours: the CLI from now on
@@ -159,39 +155,54 @@ export class Engine {
     }
   }
 
-  /**
-   * The CLI is on PATH and the engine answers (one `info`, shared with the disk guard).
-   * Throws EngineMissingError with a message a user can act on.
-   */
-  async check(): Promise<EngineInfo> {
-    if (!onPath(this.name, (await this.env()).PATH)) {
-      throw new EngineMissingError(
-        `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`,
+  /** The CLI is on PATH and the engine answers (`/_ping`, or the CLI's `version`). Throws EngineMissingError with a message a user can act on. */
+  check(): Promise<void> {
+    this.checked ??= (async () => {
+      if (!onPath(this.name, (await this.env()).PATH)) {
+        throw new EngineMissingError(
+          `'${this.name}' was not found on PATH: this runner has no ${this.name} CLI (macOS and Windows runners have no Docker engine); nothing can be pulled`,
+        );
+      }
+      await this.viaApi(
+        "GET",
+        "/_ping",
+        (answer) => {
+          if (answer.status !== 200) throw new EngineMissingError(`the engine cannot be reached: ${apiMessage(answer)}`);
+        },
+        async () => {
+          const result = await this.run(engineArgs.version(), { timeoutMs: 30_000 });
+          if (result.exitCode !== 0) {
+            throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+          }
+        },
       );
-    }
-    this.info ??= this.viaApi(
-      "GET",
-      "/info",
-      (answer) => {
-        if (answer.status !== 200) throw new EngineMissingError(`the engine cannot be reached: ${apiMessage(answer)}`);
-        return { dataRoot: (JSON.parse(answer.body) as { DockerRootDir?: string }).DockerRootDir };
-      },
-      () => this.cliInfo(),
-    );
-    return this.info;
+    })();
+    return this.checked;
   }
 
-  private async cliInfo(): Promise<EngineInfo> {
-    const result = await this.run(engineArgs.info(this.name), { timeoutMs: 30_000 });
-    if (result.exitCode !== 0) {
-      throw new EngineMissingError(`'${this.name} info' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
-    }
-    try {
-      const info = JSON.parse(result.stdout) as { DockerRootDir?: string; store?: { graphRoot?: string } };
-      return { dataRoot: info.DockerRootDir ?? info.store?.graphRoot };
-    } catch {
-      return {};
-    }
+  /** Where the engine keeps images (docker: DockerRootDir; podman: store.graphRoot), if it says; asked once (`info` is slow). */
+  dataRoot(): Promise<string | undefined> {
+    this.root ??= this.viaApi(
+      "GET",
+      "/info",
+      (answer) => (answer.status === 200 ? (JSON.parse(answer.body) as { DockerRootDir?: string }).DockerRootDir : undefined),
+      async () => {
+        const result = await this.run(engineArgs.info(this.name), { timeoutMs: 30_000 });
+        if (result.exitCode !== 0) return undefined;
+        try {
+          const info = JSON.parse(result.stdout) as { DockerRootDir?: string; store?: { graphRoot?: string } };
+          return info.DockerRootDir ?? info.store?.graphRoot;
+        } catch {
+          return undefined;
+        }
+      },
+    );
+    return this.root;
+  }
+
+  /** Ends what is still asked of the engine's API (an `info` nobody waits for must not hold the process). */
+  dispose(): void {
+    this.requests.abort();
   }
 
   pull(

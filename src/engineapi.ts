@@ -52,16 +52,16 @@ function contextHost(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** One request to the engine's API; throws ApiUnavailable when nothing answers. */
-export function callEngine(socket: string, method: string, path: string, timeoutMs = 30_000): Promise<ApiAnswer> {
+export function callEngine(socket: string, method: string, path: string, signal?: AbortSignal, timeoutMs = 30_000): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: { Host: "docker" } }, (response) => {
+    const req = request({ socketPath: socket, method, path, headers: { Host: "docker" }, ...(signal && { signal }) }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
       response.on("error", (error) => reject(new ApiUnavailable(error.message)));
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
-    req.on("error", (error) => reject(new ApiUnavailable(error.message)));
+    req.on("error", (error) => reject(signal?.aborted ? error : new ApiUnavailable(error.message)));
     req.end();
   });
 }

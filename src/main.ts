@@ -66,22 +66,22 @@ export async function run(host: Host): Promise<RunOutcome> {
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {
-    if (!host.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
-    const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host.getInput(name)]));
-    const worker = startWorker(
-      { images, invalid, problems, started: new Date().toISOString(), inputs },
-      host.workerEntry,
-      config.githubToken ?? "",
-      host.env ?? process.env,
-    );
-    host.saveState?.("workerDir", worker.dir);
-    log.info(
-      `started a background pull of ${images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`,
-    );
+    background(host, config, { images, invalid, problems, started: new Date().toISOString() });
     return { results: [], failed: false };
   }
   const results = [...invalid, ...(images.length > 0 ? await processImages(images, config, host) : [])];
   return finishRun(results, problems, config.onFailure, host);
+}
+
+/** background: true — the worker gets what the step resolved, the inputs (token aside) and, on its stdin, the token. */
+function background(host: Host, config: Config, request: Omit<WorkerRequest, "inputs">): void {
+  if (!host.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
+  const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host.getInput(name)]));
+  const worker = startWorker({ ...request, inputs }, host.workerEntry, config.githubToken ?? "", host.env ?? process.env);
+  host.saveState?.("workerDir", worker.dir);
+  host.log.info(
+    `started a background pull of ${request.images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`,
+  );
 }
 
 /** The detached worker's run: pull what the step resolved, leaving each result in its state file as it finishes. */

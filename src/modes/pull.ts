@@ -36,9 +36,12 @@ export async function pullAll(
   probes: ReturnType<typeof probeHooks>,
 ): Promise<Result[]> {
   const checked = engine.check().then(
-    (info) => ({ info }),
+    () => ({}),
     (error: Error) => ({ error }),
   );
+  // Started now, waited for only if some image needs bytes (`info` is the engine's slowest answer).
+  const dataRoot = engine.dataRoot();
+  dataRoot.catch(() => undefined);
   const anonymous = lazyAnonymous(engine, host.env ?? process.env);
   const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine));
   const estimates = estimateAll(work);
@@ -49,7 +52,7 @@ export async function pullAll(
       host.log.error(outcome.error.message);
       return images.map((spec) => failedResult(formatReference(spec.upstream), outcome.error.message));
     }
-    const disk = await checkDisk(estimates, outcome.info.dataRoot, config, host);
+    const disk = await checkDisk(estimates, dataRoot, config, host);
     if (disk && !disk.enough && config.onFailure === "fail") {
       return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
     }
@@ -135,10 +138,13 @@ async function pullEach(work: readonly ImageWork[], config: Config, host: Host, 
 /** Before any byte moves: what the images will need on disk against the engine's free space. */
 async function checkDisk(
   estimated: Promise<Estimate[]>,
-  root: string | undefined,
+  dataRoot: Promise<string | undefined>,
   config: Config,
   host: Host,
 ): Promise<DiskVerdict | undefined> {
+  const estimates = await estimated;
+  if (estimates.every(({ estimate }) => estimate.bytes === 0)) return undefined; // all here already: nothing to store
+  const root = await dataRoot;
   if (!root) {
     host.log.info("disk space: the engine did not say where it keeps images; not checked");
     return undefined;
@@ -151,7 +157,6 @@ async function checkDisk(
     host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
     return undefined;
   }
-  const estimates = await estimated;
   const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
   const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
   const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);

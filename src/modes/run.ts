@@ -40,7 +40,12 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
         // Before each pull: where github-token got the probes in, the engine gets it too.
         () => auth?.sync(client.githubTokenRegistries) ?? Promise.resolve(),
       );
-      return await pullAll(images, config, host, new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv), hooks);
+      const engine = new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv);
+      try {
+        return await pullAll(images, config, host, engine, hooks);
+      } finally {
+        engine.dispose();
+      }
     } finally {
       await auth?.cleanup();
     }
