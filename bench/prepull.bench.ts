@@ -45,6 +45,16 @@ const timedProcess = (command: string, args: string[], env: NodeJS.ProcessEnv) =
       code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} exited ${code}`)),
     );
   });
+/** dist/index.cjs as it was before issue 11 (one self-contained file), written aside; undefined without git history. */
+const beforeBundle = (): string | undefined => {
+  try {
+    const file = join(mkdtempSync(join(os.tmpdir(), "prepull-before-")), "index.cjs");
+    writeFileSync(file, execFileSync("git", ["show", "23b0ae9:dist/index.cjs"], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 }));
+    return file;
+  } catch {
+    return undefined;
+  }
+};
 /** median, min and max of a list of seconds, in ms */
 const spread = (values: number[]) => `median ${ms(median(values))} (min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))})`;
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
@@ -83,16 +93,18 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
   it("issue 4: fallback decision on a mirror miss, probe vs failing docker pull; Hub manifest GETs per image", async () => {
     const missing = `${mirrorProxy.host}/mirror/not-there:1`;
     const client = new RegistryClient(new Credentials({}));
-    const probe = new ImageProbe(
-      client,
-      { upstream: parseReference(missing), origin: "bench" },
-      { verify: "digest", platform: platformSpec(""), attempts: 1, backoffSeconds: 0 },
-      () => {},
-    );
+    // A probe per try: an ImageProbe asks each reference once and then answers from memory.
+    const probe = () =>
+      new ImageProbe(
+        client,
+        { upstream: parseReference(missing), origin: "bench" },
+        { verify: "digest", platform: platformSpec(""), attempts: 1, backoffSeconds: 0 },
+        () => {},
+      );
     const probeTimes: number[] = [];
     const pullTimes: number[] = [];
     for (let i = 0; i < 10; i++) {
-      probeTimes.push(await seconds(async () => expect((await probe.head(parseReference(missing))).kind).toBe("missing")));
+      probeTimes.push(await seconds(async () => expect((await probe().head(parseReference(missing))).kind).toBe("missing")));
       pullTimes.push(await seconds(async () => expect((await engine.run(["pull", missing])).exitCode).not.toBe(0)));
     }
     client.dispose();
@@ -234,6 +246,21 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
       }
       const overhead = action.map((a, i) => a - (bare[i] ?? 0));
       row("6 MB verified mirror hit", `prepull ${spread(action)}`, `bare docker pull ${spread(bare)}`, `overhead ${spread(overhead)}`);
+      // The same hit with the bundle from before issue 11 (commit 23b0ae9), where git has it.
+      const before = beforeBundle();
+      if (before) {
+        const old: number[] = [];
+        for (let i = 0; i < pairs; i++) {
+          await engine.removeAllImages();
+          old.push((await runAction(inputs, { env: engine.env, entry: before })).seconds);
+        }
+        row(
+          "  the same with the bundle before issue 11",
+          `prepull ${spread(old)}`,
+          "",
+          `overhead ${spread(old.map((o, i) => o - (bare[i] ?? 0)))}`,
+        );
+      }
       const nodeStart: number[] = [];
       for (let i = 0; i < pairs; i++)
         nodeStart.push(await timedProcess(process.execPath, ["-e", ""], { PATH: process.env.PATH, HOME: process.env.HOME }));

@@ -35,6 +35,10 @@ export async function pullAll(
   engine: Engine,
   probes: ReturnType<typeof probeHooks>,
 ): Promise<Result[]> {
+  // The probes first: their round trips to the registries are the longest wait.
+  const anonymous = lazyAnonymous(engine, host.env ?? process.env);
+  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine));
+  const estimates = estimateAll(work);
   const checked = engine.check().then(
     () => ({}),
     (error: Error) => ({ error }),
@@ -42,9 +46,6 @@ export async function pullAll(
   // Started now, waited for only if some image needs bytes (`info` is the engine's slowest answer).
   const dataRoot = engine.dataRoot();
   dataRoot.catch(() => undefined);
-  const anonymous = lazyAnonymous(engine, host.env ?? process.env);
-  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine));
-  const estimates = estimateAll(work);
   const outcome = await checked;
   try {
     if ("error" in outcome) {

@@ -6,11 +6,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine.js";
-import { type Docker, docker, runAction, seedImage, startRegistry, TokenServer, uniqueName, worldUnavailable } from "../world/index.js";
+import {
+  type Docker,
+  docker,
+  PACKAGES_TOKEN,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  worldUnavailable,
+} from "../world/index.js";
 import type { Registry } from "../world/registry.js";
-
-/** A token the test token server accepts for private repositories (a PAT given as github-token). */
-const PACKAGES_TOKEN = "ghp_PACKAGEStokenFORprivateMIRRORS0000000";
 
 const podmanMissing = (() => {
   try {

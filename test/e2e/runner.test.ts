@@ -12,6 +12,7 @@ import {
   docker,
   FaultProxy,
   JOB_TOKEN,
+  PACKAGES_TOKEN,
   runAction,
   seedImage,
   startRegistry,
@@ -21,9 +22,6 @@ import {
 } from "../world/index.js";
 import { pushBuildKitIndex } from "../world/oci.js";
 import type { Registry } from "../world/registry.js";
-
-/** A token the test token server accepts for private repositories (a PAT given as github-token). */
-const PACKAGES_TOKEN = "ghp_PACKAGEStokenFORprivateMIRRORS0000000";
 
 describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", () => {
   let engine: Docker;

@@ -14,6 +14,9 @@ export const REPO = resolve(import.meta.dirname, "../..");
  * made-up one that no test registry accepts, so it is valid for nothing private, as on a runner.
  */
 export const JOB_TOKEN = "ghs_JOBtokenVALIDforNOTHINGprivate000000";
+
+/** A token the test token servers accept for private repositories (a PAT given as github-token), for the user GITHUB_ACTOR. */
+export const PACKAGES_TOKEN = "ghp_PACKAGEStokenFORprivateMIRRORS0000000";
 export const ACTION_ENTRY = join(REPO, "dist/index.cjs");
 
 interface ActionYml {
