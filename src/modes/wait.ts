@@ -44,8 +44,7 @@ export async function waitForWorkers(host: Host): Promise<Collected | undefined>
   let onFailure: Config["onFailure"] = "warn";
   for (const dir of dirs) {
     const request = readRequest(dir);
-    // The background step's own settings: it decided how long its pulls may take.
-    const config = readConfig((name) => request.inputs[name] ?? "", host.workspace);
+    const config = backgroundSettings(request, host);
     if (config.onFailure === "fail") onFailure = "fail";
     const collected = await waitForOne(dir, request, config, host);
     results.push(...collected.results);
@@ -53,6 +52,24 @@ export async function waitForWorkers(host: Host): Promise<Collected | undefined>
     markCollected(dir);
   }
   return { results, problems, onFailure };
+}
+
+/**
+ * The background step's own settings: it decided how long its pulls may take. They were valid
+ * when it started; should a file they name (images-file) be gone since, they are read without
+ * it (only the deadline and on-failure are used here).
+ */
+function backgroundSettings(request: WorkerRequest, host: Host): Config {
+  const read = (files: boolean) =>
+    readConfig(
+      (name) => (!files && (name === "images-file" || name === "images-from") ? "" : (request.inputs[name] ?? "")),
+      host.workspace,
+    );
+  try {
+    return read(true);
+  } catch {
+    return read(false);
+  }
 }
 
 /** One worker: its log replayed as it grows, until it is done, gone, or past the deadline. */
