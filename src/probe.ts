@@ -52,6 +52,11 @@ export class ImageProbe {
     private readonly log: (line: string) => void,
   ) {}
 
+  /** The retry settings, stopped when the client is disposed (a probe nobody waits for must not hold the process). */
+  private retrying(): ProbeSettings {
+    return { ...this.settings, signal: this.client.signal };
+  }
+
   /** HEADs asked, each retry counted: plan mode's `attempts` */
   tries(): number {
     return this.headCount + [...this.failures.values()].reduce((sum, n) => sum + n, 0);
@@ -81,7 +86,7 @@ export class ImageProbe {
     const where = formatReference(ref);
     const failed = () => this.failures.set(where, this.failuresOf(ref) + 1);
     try {
-      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.settings, this.log, failed);
+      return await retryTransient(`probe ${where}`, () => this.headOnce(ref), this.retrying(), this.log, failed);
     } catch (error) {
       if (error instanceof TransientError) {
         return { kind: "unreachable", detail: `could not be probed after ${this.settings.attempts} attempts: ${error.message}` };
@@ -196,7 +201,7 @@ export class ImageProbe {
           if (classified.errorClass === "transient") throw new TransientError(text, classified.retryAfter);
           throw new ManifestUnreadable(`${text} (${classified.label})`);
         },
-        this.settings,
+        this.retrying(),
         this.log,
         failed,
       );

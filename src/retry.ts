@@ -20,9 +20,29 @@ export interface RetrySettings {
   readonly backoffSeconds: number;
   readonly sleep?: (seconds: number) => Promise<void>;
   readonly random?: () => number;
+  /** aborted: no further try, no further wait (a probe nobody needs any more at the end of a run) */
+  readonly signal?: AbortSignal;
 }
 
 export const sleepSeconds = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
+
+/** Thrown instead of another try once the work was called off (the run ended without needing it). */
+export class CalledOff extends Error {
+  override name = "CalledOff";
+}
+
+/** A wait that ends early, with CalledOff, when `signal` aborts. */
+function sleepUnless(seconds: number, signal: AbortSignal, sleep: (seconds: number) => Promise<void>): Promise<void> {
+  if (signal.aborted) return Promise.reject(new CalledOff("called off"));
+  return new Promise((resolve, reject) => {
+    const stop = () => reject(new CalledOff("called off"));
+    signal.addEventListener("abort", stop, { once: true });
+    sleep(seconds).then(() => {
+      signal.removeEventListener("abort", stop);
+      resolve();
+    }, reject);
+  });
+}
 
 /**
  * Runs `operation`, retrying transient failures with backoff and one log line per retry.
@@ -40,6 +60,7 @@ export async function retryTransient<T>(
   try {
     return await pRetry(
       async () => {
+        if (settings.signal?.aborted) throw new AbortError(new CalledOff("called off"));
         try {
           return await operation();
         } catch (error) {
@@ -59,7 +80,7 @@ export async function retryTransient<T>(
           log(
             `${what}: attempt ${attemptNumber}/${settings.attempts} failed, transient: ${error.message}; retrying in ${wait.toFixed(1)} s`,
           );
-          await sleep(wait);
+          await (settings.signal ? sleepUnless(wait, settings.signal, sleep) : sleep(wait));
         },
       },
     );

@@ -99,9 +99,12 @@ function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
       limit(async (): Promise<Estimate> => {
         const image = formatReference(spec.upstream);
         try {
-          // The local inspect and the probes at once: an image already here needs no bytes.
-          const [present, estimate] = await Promise.all([hooks.present?.(), hooks.sizeEstimate(sources)]);
-          return { image, estimate: present ? { bytes: 0 } : estimate };
+          // The local inspect and the probes at once; an image already here needs no bytes, and
+          // does not wait for its sources' probes (they are called off when the run ends).
+          const size = hooks.sizeEstimate(sources);
+          size.catch(() => undefined);
+          if (await hooks.present?.()) return { image, estimate: { bytes: 0 } };
+          return { image, estimate: await size };
         } catch (error) {
           // One image's trouble is that image's: the pull says so again, the guard goes on.
           return { image, estimate: { note: `its size could not be read: ${(error as Error).message}` } };

@@ -63,6 +63,7 @@ export class RegistryClient {
   private readonly clients: Record<"http" | "https" | "httpsLoopback", HttpClient>;
   /** the scheme that answered, per loopback registry */
   private readonly schemes = new Map<string, "https" | "http">();
+  private readonly closing = new AbortController();
   private readonly tokens = new Map<string, CachedToken>();
   /** registries that answered with a Basic challenge: send Basic credentials directly */
   private readonly basic = new Map<string, Credential>();
@@ -85,7 +86,13 @@ export class RegistryClient {
     this.clients = { http: make(false), https: make(false), httpsLoopback: make(true) };
   }
 
+  /** Aborted by dispose(): retries of this client's requests stop (nothing holds the process at the end of a run). */
+  get signal(): AbortSignal {
+    return this.closing.signal;
+  }
+
   dispose(): void {
+    this.closing.abort();
     for (const client of Object.values(this.clients)) client.dispose();
   }
 

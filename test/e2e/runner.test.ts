@@ -321,6 +321,20 @@ exit 1
     });
   });
 
+  describe("a run ends when its work is done", () => {
+    it("an image already here is not held up by a mirror that stalls: its probe is called off when the run ends", async () => {
+      const path = uniqueName("present-stall");
+      const up = `${plain.host}/${path}:1`;
+      await seedImage(engine, [up]);
+      await engine.ok(["pull", up]);
+      ghcrProxy.addRule({ path: /\/manifests\//, agent: /^prepull/, fault: { kind: "stall" } });
+      const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/m`, "pull-timeout": "20" }, { env: engine.env });
+      expect(run.results[0]).toMatchObject({ status: "present", source: "local" });
+      // A stalled probe would otherwise hold the process for its 15 s limit, three times over.
+      expect(run.seconds).toBeLessThan(10);
+    });
+  });
+
   describe("§10 smaller contract gaps", () => {
     it("UPSTREAM@sha256 => MIRROR:tag keeps the pin on the mirror side", async () => {
       const path = uniqueName("pinned");
