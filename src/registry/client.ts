@@ -32,8 +32,8 @@ const TokenSchema = z.object({
 
 /**
  * Where a registry's API lives, for a scheme. Registries on this machine are "insecure" to
- * the engine: it tries HTTPS without verifying the certificate, then plain HTTP; the client
- * below does the same, so a loopback cache and a loopback TLS registry both work.
+ * the engine (HTTPS without verifying the certificate, or plain HTTP); the client below finds
+ * which one a loopback registry speaks, so a loopback cache and a loopback TLS registry both work.
  */
 export function registryBaseUrl(registry: string, scheme: "https" | "http" = "https"): string {
   if (registry === "docker.io") return "https://registry-1.docker.io";
