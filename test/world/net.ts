@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
+import { join } from "node:path";
 
 /** A free loopback port (the small race with another process is acceptable in tests). */
 export function freePort(): Promise<number> {
@@ -19,4 +21,15 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A self-signed certificate and its key (openssl), written as cert.pem and key.pem in `dir`. */
+export function selfSignedCertificate(dir: string, subject: string, extra: readonly string[] = []): { cert: string; key: string } {
+  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", subject, ...extra],
+    { stdio: "ignore" },
+  );
+  return { cert, key };
 }

@@ -1,10 +1,10 @@
 // Real OCI registries (Debian's docker-registry, i.e. distribution 2.8) on loopback ports.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "./net.js";
+import { freePort, selfSignedCertificate, waitFor } from "./net.js";
 
 export interface Registry {
   /** `127.0.0.1:PORT`: the engine treats loopback registries as plain HTTP */
@@ -44,28 +44,7 @@ export async function startRegistry(options: { tokenAuth?: TokenAuthConfig; tls?
   const port = await freePort();
   let tls = "";
   if (options.tls) {
-    const [cert, key] = [join(root, "cert.pem"), join(root, "key.pem")];
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
+    const { cert, key } = selfSignedCertificate(root, "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]);
     tls = `  tls:
     certificate: ${cert}
     key: ${key}

@@ -2,12 +2,12 @@
 // instances configured with `auth: token`: anonymous pull tokens for public repositories,
 // Basic credentials required for private ones and for push, 401 for wrong credentials
 // (as GHCR refuses), and a 200 with no grant for insufficient access (as the spec says).
-import { execFileSync } from "node:child_process";
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { selfSignedCertificate } from "./net.js";
 import type { TokenAuthConfig } from "./registry.js";
 
 export interface TokenPolicy {
@@ -35,29 +35,7 @@ export class TokenServer {
 
   static async start(service: string, policy: TokenPolicy): Promise<TokenServer> {
     const dir = mkdtempSync(join(tmpdir(), "prepull-token-"));
-    const keyFile = join(dir, "key.pem");
-    const certFile = join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=prepull-test-token",
-      ],
-      {
-        stdio: "ignore",
-      },
-    );
+    const { cert: certFile, key: keyFile } = selfSignedCertificate(dir, "/CN=prepull-test-token");
     const key = createPrivateKey(readFileSync(keyFile));
     const certDer = readFileSync(certFile, "utf8")
       .replace(/-----[^-]+-----/g, "")
