@@ -6,7 +6,10 @@ import { HttpClient, type HttpClientResponse } from "@actions/http-client";
 import * as z from "zod/mini";
 import { isLoopback, type Reference } from "../reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
+import { basicHeader, drain, headerText, pullScope, readBuffer, requestData, tokenKey, tokenMayGoTo, wantsTls } from "./http.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
+
+export { headerText, pullScope } from "./http.js";
 
 /** A registry's auth flow that cannot work as it stands (a realm that is not a URL, a token that is not JSON): final for that source. */
 export class RegistryAuthError extends Error {
@@ -272,58 +275,4 @@ export class RegistryClient {
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
     return { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 };
   }
-}
-
-/**
- * http-client sends strings and streams; a Buffer (manifest bytes, which are JSON and so
- * UTF-8) goes as its string only when that string is exactly the same bytes again.
- */
-function requestData(body: Buffer | NodeJS.ReadableStream | undefined): string | NodeJS.ReadableStream | null {
-  if (body === undefined) return null;
-  if (!Buffer.isBuffer(body)) return body;
-  const text = body.toString("utf8");
-  if (!Buffer.from(text, "utf8").equals(body)) throw new Error("request body is not UTF-8; it cannot be sent byte for byte");
-  return text;
-}
-
-/** github-token goes to GitHub's token endpoint or to this machine, never to a third party's realm. */
-function tokenMayGoTo(realm: string | undefined): boolean {
-  if (!realm) return false;
-  try {
-    const host = new URL(realm).host;
-    return host === "ghcr.io" || isLoopback(host);
-  } catch {
-    return false;
-  }
-}
-
-export function pullScope(ref: Reference): string {
-  return `repository:${ref.path}:pull`;
-}
-
-function tokenKey(registry: string, scopes: readonly string[]): string {
-  return `${registry} ${[...scopes].sort().join(" ")}`;
-}
-
-function basicHeader(identity: Credential): string {
-  return `Basic ${Buffer.from(`${identity.username}:${identity.password}`).toString("base64")}`;
-}
-
-export function headerText(value: string | string[] | undefined): string {
-  return Array.isArray(value) ? value.join(", ") : (value ?? "");
-}
-
-async function readBuffer(response: HttpClientResponse): Promise<Buffer> {
-  if (response.readBodyBuffer) return response.readBodyBuffer();
-  return Buffer.from(await response.readBody());
-}
-
-/** Go's TLS server answering plain HTTP: a bare HTTP/1.0 400 ("Client sent an HTTP request to an HTTPS server"), no registry headers. */
-function wantsTls(response: HttpClientResponse): boolean {
-  const { statusCode, httpVersion, headers } = response.message;
-  return statusCode === 400 && httpVersion === "1.0" && headers["docker-distribution-api-version"] === undefined;
-}
-
-async function drain(response: HttpClientResponse): Promise<void> {
-  await readBuffer(response).catch(() => undefined);
 }

@@ -1,0 +1,71 @@
+// A command run as an argument vector with node's spawn (shell: false): no input reaches a
+// shell. spawn rather than @actions/exec because a pull must be stoppable at its time limit
+// and its output streamed as it comes, which @actions/exec does not offer.
+import { spawn } from "node:child_process";
+import { childEnv } from "./lifecycle.js";
+
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stopped at its time limit */
+  readonly timedOut: boolean;
+}
+
+export class EngineMissingError extends Error {
+  override name = "EngineMissingError";
+}
+
+export interface RunOptions {
+  readonly timeoutMs?: number;
+  /** each line of stdout as it arrives */
+  readonly onLine?: (line: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
+  /** written to stdin, which is then closed (a credential helper's question) */
+  readonly input?: string;
+}
+
+/** Runs `command args…`; never throws for a non-zero exit, throws EngineMissingError when the binary is absent. */
+export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      shell: false,
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      env: options.env ?? childEnv(),
+    });
+    if (options.input !== undefined) child.stdin?.on("error", () => undefined);
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    const output = { stdout: "", stderr: "" };
+    const pending = { stdout: "", stderr: "" };
+    let timedOut = false;
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGTERM");
+            // A CLI that ignores SIGTERM is killed outright a little later.
+            setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+          }, options.timeoutMs)
+        : undefined;
+    // docker prints its progress on stdout, podman on stderr: both are read as lines.
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream]?.setEncoding("utf8").on("data", (chunk: string) => {
+        output[stream] += chunk;
+        if (!options.onLine) return;
+        const lines = (pending[stream] + chunk).split(/\r?\n|\r/);
+        pending[stream] = lines.pop() ?? "";
+        for (const line of lines) options.onLine(line);
+      });
+    }
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      if (error.code === "ENOENT") reject(new EngineMissingError(`'${command}' was not found on PATH`));
+      else reject(error);
+    });
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
+      resolve({ exitCode: code ?? (signal ? 128 : 1), stdout: output.stdout, stderr: output.stderr, timedOut });
+    });
+  });
+}
