@@ -1,6 +1,7 @@
 // The retry policy, pure and in one place: how a registry's HTTP answer or the engine's error
 // text is classified (worth retrying the same source, or not), and how long to wait.
 import type { IncomingHttpHeaders } from "node:http";
+import { headerText } from "./registry/http.js";
 
 /**
  * - `transient`: worth retrying the same source (5xx, resets, EOF, timeouts, a throttling 429).
@@ -29,13 +30,11 @@ export function quotaText(quota: Quota): string {
   return `${quota.remaining}${quota.limit !== undefined ? ` of ${quota.limit}` : ""} pulls left${window}`;
 }
 
-const header = (value: string | string[] | undefined): string => (Array.isArray(value) ? value.join(", ") : (value ?? ""));
-
 /** Docker Hub's `ratelimit-limit: 100;w=21600` and `ratelimit-remaining: 76;w=21600`; undefined when absent. */
 export function parseQuota(headers: IncomingHttpHeaders): Quota | undefined {
-  const remaining = header(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
+  const remaining = headerText(headers["ratelimit-remaining"]).match(/^\s*(\d+)(?:;w=(\d+))?/);
   if (!remaining) return undefined;
-  const limit = header(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
+  const limit = headerText(headers["ratelimit-limit"]).match(/^\s*(\d+)/);
   return {
     remaining: Number(remaining[1]),
     ...(limit && { limit: Number(limit[1]) }),
@@ -93,7 +92,12 @@ export function classifyHttp(
   now: number = Date.now(),
 ): Classified {
   if (status === 429) {
-    return tooManyRequests(registry, registryErrorText(body), parseQuota(headers), parseRetryAfter(header(headers["retry-after"]), now));
+    return tooManyRequests(
+      registry,
+      registryErrorText(body),
+      parseQuota(headers),
+      parseRetryAfter(headerText(headers["retry-after"]), now),
+    );
   }
   if (status === 404 || status === 410) return { errorClass: "permanent", label: "not found" };
   if (status === 401) return { errorClass: "permanent", label: "unauthorized" };
@@ -102,7 +106,7 @@ export function classifyHttp(
     return {
       errorClass: "transient",
       label: `server error (HTTP ${status})`,
-      ...retryAfterOf(parseRetryAfter(header(headers["retry-after"]), now)),
+      ...retryAfterOf(parseRetryAfter(headerText(headers["retry-after"]), now)),
     };
   }
   return { errorClass: "permanent", label: `unexpected HTTP ${status}` };

@@ -57,7 +57,7 @@ export const actionLogger: Logger = {
   error: (message) => core.error(message),
   untrusted(title, text) {
     actionLogger.info(title);
-    for (const line of neutralise(text)) actionLogger.info(`  ${line}`);
+    for (const line of text.split(/\r\n|\r|\n/)) actionLogger.info(`  ${line}`);
   },
   group(title, lines) {
     core.startGroup(title);
@@ -78,7 +78,7 @@ export function consoleLogger(write: (line: string) => void = (line) => process.
     error: (message) => out(`error: ${message}`),
     untrusted(title, text) {
       out(title);
-      for (const line of neutralise(text)) out(`  ${line}`);
+      for (const line of text.split(/\r\n|\r|\n/)) out(`  ${line}`);
     },
     group(title, lines) {
       out(`── ${title}`);

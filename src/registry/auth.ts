@@ -220,7 +220,7 @@ export class Credentials {
     engine: "docker" | "podman" = "docker",
   ) {
     this.file = readDockerConfigFile(env);
-    this.stored = readDockerConfig(env);
+    this.stored = credentialsOf(this.file.config.auths ?? {}, this.file.file);
     this.podman = engine === "podman" ? readPodmanAuth(env) : new Map();
   }
 
