@@ -36,13 +36,23 @@ const buildfilesApart = {
     build.onResolve({ filter: /^\.\/buildfiles\.js$/ }, () => ({ path: "./buildfiles.cjs", external: true }));
   },
 };
+// @actions/http-client imports https and tunnel (both load node's TLS) at the top; they are
+// given to it behind getters that load them on first use (scripts/lazy-*.cjs).
+const lazyTls = {
+  name: "lazy-tls",
+  setup(build) {
+    build.onResolve({ filter: /^(https|tunnel)$/ }, ({ path, importer }) =>
+      /@actions[/\\]http-client[/\\]/.test(importer) ? { path: join(process.cwd(), "scripts", `lazy-${path}.cjs`) } : undefined,
+    );
+  },
+};
 const results = [
   await esbuild.build({
     ...common,
     entryPoints: ["src/bundle.ts"],
     outfile: join(outdir, "prepull.cjs"),
     banner: { js: metaUrl },
-    plugins: [buildfilesApart],
+    plugins: [buildfilesApart, lazyTls],
   }),
   await esbuild.build({ ...common, entryPoints: ["src/buildfiles.ts"], outfile: join(outdir, "buildfiles.cjs"), banner: { js: metaUrl } }),
 ];

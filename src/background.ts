@@ -2,7 +2,6 @@
 // bundle) that pulls exactly as the foreground would, and returns at once. The worker keeps
 // its log and state under RUNNER_TEMP; a later `mode: wait` step streams the log and reports,
 // and the post step reports (or stops) a worker nobody waited for.
-import { spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -74,12 +73,14 @@ export function readRequest(dir: string): WorkerRequest {
  * and tokens (readable by any process of the user at /proc/PID/environ); the inputs are in
  * its request file and the token comes on its stdin.
  */
-export function startWorker(
+export async function startWorker(
   request: WorkerRequest,
   entry: string,
   token: string,
   env: NodeJS.ProcessEnv = process.env,
-): { dir: string; pid: number } {
+): Promise<{ dir: string; pid: number }> {
+  // Loaded here, not at start: every other step (post, wait, a foreground run) goes without it.
+  const { spawn } = await import("node:child_process");
   const root = workersRoot(env);
   mkdirSync(root, { recursive: true });
   const id = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;

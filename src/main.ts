@@ -66,7 +66,7 @@ export async function run(host: Host): Promise<RunOutcome> {
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {
-    background(host, config, { images, invalid, problems, started: new Date().toISOString() });
+    await background(host, config, { images, invalid, problems, started: new Date().toISOString() });
     return { results: [], failed: false };
   }
   const results = [...invalid, ...(images.length > 0 ? await processImages(images, config, host) : [])];
@@ -74,10 +74,10 @@ export async function run(host: Host): Promise<RunOutcome> {
 }
 
 /** background: true — the worker gets what the step resolved, the inputs (token aside) and, on its stdin, the token. */
-function background(host: Host, config: Config, request: Omit<WorkerRequest, "inputs">): void {
+async function background(host: Host, config: Config, request: Omit<WorkerRequest, "inputs">): Promise<void> {
   if (!host.workerEntry) throw new Error("background: true needs the action's own bundle to start a worker");
   const inputs = Object.fromEntries(INPUT_NAMES.filter((name) => name !== "github-token").map((name) => [name, host.getInput(name)]));
-  const worker = startWorker({ ...request, inputs }, host.workerEntry, config.githubToken ?? "", host.env ?? process.env);
+  const worker = await startWorker({ ...request, inputs }, host.workerEntry, config.githubToken ?? "", host.env ?? process.env);
   host.saveState?.("workerDir", worker.dir);
   host.log.info(
     `started a background pull of ${request.images.length} image(s) (worker pid ${worker.pid}); a later step with mode: wait collects the results`,

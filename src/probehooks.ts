@@ -19,8 +19,8 @@ export function upstreamVerdict(ref: Reference, upstream: HeadOutcome): ProbeVer
 }
 
 export interface ImageHooks extends PullHooks {
-  /** Compressed size of the image from the first source that would serve it. */
-  sizeEstimate(sources: readonly Source[]): Promise<SizeEstimate>;
+  /** Compressed size of the image from the first source that would serve it; `needed`: false when the image is here already. */
+  sizeEstimate(sources: readonly Source[], needed?: () => Promise<boolean>): Promise<SizeEstimate>;
 }
 
 /** PullHooks backed by the registry: probe each source (once), pull by the verified digest. */
@@ -53,8 +53,8 @@ export function probeHooks(
         },
         probe: probeSource,
         probeFailures: (source: Source) => probe.failuresOf(source.ref),
-        sizeEstimate: (sources) => {
-          estimate ??= estimateSize(probe, probeSource, sources);
+        sizeEstimate: (sources, needed) => {
+          estimate ??= estimateSize(probe, probeSource, sources, needed);
           return estimate;
         },
         // Known only once the disk guard has asked; a pull never GETs a manifest just for its progress.
@@ -94,13 +94,17 @@ async function estimateSize(
   probe: ImageProbe,
   probeSource: (source: Source) => Promise<ProbeVerdict>,
   sources: readonly Source[],
+  needed: () => Promise<boolean> = async () => true,
 ): Promise<SizeEstimate> {
   for (const source of sources) {
     // A mirror's manifest is read while its verification still waits for upstream: the size is
-    // on the path of every pull, and the GET is one the verification may share.
+    // on the path of every pull, and the GET is one the verification may share. Not for an
+    // image that is here already.
     const early =
       source.kind === "mirror"
-        ? probe.head(source.ref).then((head) => (head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined))
+        ? Promise.all([probe.head(source.ref), needed()]).then(([head, needed]) =>
+            needed && head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined,
+          )
         : undefined;
     early?.catch(() => undefined);
     const verdict = await probeSource(source);

@@ -1,6 +1,6 @@
 // One image: try each source in order with the retry policy, then tag under the upstream name.
 import pRetry, { AbortError } from "p-retry";
-import type { CommandResult, Engine } from "./engine.js";
+import type { CommandResult, Engine, LocalImage } from "./engine.js";
 import { oneLine } from "./engine.js";
 import type { ImageSpec } from "./inputs.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
@@ -244,27 +244,38 @@ async function finish(
 ): Promise<{ digest: string; size?: number }> {
   const target = taggableReference(spec.upstream);
   const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
-  const local = await engine.inspect(pullRef);
+  // The inspect (for the size, and the digest of a pull by tag) and the tag at once.
+  const [local] = await Promise.all([engine.inspect(pullRef), tagUpstreamName(spec, pullRef, target, engine, log)]);
   const size = local?.size;
   const digest =
     byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
   const done = { digest, ...(size !== undefined && { size }) };
-  if (target === undefined) {
-    log(
-      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`,
-    );
-    return done;
-  }
-  if (pullRef === target) return done;
-  await engine.tag(pullRef, target);
-  log(`tagged ${target}`);
-  if (source.kind !== "mirror") return done;
+  if (target === undefined || pullRef === target || source.kind !== "mirror") return done;
   const mirrorTag = taggableReference(source.ref);
   if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
   if (!byDigest && !options.keepMirrorTag) {
     await engine.untag(pullRef).catch((error: Error) => log(`could not remove the mirror tag ${pullRef}: ${error.message}`));
   }
   return done;
+}
+
+/** The pulled image under the exact upstream name, where the upstream reference has a name to tag. */
+async function tagUpstreamName(
+  spec: ImageSpec,
+  pullRef: string,
+  target: string | undefined,
+  engine: Engine,
+  log: (line: string) => void,
+): Promise<void> {
+  if (target === undefined) {
+    log(
+      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`,
+    );
+    return;
+  }
+  if (pullRef === target) return;
+  await engine.tag(pullRef, target);
+  log(`tagged ${target}`);
 }
 
 /** RepoDigests name Docker Hub images familiarly (`alpine@…`); compare on the normalised repository. */
@@ -275,12 +286,25 @@ function sameRepository(name: string, ref: Reference): boolean {
   return name === ref.path || name === ref.path.replace(/^library\//, "");
 }
 
-/** The image is here already under the upstream name with the digest upstream names now. */
-export async function presentLocally(spec: ImageSpec, engine: Engine, hooks: PullHooks): Promise<string | undefined> {
-  const target = taggableReference(spec.upstream) ?? formatReference(spec.upstream);
+/** What the engine holds under the upstream name (the local inspect every presence check starts from). */
+export function inspectUpstreamName(spec: ImageSpec, engine: Engine): Promise<LocalImage | undefined> {
+  return engine.inspect(taggableReference(spec.upstream) ?? formatReference(spec.upstream));
+}
+
+/**
+ * The image is here already under the upstream name with the digest upstream names now.
+ * `inspected`: the local inspect when the caller started it already (it runs alongside upstream's HEAD).
+ */
+export async function presentLocally(
+  spec: ImageSpec,
+  engine: Engine,
+  hooks: PullHooks,
+  inspected: Promise<LocalImage | undefined> = inspectUpstreamName(spec, engine),
+): Promise<string | undefined> {
+  inspected.catch(() => undefined);
   const expected = spec.upstream.digest ?? (await hooks.expectedDigest?.(spec));
   if (expected === undefined) return undefined;
-  const local = await engine.inspect(target);
+  const local = await inspected;
   if (!local) return undefined;
   // A digest names content, whichever repository it was pulled from (a verified mirror included).
   const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));

@@ -3,13 +3,13 @@ import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import { type DiskVerdict, diskVerdict } from "../disk.js";
-import { type Engine, EngineMissingError } from "../engine.js";
+import { type Engine, EngineMissingError, type LocalImage } from "../engine.js";
 import { anonymousEngineEnv } from "../engineconfig.js";
 import type { Host } from "../host.js";
 import type { Config, ImageSpec } from "../inputs.js";
 import type { SizeEstimate } from "../probe.js";
 import type { ImageHooks, probeHooks } from "../probehooks.js";
-import { presentLocally, pullImage } from "../pullimage.js";
+import { inspectUpstreamName, presentLocally, pullImage } from "../pullimage.js";
 import { formatReference } from "../reference.js";
 import { failedResult, type Result } from "../report.js";
 import { type Source, sourcesFor } from "../sources.js";
@@ -20,6 +20,8 @@ interface ImageWork {
   readonly log: (line: string) => void;
   readonly hooks: ImageHooks;
   readonly sources: Source[];
+  /** Whether the image needs bytes (false: it is here already), as soon as that is known. */
+  readonly needed: () => Promise<boolean>;
 }
 
 type Estimate = { readonly image: string; readonly estimate: SizeEstimate };
@@ -37,15 +39,15 @@ export async function pullAll(
 ): Promise<Result[]> {
   // The probes first: their round trips to the registries are the longest wait.
   const anonymous = lazyAnonymous(engine, host.env ?? process.env);
-  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine));
+  // The engine's data root (for the disk guard) is asked as soon as one image needs bytes:
+  // `info` is the engine's slowest answer, and a run whose images are all here never asks it.
+  const needsBytes = () => engine.dataRoot().catch(() => undefined);
+  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine, needsBytes));
   const estimates = estimateAll(work);
   const checked = engine.check().then(
     () => ({}),
     (error: Error) => ({ error }),
   );
-  // Started now, waited for only if some image needs bytes (`info` is the engine's slowest answer).
-  const dataRoot = engine.dataRoot();
-  dataRoot.catch(() => undefined);
   const outcome = await checked;
   try {
     if ("error" in outcome) {
@@ -53,7 +55,7 @@ export async function pullAll(
       host.log.error(outcome.error.message);
       return images.map((spec) => failedResult(formatReference(spec.upstream), outcome.error.message));
     }
-    const disk = await checkDisk(estimates, dataRoot, config, host);
+    const disk = await checkDisk(estimates, () => engine.dataRoot(), config, host);
     if (disk && !disk.enough && config.onFailure === "fail") {
       return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
     }
@@ -78,31 +80,65 @@ function lazyAnonymous(engine: Engine, env: NodeJS.ProcessEnv): { engine: Engine
   };
 }
 
-/** One set of probes per image, shared by the disk guard and the pull: each source is probed once, each image inspected once. */
-function imageWork(spec: ImageSpec, config: Config, engine: Engine, probes: ReturnType<typeof probeHooks>, anonymous: Engine): ImageWork {
+/**
+ * One set of probes per image, shared by the disk guard and the pull: each source is probed
+ * once, each image inspected once. The local inspect starts at once; whether the image needs
+ * bytes is known from it alone when nothing is here under the upstream name (the usual case),
+ * else once upstream's digest is compared. `needsBytes` is called then.
+ */
+function imageWork(
+  spec: ImageSpec,
+  config: Config,
+  engine: Engine,
+  probes: ReturnType<typeof probeHooks>,
+  anonymous: Engine,
+  needsBytes: () => void,
+): ImageWork {
   const lines: string[] = [];
   const log = (line: string) => lines.push(line);
   const hooks: ImageHooks = { ...probes.hooks(spec, log), anonymousEngine: anonymous };
+  // Started by the first to ask (after the probes: their round trips are the longest wait).
+  let inspected: Promise<LocalImage | undefined> | undefined;
+  const inspect = () => {
+    inspected ??= inspectUpstreamName(spec, engine);
+    return inspected;
+  };
   let present: Promise<string | undefined> | undefined;
   hooks.present = () => {
-    present ??= presentLocally(spec, engine, hooks);
+    present ??= presentLocally(spec, engine, hooks, inspect());
     return present;
   };
-  return { spec, lines, log, hooks, sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror) };
+  let needed: Promise<boolean> | undefined;
+  const needsBytesOf = () => {
+    needed ??= inspect()
+      .then(async (local) => local === undefined || (await hooks.present?.()) === undefined)
+      .catch(() => true);
+    needed.then((yes) => yes && needsBytes());
+    return needed;
+  };
+  return {
+    spec,
+    lines,
+    log,
+    hooks,
+    needed: needsBytesOf,
+    sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+  };
 }
 
 /** Each image's size from the source that would serve it (0 when present), four images at a time; never rejects. */
 function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
   const limit = pLimit(4);
   return Promise.all(
-    work.map(({ spec, hooks, sources }) =>
+    work.map(({ spec, hooks, sources, needed }) =>
       limit(async (): Promise<Estimate> => {
         const image = formatReference(spec.upstream);
         try {
           // The local inspect and the probes at once; an image already here needs no bytes, and
           // does not wait for its sources' probes (they are called off when the run ends).
-          const size = hooks.sizeEstimate(sources);
+          const size = hooks.sizeEstimate(sources, needed);
           size.catch(() => undefined);
+          needed();
           if (await hooks.present?.()) return { image, estimate: { bytes: 0 } };
           return { image, estimate: await size };
         } catch (error) {
@@ -142,13 +178,13 @@ async function pullEach(work: readonly ImageWork[], config: Config, host: Host, 
 /** Before any byte moves: what the images will need on disk against the engine's free space. */
 async function checkDisk(
   estimated: Promise<Estimate[]>,
-  dataRoot: Promise<string | undefined>,
+  dataRoot: () => Promise<string | undefined>,
   config: Config,
   host: Host,
 ): Promise<DiskVerdict | undefined> {
   const estimates = await estimated;
   if (estimates.every(({ estimate }) => estimate.bytes === 0)) return undefined; // all here already: nothing to store
-  const root = await dataRoot;
+  const root = await dataRoot();
   if (!root) {
     host.log.info("disk space: the engine did not say where it keeps images; not checked");
     return undefined;
