@@ -229,7 +229,7 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
       await seedImage(engine, [up, mir], { layerBytes: 6_000_000, dockerConfig: seedConfig });
       const inputs = { images: up, mirrors: `${mirror6.host}/mirror` };
       const dockerEnv = { ...process.env, ...engine.env };
-      const pairs = 9;
+      const pairs = 15;
       const bare: number[] = [];
       const action: number[] = [];
       for (let i = 0; i < pairs; i++) {

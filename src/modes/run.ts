@@ -11,8 +11,6 @@ import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
 import { platformSpec } from "../registry/manifests.js";
 import type { Result } from "../report.js";
-import { mirrorImages } from "./mirror.js";
-import { planAll } from "./plan.js";
 import { pullAll } from "./pull.js";
 
 export async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
@@ -28,8 +26,9 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
     backoffSeconds: config.backoffSeconds,
   };
   try {
-    if (config.mode === "plan") return await planAll(images, config, client, settings, host);
-    if (config.mode === "mirror") return await mirrorImages(images, config, client, settings, host);
+    // Each mode's own code loads when that mode runs (the copier brings node's TLS with it).
+    if (config.mode === "plan") return await (await import("./plan.js")).planAll(images, config, client, settings, host);
+    if (config.mode === "mirror") return await (await import("./mirror.js")).mirrorImages(images, config, client, settings, host);
     const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
     try {
       const hooks = probeHooks(
