@@ -1,5 +1,6 @@
-// node:https for @actions/http-client, loaded on its first use: node's TLS costs ~12 ms to load,
-// and the post step, `mode: wait`, a run with nothing to do and plain-HTTP caches never need it.
+// node:https for @actions/http-client, loaded on its first use: loading node's TLS took 4–5 ms of
+// a start here, and the post step, `mode: wait`, a run with nothing to do and plain-HTTP caches
+// never need it.
 let https;
 const load = () => {
   https ??= require("node:https");

@@ -102,8 +102,8 @@ async function estimateSize(
     // image that is here already.
     const early =
       source.kind === "mirror"
-        ? Promise.all([probe.head(source.ref), needed()]).then(([head, needed]) =>
-            needed && head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined,
+        ? Promise.all([probe.head(source.ref), needed()]).then(([head, wanted]) =>
+            wanted && head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined,
           )
         : undefined;
     early?.catch(() => undefined);

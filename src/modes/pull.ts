@@ -110,10 +110,12 @@ function imageWork(
   };
   let needed: Promise<boolean> | undefined;
   const needsBytesOf = () => {
-    needed ??= inspect()
-      .then(async (local) => local === undefined || (await hooks.present?.()) === undefined)
-      .catch(() => true);
-    needed.then((yes) => yes && needsBytes());
+    if (!needed) {
+      needed = inspect()
+        .then(async (local) => local === undefined || (await hooks.present?.()) === undefined)
+        .catch(() => true);
+      needed.then((yes) => yes && needsBytes());
+    }
     return needed;
   };
   return {

@@ -208,6 +208,8 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(second.results[0]).toMatchObject({ status: "present", source: "local", attempts: 0 });
     expect(hubProxy.count(undefined, /\/blobs\//) + ghcrProxy.count(undefined, /\/blobs\//)).toBe(0);
     expect(hubProxy.count("GET", /\/manifests\//)).toBe(0);
+    // Nor is the mirror's manifest read for a size nothing will need.
+    expect(ghcrProxy.count("GET", /\/manifests\//)).toBe(0);
     expect(await engine.imageId(up)).toBe(id);
   });
 
