@@ -2,7 +2,7 @@
 // the job token (as `${{ github.token }}` always does); the engine is reached through a CLI
 // context; a TLS registry sits beside plain-HTTP ones; credentials live in a credential helper;
 // mirrors are made by `docker pull` + `tag` + `push` of BuildKit images.
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -297,6 +297,7 @@ exit 1
         expect(await engine.imageId(up)).toBe(id);
       } finally {
         ghcrProxy.rewriteHeaders = undefined;
+        rmSync(malformedConfig, { recursive: true, force: true });
       }
 
       // A token endpoint that answers 200 with a body that is not JSON, in pull and in plan mode.
