@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { dockerConfigDir } from "./registry/auth.js";
+import { dockerConfigDir, readDockerConfigFile } from "./registry/auth.js";
 
 export interface ApiAnswer {
   readonly status: number;
@@ -30,15 +30,8 @@ export function engineSocket(env: NodeJS.ProcessEnv): string | undefined {
 /** The docker endpoint of the current context; undefined for the default context. */
 function contextHost(env: NodeJS.ProcessEnv): string | undefined {
   const dir = dockerConfigDir(env);
-  let name = env.DOCKER_CONTEXT;
-  if (!name) {
-    try {
-      name = (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { currentContext?: string }).currentContext;
-    } catch {
-      name = undefined;
-    }
-  }
-  if (!name || name === "default") return undefined;
+  const name = env.DOCKER_CONTEXT || readDockerConfigFile(env).json.currentContext;
+  if (typeof name !== "string" || name === "" || name === "default") return undefined;
   try {
     const id = createHash("sha256").update(name).digest("hex");
     const meta = JSON.parse(readFileSync(join(dir, "contexts", "meta", id, "meta.json"), "utf8")) as {

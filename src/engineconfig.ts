@@ -5,10 +5,10 @@
 // `docker` talks to (its current context) and every credential the user configured stay as
 // they were; podman keeps its own auth file (REGISTRY_AUTH_FILE is never replaced) and finds
 // the token in the docker config it also reads.
-import { mkdtemp, readdir, readFile, rename, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeOnExit } from "./lifecycle.js";
-import { dockerConfigDir, normaliseConfigKey } from "./registry/auth.js";
+import { dockerConfigDir, normaliseConfigKey, readDockerConfigFile } from "./registry/auth.js";
 
 type ConfigJson = Record<string, unknown> & { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };
 
@@ -39,14 +39,9 @@ export async function shadowConfigDir(env: NodeJS.ProcessEnv, tempRoot: string, 
   };
 }
 
-/** The user's config.json as JSON, or an empty one when it is absent or unreadable (reported elsewhere). */
-export async function userConfigJson(env: NodeJS.ProcessEnv): Promise<ConfigJson> {
-  try {
-    const parsed: unknown = JSON.parse(await readFile(join(dockerConfigDir(env), "config.json"), "utf8"));
-    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as ConfigJson) : {};
-  } catch {
-    return {};
-  }
+/** The user's config.json as JSON, or an empty one when it is absent or unreadable (Credentials reports that). */
+function userConfigJson(env: NodeJS.ProcessEnv): ConfigJson {
+  return readDockerConfigFile(env).json as ConfigJson;
 }
 
 /**
@@ -76,7 +71,7 @@ export class EngineAuth {
     for (const r of registries) this.written.add(r);
     this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
     const shadow = await this.shadow;
-    const config = await userConfigJson(this.env);
+    const config = userConfigJson(this.env);
     const auths = { ...(config.auths ?? {}) };
     const credHelpers = { ...(config.credHelpers ?? {}) };
     const actor = this.env.GITHUB_ACTOR || "prepull";
@@ -106,7 +101,7 @@ function hasSecret(entry: unknown): boolean {
  */
 export async function anonymousEngineEnv(env: NodeJS.ProcessEnv, tempRoot: string): Promise<{ env: NodeJS.ProcessEnv; remove(): void }> {
   const shadow = await shadowConfigDir(env, tempRoot, "prepull-anonymous-");
-  const { auths: _a, credsStore: _s, credHelpers: _h, ...rest } = await userConfigJson(env);
+  const { auths: _a, credsStore: _s, credHelpers: _h, ...rest } = userConfigJson(env);
   await shadow.write(rest);
   await writeFile(join(shadow.dir, "auth.json"), "{}", { mode: 0o600 });
   return { env: { ...env, DOCKER_CONFIG: shadow.dir, REGISTRY_AUTH_FILE: join(shadow.dir, "auth.json") }, remove: shadow.remove };

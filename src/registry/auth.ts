@@ -108,28 +108,35 @@ export function normaliseConfigKey(key: string): string {
 export interface ReadConfig {
   readonly file: string;
   readonly config: DockerConfig;
+  /** the whole file as JSON (contexts, plugins and all), when it holds an object; else {} */
+  readonly json: Record<string, unknown>;
   /** why the file could not be used (malformed JSON, wrong shape); undefined when it was, or is absent */
   readonly problem?: string;
 }
 
-/** The engine's config file; a malformed one is a problem to report, never a crash. */
+/**
+ * The engine's config file, read the one way every part of prepull reads it (credentials, the
+ * current context, the config handed on to the engine); a malformed one is a problem to
+ * report, never a crash.
+ */
 export function readDockerConfigFile(env: NodeJS.ProcessEnv = process.env): ReadConfig {
   const file = join(dockerConfigDir(env), "config.json");
   let raw: string;
   try {
     raw = readFileSync(file, "utf8");
   } catch {
-    return { file, config: {} };
+    return { file, config: {}, json: {} };
   }
-  let json: unknown;
+  let parsedJson: unknown;
   try {
-    json = JSON.parse(raw);
+    parsedJson = JSON.parse(raw);
   } catch (error) {
-    return { file, config: {}, problem: `${file} is not valid JSON (${(error as Error).message}); its credentials are not used` };
+    return { file, config: {}, json: {}, problem: `${file} is not valid JSON (${(error as Error).message}); its credentials are not used` };
   }
-  const parsed = DockerConfigSchema.safeParse(json);
-  if (!parsed.success) return { file, config: {}, problem: `${file} is not an engine config file; its credentials are not used` };
-  return { file, config: parsed.data };
+  const json = parsedJson && typeof parsedJson === "object" && !Array.isArray(parsedJson) ? (parsedJson as Record<string, unknown>) : {};
+  const parsed = DockerConfigSchema.safeParse(parsedJson);
+  if (!parsed.success) return { file, config: {}, json, problem: `${file} is not an engine config file; its credentials are not used` };
+  return { file, config: parsed.data, json };
 }
 
 /** Credentials stored in the engine's config file itself (`auths`), by normalised host. */
