@@ -212,7 +212,8 @@ export const runCredentialHelper: HelperRunner = async (helper, server) => {
 /**
  * Who may be asked for which registry, as the engine would: a credential helper where the
  * config names one for that registry (`credHelpers`, else `credsStore`), else the config's
- * own `auths`; github-token first for ghcr.io and this machine's registries.
+ * own `auths`; and github-token for ghcr.io and this machine's registries (the client asks it
+ * last, after anonymous access: see identitiesInOrder).
  */
 export class Credentials {
   private readonly file: ReadConfig;
@@ -236,7 +237,7 @@ export class Credentials {
     return this.file.problem;
   }
 
-  /** All candidates for `registry`, in the order to try them. */
+  /** All credentials for `registry`: github-token where it may go, then the user's own. */
   async for(registry: string): Promise<Credential[]> {
     const list: Credential[] = [];
     // github-token is GitHub's: offered to ghcr.io, and to registries on this machine (a

@@ -122,35 +122,25 @@ export class RegistryClient {
     if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
     await drain(first);
     let last: HttpClientResponse = first;
-    const candidates = [
-      ...(await this.credentials.for(registry)).filter((c) => !(c.from === "github-token" && bearer && !tokenMayGoTo(bearer.params.realm))),
-      undefined,
-    ];
-    // Every candidate's token is asked at once (a refused job token then costs no extra round
+    const candidates = identitiesInOrder(await this.credentials.for(registry), bearer);
+    // Every candidate's token is asked at once (a refused identity then costs no extra round
     // trip); they are tried in order of preference, and only the one that worked is kept.
     const tokens = bearer ? candidates.map((identity) => this.fetchToken(bearer, registry, options.scopes, identity)) : [];
     for (const pending of tokens) pending.catch(() => undefined);
     for (const [i, identity] of candidates.entries()) {
-      let header: string | undefined;
       const token = bearer ? await tokens[i] : undefined;
-      if (bearer) {
-        if (token === undefined) continue; // the token endpoint refused these credentials
-        header = `Bearer ${token.value}`;
-      } else if (identity) {
-        this.basic.set(registry, identity);
-        header = basicHeader(identity);
-      } else {
-        break;
-      }
+      if (bearer && token === undefined) continue; // the token endpoint refused these credentials
+      const header = token ? `Bearer ${token.value}` : identity ? basicHeader(identity) : undefined;
       last = await this.send(method, url, options, header);
       const status = last.message.statusCode ?? 0;
       // Stale stored credentials can refuse what anonymous access allows: try the next identity.
       if (status !== 401 && status !== 403) {
         if (token) this.tokens.set(tokenKey(registry, options.scopes), token);
+        else if (identity) this.basic.set(registry, identity);
         if (identity?.from === "github-token") this.githubTokenRegistries.add(registry);
         return last;
       }
-      if (identity === undefined) return last;
+      if (i === candidates.length - 1) return last;
       await drain(last);
     }
     return last;
@@ -275,4 +265,16 @@ export class RegistryClient {
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
     return { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 };
   }
+}
+
+/**
+ * Who is asked, in order: the user's own credentials (the engine uses them too), then
+ * anonymous access, then github-token, which DESIGN.md keeps for where anonymous access is
+ * refused (private packages). A public image thus never needs the token in the engine.
+ * github-token goes only to a token realm it may go to; Basic challenges have no anonymous try.
+ */
+function identitiesInOrder(identities: readonly Credential[], bearer: Challenge | undefined): (Credential | undefined)[] {
+  const github = identities.filter((c) => c.from === "github-token" && (!bearer || tokenMayGoTo(bearer.params.realm)));
+  const own = identities.filter((c) => c.from !== "github-token");
+  return [...own, ...(bearer ? [undefined] : []), ...github];
 }

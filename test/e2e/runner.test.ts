@@ -2,6 +2,7 @@
 // the job token (as `${{ github.token }}` always does); the engine is reached through a CLI
 // context; a TLS registry sits beside plain-HTTP ones; credentials live in a credential helper;
 // mirrors are made by `docker pull` + `tag` + `push` of BuildKit images.
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -118,6 +119,34 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
       expect(await engine.imageId(up)).toBe(id);
       // The user's own config is as it was.
       expect(readFileSync(join(contextDir, "config.json"), "utf8")).toBe(userConfigBefore);
+    });
+
+    it("a public mirror takes the job token, as GHCR does, but anonymous access is enough: the token never reaches the engine", async () => {
+      const path = uniqueName("job-public");
+      const up = `${plain.host}/${path}:1`;
+      const { id } = await seedImage(engine, [up, `${ghcr.host}/public/${path.replaceAll("/", "-")}:1`], { dockerConfig: seedConfig });
+      // A docker on PATH that notes which config directory each engine call was given.
+      const bin = mkdtempSync(join(tmpdir(), "prepull-docker-wrapper-"));
+      const realDocker = execFileSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
+      writeFileSync(join(bin, "docker"), `#!/bin/sh\necho "$1 \${DOCKER_CONFIG:-unset}" >> "${bin}/calls"\nexec "${realDocker}" "$@"\n`);
+      chmodSync(join(bin, "docker"), 0o755);
+      const run = await runAction(
+        { images: up, mirrors: `${ghcr.host}/public` },
+        { env: { ...engine.env, PATH: `${bin}:${process.env.PATH}` } },
+      );
+      expect(run.exitCode, run.stdout).toBe(0);
+      expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", reason: "" });
+      expect(await engine.imageId(up)).toBe(id);
+      // The world's token server grants the job token on this public repository (it was asked)…
+      expect(tokens.requests.some((r) => r.user === "octo-runner" && r.status === 200 && r.scope.some((s) => s.includes("public/")))).toBe(
+        true,
+      );
+      // …and the engine pulled with the user's own config, not one prepull wrote the token into.
+      const pulls = readFileSync(join(bin, "calls"), "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("pull "));
+      expect(pulls).toHaveLength(1);
+      expect(pulls[0]).toMatch(/\/docker-config$/);
     });
 
     it("a login kept by a credential helper (credsStore) opens a private mirror to the probes, as to the engine", async () => {

@@ -2,11 +2,14 @@
 // instances configured with `auth: token`: anonymous pull tokens for public repositories,
 // Basic credentials required for private ones and for push, 401 for wrong credentials
 // (as GHCR refuses), and a 200 with no grant for insufficient access (as the spec says).
+// The job token (JOB_TOKEN, `${{ github.token }}`) is what GHCR takes it for: a valid GitHub
+// credential, under any user name, that reads what anonymous reads and nothing private.
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { JOB_TOKEN } from "./action.js";
 import { selfSignedCertificate } from "./net.js";
 import type { TokenAuthConfig } from "./registry.js";
 
@@ -54,9 +57,12 @@ export class TokenServer {
       }
       const auth = req.headers.authorization;
       let user: string | undefined;
+      /** a known user's own credentials: private pulls and pushes */
+      let privileged = false;
       if (auth?.startsWith("Basic ")) {
         const [name = "", pass = ""] = Buffer.from(auth.slice(6), "base64").toString().split(":");
-        if (tokens.policy.users[name] !== pass) {
+        privileged = tokens.policy.users[name] === pass;
+        if (!privileged && pass !== JOB_TOKEN) {
           tokens.requests.push({ scope: scopes, user: name, status: 401 });
           res
             .writeHead(401, { "content-type": "application/json" })
@@ -70,7 +76,7 @@ export class TokenServer {
         if (type !== "repository") return [];
         const allowed = actions
           .split(",")
-          .filter((action) => (action === "pull" ? user !== undefined || !tokens.policy.isPrivate(name) : user !== undefined));
+          .filter((action) => (action === "pull" ? privileged || !tokens.policy.isPrivate(name) : privileged));
         return [{ type: "repository", name, actions: allowed }];
       });
       const token = tokens.sign(user ?? "", access);
