@@ -1,7 +1,7 @@
 // Benchmarks, each measured side by side in one run and printed as ratios: nothing here is
 // asserted about speed (timings belong in this report, not in tests).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -58,6 +58,39 @@ const beforeBundle = (): string | undefined => {
 /** median, min and max of a list of seconds, in ms */
 const spread = (values: number[]) => `median ${ms(median(values))} (min ${ms(Math.min(...values))}, max ${ms(Math.max(...values))})`;
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+/**
+ * A 6 MB image seeded in `up` and `mirror` (token auth, as GHCR and Docker Hub), then `pairs`
+ * alternating pairs: a bare `docker pull` of the mirror tag, and a prepull step that verifies
+ * and pulls it (the job token set), each after every image is removed.
+ */
+async function hitPairs(engine: Docker, up: Registry, mirror: Registry, pairs: number) {
+  const seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench-seed-"));
+  const auth = Buffer.from("alice:bench-password").toString("base64");
+  writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [mirror.host]: { auth } } }));
+  const path = uniqueName("hit6");
+  const upRef = `${up.host}/${path}:1`;
+  const mirRef = `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`;
+  await seedImage(engine, [upRef, mirRef], { layerBytes: 6_000_000, dockerConfig: seedConfig });
+  const inputs = { images: upRef, mirrors: `${mirror.host}/mirror` };
+  const dockerEnv = { ...process.env, ...engine.env };
+  const bare: number[] = [];
+  const action: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    // Alternate which goes first, so that neither always meets a warm cache.
+    for (const which of i % 2 === 0 ? ["bare", "action"] : ["action", "bare"]) {
+      await engine.removeAllImages();
+      if (which === "bare") bare.push(await timedProcess("docker", ["pull", "-q", mirRef], dockerEnv));
+      else {
+        const run = await runAction(inputs, { env: engine.env });
+        if (run.results[0]?.source !== "mirror") throw new Error(`not a mirror hit: ${run.stdout}`);
+        action.push(run.seconds);
+      }
+    }
+  }
+  rmSync(seedConfig, { recursive: true, force: true });
+  return { inputs, action, bare };
+}
 
 describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
   let engine: Docker;
@@ -220,32 +253,27 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
       startRegistry({ tokenAuth: tokens.registryConfig() }),
     ]);
     try {
-      const seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench-seed-"));
-      const auth = Buffer.from("alice:bench-password").toString("base64");
-      writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up6.host]: { auth }, [mirror6.host]: { auth } } }));
-      const path = uniqueName("hit6");
-      const up = `${up6.host}/${path}:1`;
-      const mir = `${mirror6.host}/mirror/${path.replaceAll("/", "-")}:1`;
-      await seedImage(engine, [up, mir], { layerBytes: 6_000_000, dockerConfig: seedConfig });
-      const inputs = { images: up, mirrors: `${mirror6.host}/mirror` };
-      const dockerEnv = { ...process.env, ...engine.env };
       const pairs = 15;
-      const bare: number[] = [];
-      const action: number[] = [];
-      for (let i = 0; i < pairs; i++) {
-        // Alternate which goes first, so that neither always meets a warm cache.
-        for (const which of i % 2 === 0 ? ["bare", "action"] : ["action", "bare"]) {
-          await engine.removeAllImages();
-          if (which === "bare") bare.push(await timedProcess("docker", ["pull", "-q", mir], dockerEnv));
-          else {
-            const run = await runAction(inputs, { env: engine.env });
-            if (run.results[0]?.source !== "mirror") throw new Error(`not a mirror hit: ${run.stdout}`);
-            action.push(run.seconds);
-          }
-        }
-      }
+      const { inputs, action, bare } = await hitPairs(engine, up6, mirror6, pairs);
       const overhead = action.map((a, i) => a - (bare[i] ?? 0));
       row("6 MB verified mirror hit", `prepull ${spread(action)}`, `bare docker pull ${spread(bare)}`, `overhead ${spread(overhead)}`);
+      // Runners reach GHCR and Docker Hub over HTTPS: the same hit against TLS registries (the
+      // loopback ones cost prepull one plain-HTTP refusal each first, which ghcr.io does not).
+      const [tlsUp, tlsMirror] = await Promise.all([
+        startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
+        startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
+      ]);
+      try {
+        const tls = await hitPairs(engine, tlsUp, tlsMirror, pairs);
+        row(
+          "  the same over HTTPS (self-signed)",
+          `prepull ${spread(tls.action)}`,
+          `bare docker pull ${spread(tls.bare)}`,
+          `overhead ${spread(tls.action.map((a, i) => a - (tls.bare[i] ?? 0)))}`,
+        );
+      } finally {
+        await Promise.all([tlsUp.stop(), tlsMirror.stop()]);
+      }
       // The same hit with the bundle from before issue 11 (commit 23b0ae9), where git has it.
       const before = beforeBundle();
       if (before) {
