@@ -123,12 +123,20 @@ export class RegistryClient {
     await drain(first);
     let last: HttpClientResponse = first;
     const candidates = identitiesInOrder(await this.credentials.for(registry), bearer);
-    // Every candidate's token is asked at once (a refused identity then costs no extra round
-    // trip); they are tried in order of preference, and only the one that worked is kept.
-    const tokens = bearer ? candidates.map((identity) => this.fetchToken(bearer, registry, options.scopes, identity)) : [];
-    for (const pending of tokens) pending.catch(() => undefined);
+    // The tokens of the user's own identities and of anonymous access are asked at once (a
+    // refused one then costs no extra round trip); github-token's only when all of those were
+    // refused, so a public image never sends it. Only the identity that worked is kept.
+    const tokens: Promise<CachedToken | undefined>[] = [];
+    const tokenOf = (challenge: Challenge, i: number) => {
+      if (!tokens[i]) {
+        tokens[i] = this.fetchToken(challenge, registry, options.scopes, candidates[i]);
+        tokens[i].catch(() => undefined);
+      }
+      return tokens[i];
+    };
+    if (bearer) candidates.forEach((identity, i) => identity?.from !== "github-token" && tokenOf(bearer, i));
     for (const [i, identity] of candidates.entries()) {
-      const token = bearer ? await tokens[i] : undefined;
+      const token = bearer ? await tokenOf(bearer, i) : undefined;
       if (bearer && token === undefined) continue; // the token endpoint refused these credentials
       const header = token ? `Bearer ${token.value}` : identity ? basicHeader(identity) : undefined;
       last = await this.send(method, url, options, header);
