@@ -95,6 +95,8 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     GITHUB_ACTIONS: "true",
     GITHUB_ACTOR: "octo-runner",
     RUNNER_TEMP: options.runnerTemp ?? dir,
+    // A runner always names the workspace, and starts the step there.
+    GITHUB_WORKSPACE: dir,
     ...Object.fromEntries(Object.entries(options.state ?? {}).map(([name, value]) => [`STATE_${name}`, value])),
     DOCKER_CONFIG: join(dir, "docker-config"),
     ...options.env,
