@@ -134,7 +134,7 @@ export class RegistryClient {
       }
       return tokens[i];
     };
-    if (bearer) candidates.forEach((identity, i) => identity?.from !== "github-token" && tokenOf(bearer, i));
+    for (const [i, identity] of candidates.entries()) if (bearer && identity?.from !== "github-token") tokenOf(bearer, i);
     for (const [i, identity] of candidates.entries()) {
       const token = bearer ? await tokenOf(bearer, i) : undefined;
       if (bearer && token === undefined) continue; // the token endpoint refused these credentials
