@@ -116,6 +116,12 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(answered).toHaveLength(1);
     expect(answered[0]?.headers.authorization).toMatch(/^Bearer /);
     expect(await engine.imageId(up)).toBe(id);
+    // prepull's own requests to the mirror (HEAD → 401, HEAD, GET for the size) are one after
+    // another on one keep-alive connection: each answer, a HEAD's too, is read to its end so the
+    // connection goes back to the pool (over HTTPS, every new one is a handshake).
+    const mirrorRequests = ghcrProxy.requests.filter((r) => String(r.headers["user-agent"]).startsWith("prepull"));
+    expect(mirrorRequests.map((r) => `${r.method} ${r.status}`)).toEqual(["HEAD 401", "HEAD 200", "GET 200"]);
+    expect(new Set(mirrorRequests.map((r) => r.connection)).size).toBe(1);
   });
 
   it("a poisoned mirror (same tag, other content) is skipped with both digests named; upstream's content lands", async () => {

@@ -37,6 +37,8 @@ export interface LoggedRequest {
   status?: number;
   /** request headers, for auth assertions */
   readonly headers: IncomingMessage["headers"];
+  /** which client connection carried it (1, 2, …): keep-alive shows as one number */
+  readonly connection: number;
 }
 
 export class FaultProxy {
@@ -47,6 +49,7 @@ export class FaultProxy {
   /** rewrites every forwarded answer's headers (e.g. Quay's two-challenge WWW-Authenticate) */
   rewriteHeaders?: ((headers: IncomingMessage["headers"]) => IncomingMessage["headers"]) | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly connectionIds = new WeakMap<Socket, number>();
 
   private constructor(
     private readonly server: Server,
@@ -57,6 +60,7 @@ export class FaultProxy {
   static async start(targetHost: string): Promise<FaultProxy> {
     const [host = "127.0.0.1", port = "80"] = targetHost.split(":");
     const server = createServer();
+    let connections = 0;
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();
     if (typeof address !== "object" || !address) throw new Error("proxy has no address");
@@ -64,6 +68,7 @@ export class FaultProxy {
     server.on("request", (req, res) => proxy.handle(req, res));
     server.on("connection", (socket) => {
       proxy.sockets.add(socket);
+      proxy.connectionIds.set(socket, ++connections);
       socket.on("close", () => proxy.sockets.delete(socket));
     });
     return proxy;
@@ -110,7 +115,8 @@ export class FaultProxy {
         (r.times === undefined || r.times > 0),
     );
     const fault = rule?.fault;
-    const entry: LoggedRequest = { method, path, headers: req.headers, ...(fault && { fault: fault.kind }) };
+    const connection = this.connectionIds.get(req.socket) ?? 0;
+    const entry: LoggedRequest = { method, path, headers: req.headers, connection, ...(fault && { fault: fault.kind }) };
     this.requests.push(entry);
     if (rule?.times !== undefined) rule.times--;
     if (fault?.kind === "status") {
