@@ -157,9 +157,9 @@ export class RegistryClient {
   /** A request whose body is read: the common case. */
   async call(method: string, registry: string, path: string, options: RequestOptions): Promise<RegistryResponse> {
     const response = await this.request(method, registry, path, options);
-    // A HEAD's answer is read to its end too: only then does its keep-alive connection go back
-    // to the pool (otherwise the next request opens another, over HTTPS with a handshake).
-    const body = method === "HEAD" ? (await drain(response), Buffer.alloc(0)) : await readBuffer(response);
+    // A HEAD's answer (no body) is read to its end too: only then does its keep-alive connection
+    // go back to the pool; otherwise the next request opens another, over HTTPS with a handshake.
+    const body = await readBuffer(response);
     return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
   }
 
