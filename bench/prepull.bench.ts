@@ -322,7 +322,7 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
         js.map((name) => `${name} ${mb(statSync(join(dist, name)).size)}`).join(", "),
         "(source maps aside)",
       );
-      // The action runs on node24 (action.yml). Under node 20, the first verified TLS context
+      // The action runs on node24 (action.yml). Under node 20, the first TLS context (verified or not)
       // also builds node's root certificate store (about 20 ms more on the HTTPS row).
       const runtimeNote = Number(process.versions.node.split(".")[0]) < 24 ? " (action.yml runs node24: see README)" : "";
       row(
