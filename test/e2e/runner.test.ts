@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isAlive, readState } from "../../src/background.js";
 import {
+  ConnectProxy,
   type Docker,
   docker,
   FaultProxy,
@@ -241,6 +242,37 @@ exit 1
       expect(run.stdout).not.toMatch(/Protocol "https?:" not supported/);
       expect(await engine.imageId(upCached)).toBe(cachedId);
       expect(await engine.imageId(upUncached)).toBe(uncachedId);
+    });
+
+    it("behind a proxy (HTTPS_PROXY, as on a self-hosted runner) the probes reach a registry by name through CONNECT, its certificate verified", async () => {
+      // A name nothing on this machine resolves: only the proxy reaches it. Its certificate is
+      // trusted as a proxied network's own CA is, through NODE_EXTRA_CA_CERTS.
+      const name = "registry.proxied.test";
+      const proxied = await startRegistry({ tokenAuth: tokens.registryConfig(), tls: true, names: [name] });
+      const proxy = await ConnectProxy.start();
+      try {
+        const path = uniqueName("proxied");
+        const pushConfig = configDir({ auths: { [proxied.host]: basic("alice:s3cret-password") } });
+        const seeded = await seedImage(engine, [`${proxied.host}/${path}:1`], { dockerConfig: pushConfig });
+        rmSync(pushConfig, { recursive: true, force: true });
+        const image = `${name}:${proxied.port}/${path}:1`;
+        const run = await runAction(
+          { images: image, mode: "plan", attempts: "1" },
+          { env: { ...engine.env, HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: proxied.certFile ?? "" } },
+        );
+        expect(run.exitCode, run.stdout).toBe(0);
+        expect(run.results[0]).toMatchObject({
+          image,
+          status: "planned",
+          source: "upstream",
+          digest: seeded.digests[`${proxied.host}/${path}:1`],
+        });
+        expect(proxy.tunnels.length).toBeGreaterThan(0);
+        expect(new Set(proxy.tunnels)).toEqual(new Set([`${name}:${proxied.port}`]));
+      } finally {
+        await proxy.stop();
+        await proxied.stop();
+      }
     });
   });
 

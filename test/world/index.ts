@@ -2,6 +2,7 @@ import { inject } from "vitest";
 import { Docker } from "./images.js";
 
 export { JOB_TOKEN, PACKAGES_TOKEN, runAction, workflowCommands } from "./action.js";
+export { ConnectProxy } from "./connect-proxy.js";
 export { startEngine } from "./engine.js";
 export { FaultProxy } from "./fault-proxy.js";
 export { FileServer } from "./http-server.js";

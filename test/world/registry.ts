@@ -13,6 +13,8 @@ export interface Registry {
   readonly root: string;
   /** `https` for a registry started with `tls` (a self-signed certificate for 127.0.0.1) */
   readonly scheme: "http" | "https";
+  /** with `tls`: the certificate, to trust (NODE_EXTRA_CA_CERTS) where the registry is reached by a name */
+  readonly certFile?: string;
   stop(): Promise<void>;
 }
 
@@ -39,12 +41,21 @@ function statusOf(url: string): Promise<number | undefined> {
   });
 }
 
-export async function startRegistry(options: { tokenAuth?: TokenAuthConfig; tls?: boolean } = {}): Promise<Registry> {
+/**
+ * `names`: with `tls`, host names the certificate also holds (a registry reached by name through
+ * a proxy; nothing resolves them on this machine).
+ */
+export async function startRegistry(
+  options: { tokenAuth?: TokenAuthConfig; tls?: boolean; names?: readonly string[] } = {},
+): Promise<Registry> {
   const root = mkdtempSync(join(tmpdir(), "prepull-registry-"));
   const port = await freePort();
   let tls = "";
+  let certFile: string | undefined;
   if (options.tls) {
-    const { cert, key } = selfSignedCertificate(root, "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]);
+    const altNames = ["IP:127.0.0.1", ...(options.names ?? []).map((name) => `DNS:${name}`)].join(",");
+    const { cert, key } = selfSignedCertificate(root, "/CN=127.0.0.1", ["-addext", `subjectAltName=${altNames}`]);
+    certFile = cert;
     tls = `  tls:
     certificate: ${cert}
     key: ${key}
@@ -105,6 +116,7 @@ ${tls}`,
     port,
     root,
     scheme,
+    ...(certFile && { certFile }),
     async stop() {
       if (!exited) {
         const done = new Promise((r) => child.once("exit", r));
