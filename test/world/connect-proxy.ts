@@ -3,6 +3,7 @@
 // each tunnel's target is kept for assertions.
 import { createServer, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
+import { listenOnLoopback } from "./net.js";
 
 export class ConnectProxy {
   /** `host:port` of every CONNECT, in order */
@@ -16,15 +17,13 @@ export class ConnectProxy {
 
   static async start(): Promise<ConnectProxy> {
     const server = createServer((_req, res) => res.writeHead(405).end("only CONNECT here"));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (typeof address !== "object" || !address) throw new Error("proxy has no address");
-    const proxy = new ConnectProxy(server, address.port);
+    const port = await listenOnLoopback(server);
+    const proxy = new ConnectProxy(server, port);
     server.on("connect", (req, client: Socket, head: Buffer) => {
       const target = req.url ?? "";
       proxy.tunnels.push(target);
-      const port = Number(target.slice(target.lastIndexOf(":") + 1));
-      const upstream = connect(port, "127.0.0.1", () => {
+      const targetPort = Number(target.slice(target.lastIndexOf(":") + 1));
+      const upstream = connect(targetPort, "127.0.0.1", () => {
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
         upstream.write(head);
         upstream.pipe(client);

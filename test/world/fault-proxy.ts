@@ -3,6 +3,7 @@
 // tests can assert how many of which kind a run made.
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { listenOnLoopback } from "./net.js";
 
 export type Fault =
   | { readonly kind: "status"; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
@@ -58,13 +59,11 @@ export class FaultProxy {
   ) {}
 
   static async start(targetHost: string): Promise<FaultProxy> {
-    const [host = "127.0.0.1", port = "80"] = targetHost.split(":");
+    const [host = "127.0.0.1", targetPort = "80"] = targetHost.split(":");
     const server = createServer();
     let connections = 0;
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (typeof address !== "object" || !address) throw new Error("proxy has no address");
-    const proxy = new FaultProxy(server, address.port, { host, port: Number(port) });
+    const port = await listenOnLoopback(server);
+    const proxy = new FaultProxy(server, port, { host, port: Number(targetPort) });
     server.on("request", (req, res) => proxy.handle(req, res));
     server.on("connection", (socket) => {
       proxy.sockets.add(socket);

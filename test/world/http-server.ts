@@ -1,5 +1,6 @@
 // A tiny loopback HTTP server for set-vars scripts: path → status and body, or a handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { listenOnLoopback } from "./net.js";
 
 export type Route = { status: number; body: string } | ((req: IncomingMessage, res: ServerResponse) => void);
 
@@ -13,10 +14,8 @@ export class FileServer {
 
   static async start(): Promise<FileServer> {
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (typeof address !== "object" || !address) throw new Error("no address");
-    const files = new FileServer(server, address.port);
+    const port = await listenOnLoopback(server);
+    const files = new FileServer(server, port);
     server.on("request", (req, res) => {
       files.hits.push(req.url ?? "");
       const route = files.routes.get(req.url ?? "");

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOB_TOKEN } from "./action.js";
-import { selfSignedCertificate } from "./net.js";
+import { listenOnLoopback, selfSignedCertificate } from "./net.js";
 import type { TokenAuthConfig } from "./registry.js";
 
 export interface TokenPolicy {
@@ -44,10 +44,8 @@ export class TokenServer {
       .replace(/-----[^-]+-----/g, "")
       .replace(/\s+/g, "");
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    if (typeof address !== "object" || !address) throw new Error("no address");
-    const tokens = new TokenServer(server, address.port, dir, key, certDer, service, policy);
+    const port = await listenOnLoopback(server);
+    const tokens = new TokenServer(server, port, dir, key, certDer, service, policy);
     server.on("request", (req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const scopes = url.searchParams.getAll("scope");
