@@ -36,14 +36,17 @@ const buildfilesApart = {
     build.onResolve({ filter: /^\.\/buildfiles\.js$/ }, () => ({ path: "./buildfiles.cjs", external: true }));
   },
 };
-// @actions/http-client imports https and tunnel (both load node's TLS) at the top; they are
-// given to it behind getters that load them on first use (scripts/lazy-*.cjs).
-const lazyTls = {
-  name: "lazy-tls",
+// @actions/http-client imports https and tunnel (both load node's TLS), and @actions/core
+// crypto, at the top; they are given to them behind getters that load them on first use
+// (scripts/lazy-*.cjs).
+const lazyBuiltins = {
+  name: "lazy-builtins",
   setup(build) {
+    const lazy = (path) => ({ path: join(process.cwd(), "scripts", `lazy-${path}.cjs`) });
     build.onResolve({ filter: /^(https|tunnel)$/ }, ({ path, importer }) =>
-      /@actions[/\\]http-client[/\\]/.test(importer) ? { path: join(process.cwd(), "scripts", `lazy-${path}.cjs`) } : undefined,
+      /@actions[/\\]http-client[/\\]/.test(importer) ? lazy(path) : undefined,
     );
+    build.onResolve({ filter: /^crypto$/ }, ({ path, importer }) => (/@actions[/\\]core[/\\]/.test(importer) ? lazy(path) : undefined));
   },
 };
 const results = [
@@ -52,7 +55,7 @@ const results = [
     entryPoints: ["src/bundle.ts"],
     outfile: join(outdir, "prepull.cjs"),
     banner: { js: metaUrl },
-    plugins: [buildfilesApart, lazyTls],
+    plugins: [buildfilesApart, lazyBuiltins],
   }),
   await esbuild.build({ ...common, entryPoints: ["src/buildfiles.ts"], outfile: join(outdir, "buildfiles.cjs"), banner: { js: metaUrl } }),
 ];

@@ -4,11 +4,11 @@
 // current context (DOCKER_CONTEXT or config.json's currentContext), else the default socket.
 // Pulls stay with the CLI (the user's credential helpers); any engine the API cannot reach
 // (tcp/ssh hosts, podman without its service) is driven through the CLI instead.
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { dockerConfigDir, readDockerConfigFile } from "./registry/auth.js";
+import { sha256Hex } from "./sha256.js";
 
 export interface ApiAnswer {
   readonly status: number;
@@ -33,7 +33,7 @@ function contextHost(env: NodeJS.ProcessEnv): string | undefined {
   const name = env.DOCKER_CONTEXT || readDockerConfigFile(env).json.currentContext;
   if (typeof name !== "string" || name === "" || name === "default") return undefined;
   try {
-    const id = createHash("sha256").update(name).digest("hex");
+    const id = sha256Hex(name);
     const meta = JSON.parse(readFileSync(join(dir, "contexts", "meta", id, "meta.json"), "utf8")) as {
       Endpoints?: { docker?: { Host?: string } };
     };

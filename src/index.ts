@@ -3,20 +3,27 @@
 // dist/index.cjs is a thin file that calls runAction() from the shared bundle.
 import * as core from "@actions/core";
 import { readRequest, readWorkerSecret, WORKER_ENV } from "./background.js";
+import { writeFileCommand } from "./filecommand.js";
 import { type Host, run, runWorker } from "./main.js";
 import { actionLogger, recordLogger } from "./report.js";
+
+function saveState(name: string, value: string): void {
+  if (!writeFileCommand("STATE", name, value)) core.saveState(name, value);
+}
 
 const host: Host = {
   getInput: (name) => core.getInput(name),
   log: actionLogger,
-  setOutput: (name, value) => core.setOutput(name, value),
+  setOutput: (name, value) => {
+    if (!writeFileCommand("OUTPUT", name, value)) core.setOutput(name, value);
+  },
   async writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY) return;
     await core.summary.addRaw(markdown).write();
   },
   setFailed: (message) => core.setFailed(message),
   setSecret: (secret) => core.setSecret(secret),
-  saveState: (name, value) => core.saveState(name, value),
+  saveState,
   // The file node was started with (dist/index.cjs): the worker is started the same way.
   workerEntry: process.argv[1] ?? __filename,
   ...(process.env.GITHUB_WORKSPACE && { workspace: process.env.GITHUB_WORKSPACE }),
@@ -53,7 +60,7 @@ export function runAction(): void {
   } else if (core.getState("isPost") === "true") {
     import("./post.js").then(({ post }) => post(host, core.getState("workerDir"))).catch(fail);
   } else {
-    core.saveState("isPost", "true");
+    saveState("isPost", "true");
     run(host).catch(fail);
   }
 }

@@ -1,7 +1,6 @@
 // set-vars: fetch a build's own script that names its images (retried, optionally pinned by
 // sha256), run it in the sandbox (sandbox.ts), and read the named variables back as images.
 // It is never sourced into this process or the step's shell.
-import { createHash } from "node:crypto";
 import { HttpClient } from "@actions/http-client";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
 import { classifyHttp } from "./policy.js";
@@ -9,6 +8,7 @@ import { formatReference } from "./reference.js";
 import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type Evaluation, evaluateScript, SET_VARS_TIMEOUT_SECONDS, SetVarsError, scriptIsolation } from "./sandbox.js";
+import { sha256Hex } from "./sha256.js";
 
 export type FetchOutcome = { readonly found: true; readonly body: Buffer } | { readonly found: false; readonly status: number };
 
@@ -45,10 +45,6 @@ export async function fetchScript(url: string, options: FetchOptions): Promise<F
   } finally {
     client.dispose();
   }
-}
-
-export function sha256Hex(body: Buffer): string {
-  return createHash("sha256").update(body).digest("hex");
 }
 
 export interface SetVarsOutcome {

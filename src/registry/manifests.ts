@@ -1,6 +1,6 @@
 // Manifest media types, schemas (zod: everything off the network is checked), platforms.
-import { createHash } from "node:crypto";
 import * as z from "zod/mini";
+import { sha256Hex } from "../sha256.js";
 
 export const MEDIA_TYPES = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -53,7 +53,7 @@ export function parseManifest(body: Buffer, contentType?: string): ParsedManifes
 }
 
 export function sha256Digest(body: Buffer): string {
-  return `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  return `sha256:${sha256Hex(body)}`;
 }
 
 export interface PlatformSpec {
