@@ -1,6 +1,6 @@
 // Issue 4, end to end: probe before pulling, verify the mirror, spare Docker Hub's quota,
 // private mirrors, plan mode: against real registries behind a real token server.
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -122,6 +122,27 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     const mirrorRequests = ghcrProxy.requests.filter((r) => String(r.headers["user-agent"]).startsWith("prepull"));
     expect(mirrorRequests.map((r) => `${r.method} ${r.status}`)).toEqual(["HEAD 401", "HEAD 200", "GET 200"]);
     expect(new Set(mirrorRequests.map((r) => r.connection)).size).toBe(1);
+  });
+
+  it("a plain-HTTP mirror hit loads neither node:crypto nor node:tls: what a step does not use is not loaded (issue 11)", async () => {
+    const { up, upDigest } = await seed("unloaded", "same");
+    const dir = mkdtempSync(join(tmpdir(), "prepull-builtins-"));
+    const preload = join(dir, "record-builtins.cjs");
+    const list = join(dir, "builtins.txt");
+    writeFileSync(
+      preload,
+      `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join("\\n")));`,
+    );
+    const result = await runAction(
+      { backoff: "0.1", images: up, mirrors: mirrors() },
+      { env: { ...engine.env, NODE_OPTIONS: `--require ${preload}` } },
+    );
+    runs.push(result);
+    expect(result.results[0]).toMatchObject({ source: "mirror", status: "pulled", digest: upDigest });
+    const builtins = readFileSync(list, "utf8").split("\n");
+    // The list is the one node keeps: the registry requests' own module is in it.
+    expect(builtins).toContain("NativeModule http");
+    expect(builtins.filter((m) => /^NativeModule (crypto|tls|https)$/.test(m))).toEqual([]);
   });
 
   it("a poisoned mirror (same tag, other content) is skipped with both digests named; upstream's content lands", async () => {
