@@ -214,16 +214,14 @@ export class ImageProbe {
 
   /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
   async compressedSize(ref: Reference, digest: string): Promise<SizeEstimate> {
-    const read = async (selector: string) => {
-      const got = await this.manifest(ref, selector);
-      return got.kind === "unreadable" ? undefined : got;
-    };
-    let parsed = await read(digest);
-    if (parsed?.kind === "index") {
+    let parsed: ReadManifest | undefined = await this.manifest(ref, digest);
+    if (parsed.kind === "index") {
       const entry = pickPlatform(parsed.index, this.settings.platform);
-      parsed = entry ? await read(entry.digest) : undefined;
+      parsed = entry ? await this.manifest(ref, entry.digest) : undefined;
     }
-    if (parsed?.kind !== "image") return { note: "its manifest could not be read" };
+    if (parsed === undefined) return { note: "its index lists no manifest for the target platform" };
+    if (parsed.kind === "unreadable") return { note: `its manifest could not be read: ${parsed.why}` };
+    if (parsed.kind !== "image") return { note: "its manifest could not be read" };
     const { config, layers } = parsed.image;
     return {
       bytes: layers.reduce((sum, layer) => sum + layer.size, config.size),

@@ -5,6 +5,7 @@ import { HttpClient } from "@actions/http-client";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
 import { classifyHttp } from "./policy.js";
 import { formatReference } from "./reference.js";
+import { ANSWER_LIMITS, readBuffer } from "./registry/http.js";
 import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type Evaluation, evaluateScript, SET_VARS_TIMEOUT_SECONDS, SetVarsError, scriptIsolation } from "./sandbox.js";
@@ -19,7 +20,8 @@ export interface FetchOptions extends RetrySettings {
 
 /** GET the script: 5xx, 429 and network failures are retried; 404/410 is an answer (no script at that ref). */
 export async function fetchScript(url: string, options: FetchOptions): Promise<FetchOutcome> {
-  const client = new HttpClient("prepull", [], { socketTimeout: options.timeoutMs ?? 30_000, allowRetries: false });
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const client = new HttpClient("prepull", [], { socketTimeout: timeoutMs, allowRetries: false });
   const once = async (): Promise<FetchOutcome> => {
     let response: Awaited<ReturnType<HttpClient["get"]>>;
     try {
@@ -28,11 +30,10 @@ export async function fetchScript(url: string, options: FetchOptions): Promise<F
       throw new TransientError(`no answer (${(error as Error).message})`);
     }
     const status = response.message.statusCode ?? 0;
-    if (status === 200) {
-      const body = response.readBodyBuffer ? await response.readBodyBuffer() : Buffer.from(await response.readBody());
-      return { found: true, body };
-    }
-    const body = await response.readBody().catch(() => "");
+    // A build script is a few kilobytes: the bound is the one of a registry's small answers.
+    const read = () => readBuffer(response, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "the script" });
+    if (status === 200) return { found: true, body: await read() };
+    const body = (await read().catch(() => Buffer.alloc(0))).toString("utf8");
     if (status === 404 || status === 410) return { found: false, status };
     const classified = classifyHttp(status, new URL(url).host, response.message.headers, body);
     if (classified.errorClass === "transient") throw new TransientError(`HTTP ${status} (${classified.label})`, classified.retryAfter);

@@ -6,19 +6,26 @@ import { HttpClient, type HttpClientResponse } from "@actions/http-client";
 import * as z from "zod/mini";
 import { isLoopback, type Reference } from "../reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
-import { basicHeader, drain, headerText, pullScope, readBuffer, requestData, tokenKey, tokenMayGoTo, wantsTls } from "./http.js";
+import {
+  ANSWER_LIMITS,
+  basicHeader,
+  drain,
+  headerText,
+  NetworkError,
+  pullScope,
+  readBuffer,
+  requestData,
+  tokenKey,
+  tokenMayGoTo,
+  wantsTls,
+} from "./http.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
 
-export { headerText, pullScope } from "./http.js";
+export { AnswerTooLarge, headerText, NetworkError, pullScope } from "./http.js";
 
 /** A registry's auth flow that cannot work as it stands (a realm that is not a URL, a token that is not JSON): final for that source. */
 export class RegistryAuthError extends Error {
   override name = "RegistryAuthError";
-}
-
-/** No HTTP answer: reset, refused, DNS, or silence past the timeout. */
-export class NetworkError extends Error {
-  override name = "NetworkError";
 }
 
 export interface RegistryResponse {
@@ -120,7 +127,7 @@ export class RegistryClient {
     const basic = challenges.find((c) => c.scheme.toLowerCase() === "basic");
     if (!bearer && !basic) return first;
     if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
-    await drain(first);
+    await drain(first, this.timeoutMs);
     let last: HttpClientResponse = first;
     const candidates = identitiesInOrder(await this.credentials.for(registry), bearer);
     // The tokens of the user's own identities and of anonymous access are asked at once (a
@@ -149,7 +156,7 @@ export class RegistryClient {
         return last;
       }
       if (i === candidates.length - 1) return last;
-      await drain(last);
+      await drain(last, this.timeoutMs);
     }
     return last;
   }
@@ -159,7 +166,12 @@ export class RegistryClient {
     const response = await this.request(method, registry, path, options);
     // A HEAD's answer (no body) is read to its end too: only then does its keep-alive connection
     // go back to the pool; otherwise the next request opens another, over HTTPS with a handshake.
-    const body = await readBuffer(response);
+    // What is read whole here is a manifest at most (blobs are streamed by `request`).
+    const body = await readBuffer(response, {
+      limit: ANSWER_LIMITS.manifest,
+      deadlineMs: this.timeoutMs,
+      what: `${method} ${registry}${path}`,
+    });
     return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
   }
 
@@ -214,7 +226,7 @@ export class RegistryClient {
         this.schemes.set(registry, "http");
         return { response, url };
       }
-      await drain(response);
+      await drain(response, this.timeoutMs);
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
     }
@@ -259,7 +271,11 @@ export class RegistryClient {
       throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
     }
     const status = response.message.statusCode ?? 0;
-    const body = await readBuffer(response);
+    const body = await readBuffer(response, {
+      limit: ANSWER_LIMITS.small,
+      deadlineMs: this.timeoutMs,
+      what: `token request to ${url.origin}${url.pathname}`,
+    });
     if (status === 401 || status === 403) return undefined;
     if (status >= 500) throw new NetworkError(`token endpoint ${url.origin}${url.pathname} answered HTTP ${status}`);
     if (status !== 200) return undefined;

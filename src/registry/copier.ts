@@ -8,7 +8,8 @@ import { pipeline } from "node:stream/promises";
 import { classifyHttp, registryErrorText } from "../policy.js";
 import { formatReference, isLoopback, manifestSelector, type Reference } from "../reference.js";
 import { type RetrySettings, retryTransient, TransientError } from "../retry.js";
-import { headerText, NetworkError, type RegistryClient, type RegistryResponse } from "./client.js";
+import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
+import { ANSWER_LIMITS, readAnswer } from "./http.js";
 import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./manifests.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
@@ -247,10 +248,10 @@ function putStream(
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1000} s`)));
     req.on("response", (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
-      response.on("error", (error) => reject(new NetworkError(`upload answer: ${error.message}`)));
+      readAnswer(response, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "upload answer" }).then(
+        (body) => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        reject,
+      );
     });
     let counted = 0;
     const counter = new PassThrough();

@@ -1,5 +1,6 @@
 // The small HTTP pieces of the registry client: request bodies, header values, where a token
 // may go, scope and cache keys, and reading or draining an answer.
+import type { IncomingMessage } from "node:http";
 import type { HttpClientResponse } from "@actions/http-client";
 import { isLoopback, type Reference } from "../reference.js";
 import type { Credential } from "./auth.js";
@@ -43,9 +44,70 @@ export function headerText(value: string | string[] | undefined): string {
   return Array.isArray(value) ? value.join(", ") : (value ?? "");
 }
 
-export async function readBuffer(response: HttpClientResponse): Promise<Buffer> {
-  if (response.readBodyBuffer) return response.readBodyBuffer();
-  return Buffer.from(await response.readBody());
+/** No HTTP answer, or not a whole one: reset, refused, DNS, silence past the timeout, a body cut short. Transient. */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+/** An answer longer than any honest one of its kind (a hostile or broken server): final for that source. */
+export class AnswerTooLarge extends Error {
+  override name = "AnswerTooLarge";
+}
+
+/**
+ * Upper bounds on answers read whole, as containers/image's iolimits has them: registries
+ * refuse manifests over 4 MiB, and a token or an error is far smaller than 1 MiB.
+ */
+export const ANSWER_LIMITS = { manifest: 4 * 2 ** 20, small: 2 ** 20 } as const;
+
+export interface ReadLimits {
+  /** bytes; more fails with AnswerTooLarge */
+  readonly limit: number;
+  /** the whole body must have come by then (a server that trickles a byte at a time never trips an idle timeout) */
+  readonly deadlineMs: number;
+  /** names the answer in errors */
+  readonly what: string;
+}
+
+/**
+ * An answer's body, whole and bounded. http-client's own readers wait for an `end` that never
+ * comes when the connection closes mid-body, and hold whatever a server sends: here a body cut
+ * short, or not finished by the deadline, is a NetworkError (retried like `unexpected EOF`),
+ * and one over the limit is AnswerTooLarge; either way the connection is closed.
+ */
+export function readAnswer(message: IncomingMessage, { limit, deadlineMs, what }: ReadLimits): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!error) return resolve(Buffer.concat(chunks));
+      message.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(
+      () => settle(new NetworkError(`${what}: the answer was not whole after ${deadlineMs / 1000} s (${size} bytes)`)),
+      deadlineMs,
+    );
+    message.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) settle(new AnswerTooLarge(`${what}: the answer is over ${limit / 2 ** 20} MiB, more than any honest one`));
+      else chunks.push(chunk);
+    });
+    message.on("end", () => settle());
+    message.on("error", (error) => settle(new NetworkError(`${what}: the answer was cut short after ${size} bytes (${error.message})`)));
+    // A connection closed mid-body: no `end`, and not always an `error`.
+    message.on("close", () =>
+      settle(message.complete ? undefined : new NetworkError(`${what}: the answer was cut short after ${size} bytes (unexpected EOF)`)),
+    );
+  });
+}
+
+export function readBuffer(response: HttpClientResponse, limits: ReadLimits): Promise<Buffer> {
+  return readAnswer(response.message, limits);
 }
 
 /** Go's TLS server answering plain HTTP: a bare HTTP/1.0 400 ("Client sent an HTTP request to an HTTPS server"), no registry headers. */
@@ -54,6 +116,7 @@ export function wantsTls(response: HttpClientResponse): boolean {
   return statusCode === 400 && httpVersion === "1.0" && headers["docker-distribution-api-version"] === undefined;
 }
 
-export async function drain(response: HttpClientResponse): Promise<void> {
-  await readBuffer(response).catch(() => undefined);
+/** Reads an answer nobody needs to its end, so its keep-alive connection is reused; a long or broken one is closed instead. */
+export async function drain(response: HttpClientResponse, deadlineMs: number): Promise<void> {
+  await readBuffer(response, { limit: ANSWER_LIMITS.small, deadlineMs, what: "an answer read to its end" }).catch(() => undefined);
 }

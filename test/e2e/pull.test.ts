@@ -327,6 +327,43 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    // Our own manifest reads (the size GET after the mirror's HEAD), not the engine's.
+    const OWN_GET = { method: "GET", agent: /^prepull/, path: /\/manifests\/sha256:/ } as const;
+
+    it("a manifest answer cut short (unexpected EOF) is retried, not waited on for ever; the mirror still used", async () => {
+      const { up, id } = await viaProxy("cutmanifest");
+      proxy.addRule({ ...OWN_GET, fault: { kind: "truncate", bytes: 10 }, times: 1 });
+      const run = await runAction(inputs(up), { env: env() });
+      expect(run.stdout).toMatch(
+        /GET manifest .*attempt 1\/3 failed, transient: no answer \(GET .*: the answer was cut short after 10 bytes/,
+      );
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled" });
+      expect(proxy.requests.filter((r) => r.method === "GET" && OWN_GET.agent.test(String(r.headers["user-agent"])))).toHaveLength(2);
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
+    it("a manifest answer that never ends: at most 4 MiB is read, the connection closed, the reason shown, the run goes on", async () => {
+      const { up, id } = await viaProxy("endless");
+      proxy.endlessBytes = 0;
+      proxy.addRule({ ...OWN_GET, fault: { kind: "endless" } });
+      const run = await runAction(inputs(up), { env: env() });
+      expect(run.stdout).toMatch(/the answer is over 4 MiB, more than any honest one/);
+      // What the proxy got out before the hang-up: 4 MiB read, the rest in socket buffers.
+      expect(proxy.endlessBytes).toBeGreaterThan(4 * 2 ** 20);
+      expect(proxy.endlessBytes).toBeLessThan(24 * 2 ** 20);
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled" });
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
+    it("a manifest answer that trickles a byte at a time is stopped at the probe's deadline, retried, then given up", async () => {
+      const { up, id } = await viaProxy("trickle");
+      proxy.addRule({ ...OWN_GET, fault: { kind: "endless", bytesPerSecond: 4 } });
+      const run = await runAction(inputs(up, { "pull-timeout": "3", attempts: "2" }), { env: env() });
+      expect(run.stdout).toMatch(/attempt 1\/2 failed, transient: no answer \(GET .*: the answer was not whole after 3 s/);
+      expect(run.results[0]).toMatchObject({ status: "pulled" });
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
     it("a stalled response is stopped at pull-timeout and retried", async () => {
       const { up, id } = await viaProxy("stall");
       proxy.addRule({ method: "GET", agent: ENGINE, path: /\/manifests\//, fault: { kind: "stall" }, times: 1 });

@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, get, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -6,6 +8,7 @@ import { parseQuota, quotaText } from "../../src/policy.js";
 import { isLoopback } from "../../src/reference.js";
 import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
 import { registryBaseUrl } from "../../src/registry/client.js";
+import { AnswerTooLarge, NetworkError, readAnswer } from "../../src/registry/http.js";
 import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/manifests.js";
 
 describe("parseChallenges", () => {
@@ -154,5 +157,66 @@ describe("manifests and platforms", () => {
   it("refuses a manifest that is not one", () => {
     expect(() => parseManifest(Buffer.from('{"schemaVersion":2,"config":{}}'))).toThrow();
     expect(() => parseManifest(Buffer.from("not json"))).toThrow();
+  });
+});
+
+describe("reading an answer whole, bounded", () => {
+  /** One answer from a loopback server that `serve` writes, read by readAnswer with these limits. */
+  async function readFrom(serve: (res: ServerResponse) => void, limit = 1000, deadlineMs = 2000): Promise<Buffer> {
+    const server = createServer((_req, res) => serve(res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const message = await new Promise<IncomingMessage>((resolve, reject) =>
+        get({ host: "127.0.0.1", port }, resolve).on("error", reject),
+      );
+      return await readAnswer(message, { limit, deadlineMs, what: "GET /x" });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+
+  it("returns the body of a whole answer, up to the limit", async () => {
+    expect((await readFrom((res) => res.end("x".repeat(1000)))).length).toBe(1000);
+  });
+
+  it("a body cut short is a NetworkError (retried like unexpected EOF), not a wait for ever", async () => {
+    const read = readFrom((res) => {
+      res.writeHead(200, { "content-length": "100" });
+      res.write("0123456789");
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    await expect(read).rejects.toThrow(NetworkError);
+    await expect(read).rejects.toThrow(/GET \/x: the answer was cut short after 10 bytes/);
+  });
+
+  it("more than the limit is AnswerTooLarge, and the connection is closed", async () => {
+    let closed = false;
+    const read = readFrom((res) => {
+      res.on("close", () => {
+        closed = true;
+      });
+      const more = () => {
+        if (!res.destroyed && res.write("y".repeat(512))) setImmediate(more);
+      };
+      more();
+    });
+    await expect(read).rejects.toThrow(AnswerTooLarge);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(true);
+  });
+
+  it("a body still coming at the deadline is a NetworkError that says so", async () => {
+    const read = readFrom(
+      (res) => {
+        res.writeHead(200);
+        const drip = setInterval(() => res.write("."), 20);
+        res.on("close", () => clearInterval(drip));
+      },
+      1000,
+      300,
+    );
+    await expect(read).rejects.toThrow(/the answer was not whole after 0.3 s/);
   });
 });

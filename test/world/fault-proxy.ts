@@ -16,7 +16,12 @@ export type Fault =
   /** forward the request after `ms` (a slow registry) */
   | { readonly kind: "delay"; readonly ms: number }
   /** forward the answer at no more than this many bytes a second (a CI runner's network) */
-  | { readonly kind: "throttle"; readonly bytesPerSecond: number };
+  | { readonly kind: "throttle"; readonly bytesPerSecond: number }
+  /**
+   * a hostile server: a 200 whose body never ends, as fast as the client reads it or at
+   * `bytesPerSecond` (a trickle that never leaves a connection idle); until the client hangs up
+   */
+  | { readonly kind: "endless"; readonly headers?: Record<string, string>; readonly bytesPerSecond?: number };
 
 export interface FaultRule {
   readonly method?: string;
@@ -125,6 +130,12 @@ export class FaultProxy {
       res.end(fault.body ?? "");
       return;
     }
+    if (fault?.kind === "endless") {
+      req.resume();
+      entry.status = 200;
+      this.endless(res, fault.headers ?? {}, fault.bytesPerSecond);
+      return;
+    }
     if (fault?.kind === "reset") {
       req.socket.destroy();
       return;
@@ -140,6 +151,26 @@ export class FaultProxy {
       return;
     }
     this.forward(req, res, entry, rule);
+  }
+
+  /** Body bytes sent by `endless` answers until their clients hung up. */
+  endlessBytes = 0;
+
+  private endless(res: ServerResponse, headers: Record<string, string>, bytesPerSecond: number | undefined): void {
+    res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", ...headers });
+    const chunk = Buffer.alloc(bytesPerSecond === undefined ? 64 * 1024 : 1, 0x20);
+    let timer: NodeJS.Timeout | undefined;
+    const send = () => {
+      if (res.destroyed) return;
+      this.endlessBytes += chunk.length;
+      if (bytesPerSecond !== undefined) {
+        res.write(chunk);
+        timer = setTimeout(send, 1000 / bytesPerSecond);
+      } else if (res.write(chunk)) setImmediate(send);
+      else res.once("drain", send);
+    };
+    res.on("close", () => clearTimeout(timer));
+    send();
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, rule: FaultRule | undefined): void {
