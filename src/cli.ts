@@ -2,7 +2,8 @@
 // named like the action's inputs, a table on stdout, exit 1 under --on-failure fail.
 import { parseArgs } from "node:util";
 import { INPUT_NAMES } from "./inputs.js";
-import { run } from "./main.js";
+import { whenUnfinished } from "./lifecycle.js";
+import { run, UNFINISHED } from "./main.js";
 import { consoleLogger, textTable } from "./report.js";
 
 const INPUTS = INPUT_NAMES;
@@ -83,7 +84,7 @@ function readVersion(): string {
 }
 
 export function runCli(): void {
-  main(process.argv.slice(2)).then(
+  const work = main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
@@ -92,4 +93,8 @@ export function runCli(): void {
       process.exitCode = 1;
     },
   );
+  whenUnfinished(work, () => {
+    process.stderr.write(`${UNFINISHED}\n`);
+    process.exitCode = 1;
+  });
 }

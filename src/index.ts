@@ -4,7 +4,8 @@
 import * as core from "@actions/core";
 import { readRequest, readWorkerSecret, WORKER_ENV } from "./background.js";
 import { writeFileCommand } from "./filecommand.js";
-import { type Host, run, runWorker } from "./main.js";
+import { whenUnfinished } from "./lifecycle.js";
+import { type Host, run, runWorker, UNFINISHED } from "./main.js";
 import { actionLogger, recordLogger } from "./report.js";
 
 function saveState(name: string, value: string): void {
@@ -55,12 +56,14 @@ async function worker(dir: string): Promise<void> {
 export function runAction(): void {
   const fail = (error: Error) => core.setFailed(`prepull: unexpected error: ${error.stack ?? error.message}`);
   const workerDir = process.env[WORKER_ENV];
+  let work: Promise<unknown>;
   if (workerDir) {
-    worker(workerDir).catch(fail);
+    work = worker(workerDir).catch(fail);
   } else if (core.getState("isPost") === "true") {
-    import("./post.js").then(({ post }) => post(host, core.getState("workerDir"))).catch(fail);
+    work = import("./post.js").then(({ post }) => post(host, core.getState("workerDir"))).catch(fail);
   } else {
     saveState("isPost", "true");
-    run(host).catch(fail);
+    work = run(host).catch(fail);
   }
+  whenUnfinished(work, () => core.setFailed(UNFINISHED));
 }

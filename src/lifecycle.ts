@@ -44,6 +44,23 @@ function install(): void {
   }
 }
 
+/**
+ * Node ends a process once nothing is left to wait for, even while the run's own promise is
+ * unsettled (something awaited an event that could never come). That end would pass for
+ * success, with no results and no outputs; `onUnfinished` runs then instead (at exit, so it
+ * must be synchronous) to say so and set the exit code.
+ */
+export function whenUnfinished(work: Promise<unknown>, onUnfinished: () => void): void {
+  let settled = false;
+  const settle = () => {
+    settled = true;
+  };
+  work.then(settle, settle);
+  process.on("exit", () => {
+    if (!settled) onUnfinished();
+  });
+}
+
 /** Variables that carry the step's secrets: the runner's inputs (the token among them) and tokens. */
 const SECRET_VARIABLE =
   /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;

@@ -15,6 +15,10 @@ import {
 import { formatReference } from "./reference.js";
 import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
 
+/** Said when the run ended without finishing (see whenUnfinished): a bug, never a registry's doing. */
+export const UNFINISHED =
+  "prepull: stopped before it finished, left waiting for something that never came (a bug in prepull: please report it with this log); no results were written";
+
 export type { Host } from "./host.js";
 
 export interface RunOutcome {

@@ -52,6 +52,18 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
     expect(fail.stderr).toMatch(/error: .*not found \(HTTP 404/);
   });
 
+  it("a run left waiting for what never comes exits 1 and says so, never 0 with nothing printed", async () => {
+    const path = uniqueName("cli-unfinished");
+    const up = `${upstream.host}/${path}:1`;
+    await seedImage(engine, [up, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`]);
+    // The disk guard's statfs made to never answer: nothing else is left for node to wait on.
+    const preload = join(mkdtempSync(join(tmpdir(), "prepull-cli-unfinished-")), "statfs-never.cjs");
+    writeFileSync(preload, `require("node:fs").promises.statfs = () => new Promise(() => {});`);
+    const result = cli(["--images", up, "--mirrors", `${mirror.host}/mirror`], { NODE_OPTIONS: `--require ${preload}` });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/^prepull: stopped before it finished, left waiting for something that never came/m);
+  });
+
   it("a bad flag value names the input; an unknown flag prints usage", () => {
     const bad = cli(["--images", "alpine", "--attempts", "many"]);
     expect(bad.status).toBe(1);

@@ -1,5 +1,8 @@
 // Issue 3, end to end: the bundled action, run as the runner runs it, against a real
 // Docker engine and real registries on loopback.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 import {
@@ -161,6 +164,23 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
     expect(run.results[0]?.reason).toMatch(/'docker' was not found on PATH/);
     const failing = await runAction({ images: "alpine:3", "on-failure": "fail" }, { env: { ...env(), PATH: "/nonexistent" } });
     expect(failing.exitCode).toBe(1);
+  });
+
+  it("a run left waiting for what never comes fails the step and says so, instead of ending green with no outputs", async () => {
+    const { up } = await seedBoth(uniqueName("unfinished"));
+    // The disk guard's statfs made to never answer: nothing else is left for node to wait on.
+    const dir = mkdtempSync(join(tmpdir(), "prepull-unfinished-"));
+    const preload = join(dir, "statfs-never.cjs");
+    writeFileSync(preload, `require("node:fs").promises.statfs = () => new Promise(() => {});`);
+    const run = await runAction(
+      { images: up, mirrors: `${mirror.host}/mirror` },
+      { env: { ...env(), NODE_OPTIONS: `--require ${preload}` } },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(workflowCommands(run.stdout).filter((line) => line.startsWith("::error::"))).toEqual([
+      expect.stringMatching(/^::error::prepull: stopped before it finished, left waiting for something that never came \(a bug in prepull/),
+    ]);
+    expect(run.outputs.results).toBeUndefined();
   });
 
   describe("set-vars", () => {
