@@ -56,8 +56,9 @@ export function whenUnfinished(work: Promise<unknown>, onUnfinished: () => void)
     settled = true;
   };
   work.then(settle, settle);
-  process.on("exit", () => {
-    if (!settled) onUnfinished();
+  // Only a quiet end: a signal's exit (a cancelled job, a stopped worker) has its own code.
+  process.on("exit", (code) => {
+    if (!settled && code === 0) onUnfinished();
   });
 }
 

@@ -218,6 +218,8 @@ exit 1
       while (isAlive(pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
       expect(isAlive(pid)).toBe(false);
       expect(shadows()).toEqual([]);
+      // Stopped, not broken: its log does not call the stop a bug of prepull's.
+      expect(readFileSync(join(step.state.workerDir ?? "", "log"), "utf8")).not.toMatch(/stopped before it finished/);
     }, 120_000);
   });
 
