@@ -170,7 +170,7 @@ export class RegistryClient {
     const body = await readBuffer(response, {
       limit: ANSWER_LIMITS.manifest,
       deadlineMs: this.timeoutMs,
-      what: `${method} ${registry}${path}`,
+      what: `${method} ${path.startsWith("http") ? path : `${registry}${path}`}`,
     });
     return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
   }
