@@ -5,7 +5,7 @@ import { HttpClient } from "@actions/http-client";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
 import { classifyHttp } from "./policy.js";
 import { formatReference } from "./reference.js";
-import { ANSWER_LIMITS, readBuffer } from "./registry/http.js";
+import { ANSWER_LIMITS, HeaderDeadlines, readBuffer } from "./registry/http.js";
 import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type Evaluation, evaluateScript, SET_VARS_TIMEOUT_SECONDS, SetVarsError, scriptIsolation } from "./sandbox.js";
@@ -21,11 +21,12 @@ export interface FetchOptions extends RetrySettings {
 /** GET the script: 5xx, 429 and network failures are retried; 404/410 is an answer (no script at that ref). */
 export async function fetchScript(url: string, options: FetchOptions): Promise<FetchOutcome> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const client = new HttpClient("prepull", [], { socketTimeout: timeoutMs, allowRetries: false });
+  const deadlines = new HeaderDeadlines(timeoutMs);
+  const client = new HttpClient("prepull", [deadlines], { socketTimeout: timeoutMs, allowRetries: false });
   const once = async (): Promise<FetchOutcome> => {
     let response: Awaited<ReturnType<HttpClient["get"]>>;
     try {
-      response = await client.get(url);
+      response = await deadlines.within({}, (headers) => client.get(url, headers));
     } catch (error) {
       throw new TransientError(`no answer (${(error as Error).message})`);
     }

@@ -10,6 +10,7 @@ import {
   ANSWER_LIMITS,
   basicHeader,
   drain,
+  HeaderDeadlines,
   headerText,
   NetworkError,
   pullScope,
@@ -80,12 +81,16 @@ export class RegistryClient {
   /** registries where github-token is what got access (the engine needs it there too) */
   readonly githubTokenRegistries = new Set<string>();
 
+  /** every request's answer must begin within timeoutMs, as it must go on within it (the socket timeout) */
+  private readonly deadlines: HeaderDeadlines;
+
   constructor(
     readonly credentials: Credentials,
     readonly timeoutMs = 15_000,
   ) {
+    this.deadlines = new HeaderDeadlines(timeoutMs);
     const make = (ignoreSslError: boolean) =>
-      new HttpClient("prepull", [], {
+      new HttpClient("prepull", [this.deadlines], {
         socketTimeout: timeoutMs,
         allowRetries: false,
         allowRedirects: true,
@@ -219,6 +224,7 @@ export class RegistryClient {
     }
     // Plain HTTP first (a registry service container or a pull-through cache, the usual case on
     // this machine costs nothing extra); a server that answers in TLS's place gets HTTPS.
+    let plainFailure: NetworkError | undefined;
     try {
       const url = `${registryBaseUrl(registry, "http")}${path}`;
       const response = await this.send(method, url, options, authorization);
@@ -229,19 +235,32 @@ export class RegistryClient {
       await drain(response, this.timeoutMs);
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
+      plainFailure = error;
     }
     const url = `${registryBaseUrl(registry, "https")}${path}`;
-    const response = await this.send(method, url, options, authorization);
-    this.schemes.set(registry, "https");
-    return { response, url };
+    try {
+      const response = await this.send(method, url, options, authorization);
+      this.schemes.set(registry, "https");
+      return { response, url };
+    } catch (error) {
+      // Neither scheme answered: both reasons, the plain one first (a plain server's own
+      // trouble would otherwise read as a TLS error).
+      if (plainFailure && error instanceof NetworkError) throw new NetworkError(`${plainFailure.message}; then ${error.message}`);
+      throw error;
+    }
   }
 
   private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
     const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
+    const data = requestData(options.body);
+    const client = this.clientFor(url);
     try {
-      return await this.clientFor(url).request(method, url, requestData(options.body), headers);
+      // A streamed body is not bounded: its answer comes only once all of it has gone.
+      if (typeof data !== "string" && data !== null) return await client.request(method, url, data, headers);
+      return await this.deadlines.within(headers, (bounded) => client.request(method, url, data, bounded));
     } catch (error) {
-      throw new NetworkError(`${method} ${url}: ${(error as Error).message}`);
+      // One line (OpenSSL's messages end in a newline).
+      throw new NetworkError(`${method} ${url}: ${(error as Error).message.replace(/\s+/g, " ").trim()}`);
     }
   }
 
@@ -266,7 +285,7 @@ export class RegistryClient {
     const headers: Record<string, string> = identity ? { Authorization: basicHeader(identity) } : {};
     let response: HttpClientResponse;
     try {
-      response = await this.clientFor(url.toString()).get(url.toString(), headers);
+      response = await this.deadlines.within(headers, (bounded) => this.clientFor(url.toString()).get(url.toString(), bounded));
     } catch (error) {
       throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
     }

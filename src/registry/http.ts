@@ -1,7 +1,8 @@
 // The small HTTP pieces of the registry client: request bodies, header values, where a token
 // may go, scope and cache keys, and reading or draining an answer.
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from "node:http";
 import type { HttpClientResponse } from "@actions/http-client";
+import type { RequestHandler } from "@actions/http-client/lib/interfaces";
 import { isLoopback, type Reference } from "../reference.js";
 import type { Credential } from "./auth.js";
 
@@ -104,6 +105,56 @@ export function readAnswer(message: IncomingMessage, { limit, deadlineMs, what }
       settle(message.complete ? undefined : new NetworkError(`${what}: the answer was cut short after ${size} bytes (unexpected EOF)`)),
     );
   });
+}
+
+/** Carries a request's id from `within` to `prepareRequest`, which removes it before anything is sent. */
+const DEADLINE_HEADER = "x-prepull-deadline";
+
+/**
+ * A deadline for an answer's status and headers. http-client's socket timeout is an idle
+ * timeout, which a server sending its headers a byte at a time never trips; node's `signal`
+ * on a request ends it whatever still arrives. http-client takes no signal, so this request
+ * handler, which sees every request's options (a redirect's too), puts it there.
+ */
+export class HeaderDeadlines implements RequestHandler {
+  private readonly pending = new Map<string, AbortSignal>();
+  private next = 0;
+
+  constructor(readonly ms: number) {}
+
+  /** `send` with these headers, under the deadline until its answer's headers have come. */
+  async within<T>(headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    const id = String(++this.next);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.ms);
+    this.pending.set(id, controller.signal);
+    try {
+      return await send({ ...headers, [DEADLINE_HEADER]: id });
+    } catch (error) {
+      if (controller.signal.aborted) throw new NetworkError(`no answer within ${this.ms / 1000} s`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(id);
+    }
+  }
+
+  prepareRequest(options: RequestOptions): void {
+    const headers = options.headers as OutgoingHttpHeaders | undefined;
+    const id = headers?.[DEADLINE_HEADER];
+    if (!headers || typeof id !== "string") return;
+    delete headers[DEADLINE_HEADER];
+    const signal = this.pending.get(id);
+    if (signal) options.signal = signal;
+  }
+
+  canHandleAuthentication(): boolean {
+    return false;
+  }
+
+  handleAuthentication(): Promise<HttpClientResponse> {
+    return Promise.reject(new Error("not an authentication handler"));
+  }
 }
 
 export function readBuffer(response: HttpClientResponse, limits: ReadLimits): Promise<Buffer> {

@@ -384,6 +384,19 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    it("an answer whose headers come a byte at a time is stopped at the probe's deadline: the mirror is skipped, upstream serves", async () => {
+      const { up, id } = await viaProxy("slowheaders");
+      proxy.addRule({ method: "HEAD", agent: /^prepull/, path: /\/manifests\//, fault: { kind: "slow-headers", bytesPerSecond: 10 } });
+      const run = await runAction(inputs(up, { "pull-timeout": "3", attempts: "2" }), { env: env() });
+      // The loopback mirror is asked over plain HTTP first, then HTTPS: both reasons are given, this one first.
+      expect(run.stdout).toMatch(
+        /probe .*attempt 1\/2 failed, transient: no answer \(HEAD http:\/\/.*: no answer within 3 s; then HEAD https:/,
+      );
+      expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled" });
+      expect(run.results[0]?.reason).toMatch(/could not be probed after 2 attempts/);
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
     it("a stalled response is stopped at pull-timeout and retried", async () => {
       const { up, id } = await viaProxy("stall");
       proxy.addRule({ method: "GET", agent: ENGINE, path: /\/manifests\//, fault: { kind: "stall" }, times: 1 });

@@ -3,12 +3,13 @@ import { createServer, get, type IncomingMessage, type ServerResponse } from "no
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HttpClient } from "@actions/http-client";
 import { describe, expect, it } from "vitest";
 import { parseQuota, quotaText } from "../../src/policy.js";
 import { isLoopback } from "../../src/reference.js";
 import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
 import { registryBaseUrl } from "../../src/registry/client.js";
-import { AnswerTooLarge, NetworkError, readAnswer } from "../../src/registry/http.js";
+import { AnswerTooLarge, HeaderDeadlines, NetworkError, readAnswer } from "../../src/registry/http.js";
 import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/manifests.js";
 
 describe("parseChallenges", () => {
@@ -218,5 +219,62 @@ describe("reading an answer whole, bounded", () => {
       300,
     );
     await expect(read).rejects.toThrow(/the answer was not whole after 0.3 s/);
+  });
+});
+
+describe("a deadline for an answer's headers", () => {
+  /** A loopback server; `serve` answers each request; what each request's headers were is kept. */
+  async function withServer<T>(serve: (res: ServerResponse) => void, use: (url: string, seen: IncomingMessage["headers"][]) => Promise<T>) {
+    const seen: IncomingMessage["headers"][] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers);
+      serve(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      return await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/`, seen);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+
+  it("stops a request whose headers are still coming at the deadline, though the connection is never idle", async () => {
+    const deadlines = new HeaderDeadlines(300);
+    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000 });
+    await withServer(
+      (res) => {
+        const socket = res.socket;
+        socket?.write("HTTP/1.1 200 OK\r\nX-Slow: ");
+        const drip = setInterval(() => socket?.write("a"), 20);
+        socket?.on("close", () => clearInterval(drip));
+      },
+      async (url) => {
+        const started = Date.now();
+        await expect(deadlines.within({}, (headers) => client.get(url, headers))).rejects.toThrow(/no answer within 0.3 s/);
+        expect(Date.now() - started).toBeLessThan(3000);
+      },
+    );
+    client.dispose();
+  });
+
+  it("ends with the headers: a body slower than the deadline is read whole; the id header never leaves this process", async () => {
+    const deadlines = new HeaderDeadlines(200);
+    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000 });
+    await withServer(
+      (res) => {
+        res.writeHead(200, { "content-length": "2" });
+        res.write("o");
+        setTimeout(() => res.end("k"), 500);
+      },
+      async (url, seen) => {
+        const response = await deadlines.within({ Accept: "x/y" }, (headers) => client.get(url, headers));
+        expect((await readAnswer(response.message, { limit: 10, deadlineMs: 2000, what: "GET" })).toString()).toBe("ok");
+        expect(seen).toHaveLength(1);
+        expect(seen[0]?.accept).toBe("x/y");
+        expect(Object.keys(seen[0] ?? {}).filter((name) => name.includes("prepull"))).toEqual([]);
+      },
+    );
+    client.dispose();
   });
 });

@@ -21,7 +21,9 @@ export type Fault =
    * a hostile server: a 200 whose body never ends, as fast as the client reads it or at
    * `bytesPerSecond` (a trickle that never leaves a connection idle); until the client hangs up
    */
-  | { readonly kind: "endless"; readonly headers?: Record<string, string>; readonly bytesPerSecond?: number };
+  | { readonly kind: "endless"; readonly headers?: Record<string, string>; readonly bytesPerSecond?: number }
+  /** a hostile server: the status line and headers sent a byte at a time, never finished (never idle either) */
+  | { readonly kind: "slow-headers"; readonly bytesPerSecond: number };
 
 export interface FaultRule {
   readonly method?: string;
@@ -134,6 +136,18 @@ export class FaultProxy {
       req.resume();
       entry.status = 200;
       this.endless(res, fault.headers ?? {}, fault.bytesPerSecond);
+      return;
+    }
+    if (fault?.kind === "slow-headers") {
+      req.resume();
+      const socket = req.socket;
+      const text = `HTTP/1.1 200 OK\r\nX-Slow: ${"a".repeat(10_000)}`;
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (socket.destroyed || sent >= text.length) return clearInterval(drip);
+        socket.write(text[sent++] ?? "");
+      }, 1000 / fault.bytesPerSecond);
+      socket.on("close", () => clearInterval(drip));
       return;
     }
     if (fault?.kind === "reset") {
