@@ -126,12 +126,20 @@ export class HeaderDeadlines implements RequestHandler {
   async within<T>(headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     const id = String(++this.next);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.ms);
+    const late = new NetworkError(`no answer within ${this.ms / 1000} s`);
+    // Settles at the deadline even where http-client itself would not (it reads a redirect's body with no end in sight).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(late);
+      }, this.ms);
+    });
     this.pending.set(id, controller.signal);
     try {
-      return await send({ ...headers, [DEADLINE_HEADER]: id });
+      return await Promise.race([send({ ...headers, [DEADLINE_HEADER]: id }), deadline]);
     } catch (error) {
-      if (controller.signal.aborted) throw new NetworkError(`no answer within ${this.ms / 1000} s`);
+      if (controller.signal.aborted) throw late;
       throw error;
     } finally {
       clearTimeout(timer);

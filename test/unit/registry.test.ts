@@ -258,6 +258,24 @@ describe("a deadline for an answer's headers", () => {
     client.dispose();
   });
 
+  it("holds while http-client reads a redirect's body itself, though that body never ends", async () => {
+    const deadlines = new HeaderDeadlines(300);
+    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000, allowRedirects: true });
+    await withServer(
+      (res) => {
+        res.writeHead(307, { location: `http://${res.req.headers.host}/elsewhere` });
+        const drip = setInterval(() => res.write("a"), 20);
+        res.on("close", () => clearInterval(drip));
+      },
+      async (url) => {
+        const started = Date.now();
+        await expect(deadlines.within({}, (headers) => client.get(url, headers))).rejects.toThrow(/no answer within 0.3 s/);
+        expect(Date.now() - started).toBeLessThan(3000);
+      },
+    );
+    client.dispose();
+  });
+
   it("ends with the headers: a body slower than the deadline is read whole; the id header never leaves this process", async () => {
     const deadlines = new HeaderDeadlines(200);
     const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000 });
