@@ -239,41 +239,33 @@ describe("a deadline for an answer's headers", () => {
     }
   }
 
-  it("stops a request whose headers are still coming at the deadline, though the connection is never idle", async () => {
+  /** A GET through a client with a 0.3 s deadline, answered by `serve`: it must fail at the deadline, well before the 5 s idle timeout. */
+  async function expectCutAtDeadline(serve: (res: ServerResponse) => void): Promise<void> {
     const deadlines = new HeaderDeadlines(300);
-    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000 });
-    await withServer(
-      (res) => {
-        const socket = res.socket;
-        socket?.write("HTTP/1.1 200 OK\r\nX-Slow: ");
-        const drip = setInterval(() => socket?.write("a"), 20);
-        socket?.on("close", () => clearInterval(drip));
-      },
-      async (url) => {
-        const started = Date.now();
-        await expect(deadlines.within({}, (headers) => client.get(url, headers))).rejects.toThrow(/no answer within 0.3 s/);
-        expect(Date.now() - started).toBeLessThan(3000);
-      },
-    );
+    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000, allowRedirects: true });
+    await withServer(serve, async (url) => {
+      const started = Date.now();
+      await expect(deadlines.within({}, (headers) => client.get(url, headers))).rejects.toThrow(/no answer within 0.3 s/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
     client.dispose();
+  }
+
+  it("stops a request whose headers are still coming at the deadline, though the connection is never idle", async () => {
+    await expectCutAtDeadline((res) => {
+      const socket = res.socket;
+      socket?.write("HTTP/1.1 200 OK\r\nX-Slow: ");
+      const drip = setInterval(() => socket?.write("a"), 20);
+      socket?.on("close", () => clearInterval(drip));
+    });
   });
 
   it("holds while http-client reads a redirect's body itself, though that body never ends", async () => {
-    const deadlines = new HeaderDeadlines(300);
-    const client = new HttpClient("prepull", [deadlines], { socketTimeout: 5000, allowRedirects: true });
-    await withServer(
-      (res) => {
-        res.writeHead(307, { location: `http://${res.req.headers.host}/elsewhere` });
-        const drip = setInterval(() => res.write("a"), 20);
-        res.on("close", () => clearInterval(drip));
-      },
-      async (url) => {
-        const started = Date.now();
-        await expect(deadlines.within({}, (headers) => client.get(url, headers))).rejects.toThrow(/no answer within 0.3 s/);
-        expect(Date.now() - started).toBeLessThan(3000);
-      },
-    );
-    client.dispose();
+    await expectCutAtDeadline((res) => {
+      res.writeHead(307, { location: `http://${res.req.headers.host}/elsewhere` });
+      const drip = setInterval(() => res.write("a"), 20);
+      res.on("close", () => clearInterval(drip));
+    });
   });
 
   it("ends with the headers: a body slower than the deadline is read whole; the id header never leaves this process", async () => {
