@@ -5,7 +5,7 @@ import { HttpClient } from "@actions/http-client";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
 import { classifyHttp } from "./policy.js";
 import { formatReference } from "./reference.js";
-import { ANSWER_LIMITS, HeaderDeadlines, readBuffer } from "./registry/http.js";
+import { ANSWER_LIMITS, HeaderDeadlines, readAnswer } from "./registry/http.js";
 import type { Logger } from "./report.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type Evaluation, evaluateScript, SET_VARS_TIMEOUT_SECONDS, SetVarsError, scriptIsolation } from "./sandbox.js";
@@ -32,7 +32,7 @@ export async function fetchScript(url: string, options: FetchOptions): Promise<F
     }
     const status = response.message.statusCode ?? 0;
     // A build script is a few kilobytes: the bound is the one of a registry's small answers.
-    const read = () => readBuffer(response, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "the script" });
+    const read = () => readAnswer(response.message, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "the script" });
     if (status === 200) return { found: true, body: await read() };
     const body = (await read().catch(() => Buffer.alloc(0))).toString("utf8");
     if (status === 404 || status === 410) return { found: false, status };

@@ -14,7 +14,7 @@ import {
   headerText,
   NetworkError,
   pullScope,
-  readBuffer,
+  readAnswer,
   requestData,
   tokenKey,
   tokenMayGoTo,
@@ -22,7 +22,7 @@ import {
 } from "./http.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
 
-export { AnswerTooLarge, headerText, NetworkError, pullScope } from "./http.js";
+export { headerText, NetworkError, pullScope } from "./http.js";
 
 /** A registry's auth flow that cannot work as it stands (a realm that is not a URL, a token that is not JSON): final for that source. */
 export class RegistryAuthError extends Error {
@@ -172,7 +172,7 @@ export class RegistryClient {
     // A HEAD's answer (no body) is read to its end too: only then does its keep-alive connection
     // go back to the pool; otherwise the next request opens another, over HTTPS with a handshake.
     // What is read whole here is a manifest at most (blobs are streamed by `request`).
-    const body = await readBuffer(response, {
+    const body = await readAnswer(response.message, {
       limit: ANSWER_LIMITS.manifest,
       deadlineMs: this.timeoutMs,
       what: `${method} ${path.startsWith("http") ? path : `${registry}${path}`}`,
@@ -290,7 +290,7 @@ export class RegistryClient {
       throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
     }
     const status = response.message.statusCode ?? 0;
-    const body = await readBuffer(response, {
+    const body = await readAnswer(response.message, {
       limit: ANSWER_LIMITS.small,
       deadlineMs: this.timeoutMs,
       what: `token request to ${url.origin}${url.pathname}`,

@@ -1,5 +1,6 @@
 // The small HTTP pieces of the registry client: request bodies, header values, where a token
-// may go, scope and cache keys, and reading or draining an answer.
+// may go, scope and cache keys, reading or draining an answer (bounded in size and time), and
+// a deadline for an answer's headers.
 import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from "node:http";
 import type { HttpClientResponse } from "@actions/http-client";
 import type { RequestHandler } from "@actions/http-client/lib/interfaces";
@@ -126,21 +127,18 @@ export class HeaderDeadlines implements RequestHandler {
   async within<T>(headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     const id = String(++this.next);
     const controller = new AbortController();
-    const late = new NetworkError(`no answer within ${this.ms / 1000} s`);
     // Settles at the deadline even where http-client itself would not (it reads a redirect's body with no end in sight).
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        reject(new NetworkError(`no answer within ${this.ms / 1000} s`));
         controller.abort();
-        reject(late);
       }, this.ms);
     });
     this.pending.set(id, controller.signal);
     try {
+      // The deadline rejects before it aborts, so the race ends with its reason, not the abort's.
       return await Promise.race([send({ ...headers, [DEADLINE_HEADER]: id }), deadline]);
-    } catch (error) {
-      if (controller.signal.aborted) throw late;
-      throw error;
     } finally {
       clearTimeout(timer);
       this.pending.delete(id);
@@ -165,10 +163,6 @@ export class HeaderDeadlines implements RequestHandler {
   }
 }
 
-export function readBuffer(response: HttpClientResponse, limits: ReadLimits): Promise<Buffer> {
-  return readAnswer(response.message, limits);
-}
-
 /** Go's TLS server answering plain HTTP: a bare HTTP/1.0 400 ("Client sent an HTTP request to an HTTPS server"), no registry headers. */
 export function wantsTls(response: HttpClientResponse): boolean {
   const { statusCode, httpVersion, headers } = response.message;
@@ -177,5 +171,5 @@ export function wantsTls(response: HttpClientResponse): boolean {
 
 /** Reads an answer nobody needs to its end, so its keep-alive connection is reused; a long or broken one is closed instead. */
 export async function drain(response: HttpClientResponse, deadlineMs: number): Promise<void> {
-  await readBuffer(response, { limit: ANSWER_LIMITS.small, deadlineMs, what: "an answer read to its end" }).catch(() => undefined);
+  await readAnswer(response.message, { limit: ANSWER_LIMITS.small, deadlineMs, what: "an answer read to its end" }).catch(() => undefined);
 }
