@@ -403,6 +403,58 @@ exit 1
     });
   });
 
+  describe("hostile answers over HTTPS, with token auth and the job token, as GHCR", () => {
+    /** HTTPS in front of `ghcr` (token auth): the bounded reads and deadlines over TLS, as on a runner */
+    let tlsProxy: FaultProxy;
+    beforeAll(async () => {
+      tlsProxy = await FaultProxy.start(ghcr.host, { tls: true });
+    });
+    afterAll(async () => {
+      await tlsProxy?.stop();
+    });
+    beforeEach(() => {
+      tlsProxy.clearRules();
+      tlsProxy.resetLog();
+    });
+    const seedHit = async (name: string) => {
+      const path = uniqueName(name);
+      const up = `${plain.host}/${path}:1`;
+      const { id } = await seedImage(engine, [up, `${ghcr.host}/mirror/${path.replaceAll("/", "-")}:1`], { dockerConfig: seedConfig });
+      return { up, id };
+    };
+
+    it("a manifest answer cut short over TLS is retried; the mirror still serves", async () => {
+      const { up, id } = await seedHit("tls-cut");
+      tlsProxy.addRule({
+        method: "GET",
+        agent: /^prepull/,
+        path: /\/manifests\/sha256:/,
+        fault: { kind: "truncate", bytes: 10 },
+        times: 1,
+      });
+      const run = await runAction({ images: up, mirrors: `${tlsProxy.host}/mirror`, backoff: "0.1" }, { env: engine.env });
+      expect(run.stdout).toMatch(
+        /GET manifest .*attempt 1\/3 failed, transient: no answer \(GET 127\.0\.0\.1:\d+\/v2\/.*: the answer was cut short after 10 bytes/,
+      );
+      // The proxy only speaks TLS: the request it cut came over HTTPS.
+      expect(tlsProxy.requests.filter((r) => r.fault === "truncate")).toHaveLength(1);
+      expect(run.results[0]).toMatchObject({ source: "mirror", status: "pulled" });
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
+    it("headers sent a byte at a time over TLS are cut at the deadline; upstream serves", async () => {
+      const { up, id } = await seedHit("tls-slow");
+      tlsProxy.addRule({ method: "HEAD", agent: /^prepull/, path: /\/manifests\//, fault: { kind: "slow-headers", bytesPerSecond: 10 } });
+      const run = await runAction(
+        { images: up, mirrors: `${tlsProxy.host}/mirror`, backoff: "0.1", "pull-timeout": "3", attempts: "2" },
+        { env: engine.env },
+      );
+      expect(run.stdout).toMatch(/probe .*attempt 1\/2 failed, transient: no answer \(.*HEAD https:\/\/.*: no answer within 3 s\)/);
+      expect(run.results[0]).toMatchObject({ source: "upstream", status: "pulled" });
+      expect(await engine.imageId(up)).toBe(id);
+    });
+  });
+
   describe("§10 smaller contract gaps", () => {
     it("UPSTREAM@sha256 => MIRROR:tag keeps the pin on the mirror side", async () => {
       const path = uniqueName("pinned");

@@ -1,9 +1,13 @@
 // A small fault-injecting HTTP proxy in front of a real registry: 5xx bursts, connection
 // resets, truncated bodies, stalls, 429 with quota headers. It logs every request, so
 // tests can assert how many of which kind a run made.
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import { listenOnLoopback } from "./net.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { listenOnLoopback, selfSignedCertificate } from "./net.js";
 
 export type Fault =
   | { readonly kind: "status"; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
@@ -65,14 +69,26 @@ export class FaultProxy {
     private readonly target: { host: string; port: number },
   ) {}
 
-  static async start(targetHost: string): Promise<FaultProxy> {
+  /**
+   * `tls`: the proxy speaks HTTPS (a self-signed certificate for 127.0.0.1), as GHCR and Docker
+   * Hub do; it still forwards to its target over plain HTTP.
+   */
+  static async start(targetHost: string, options: { tls?: boolean } = {}): Promise<FaultProxy> {
     const [host = "127.0.0.1", targetPort = "80"] = targetHost.split(":");
-    const server = createServer();
+    let server: Server;
+    if (options.tls) {
+      const { cert, key } = selfSignedCertificate(mkdtempSync(join(tmpdir(), "prepull-fault-proxy-")), "/CN=127.0.0.1", [
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ]);
+      server = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }) as unknown as Server;
+    } else server = createServer();
     let connections = 0;
     const port = await listenOnLoopback(server);
     const proxy = new FaultProxy(server, port, { host, port: Number(targetPort) });
     server.on("request", (req, res) => proxy.handle(req, res));
-    server.on("connection", (socket) => {
+    // Requests arrive on the TLS socket, not on the TCP connection beneath it.
+    server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
       proxy.sockets.add(socket);
       proxy.connectionIds.set(socket, ++connections);
       socket.on("close", () => proxy.sockets.delete(socket));
