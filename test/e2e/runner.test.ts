@@ -3,7 +3,8 @@
 // context; a TLS registry sits beside plain-HTTP ones; credentials live in a credential helper;
 // mirrors are made by `docker pull` + `tag` + `push` of BuildKit images.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -96,6 +97,16 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
       return dir;
     };
 
+    /** A docker on PATH that notes each call's subcommand and config directory, then runs the real one. */
+    const recordingDocker = () => {
+      const bin = mkdtempSync(join(tmpdir(), "prepull-docker-wrapper-"));
+      const realDocker = execFileSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
+      writeFileSync(join(bin, "docker"), `#!/bin/sh\necho "$1 \${DOCKER_CONFIG:-unset}" >> "${bin}/calls"\nexec "${realDocker}" "$@"\n`);
+      chmodSync(join(bin, "docker"), 0o755);
+      const calls = () => (existsSync(join(bin, "calls")) ? readFileSync(join(bin, "calls"), "utf8").split("\n").filter(Boolean) : []);
+      return { PATH: `${bin}:${process.env.PATH}`, calls, subcommands: () => calls().map((line) => line.split(" ")[0]) };
+    };
+
     it("a CLI context selected by an earlier step is the engine prepull uses, with the job token and with a token that must reach the engine", async () => {
       const contextDir = await contextConfig();
       const userConfigBefore = readFileSync(join(contextDir, "config.json"), "utf8");
@@ -122,19 +133,64 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
       expect(readFileSync(join(contextDir, "config.json"), "utf8")).toBe(userConfigBefore);
     });
 
+    it("a context with a unix socket: the CLI runs only the pull; the engine check, inspect, tag and info go over the engine's API", async () => {
+      const contextDir = await contextConfig();
+      const wrapper = recordingDocker();
+      const path = uniqueName("api");
+      const up = `${plain.host}/${path}:1`;
+      const { id } = await seedImage(engine, [up, `${cache.host}/mirror/${path.replaceAll("/", "-")}:1`]);
+      const env = { DOCKER_CONFIG: contextDir, PATH: wrapper.PATH }; // no DOCKER_HOST: the context names the socket
+      const hit = await runAction({ images: up, mirrors: `${cache.host}/mirror` }, { env });
+      expect(hit.exitCode, hit.stdout).toBe(0);
+      expect(hit.results[0]).toMatchObject({ status: "pulled", source: "mirror", reason: "" });
+      expect(await engine.imageId(up)).toBe(id);
+      expect(hit.stdout).toMatch(/disk space: .*free/); // the engine's data root came from /info
+      expect(wrapper.subcommands()).toEqual(["pull"]);
+      // Present already: the engine is asked through its API alone, no CLI process at all.
+      const present = await runAction({ images: up, mirrors: `${cache.host}/mirror` }, { env });
+      expect(present.results[0]).toMatchObject({ status: "present" });
+      expect(wrapper.subcommands()).toEqual(["pull"]);
+    });
+
+    it("an engine the API cannot reach (a tcp:// DOCKER_HOST) is driven through the CLI for every call", async () => {
+      // The test engine listens on a unix socket only: a TCP port in front of it, as a remote engine.
+      const socketPath = engine.dockerHost.replace(/^unix:\/\//, "");
+      const forwarder = createServer((client) => {
+        const upstream = connect(socketPath);
+        client.pipe(upstream).pipe(client);
+        client.on("error", () => upstream.destroy());
+        upstream.on("error", () => client.destroy());
+      });
+      await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = forwarder.address() as AddressInfo;
+        const wrapper = recordingDocker();
+        const path = uniqueName("tcp");
+        const up = `${plain.host}/${path}:1`;
+        const { id } = await seedImage(engine, [up, `${cache.host}/mirror/${path.replaceAll("/", "-")}:1`]);
+        const env = { DOCKER_HOST: `tcp://127.0.0.1:${port}`, PATH: wrapper.PATH };
+        const hit = await runAction({ images: up, mirrors: `${cache.host}/mirror` }, { env });
+        expect(hit.exitCode, hit.stdout).toBe(0);
+        expect(hit.results[0]).toMatchObject({ status: "pulled", source: "mirror", reason: "" });
+        expect(await engine.imageId(up)).toBe(id);
+        expect(hit.stdout).toMatch(/disk space: .*free/); // the data root came from `docker info`
+        expect(new Set(wrapper.subcommands())).toEqual(new Set(["version", "image", "info", "pull", "tag"]));
+        const inspects = () => wrapper.calls().filter((line) => line.startsWith("image ")).length;
+        const before = inspects();
+        const present = await runAction({ images: up, mirrors: `${cache.host}/mirror` }, { env });
+        expect(present.results[0]).toMatchObject({ status: "present" });
+        expect(inspects()).toBeGreaterThan(before); // found present by the CLI's inspect
+      } finally {
+        await new Promise((resolve) => forwarder.close(resolve));
+      }
+    });
+
     it("a public mirror takes the job token, as GHCR does, but anonymous access is enough: the token never reaches the engine", async () => {
       const path = uniqueName("job-public");
       const up = `${plain.host}/${path}:1`;
       const { id } = await seedImage(engine, [up, `${ghcr.host}/public/${path.replaceAll("/", "-")}:1`], { dockerConfig: seedConfig });
-      // A docker on PATH that notes which config directory each engine call was given.
-      const bin = mkdtempSync(join(tmpdir(), "prepull-docker-wrapper-"));
-      const realDocker = execFileSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
-      writeFileSync(join(bin, "docker"), `#!/bin/sh\necho "$1 \${DOCKER_CONFIG:-unset}" >> "${bin}/calls"\nexec "${realDocker}" "$@"\n`);
-      chmodSync(join(bin, "docker"), 0o755);
-      const run = await runAction(
-        { images: up, mirrors: `${ghcr.host}/public` },
-        { env: { ...engine.env, PATH: `${bin}:${process.env.PATH}` } },
-      );
+      const wrapper = recordingDocker();
+      const run = await runAction({ images: up, mirrors: `${ghcr.host}/public` }, { env: { ...engine.env, PATH: wrapper.PATH } });
       expect(run.exitCode, run.stdout).toBe(0);
       expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", reason: "" });
       expect(await engine.imageId(up)).toBe(id);
@@ -147,9 +203,7 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
       // …but prepull never sent it: anonymous access was enough.
       expect(tokens.requests.filter((r) => r.user === "octo-runner" && r.scope.includes(scope))).toHaveLength(1);
       // And the engine pulled with the user's own config, not one prepull wrote the token into.
-      const pulls = readFileSync(join(bin, "calls"), "utf8")
-        .split("\n")
-        .filter((line) => line.startsWith("pull "));
+      const pulls = wrapper.calls().filter((line) => line.startsWith("pull "));
       expect(pulls).toHaveLength(1);
       expect(pulls[0]).toMatch(/\/docker-config$/);
     });
