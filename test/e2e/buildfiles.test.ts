@@ -91,7 +91,7 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(classic.exitCode, classic.stderr).toBe(0);
     const app = await engine.run(["build", "-q", "-t", "local/app-built:1", join(workspace, "app")], { DOCKER_BUILDKIT: "0" });
     expect(app.exitCode, app.stderr).toBe(0);
-    expect(await engine.imageId(up(names.web))).toBeDefined();
+    expect(await engine.imageId(up(names.web))).toMatch(/^sha256:[a-f0-9]{64}$/);
     // docker-compose (v1, Debian's; v2 is not packaged there) creates the services' containers
     // from the images present, asking no registry (nothing is started).
     const compose = await runCommand(
