@@ -37,16 +37,35 @@ const buildfilesApart = {
   },
 };
 // @actions/http-client imports https and tunnel (both load node's TLS), and @actions/core
-// crypto, at the top; they are given to them behind getters that load them on first use
-// (scripts/lazy-*.cjs).
+// crypto, at the top: each is given to them as a module whose named members load the real one
+// on first use. node's TLS took 4–5 ms of a start and crypto 4–6 ms; the post step, `mode: wait`,
+// a run with nothing to do and plain-HTTP caches need neither (core wants crypto only for a
+// file command's delimiter, which prepull writes itself: src/filecommand.ts). Getters, not a
+// Proxy: esbuild's interop reads keys such as __esModule, which must not load the module.
+const LAZY_MEMBERS = {
+  https: { module: "node:https", importer: /@actions[/\\]http-client[/\\]/, members: ["Agent", "globalAgent", "request", "get"] },
+  tunnel: {
+    module: "tunnel", // http-client's proxy agents: only behind a proxy
+    importer: /@actions[/\\]http-client[/\\]/,
+    members: ["httpOverHttp", "httpsOverHttp", "httpOverHttps", "httpsOverHttps"],
+  },
+  crypto: { module: "node:crypto", importer: /@actions[/\\]core[/\\]/, members: ["randomUUID"] },
+};
 const lazyBuiltins = {
   name: "lazy-builtins",
   setup(build) {
-    const lazy = (path) => ({ path: join(process.cwd(), "scripts", `lazy-${path}.cjs`) });
-    build.onResolve({ filter: /^(https|tunnel)$/ }, ({ path, importer }) =>
-      /@actions[/\\]http-client[/\\]/.test(importer) ? lazy(path) : undefined,
+    build.onResolve({ filter: /^(https|tunnel|crypto)$/ }, ({ path, importer }) =>
+      LAZY_MEMBERS[path].importer.test(importer) ? { path, namespace: "lazy" } : undefined,
     );
-    build.onResolve({ filter: /^crypto$/ }, ({ path, importer }) => (/@actions[/\\]core[/\\]/.test(importer) ? lazy(path) : undefined));
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, ({ path }) => {
+      const { module, members } = LAZY_MEMBERS[path];
+      const getters = members.map((name) => `  get ${name}() { return load().${name}; },`).join("\n");
+      return {
+        contents: `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(module)}));\nmodule.exports = {\n${getters}\n};\n`,
+        loader: "js",
+        resolveDir: process.cwd(),
+      };
+    });
   },
 };
 const results = [
