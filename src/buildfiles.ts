@@ -271,11 +271,15 @@ function readBuild(service: string, build: unknown, text: Text, lineOf: (node: u
   return { service, line: where, dockerfile: path, args, ...(platform && { platform }) };
 }
 
-export type BuildFileKind = "dockerfile" | "compose";
+// Workflow files are parsed in their own module, bundled here with the other YAML parser.
+export { workflowImages } from "./resolve/workflows.js";
 
-/** What kind of build file a path names: by its name, or `dockerfile:` in front. */
+export type BuildFileKind = "dockerfile" | "compose" | "workflow";
+
+/** What kind of build file a path names: by its name (or place), or `dockerfile:` / `workflow:` in front. */
 export function buildFileKind(name: string): BuildFileKind | undefined {
   const base = name.slice(name.lastIndexOf("/") + 1);
+  if (/(?:^|\/)\.github\/workflows\/[^/]+\.ya?ml$/i.test(name)) return "workflow";
   if (/^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$/i.test(base)) return "compose";
   if (/^Dockerfile(?:\..+)?$/i.test(base) || /\.Dockerfile$/i.test(base)) return "dockerfile";
   return undefined;

@@ -4,7 +4,17 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 // buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
 // bytes) and loaded only when images-from is used: see scripts/build.mjs.
-import { buildFileKind, composeImages, dockerfileImages, type FileImages, findFiles, type NamedImage, parseDotEnv } from "./buildfiles.js";
+import {
+  type BuildFileKind,
+  buildFileKind,
+  composeImages,
+  dockerfileImages,
+  type FileImages,
+  findFiles,
+  type NamedImage,
+  parseDotEnv,
+  workflowImages,
+} from "./buildfiles.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
 import { parseImageLine } from "./inputs.js";
 import type { Logger } from "./report.js";
@@ -19,8 +29,9 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
   const images: (ImageSpec | ImageLineError)[] = [];
   const problems: string[] = [];
   for (const { text, line } of config.imagesFrom) {
-    const forced = text.startsWith("dockerfile:");
-    const pattern = forced ? text.slice("dockerfile:".length).trim() : text;
+    // `dockerfile:` or `workflow:` in front names the kind of a file whose name does not tell it
+    const forced = /^(dockerfile|workflow):/.exec(text)?.[1] as BuildFileKind | undefined;
+    const pattern = forced ? text.slice(forced.length + 1).trim() : text;
     const files = await findFiles(pattern, config.workspace);
     if (files.length === 0) {
       problems.push(`images-from line ${line}: no file matches ${pattern} (under ${config.workspace})`);
@@ -28,10 +39,10 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
     }
     for (const file of files) {
       const shown = relative(config.workspace, file) || file;
-      const kind = forced ? "dockerfile" : buildFileKind(file);
+      const kind = forced ?? buildFileKind(file);
       if (!kind) {
         problems.push(
-          `images-from line ${line}: cannot tell what ${shown} is: name it Dockerfile, *.Dockerfile, Dockerfile.*, compose.yaml or docker-compose.yml, or write dockerfile: in front`,
+          `images-from line ${line}: cannot tell what ${shown} is: name it Dockerfile, *.Dockerfile, Dockerfile.*, compose.yaml or docker-compose.yml, keep workflows in .github/workflows/, or write dockerfile: or workflow: in front`,
         );
         continue;
       }
@@ -40,7 +51,9 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
         found =
           kind === "dockerfile"
             ? await readDockerfile(file, shown, config.buildArgs)
-            : await readCompose(file, shown, config.buildArgs, env);
+            : kind === "workflow"
+              ? workflowImages(await readFile(file, "utf8"), shown)
+              : await readCompose(file, shown, config.buildArgs, env);
       } catch (error) {
         problems.push(
           `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
