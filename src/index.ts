@@ -2,7 +2,7 @@
 // entry is the post step (state isPost) and the background worker (PREPULL_WORKER_DIR).
 // dist/index.cjs is a thin file that calls runAction() from the shared bundle.
 import * as core from "@actions/core";
-import { readRequest, readWorkerSecret, WORKER_ENV } from "./background.js";
+import { readRequest, readState, readWorkerSecret, WORKER_ENV } from "./background.js";
 import { writeFileCommand } from "./filecommand.js";
 import { whenUnfinished } from "./lifecycle.js";
 import { type Host, run, runWorker, UNFINISHED } from "./main.js";
@@ -45,12 +45,24 @@ async function worker(dir: string): Promise<void> {
       getInput: (name) => (name === "github-token" ? token : (request.inputs[name] ?? "")),
       setOutput: () => {},
       setSecret: () => {},
+      // What the post step needs from a worker is in its results (fill-mirror's marks among them).
+      saveState: () => {},
       writeSummary: quiet,
       setFailed: (message) => log.error(message),
     },
     dir,
     request,
   );
+}
+
+/** The post step: a background pull nobody collected, then fill-mirror's copies (the step's, and a worker's). */
+async function postStep(): Promise<void> {
+  const workerDir = core.getState("workerDir");
+  await (await import("./post.js")).post(host, workerDir);
+  const saved = core.getState("fill");
+  const workerResults = workerDir ? (readState(workerDir)?.results ?? []) : [];
+  if (saved || workerResults.some((result) => "fill" in result))
+    await (await import("./modes/fill.js")).postFill(host, saved, workerResults);
 }
 
 export function runAction(): void {
@@ -60,7 +72,7 @@ export function runAction(): void {
   if (workerDir) {
     work = worker(workerDir).catch(fail);
   } else if (core.getState("isPost") === "true") {
-    work = import("./post.js").then(({ post }) => post(host, core.getState("workerDir"))).catch(fail);
+    work = postStep().catch(fail);
   } else {
     saveState("isPost", "true");
     work = run(host).catch(fail);

@@ -34,6 +34,7 @@ export const INPUT_NAMES = [
   "keep-mirror-tag",
   "mode",
   "background",
+  "fill-mirror",
 ] as const;
 
 export class InputError extends Error {
@@ -99,6 +100,8 @@ export interface Config {
   readonly keepMirrorTag: boolean;
   readonly mode: Mode;
   readonly background: boolean;
+  /** copy an image that came from upstream because the first mirror lacked it into that mirror, in the post step */
+  readonly fillMirror: boolean;
 }
 
 /** Defaults as in action.yml; the CLI, which has no action.yml, relies on them. */
@@ -114,6 +117,7 @@ export const DEFAULTS: Readonly<Record<string, string>> = {
   "keep-mirror-tag": "false",
   mode: "pull",
   background: "false",
+  "fill-mirror": "false",
 };
 
 const BOOLEAN_TRUE = ["true", "True", "TRUE"];
@@ -152,6 +156,11 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
     throw new InputError("platform", `"${platform}" is not os/arch[/variant], e.g. linux/arm64`);
   }
   const githubToken = get("github-token");
+  const mode = oneOf("mode", MODES);
+  const fillMirror = bool("fill-mirror");
+  if (fillMirror && mode !== "pull") {
+    throw new InputError("fill-mirror", `applies to mode: pull (the step that pulls, background or not), not to mode: ${mode}`);
+  }
   return {
     images: mergeImages(images),
     imageErrors,
@@ -171,8 +180,9 @@ export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config 
     ...(githubToken !== "" && { githubToken }),
     onFailure: oneOf("on-failure", ["warn", "fail"] as const),
     keepMirrorTag: bool("keep-mirror-tag"),
-    mode: oneOf("mode", MODES),
+    mode,
     background: bool("background"),
+    fillMirror,
   };
 }
 

@@ -82,7 +82,7 @@ async function sourceVerdict(
     return { pullRef: digestReference(source.ref, assessed.digest) };
   }
   if (assessed.state === "differs") warn(`${name}: ${assessed.detail}; skipped`);
-  return { skip: assessed.detail };
+  return { skip: assessed.detail, mirrorState: assessed.state };
 }
 
 /**

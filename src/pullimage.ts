@@ -26,6 +26,8 @@ export interface ProbeVerdict {
   readonly skip?: string;
   /** Docker Hub quota text, where a response carried it */
   readonly quota?: string;
+  /** a mirror's state as the probe found it (fill-mirror fills only a `missing` one) */
+  readonly mirrorState?: string;
 }
 
 export interface PullHooks {

@@ -19,18 +19,53 @@ export async function planAll(
   host: Host,
 ): Promise<Result[]> {
   const limit = pLimit(Math.max(config.concurrency, 4));
-  return Promise.all(
+  const drift: Drift[] = [];
+  const results = await Promise.all(
     images.map((spec) =>
       limit(async () => {
         const image = formatReference(spec.upstream);
         try {
-          return await planImage(spec, config, client, settings, host);
+          return await planImage(spec, config, client, settings, host, drift);
         } catch (error) {
           host.log.error(`${image}: ${(error as Error).message}`);
           return failedResult(image, `could not be planned: ${(error as Error).message}`);
         }
       }),
     ),
+  );
+  await reportDrift(drift, results.length, host);
+  return results;
+}
+
+/** A mirror tag that is missing or differs from upstream, and where its image was named. */
+interface Drift {
+  readonly image: string;
+  readonly origin: string;
+  readonly mirror: string;
+  readonly state: "missing" | "differs";
+  readonly detail: string;
+}
+
+/**
+ * The drift view: every mirror tag that is missing or differs, with the file and line that
+ * named its image, in the log and the job summary; `mode: mirror` over the same inputs fills them.
+ */
+async function reportDrift(drift: readonly Drift[], planned: number, host: Host): Promise<void> {
+  if (drift.length === 0) return;
+  const missing = drift.filter((d) => d.state === "missing").length;
+  const head = `mirror drift: ${missing} mirror tag(s) missing, ${drift.length - missing} differ from upstream, for ${planned} image(s); mode: mirror over the same inputs copies them`;
+  const line = (d: Drift) => `${d.mirror}: ${d.state}${d.state === "differs" ? ` (${d.detail})` : ""} — ${d.image}, named in ${d.origin}`;
+  host.log.group(head, drift.map(line));
+  const cell = (text: string) => text.replaceAll(/[\r\n]+/g, " ").replaceAll(/[\\`*_{}[\]()#+!|<>~&@:]/g, (c) => `&#${c.charCodeAt(0)};`);
+  await host.writeSummary(
+    [
+      `### prepull plan: ${head}`,
+      "",
+      "| mirror | state | image | named in |",
+      "|---|---|---|---|",
+      ...drift.map((d) => `| ${cell(d.mirror)} | ${d.state} | ${cell(d.image)} | ${cell(d.origin)} |`),
+      "",
+    ].join("\n"),
   );
 }
 
@@ -40,14 +75,22 @@ interface Chosen {
 }
 
 /** One image's plan: every mirror assessed against upstream, the source a pull would take. */
-async function planImage(spec: ImageSpec, config: Config, client: RegistryClient, settings: ProbeSettings, host: Host): Promise<Result> {
+async function planImage(
+  spec: ImageSpec,
+  config: Config,
+  client: RegistryClient,
+  settings: ProbeSettings,
+  host: Host,
+  drift: Drift[],
+): Promise<Result> {
   const started = performance.now();
   const image = formatReference(spec.upstream);
   const lines: string[] = [];
   const probe = new ImageProbe(client, spec, forImage(settings, spec), (line) => lines.push(line));
   const upstream = await probe.upstream();
   const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
-  const { states, chosen: mirrorChosen } = await assessMirrors(probe, sources, upstream, lines);
+  const { states, chosen: mirrorChosen, drifted } = await assessMirrors(probe, sources, upstream, lines);
+  drift.push(...drifted.map((d) => ({ ...d, image, origin: spec.origin })));
   lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);
   const upstreamSource = sources.find((s) => s.kind === "upstream");
   const verdict = upstreamSource ? upstreamVerdict(upstreamSource.ref, upstream) : undefined;
@@ -77,8 +120,9 @@ async function assessMirrors(
   sources: readonly Source[],
   upstream: HeadOutcome,
   lines: string[],
-): Promise<{ states: string[]; chosen?: Chosen }> {
+): Promise<{ states: string[]; chosen?: Chosen; drifted: Pick<Drift, "mirror" | "state" | "detail">[] }> {
   const states: string[] = [];
+  const drifted: Pick<Drift, "mirror" | "state" | "detail">[] = [];
   let chosen: Chosen | undefined;
   for (const source of sources.filter((s) => s.kind === "mirror")) {
     const assessed = await probe.assessMirror(source.ref);
@@ -88,7 +132,9 @@ async function assessMirrors(
       `${name}: ${assessed.state}${assessed.state === "differs" ? ` (mirror ${assessed.digest}, upstream ${upstreamDigest})` : ""}`,
     );
     lines.push(`${name}: ${assessed.state}: ${assessed.detail}`);
+    if (assessed.state === "missing" || assessed.state === "differs")
+      drifted.push({ mirror: name, state: assessed.state, detail: assessed.detail });
     if (!chosen && (assessed.state === "ok" || assessed.state === "unverified")) chosen = { source, digest: assessed.digest };
   }
-  return { states, ...(chosen && { chosen }) };
+  return { states, drifted, ...(chosen && { chosen }) };
 }

@@ -30,8 +30,10 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
     if (config.mode === "plan") return await (await import("./plan.js")).planAll(images, config, client, settings, host);
     if (config.mode === "mirror") return await (await import("./mirror.js")).mirrorImages(images, config, client, settings, host);
     const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
+    // fill-mirror: the pull's probes are watched for first mirrors that lack their image.
+    const fill = config.fillMirror ? new (await import("./fill.js")).FillWatch(images, config) : undefined;
     try {
-      const hooks = probeHooks(
+      const probes = probeHooks(
         client,
         settings,
         (image, line) => host.log.warning(`${image}: ${line}`),
@@ -41,7 +43,12 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
       );
       const engine = new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv);
       try {
-        return await pullAll(images, config, host, engine, hooks);
+        if (!fill) return await pullAll(images, config, host, engine, probes);
+        const onResult = host.onResult;
+        const marked = { ...host, ...(onResult && { onResult: (result: Result) => onResult(fill.mark(result)) }) };
+        const results = (await pullAll(images, config, marked, engine, fill.wrap(probes))).map((result) => fill.mark(result));
+        await (await import("./fill.js")).afterPulls(host, results);
+        return results;
       } finally {
         engine.dispose();
       }

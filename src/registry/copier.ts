@@ -17,6 +17,11 @@ export class CopyError extends Error {
   override name = "CopyError";
 }
 
+/** A push the registry refused for lack of permission (401/403): fill-mirror says so as a notice. */
+export class PushRefusedError extends CopyError {
+  override name = "PushRefusedError";
+}
+
 export interface CopyStats {
   /** bytes sent to the mirror: uploaded blobs and pushed manifests */
   bytesMoved: number;
@@ -149,7 +154,7 @@ export class Copier {
       target.registry === "ghcr.io"
         ? "give the workflow `permissions: packages: write` and pass github-token (or log in with a token that may write packages)"
         : "log the engine in (docker login) with an account that may push there";
-    return new CopyError(
+    return new PushRefusedError(
       `push to ${target.registry}/${target.path} refused (HTTP ${response.status}${code ? ` ${code}` : ""}): ${
         had.length > 0 ? `the credentials from ${had.join(", ")} lack` : "no credentials for this registry, so no"
       } push permission; ${hint}`,

@@ -1,0 +1,226 @@
+// fill-mirror: true — an image that came from upstream because its first mirror lacked it is
+// copied into that mirror after the job's work (the post step), registry to registry through
+// the copier of mode: mirror, so that the job never waits for it. The pulling step marks those
+// images (FillWatch); the post step copies them (fillMirrors).
+import pLimit from "p-limit";
+import type { Host } from "../host.js";
+import { type Config, type ImageSpec, readConfig } from "../inputs.js";
+import { ImageProbe, type ProbeSettings } from "../probe.js";
+import type { ProbeVerdict, PullHooks } from "../pullimage.js";
+import { digestReference, formatReference, parseReference, type Reference } from "../reference.js";
+import { Credentials } from "../registry/auth.js";
+import { RegistryClient } from "../registry/client.js";
+import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
+import { platformSpec } from "../registry/manifests.js";
+import type { Result } from "../report.js";
+import { TransientError } from "../retry.js";
+import { type Source, sourcesFor } from "../sources.js";
+
+/** What the post step copies: upstream by the digest that was pulled, into the first mirror's reference. */
+export interface FillTarget {
+  readonly image: string;
+  /** `upstream[:tag]@digest` */
+  readonly from: string;
+  /** the first mirror's reference (its tag, or the digest of a pinned line) */
+  readonly to: string;
+  readonly digest: string;
+}
+
+/** A result that the post step will copy into its first mirror. */
+export type FillMarked = Result & { fill?: FillTarget };
+
+/**
+ * Watches the pull's probes for each image's first mirror: an image pulled from upstream after
+ * that mirror answered `missing` (not refused, unreachable, rate-limited or differing) is marked.
+ */
+export class FillWatch {
+  private readonly firstMirror = new Map<string, { spec: ImageSpec; ref: Reference }>();
+  private readonly states = new Map<string, ProbeVerdict["mirrorState"]>();
+
+  constructor(images: readonly ImageSpec[], config: Config) {
+    for (const spec of images) {
+      const first = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find((s) => s.kind === "mirror");
+      if (first) this.firstMirror.set(formatReference(spec.upstream), { spec, ref: first.ref });
+    }
+  }
+
+  /** The same hooks, with each first mirror's verdict noted as the pull asks for it. */
+  wrap<H extends PullHooks>(probes: { hooks: (spec: ImageSpec, log: (line: string) => void) => H }): typeof probes {
+    return {
+      hooks: (spec, log) => {
+        const hooks = probes.hooks(spec, log);
+        const probe = hooks.probe;
+        if (!probe) return hooks;
+        const image = formatReference(spec.upstream);
+        const first = this.firstMirror.get(image);
+        return {
+          ...hooks,
+          probe: async (source: Source, forSpec: ImageSpec) => {
+            const verdict = await probe(source, forSpec);
+            if (first && source.kind === "mirror" && formatReference(source.ref) === formatReference(first.ref)) {
+              this.states.set(image, verdict.mirrorState);
+            }
+            return verdict;
+          },
+        };
+      },
+    };
+  }
+
+  /** The result, marked where its first mirror was missing and upstream served it. */
+  mark(result: Result): FillMarked {
+    const first = this.firstMirror.get(result.image);
+    if (!first || result.status !== "pulled" || result.source !== "upstream" || !/^sha256:[a-f0-9]{64}$/.test(result.digest)) {
+      return result;
+    }
+    if (this.states.get(result.image) !== "missing") return result;
+    const from = digestReference(first.spec.upstream, result.digest);
+    return { ...result, fill: { image: result.image, from, to: formatReference(first.ref), digest: result.digest } };
+  }
+}
+
+/** The marked results' targets, one per mirror reference. */
+export function fillTargets(results: readonly FillMarked[]): FillTarget[] {
+  const byTarget = new Map<string, FillTarget>();
+  for (const { fill } of results) if (fill && !byTarget.has(fill.to)) byTarget.set(fill.to, fill);
+  return [...byTarget.values()];
+}
+
+type FillStatus = "filled" | "present" | "not filled" | "failed";
+
+/**
+ * Copies each target into its mirror. A mirror that holds the image by now is left as it is,
+ * a tag that holds something else is never overwritten; a push refused for lack of permission
+ * (a pull request from a fork) is a notice; any other failure a warning: never the step's failure.
+ */
+export async function fillMirrors(host: Host, targets: readonly FillTarget[]): Promise<void> {
+  if (targets.length === 0) return;
+  let config: Config;
+  try {
+    // The step's own inputs (the post step has them); the files they name are not needed here.
+    config = readConfig((name) => (name === "images-file" || name === "images-from" ? "" : host.getInput(name)), host.workspace);
+  } catch (error) {
+    host.log.warning(`fill-mirror: ${(error as Error).message}; nothing copied into the mirrors`);
+    return;
+  }
+  if (config.githubToken) host.setSecret(config.githubToken);
+  const env = host.env ?? process.env;
+  const credentials = new Credentials(env, config.githubToken, undefined, undefined, config.engine);
+  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
+  const settings: ProbeSettings = {
+    verify: config.verify,
+    platform: platformSpec(config.platform),
+    attempts: config.attempts,
+    backoffSeconds: config.backoffSeconds,
+  };
+  host.log.info(`fill-mirror: copying ${targets.length} image(s) that came from upstream into their first mirror`);
+  const limit = pLimit(config.concurrency);
+  try {
+    const outcomes = await Promise.all(
+      targets.map((target) =>
+        limit(() =>
+          fillOne(target, client, settings, host).catch((error: Error): FillOutcome => {
+            host.log.warning(`fill-mirror: ${target.to} not filled: unexpected: ${error.message}`);
+            return { target, status: "failed", detail: error.message };
+          }),
+        ),
+      ),
+    );
+    const count = (status: FillStatus) => outcomes.filter((o) => o.status === status).length;
+    host.log.info(
+      `fill-mirror: ${count("filled")} filled, ${count("present")} already there, ${count("not filled")} not filled, ${count("failed")} failed`,
+    );
+    await host.writeSummary(fillSummary(outcomes));
+  } finally {
+    client.dispose();
+  }
+}
+
+interface FillOutcome {
+  readonly target: FillTarget;
+  readonly status: FillStatus;
+  readonly detail: string;
+}
+
+async function fillOne(target: FillTarget, client: RegistryClient, settings: ProbeSettings, host: Host): Promise<FillOutcome> {
+  const lines: string[] = [];
+  const log = (line: string) => lines.push(line);
+  const outcome = (status: FillStatus, detail: string): FillOutcome => {
+    host.log.group(`fill-mirror: ${target.to}: ${status}`, [...lines, detail]);
+    return { target, status, detail };
+  };
+  const from = parseReference(target.from);
+  const to = parseReference(target.to);
+  // Looked at again now: it may have been filled meanwhile, or hold other content (never overwritten).
+  const now = await new ImageProbe(client, { upstream: from, origin: "fill-mirror" }, settings, log).head(to);
+  if (now.kind === "found") {
+    if (now.digest === target.digest) return outcome("present", `${target.to} holds ${target.digest} already`);
+    host.log.notice(`fill-mirror: ${target.to} holds ${now.digest} now, not upstream's ${target.digest}; left as it is`);
+    return outcome("not filled", `holds ${now.digest}, not ${target.digest}; a mirror tag is never overwritten`);
+  }
+  if (now.kind !== "missing") {
+    host.log.notice(`fill-mirror: ${target.to} not filled: ${now.detail}`);
+    return outcome("not filled", now.detail);
+  }
+  const copier = new Copier(client, settings, log);
+  try {
+    const copied = await copier.copy(from, to);
+    const { stats } = copied;
+    return outcome(
+      "filled",
+      `${target.to} now has ${copied.digest} (${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed)`,
+    );
+  } catch (error) {
+    if (error instanceof PushRefusedError) {
+      host.log.notice(`fill-mirror: ${target.to} not filled: ${error.message} (a pull request from a fork may not push)`);
+      return outcome("not filled", error.message);
+    }
+    const message =
+      error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+    host.log.warning(`fill-mirror: ${target.to} not filled: ${message}`);
+    return outcome("failed", message);
+  }
+}
+
+/** Text from registries is shown as text: every markdown and HTML character escaped. */
+const cell = (text: string) => text.replaceAll(/[\r\n]+/g, " ").replaceAll(/[\\`*_{}[\]()#+!|<>~&@:]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function fillSummary(outcomes: readonly FillOutcome[]): string {
+  return [
+    "### prepull fill-mirror",
+    "",
+    "| image | mirror | status | detail |",
+    "|---|---|---|---|",
+    ...outcomes.map((o) => `| ${cell(o.target.image)} | ${cell(o.target.to)} | ${o.status} | ${cell(o.detail)} |`),
+    "",
+  ].join("\n");
+}
+
+/**
+ * After the pulls: the targets are saved for the post step (the job does not wait for them); a
+ * background worker's are in its results already; the command line, with no post step, copies now.
+ */
+export async function afterPulls(host: Host, results: readonly FillMarked[]): Promise<void> {
+  const targets = fillTargets(results);
+  if (host.saveState) {
+    if (targets.length > 0) host.saveState("fill", JSON.stringify(targets));
+    if (targets.length > 0)
+      host.log.info(`fill-mirror: ${targets.length} image(s) came from upstream; the post step copies them into their mirror`);
+    return;
+  }
+  await fillMirrors(host, targets);
+}
+
+/** The post step's part: the targets the step saved, and those a background worker marked in its results. */
+export async function postFill(host: Host, saved: string, workerResults: readonly FillMarked[]): Promise<void> {
+  let fromStep: FillTarget[] = [];
+  try {
+    const parsed: unknown = saved ? JSON.parse(saved) : [];
+    const valid = (t: Partial<Record<keyof FillTarget, unknown>>) =>
+      typeof t.image === "string" && typeof t.from === "string" && typeof t.to === "string" && typeof t.digest === "string";
+    fromStep = Array.isArray(parsed) ? (parsed as FillTarget[]).filter((t) => t && typeof t === "object" && valid(t)) : [];
+  } catch {
+    host.log.warning("fill-mirror: the step's saved list could not be read; only a background pull's images are copied");
+  }
+  await fillMirrors(host, [...fromStep, ...fillTargets(workerResults)]);
+}
