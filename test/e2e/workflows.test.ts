@@ -1,0 +1,220 @@
+// Issue 23 items 3 and 4, end to end: the images a workflow file makes the runner pull, in plan
+// mode with their origins and the mirror's drift; and fill-mirror, whose post step copies an
+// image that came from upstream into the mirror (token auth, as GHCR), or says as a notice that
+// the push was refused.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type Docker,
+  docker,
+  JOB_TOKEN,
+  PACKAGES_TOKEN,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  workflowCommands,
+  worldUnavailable,
+} from "../world/index.js";
+import type { Registry } from "../world/registry.js";
+
+const ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to end", () => {
+  let engine: Docker;
+  let upstream: Registry;
+  let mirror: Registry;
+  let tokens: TokenServer;
+  /** a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
+  let ghcr: Registry;
+
+  beforeAll(async () => {
+    engine = docker();
+    tokens = await TokenServer.start("fill-test", { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } });
+    [upstream, mirror, ghcr] = await Promise.all([startRegistry(), startRegistry(), startRegistry({ tokenAuth: tokens.registryConfig() })]);
+  });
+  afterAll(async () => {
+    await Promise.all([upstream?.stop(), mirror?.stop(), ghcr?.stop()]);
+    await tokens?.stop();
+  });
+  beforeEach(async () => {
+    await engine.removeAllImages();
+  });
+
+  /** The digest `path:tag` has in the token-auth mirror (read as octo-runner), or undefined. */
+  const ghcrDigest = async (path: string, tag: string) => {
+    const basic = Buffer.from(`octo-runner:${PACKAGES_TOKEN}`).toString("base64");
+    const scope = encodeURIComponent(`repository:${path}:pull`);
+    const got = await fetch(`${tokens.realm}?service=fill-test&scope=${scope}`, { headers: { Authorization: `Basic ${basic}` } });
+    const { token } = (await got.json()) as { token: string };
+    const head = await fetch(`http://${ghcr.host}/v2/${path}/manifests/${tag}`, {
+      method: "HEAD",
+      headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
+    });
+    return head.status === 200 ? (head.headers.get("docker-content-digest") ?? undefined) : undefined;
+  };
+
+  it("plan mode lists every image a workflow runs (container, image:, services, docker:// steps, matrix list + include) with its file and line, the drift of the mirror, and warns of another expression", async () => {
+    const a = uniqueName("wf-a");
+    const db = uniqueName("wf-db");
+    const tool = uniqueName("wf-tool");
+    const b = uniqueName("wf-b");
+    const flat = (path: string) => `m/${path.replaceAll("/", "-")}`;
+    const up = (path: string, tag: string) => `${upstream.host}/${path}:${tag}`;
+    // One image under every upstream name; the mirror holds a:1 (the same) and db:16 (other content).
+    await seedImage(engine, [up(a, "1"), up(a, "2"), up(a, "3"), up(db, "16"), up(tool, "1"), up(b, "1"), `${mirror.host}/${flat(a)}:1`]);
+    await seedImage(engine, [`${mirror.host}/${flat(db)}:16`]);
+    const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
+    mkdirSync(join(workspace, ".github/workflows"), { recursive: true });
+    writeFileSync(
+      join(workspace, ".github/workflows/ci.yml"),
+      [
+        "name: ci", // 1
+        "on: push", // 2
+        "jobs:", // 3
+        "  test:", // 4
+        "    runs-on: ubuntu-latest", // 5
+        "    strategy:", // 6
+        "      matrix:", // 7
+        "        tag: ['1', '2']", // 8
+        "        include:", // 9
+        "          - tag: '3'", // 10
+        `    container: ${upstream.host}/${a}:\${{ matrix.tag }}`, // 11
+        "    services:", // 12
+        "      db:", // 13
+        `        image: ${upstream.host}/${db}:16`, // 14
+        "    steps:", // 15
+        `      - uses: docker://${upstream.host}/${tool}:1`, // 16
+        `      - uses: docker://${upstream.host}/${tool}:\${{ github.sha }}`, // 17
+        "  other:", // 18
+        "    runs-on: ubuntu-latest", // 19
+        "    container:", // 20
+        `      image: ${upstream.host}/${b}:1`, // 21
+        "    steps:", // 22
+        "      - run: true", // 23
+        "",
+      ].join("\n"),
+    );
+    const run = await runAction(
+      { "images-from": ".github/workflows/*.yml", mirrors: `${mirror.host}/m`, mode: "plan" },
+      { env: { ...engine.env, GITHUB_WORKSPACE: workspace } },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    const file = "images-from .github/workflows/ci.yml";
+    const expected: [string, string, RegExp][] = [
+      [up(a, "1"), `${file} line 11`, /: ok$/],
+      [up(a, "2"), `${file} line 11`, /: missing$/],
+      [up(a, "3"), `${file} line 11`, /: missing$/],
+      [up(db, "16"), `${file} line 14`, /: differs \(mirror sha256:[a-f0-9]{64}, upstream sha256:[a-f0-9]{64}\)$/],
+      [up(tool, "1"), `${file} line 16`, /: missing$/],
+      [up(b, "1"), `${file} line 21`, /: missing$/],
+    ];
+    expect(run.outputs.images?.split("\n")).toEqual(expected.map(([image]) => image));
+    for (const [image, origin, state] of expected) {
+      const result = run.results.find((r) => r.image === image);
+      expect(result, image).toMatchObject({ status: "planned", origin });
+      expect(result?.mirror, image).toMatch(state);
+    }
+    // The expression that cannot be known is a warning naming the file and line; that image is left out.
+    expect(workflowCommands(run.stdout)).toContainEqual(
+      expect.stringMatching(
+        /^::warning::images-from: \.github\/workflows\/ci\.yml line 17: job test step docker:\/\/.*\$\{\{ github\.sha \}\}: the expression \$\{\{ github\.sha \}\} cannot be known before the job runs; not pre-pulled$/,
+      ),
+    );
+    // The drift view: 4 missing, 1 differs, each with where it was named, in the log and the summary.
+    expect(run.stdout).toMatch(/mirror drift: 4 mirror tag\(s\) missing, 1 differ from upstream, for 6 image\(s\)/);
+    expect(run.stdout).toContain(`${mirror.host}/${flat(b)}:1: missing — ${up(b, "1")}, named in ${file} line 21`);
+    expect(run.summary).toMatch(/### prepull plan: mirror drift/);
+    expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| images-from \.github\/workflows\/ci\.yml line 14 \|/);
+  });
+
+  /** An upstream image the token-auth mirror lacks; the step that pulls it with fill-mirror: true. */
+  const missFromMirror = async (inputs: Record<string, string>, options: { runnerTemp?: string } = {}) => {
+    const path = uniqueName("fill");
+    const image = `${upstream.host}/${path}:1`;
+    const seeded = await seedImage(engine, [image]);
+    const mirrorPath = `m/${path.replaceAll("/", "-")}`;
+    const allInputs = { images: image, mirrors: `${ghcr.host}/m`, "fill-mirror": "true", backoff: "0.1", ...inputs };
+    const step = await runAction(allInputs, { env: engine.env, ...options });
+    return { image, digest: seeded.digests[image] ?? "", mirrorPath, allInputs, step };
+  };
+
+  it("fill-mirror: a miss pulled from upstream is in the mirror with upstream's digest after the post step (and not before)", async () => {
+    const { image, digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN });
+    expect(step.exitCode, step.stdout).toBe(0);
+    expect(step.results[0]).toMatchObject({ image, status: "pulled", source: "upstream", digest });
+    expect(JSON.parse(step.state.fill ?? "[]")).toEqual([
+      { image, from: `${image}@${digest}`, to: `${ghcr.host}/${mirrorPath}:1`, digest },
+    ]);
+    // The job did not wait for it: the mirror has nothing yet.
+    expect(await ghcrDigest(mirrorPath, "1")).toBeUndefined();
+
+    const post = await runAction(allInputs, { env: engine.env, state: step.state });
+    expect(post.exitCode, post.stdout).toBe(0);
+    expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
+    expect(post.stdout).toMatch(/fill-mirror: 1 filled, 0 already there, 0 not filled, 0 failed/);
+    expect(post.summary).toMatch(/### prepull fill-mirror/);
+    expect(workflowCommands(post.stdout).filter((c) => /^::(warning|error)/.test(c))).toEqual([]);
+    // The token is masked (as by the pulling step), never printed.
+    expect(post.stdout.split("\n").filter((line) => line.includes(PACKAGES_TOKEN))).toEqual([`::add-mask::${PACKAGES_TOKEN}`]);
+
+    // The next run finds the mirror: nothing left to fill.
+    await engine.removeAllImages();
+    const again = await runAction(allInputs, { env: engine.env });
+    expect(again.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest });
+    expect(again.state.fill).toBeUndefined();
+  });
+
+  it("fill-mirror: a push the registry refuses for the job token (a fork's pull request) is a notice; the post step does not fail", async () => {
+    const { digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": JOB_TOKEN, "on-failure": "fail" });
+    expect(step.exitCode, step.stdout).toBe(0);
+    expect(step.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest });
+    const post = await runAction(allInputs, { env: engine.env, state: step.state });
+    expect(post.exitCode, post.stdout).toBe(0);
+    const commands = workflowCommands(post.stdout);
+    expect(commands).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^::notice::fill-mirror: ${ghcr.host}/${mirrorPath}:1 not filled: push to .* refused \\(HTTP 40[13]`),
+      ),
+    );
+    expect(commands.filter((c) => /^::(warning|error)/.test(c))).toEqual([]);
+    expect(await ghcrDigest(mirrorPath, "1")).toBeUndefined();
+    expect(post.stdout).toMatch(/fill-mirror: 0 filled, 0 already there, 1 not filled, 0 failed/);
+  });
+
+  it("fill-mirror with background: true: the worker marks the miss, the post step fills it", async () => {
+    const runnerTemp = mkdtempSync(join(tmpdir(), "prepull-job-"));
+    const { digest, mirrorPath, allInputs, step } = await missFromMirror(
+      { "github-token": PACKAGES_TOKEN, background: "true" },
+      { runnerTemp },
+    );
+    expect(step.exitCode, step.stdout).toBe(0);
+    const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+    expect(wait.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest });
+    const post = await runAction(allInputs, { env: engine.env, runnerTemp, state: step.state });
+    expect(post.exitCode, post.stdout).toBe(0);
+    expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
+  });
+
+  it("a mirror tag that holds other content by the post step is never overwritten", async () => {
+    const { image, digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN });
+    expect(JSON.parse(step.state.fill ?? "[]")[0]).toMatchObject({ image, digest });
+    // Someone pushes other content under the tag before the post step.
+    const seedConfig = mkdtempSync(join(tmpdir(), "prepull-docker-config-"));
+    const auth = Buffer.from(`octo-runner:${PACKAGES_TOKEN}`).toString("base64");
+    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [ghcr.host]: { auth } } }));
+    const other = await seedImage(engine, [`${ghcr.host}/${mirrorPath}:1`], { dockerConfig: seedConfig });
+    const post = await runAction(allInputs, { env: engine.env, state: step.state });
+    expect(post.exitCode).toBe(0);
+    expect(await ghcrDigest(mirrorPath, "1")).toBe(other.digests[`${ghcr.host}/${mirrorPath}:1`]);
+    expect(post.stdout).toMatch(/left as it is/);
+  });
+});
