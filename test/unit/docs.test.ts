@@ -49,6 +49,15 @@ describe("README and action.yml agree", () => {
   });
 });
 
+describe("README's examples", () => {
+  it("the workflow under 'The images a workflow runs' is docs/examples/mirror-workflows.yml (which is linted below)", () => {
+    const section = readme.slice(readme.indexOf("### The images a workflow runs"));
+    const block = section.slice(section.indexOf("```yaml\n") + 8, section.indexOf("```\n", section.indexOf("```yaml\n") + 8));
+    const example = readFileSync(join(repo, "docs/examples/mirror-workflows.yml"), "utf8").replace(/^(#.*\n)+/, "");
+    expect(block).toBe(example);
+  });
+});
+
 describe("workflows", () => {
   const files = [
     ...readdirSync(join(repo, ".github/workflows")).map((f) => join(".github/workflows", f)),

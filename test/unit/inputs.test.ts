@@ -21,6 +21,7 @@ describe("readConfig", () => {
       keepMirrorTag: false,
       mode: "pull",
       background: false,
+      fillMirror: false,
     });
     expect(c.platform).toBeUndefined();
     expect(c.images).toEqual([]);
@@ -36,6 +37,9 @@ describe("readConfig", () => {
     [{ mode: "push" }, "mode", /one of pull, plan, mirror, wait/],
     [{ verify: "yes" }, "verify", /digest, none/],
     [{ "keep-mirror-tag": "yes" }, "keep-mirror-tag", /not a boolean/],
+    [{ "fill-mirror": "yes" }, "fill-mirror", /input 'fill-mirror': "yes" is not a boolean/],
+    [{ "fill-mirror": "true", mode: "mirror" }, "fill-mirror", /applies to mode: pull .*not to mode: mirror/],
+    [{ "fill-mirror": "true", mode: "plan" }, "fill-mirror", /not to mode: plan/],
     [{ platform: "arm64" }, "platform", /os\/arch/],
     [
       { "mirror-map": "# ok\nquay.io/pypa/a => ghcr.io/o/a\nquay.io/pypa/b ghcr.io/o/b" },
