@@ -78,6 +78,9 @@ export interface ReadLimits {
  * and one over the limit is AnswerTooLarge; either way the connection is closed.
  */
 export function readAnswer(message: IncomingMessage, { limit, deadlineMs, what }: ReadLimits): Promise<Buffer> {
+  // Read to its end already (a refusal drained before the next identity was tried, and then the
+  // answer returned when the token endpoint refused that identity): no `end` will come again.
+  if (message.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

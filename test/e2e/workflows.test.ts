@@ -2,10 +2,12 @@
 // mode with their origins and the mirror's drift; and fill-mirror, whose post step copies an
 // image that came from upstream into the mirror (token auth, as GHCR), or says as a notice that
 // the push was refused.
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { REPO } from "../world/action.js";
 import {
   type Docker,
   docker,
@@ -202,6 +204,45 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     const post = await runAction(allInputs, { env: engine.env, runnerTemp, state: step.state });
     expect(post.exitCode, post.stdout).toBe(0);
     expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
+  });
+
+  it("fill-mirror on the command line (no post step): the copy is made at the end of the run", async () => {
+    const path = uniqueName("fill-cli");
+    const image = `${upstream.host}/${path}:1`;
+    const digest = (await seedImage(engine, [image])).digests[image];
+    const mirrorPath = `m/${path.replaceAll("/", "-")}`;
+    // Asynchronously: the token server answers from this process.
+    const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const args = ["--images", image, "--mirrors", `${ghcr.host}/m`, "--fill-mirror", "true"];
+      const env = {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        ...engine.env,
+        GITHUB_TOKEN: PACKAGES_TOKEN,
+        GITHUB_ACTOR: "octo-runner",
+      };
+      const child = spawn(join(REPO, "dist/cli.cjs"), args, { env, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("close", (status) => resolve({ status, stderr }));
+    });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/fill-mirror: 1 filled/);
+    expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
+  });
+
+  it("fill-mirror: a github-token the token server refuses (401 at the token endpoint) is a notice (it was three 15 s waits for an answer already read, then a warning)", async () => {
+    const { mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN });
+    expect(step.exitCode, step.stdout).toBe(0);
+    // The post step under another user: the token server refuses octo-runner's token for it.
+    const post = await runAction(allInputs, { env: { ...engine.env, GITHUB_ACTOR: "someone-else" }, state: step.state });
+    expect(post.exitCode, post.stdout).toBe(0);
+    expect(workflowCommands(post.stdout)).toContainEqual(
+      expect.stringMatching(new RegExp(`^::notice::fill-mirror: ${ghcr.host}/${mirrorPath}:1 not filled: push to .* refused \\(HTTP 401`)),
+    );
+    expect(await ghcrDigest(mirrorPath, "1")).toBeUndefined();
   });
 
   it("a mirror tag that holds other content by the post step is never overwritten", async () => {
