@@ -68,7 +68,10 @@ export function expandImage(text: string, combinations: Combination[] | undefine
   const expressions = [...text.matchAll(EXPRESSION)].map((m) => m[1] ?? "");
   if (expressions.length === 0) return { images: [text.trim()], problems: [] };
   const other = expressions.find((e) => !MATRIX_PATH.test(e));
-  if (other !== undefined) return { images: [], problems: [`the expression \${{ ${other} }} cannot be known before the job runs`] };
+  if (other !== undefined) {
+    const shown = other.length > 60 ? `${other.slice(0, 60)}…` : other;
+    return { images: [], problems: [`the expression \${{ ${shown} }} cannot be known before the job runs`] };
+  }
   if (!combinations) return { images: [], problems: ["the job's matrix is not literal (it holds an expression)"] };
   const alone = /^\$\{\{[^}]*\}\}$/.test(text.trim());
   const images = new Set<string>();
@@ -142,8 +145,8 @@ export function workflowImages(content: string, file: string): FileImages {
       if (text === "") continue;
       const line = lineOf(node);
       const expanded = expandImage(text, combinations);
-      for (const problem of expanded.problems)
-        warnings.push(`${file} line ${line}: job ${name} ${what} ${raw}: ${problem}; not pre-pulled`);
+      // What cannot be expanded is named (the expression), the line is not echoed whole.
+      for (const problem of expanded.problems) warnings.push(`${file} line ${line}: job ${name}, ${what}: ${problem}; not pre-pulled`);
       for (const image of expanded.images) images.push({ text: image, line });
     }
   }

@@ -72,7 +72,16 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     const flat = (path: string) => `m/${path.replaceAll("/", "-")}`;
     const up = (path: string, tag: string) => `${upstream.host}/${path}:${tag}`;
     // One image under every upstream name; the mirror holds a:1 (the same) and db:16 (other content).
-    await seedImage(engine, [up(a, "1"), up(a, "2"), up(a, "3"), up(db, "16"), up(tool, "1"), up(b, "1"), `${mirror.host}/${flat(a)}:1`]);
+    await seedImage(engine, [
+      up(a, "1"),
+      up(a, "2"),
+      up(a, "3"),
+      up(a, "4"),
+      up(db, "16"),
+      up(tool, "1"),
+      up(b, "1"),
+      `${mirror.host}/${flat(a)}:1`,
+    ]);
     await seedImage(engine, [`${mirror.host}/${flat(db)}:16`]);
     const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
     mkdirSync(join(workspace, ".github/workflows"), { recursive: true });
@@ -105,8 +114,11 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
         "",
       ].join("\n"),
     );
+    // A workflow kept elsewhere is named as one by `workflow:` in front.
+    mkdirSync(join(workspace, "ci"));
+    writeFileSync(join(workspace, "ci/job.yml"), `jobs:\n  x:\n    runs-on: ubuntu-latest\n    container: ${up(a, "4")}\n`);
     const run = await runAction(
-      { "images-from": ".github/workflows/*.yml", mirrors: `${mirror.host}/m`, mode: "plan" },
+      { "images-from": ".github/workflows/*.yml\nworkflow: ci/job.yml", mirrors: `${mirror.host}/m`, mode: "plan" },
       { env: { ...engine.env, GITHUB_WORKSPACE: workspace } },
     );
     expect(run.exitCode, run.stdout).toBe(0);
@@ -118,6 +130,7 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
       [up(db, "16"), `${file} line 14`, /: differs \(mirror sha256:[a-f0-9]{64}, upstream sha256:[a-f0-9]{64}\)$/],
       [up(tool, "1"), `${file} line 16`, /: missing$/],
       [up(b, "1"), `${file} line 21`, /: missing$/],
+      [up(a, "4"), "images-from ci/job.yml line 4", /: missing$/],
     ];
     expect(run.outputs.images?.split("\n")).toEqual(expected.map(([image]) => image));
     for (const [image, origin, state] of expected) {
@@ -128,11 +141,11 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     // The expression that cannot be known is a warning naming the file and line; that image is left out.
     expect(workflowCommands(run.stdout)).toContainEqual(
       expect.stringMatching(
-        /^::warning::images-from: \.github\/workflows\/ci\.yml line 17: job test step docker:\/\/.*\$\{\{ github\.sha \}\}: the expression \$\{\{ github\.sha \}\} cannot be known before the job runs; not pre-pulled$/,
+        /^::warning::images-from: \.github\/workflows\/ci\.yml line 17: job test, step: the expression \$\{\{ github\.sha \}\} cannot be known before the job runs; not pre-pulled$/,
       ),
     );
-    // The drift view: 4 missing, 1 differs, each with where it was named, in the log and the summary.
-    expect(run.stdout).toMatch(/mirror drift: 4 mirror tag\(s\) missing, 1 differ from upstream, for 6 image\(s\)/);
+    // The drift view: 5 missing, 1 differs, each with where it was named, in the log and the summary.
+    expect(run.stdout).toMatch(/mirror drift: 5 mirror tag\(s\) missing, 1 differ from upstream, for 7 image\(s\)/);
     expect(run.stdout).toContain(`${mirror.host}/${flat(b)}:1: missing — ${up(b, "1")}, named in ${file} line 21`);
     expect(run.summary).toMatch(/### prepull plan: mirror drift/);
     expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| images-from \.github\/workflows\/ci\.yml line 14 \|/);

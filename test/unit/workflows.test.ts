@@ -125,7 +125,7 @@ describe("workflowImages", () => {
       { text: "node:20", line: 26 },
     ]);
     expect(found.warnings).toEqual([
-      ".github/workflows/ci.yml line 21: job test step docker://alpine:${{ github.sha }}: the expression ${{ github.sha }} cannot be known before the job runs; not pre-pulled",
+      ".github/workflows/ci.yml line 21: job test, step: the expression ${{ github.sha }} cannot be known before the job runs; not pre-pulled",
     ]);
   });
 
