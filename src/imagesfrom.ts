@@ -4,7 +4,16 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 // buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
 // bytes) and loaded only when images-from is used: see scripts/build.mjs.
-import { buildFileKind, composeImages, dockerfileImages, type FileImages, findFiles, type NamedImage, parseDotEnv } from "./buildfiles.js";
+import {
+  buildFileKind,
+  composeEnvironment,
+  composeImages,
+  dockerfileImages,
+  type FileImages,
+  findFiles,
+  type NamedImage,
+  parseDotEnv,
+} from "./buildfiles.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
 import { parseImageLine } from "./inputs.js";
 import type { Logger } from "./report.js";
@@ -48,7 +57,13 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
         continue;
       }
       for (const warning of found.warnings) log.warning(`images-from: ${warning}`);
-      for (const named of found.images) images.push(toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`));
+      for (const named of found.images) {
+        const spec = toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`);
+        // read with a variable that has no value, as the build reads it: a warning said so; the
+        // build fails on it too, so it is no input error of prepull's
+        if ("message" in spec && named.unset) log.warning(`images-from: ${spec.origin}: ${spec.message}; not pre-pulled`);
+        else images.push(spec);
+      }
       log.info(`images-from: ${shown} (${kind}) names ${found.images.length} image(s)`);
     }
   }
@@ -71,9 +86,16 @@ async function readCompose(
   buildArgs: ReadonlyMap<string, string>,
   env: NodeJS.ProcessEnv,
 ): Promise<FileImages> {
-  const dotenv = await readFile(join(dirname(file), ".env"), "utf8").then(parseDotEnv, () => new Map<string, string>());
-  // compose: the environment wins over .env
-  const lookup = (name: string) => env[name] ?? dotenv.get(name);
+  // compose: the environment (without its tokens) wins over .env, which may expand both
+  const environment = composeEnvironment(env);
+  const dotenvText = await readFile(join(dirname(file), ".env"), "utf8").catch(() => "");
+  let dotenv: Map<string, string>;
+  try {
+    dotenv = parseDotEnv(dotenvText, environment);
+  } catch (error) {
+    return { images: [], warnings: [`${shown}: its .env ${(error as Error).message}; compose refuses it too, no images read`] };
+  }
+  const lookup = (name: string) => environment(name) ?? dotenv.get(name);
   const compose = composeImages(await readFile(file, "utf8"), shown, lookup);
   const images = [...compose.images];
   const warnings = [...compose.warnings];
