@@ -36,7 +36,7 @@ describe("variables: compose interpolation and a Dockerfile word", () => {
   it("$$ is a literal $ in compose, a special parameter without a value in a Dockerfile; quotes are removed in a Dockerfile word, not in compose", () => {
     expect(substitute("a$$b", lookup).value).toBe("a$b");
     expect(processWord("a$$b", lookup).value).toBe("ab");
-    expect(processWord(`"a $SET"'$SET'$SET`, lookup).value).toBe("a v$SET$SET");
+    expect(processWord(`"a $SET"'$SET'\\$SET`, lookup).value).toBe("a v$SET$SET");
     expect(substitute(`"a $SET"`, lookup).value).toBe(`"a v"`);
   });
 
