@@ -114,6 +114,113 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(pulling.stderr).toMatch(/503|Service Unavailable/);
   });
 
+  it("issue 22: quoted ARG defaults, # syntax=, FROM --platform=; compose merge keys and a .env that expands: what docker and compose read is pre-pulled, and found present while upstream answers 503", async () => {
+    await engine.removeAllImages();
+    proxy.clearRules();
+    const names = {
+      syntax: uniqueName("syntax"),
+      base: uniqueName("quoted-base"),
+      plat: uniqueName("plat"),
+      web: uniqueName("merged-web"),
+      other: uniqueName("merged-other"),
+      tokened: uniqueName("tokened"),
+    };
+    const up = (path: string) => `${proxy.host}/${path}:1`;
+    for (const path of Object.values(names)) await seedImage(engine, [`${upstream.host}/${path}:1`]);
+
+    const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
+    writeFileSync(
+      join(workspace, "Dockerfile"),
+      [
+        `# syntax=${up(names.syntax)}`,
+        `ARG REGISTRY="${proxy.host}"`,
+        "ARG TAG='1'",
+        'ARG EMPTY=""',
+        'FROM "${REGISTRY}/' + names.base + ':${TAG}${EMPTY}" AS build',
+        "FROM --platform=linux/amd64 ${REGISTRY}/" + names.plat + ':"${TAG}"',
+        "COPY --from=build /blob0 /copy",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(workspace, ".env"),
+      [
+        "# what compose reads beside the file: quotes, a comment after them, earlier lines and the environment expanded",
+        "MAJOR=1",
+        'WEB_TAG="${MAJOR}" # quoted, then a comment',
+        `WEB_IMAGE=\${UP_REGISTRY}/${names.web}:\${WEB_TAG}`,
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(workspace, "compose.yaml"),
+      [
+        "x-common: &common",
+        "  image: ${WEB_IMAGE}",
+        '  command: ["/never-run"]',
+        "  network_mode: none",
+        "services:",
+        "  web:",
+        "    <<: *common",
+        "  other:",
+        "    <<: *common",
+        `    image: \${UP_REGISTRY}/${names.other}:\${WEB_TAG}`,
+        "  tokened:",
+        "    <<: *common",
+        `    image: \${UP_REGISTRY}/${names.tokened}:\${GH_TOKEN:-1}`,
+        "",
+      ].join("\n"),
+    );
+
+    // Before prepull, with upstream answering 503, compose cannot create the services.
+    const composeEnv = { ...process.env, ...engine.env, UP_REGISTRY: proxy.host };
+    const composeArgs = ["--project-directory", workspace, "-f", join(workspace, "compose.yaml"), "-p", "prepull-e2e-22"];
+    proxy.addRule({ path: /.*/, fault: { kind: "status", status: 503 } });
+    const before = await runCommand("docker-compose", [...composeArgs, "up", "--no-start", "--no-build"], {
+      env: composeEnv,
+      timeoutMs: 120_000,
+    });
+    expect(before.exitCode).not.toBe(0);
+    proxy.clearRules();
+    proxy.resetLog();
+
+    const secret = "ghp_notARealTokenButSecret";
+    const run = await runAction(
+      { "images-from": "Dockerfile\ncompose.yaml" },
+      { env: { ...engine.env, GITHUB_WORKSPACE: workspace, UP_REGISTRY: proxy.host, GH_TOKEN: secret } },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.stdout).not.toMatch(/::warning::/);
+    expect(run.outputs.images?.split("\n").sort()).toEqual(Object.values(names).map(up).sort());
+    const byImage = Object.fromEntries(run.results.map((r) => [r.image, r]));
+    expect(byImage[up(names.syntax)]).toMatchObject({ status: "pulled", origin: "images-from Dockerfile line 1" });
+    expect(byImage[up(names.base)]).toMatchObject({ status: "pulled", origin: "images-from Dockerfile line 5" });
+    expect(byImage[up(names.base)]).not.toHaveProperty("platform");
+    expect(byImage[up(names.plat)]).toMatchObject({ status: "pulled", platform: "linux/amd64", origin: "images-from Dockerfile line 6" });
+    // merged from the anchor: its line is the anchor's
+    expect(byImage[up(names.web)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 2" });
+    expect(byImage[up(names.other)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 10" });
+    // compose interpolation reads no token from the step's environment: none reached a registry
+    expect(byImage[up(names.tokened)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 13" });
+    expect(proxy.requests.length).toBeGreaterThan(0);
+    expect(proxy.requests.filter((r) => r.path.includes(secret))).toEqual([]);
+    expect(run.stdout).not.toContain(secret);
+
+    // Upstream answers nothing but 503 from now on: the build and compose find everything present.
+    proxy.addRule({ path: /.*/, fault: { kind: "status", status: 503 } });
+    for (const path of Object.values(names)) expect(await engine.imageId(up(path))).toMatch(/^sha256:[a-f0-9]{64}$/);
+    // the legacy builder reads the quoted ARGs and --platform as BuildKit does (it ignores # syntax=, whose image is present above)
+    const build = await engine.run(["build", "-q", "-t", "local/issue22:1", workspace], { DOCKER_BUILDKIT: "0" });
+    expect(build.exitCode, build.stderr).toBe(0);
+    const compose = await runCommand("docker-compose", [...composeArgs, "up", "--no-start", "--no-build"], {
+      env: composeEnv,
+      timeoutMs: 120_000,
+    });
+    expect(compose.exitCode, compose.stderr).toBe(0);
+    await runCommand("docker-compose", [...composeArgs, "down"], { env: composeEnv, timeoutMs: 120_000 });
+    proxy.clearRules();
+  });
+
   it("a FROM whose variable has no value is a warning naming the file and line, and a path that names no file is a problem", async () => {
     const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
     writeFileSync(join(workspace, "Dockerfile"), "ARG BASE\nFROM ${BASE}:1\n");
@@ -122,7 +229,10 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
       { env: { ...engine.env, GITHUB_WORKSPACE: workspace } },
     );
     expect(run.exitCode, run.stdout).toBe(0);
-    expect(run.stdout).toMatch(/::warning::images-from: Dockerfile line 2: FROM \$\{BASE\}:1 needs BASE, which has no value/);
+    expect(run.stdout).toMatch(
+      /::warning::images-from: Dockerfile line 2: FROM \$\{BASE\}:1 needs BASE, which has no value \(set it in build-args\); docker reads it as empty: :1/,
+    );
+    expect(run.stdout).toMatch(/::warning::images-from: images-from Dockerfile line 2: invalid reference ":1".*; not pre-pulled/);
     expect(run.stdout).toMatch(/::warning::images-from line 2: no file matches missing\/Dockerfile/);
     expect(run.results).toEqual([]);
   });
