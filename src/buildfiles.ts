@@ -60,7 +60,7 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
     try {
       word = processWord(raw, lookupIn(scope), escapeChar);
     } catch (error) {
-      warnings.push(`${file} line ${line}: ${what} ${raw}: ${(error as Error).message}; docker cannot read it either, not pre-pulled`);
+      warnings.push(`${file} line ${line}: ${what} ${raw}: ${(error as Error).message}; not pre-pulled`);
       return;
     }
     const name = word.value.trim();

@@ -119,7 +119,7 @@ class Lexer {
     this.i += name.length;
     const op = /^:?[-+?]/.exec(this.text.slice(this.i))?.[0];
     if (!op) {
-      if (this.text[this.i] !== "}") throw new WordError(`unsupported modifier in ${this.text}`);
+      if (this.text[this.i] !== "}") throw new WordError(`prepull does not read this modifier (only :- - :+ + :? ?) in ${this.text}`);
       this.i++;
       return this.read(name);
     }
