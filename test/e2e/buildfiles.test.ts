@@ -7,7 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine.js";
-import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  FileServer,
+  runAction,
+  seedImage,
+  startRegistry,
+  uniqueName,
+  worldUnavailable,
+} from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
 describe.skipIf(worldUnavailable !== "")("images from the build's own files, end to end", () => {
@@ -15,15 +26,16 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
   let upstream: Registry;
   let mirror: Registry;
   let proxy: FaultProxy;
+  let files: FileServer;
 
   beforeAll(async () => {
     engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    [upstream, mirror, files] = await Promise.all([startRegistry(), startRegistry(), FileServer.start()]);
     proxy = await FaultProxy.start(upstream.host);
   });
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    await Promise.all([upstream?.stop(), mirror?.stop(), files?.stop()]);
   });
 
   it("a multi-stage Dockerfile and a compose file: every image they pull is pre-pulled; the build then needs no registry", async () => {
@@ -219,6 +231,23 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(compose.exitCode, compose.stderr).toBe(0);
     await runCommand("docker-compose", [...composeArgs, "down"], { env: composeEnv, timeoutMs: 120_000 });
     proxy.clearRules();
+  });
+
+  it("issue 22: set-vars-env is read by the same dotenv parser: `NAME=value # comment` gives value, and ITK's script resolves its image", async () => {
+    const image = `${upstream.host}/dockcross/manylinux_2_28-x64:20240304-9e57d2b`;
+    await seedImage(engine, [image]);
+    files.routes.set("/itk/set-vars.sh", { status: 200, body: itkSetVarsScript({ x64: upstream.host, aarch64: upstream.host }) });
+    const run = await runAction(
+      {
+        "set-vars-url": files.url("/itk/set-vars.sh"),
+        "set-vars-env": `# ITK's defaults\nMANYLINUX_VERSION=_2_28 # the manylinux flavour\nTARGET_ARCH="x64" # the runner's`,
+        "on-failure": "fail",
+      },
+      { env: engine.env },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.outputs.images).toBe(image);
+    expect(run.results[0]).toMatchObject({ status: "pulled" });
   });
 
   it("a FROM whose variable has no value is a warning naming the file and line, and a path that names no file is a problem", async () => {
