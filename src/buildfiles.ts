@@ -56,22 +56,8 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
       scope.get(name);
 
   const add = (raw: string, line: number, scope: Scope, what: string, platform?: string) => {
-    let word: ReturnType<typeof processWord>;
-    try {
-      word = processWord(raw, lookupIn(scope), escapeChar);
-    } catch (error) {
-      warnings.push(`${file} line ${line}: ${what} ${raw}: ${(error as Error).message}; not pre-pulled`);
-      return;
-    }
-    const name = word.value.trim();
-    const { unset } = word;
-    if (unset.length > 0) {
-      warnings.push(
-        `${file} line ${line}: ${what} ${raw} needs ${unset.join(", ")}, which has no value (set it in build-args); docker reads it as empty: ${name === "" ? "nothing" : name}`,
-      );
-    }
-    if (name === "" || name.toLowerCase() === "scratch" || stages.has(name.toLowerCase()) || /^\d+$/.test(name)) return;
-    images.push({ text: name, line, ...(platform && { platform }), ...(unset.length > 0 && { unset }) });
+    const named = readImageWord({ raw, line, what, file, escapeChar, stages, warnings }, lookupIn(scope));
+    if (named) images.push({ ...named, ...(platform && { platform }) });
   };
 
   const syntax = dockerfile.getDirectives().find((directive) => directive.getName().toLowerCase() === "syntax");
@@ -100,6 +86,30 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
     for (const [what, value] of flagImages(instruction, lookupIn(scope), escapeChar)) add(value, line, scope, what);
   }
   return { images, warnings };
+}
+
+/** An image word as BuildKit reads it; a stage, `scratch` or nothing is no image; an unset variable a warning. */
+function readImageWord(
+  at: { raw: string; line: number; what: string; file: string; escapeChar: string; stages: Set<string>; warnings: string[] },
+  lookup: Lookup,
+): NamedImage | undefined {
+  const { raw, line, what, file, warnings } = at;
+  let word: ReturnType<typeof processWord>;
+  try {
+    word = processWord(raw, lookup, at.escapeChar);
+  } catch (error) {
+    warnings.push(`${file} line ${line}: ${what} ${raw}: ${(error as Error).message}; not pre-pulled`);
+    return undefined;
+  }
+  const name = word.value.trim();
+  const { unset } = word;
+  if (unset.length > 0) {
+    warnings.push(
+      `${file} line ${line}: ${what} ${raw} needs ${unset.join(", ")}, which has no value (set it in build-args); docker reads it as empty: ${name === "" ? "nothing" : name}`,
+    );
+  }
+  if (name === "" || name.toLowerCase() === "scratch" || at.stages.has(name.toLowerCase()) || /^\d+$/.test(name)) return undefined;
+  return { text: name, line, ...(unset.length > 0 && { unset }) };
 }
 
 /** `--platform=` as BuildKit reads it, where it needs no variable without a value. */

@@ -61,7 +61,7 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
         const spec = toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`);
         // read with a variable that has no value, as the build reads it: a warning said so; the
         // build fails on it too, so it is no input error of prepull's
-        if ("message" in spec && named.unset) log.warning(`images-from: ${spec.origin}: ${spec.message}; not pre-pulled`);
+        if ("message" in spec && named.unset) log.warning(`${spec.origin}: ${spec.message}; not pre-pulled`);
         else images.push(spec);
       }
       log.info(`images-from: ${shown} (${kind}) names ${found.images.length} image(s)`);

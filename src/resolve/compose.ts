@@ -59,21 +59,8 @@ function entries(map: YAMLMap, doc: Document, depth = 0): Map<string, unknown> {
 
 type Text = (node: unknown) => string | undefined;
 
-/**
- * `services.*.image` with compose's interpolation (`lookup`: the environment over `.env`); a
- * service with `build:` contributes its Dockerfile (its `image:` names what it builds, not
- * what it pulls).
- */
-export function composeImages(content: string, file: string, lookup: Lookup): ComposeImages {
-  const lines = new LineCounter();
-  const doc = parseDocument(content, { lineCounter: lines, merge: true });
-  const images: NamedImage[] = [];
-  const warnings: string[] = [];
-  const builds: ComposeBuild[] = [];
-  if (doc.errors.length > 0) {
-    warnings.push(`${file}: not valid YAML (${doc.errors[0]?.message.split("\n")[0]}); no images read from it`);
-    return { images, warnings, builds };
-  }
+/** Reads a document's scalars: aliases resolved, lines numbered, compose interpolation applied (warnings collected). */
+function scalarReader(doc: Document, lines: LineCounter, lookup: Lookup, file: string, warnings: string[]) {
   const resolve = (node: unknown) => (isAlias(node) ? node.resolve(doc) : node);
   const lineOf = (node: unknown) => {
     const range = (resolve(node) as Node | undefined)?.range;
@@ -98,9 +85,12 @@ export function composeImages(content: string, file: string, lookup: Lookup): Co
       return undefined;
     }
   };
-  const servicesNode = resolve(doc.get("services", true));
-  const services = isMap(servicesNode) ? entries(servicesNode, doc) : new Map<string, unknown>();
-  const serviceField = (name: string, key: string): unknown => {
+  return { resolve, lineOf, text, unsetOf: (node: unknown) => unsetOf.get(resolve(node)) };
+}
+
+/** A service's field, its merge keys and `extends:` (within the file) followed. */
+function serviceFields(services: Map<string, unknown>, doc: Document, resolve: (node: unknown) => unknown) {
+  return (name: string, key: string): unknown => {
     let current = name;
     for (let depth = 0; depth < MAX_EXTENDS; depth++) {
       const definition = resolve(services.get(current));
@@ -114,17 +104,38 @@ export function composeImages(content: string, file: string, lookup: Lookup): Co
     }
     return undefined;
   };
+}
+
+/**
+ * `services.*.image` with compose's interpolation (`lookup`: the environment over `.env`); a
+ * service with `build:` contributes its Dockerfile (its `image:` names what it builds, not
+ * what it pulls).
+ */
+export function composeImages(content: string, file: string, lookup: Lookup): ComposeImages {
+  const lines = new LineCounter();
+  const doc = parseDocument(content, { lineCounter: lines, merge: true });
+  const images: NamedImage[] = [];
+  const warnings: string[] = [];
+  const builds: ComposeBuild[] = [];
+  if (doc.errors.length > 0) {
+    warnings.push(`${file}: not valid YAML (${doc.errors[0]?.message.split("\n")[0]}); no images read from it`);
+    return { images, warnings, builds };
+  }
+  const { resolve, lineOf, text, unsetOf } = scalarReader(doc, lines, lookup, file, warnings);
+  const servicesNode = resolve(doc.get("services", true));
+  const services = isMap(servicesNode) ? entries(servicesNode, doc) : new Map<string, unknown>();
+  const field = serviceFields(services, doc, resolve);
   for (const service of services.keys()) {
-    const platformNode = serviceField(service, "platform");
+    const platformNode = field(service, "platform");
     const platform = platformNode ? text(platformNode) : undefined;
-    const build = resolve(serviceField(service, "build"));
+    const build = resolve(field(service, "build"));
     if (build !== undefined && build !== null && !(isScalar(build) && build.value === null)) {
       builds.push(readBuild(service, build, text, lineOf, doc, platform));
       continue;
     }
-    const imageNode = serviceField(service, "image");
+    const imageNode = field(service, "image");
     const image = imageNode ? text(imageNode) : undefined;
-    const unset = unsetOf.get(resolve(imageNode));
+    const unset = unsetOf(imageNode);
     if (image) images.push({ text: image, line: lineOf(imageNode), ...(platform && { platform }), ...(unset && { unset }) });
   }
   return { images, warnings: [...new Set(warnings)], builds };
