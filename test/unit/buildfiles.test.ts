@@ -151,6 +151,38 @@ describe("composeImages", () => {
     ]);
   });
 
+  it("follows merge keys as YAML 1.1 merges them: a key of the service wins, then the earlier of several sources; aliases as values", () => {
+    const found = composeImages(
+      [
+        "x-a: &a",
+        "  image: registry.example/a:1",
+        "  platform: linux/arm64",
+        "x-b: &b",
+        "  image: registry.example/b:1",
+        "x-img: &img registry.example/aliased:1",
+        "services:",
+        "  first-wins:",
+        "    <<: [*a, *b]",
+        "  own-wins:",
+        "    <<: *a",
+        "    image: registry.example/own:1",
+        "  aliased:",
+        "    image: *img",
+        "  extended:",
+        "    extends:",
+        "      service: own-wins",
+      ].join("\n"),
+      "compose.yaml",
+      () => undefined,
+    );
+    expect(found.images).toEqual([
+      { text: "registry.example/a:1", line: 2, platform: "linux/arm64" },
+      { text: "registry.example/own:1", line: 12, platform: "linux/arm64" },
+      { text: "registry.example/aliased:1", line: 6 },
+      { text: "registry.example/own:1", line: 12, platform: "linux/arm64" },
+    ]);
+  });
+
   it("reads .env as compose does", () => {
     expect(parseDotEnv("# c\nA=1\nexport B=\"two words\"\nC='x' \nD=bare # comment\nE=${A}-$B\n")).toEqual(
       new Map([
