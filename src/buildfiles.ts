@@ -37,10 +37,18 @@ function mountFrom(flag: string): string | undefined {
  * before the first FROM substituted, `buildArgs` taking precedence over their defaults),
  * `COPY --from=` and `RUN --mount=…,from=` that name an image rather than a stage; stage names
  * and `scratch` left out. Each word is read as BuildKit reads it (quotes removed, a variable
- * with no value empty, with a warning). A fixed `--platform=` is kept; one that needs a
- * variable with no value ($BUILDPLATFORM) is not.
+ * with no value empty, with a warning). BuildKit's automatic platform ARGs ($BUILDPLATFORM,
+ * $TARGETARCH…) have their values (`platforms`); a `--platform=` is kept where it has a value.
  */
-export function dockerfileImages(content: string, file: string, buildArgs: ReadonlyMap<string, string>): FileImages {
+export function dockerfileImages(
+  content: string,
+  file: string,
+  buildArgs: ReadonlyMap<string, string>,
+  platforms: { build?: string; target?: string } = {},
+): FileImages {
+  const automatic = automaticArgs(platforms.build ?? hostPlatform(), platforms.target);
+  // the automatic ARGs are given as build-args are: over a default, without a declaration in FROM
+  const given = new Map([...automatic, ...buildArgs]);
   const dockerfile = DockerfileParser.parse(content);
   const escapeChar = dockerfile.getEscapeCharacter();
   const images: NamedImage[] = [];
@@ -53,7 +61,7 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
   const lookupIn =
     (scope: Scope): Lookup =>
     (name) =>
-      scope.get(name);
+      scope === globalArgs && !scope.has(name) ? automatic.get(name) : scope.get(name);
 
   const add = (raw: string, line: number, scope: Scope, what: string, platform?: string) => {
     const named = readImageWord({ raw, line, what, file, escapeChar, stages, warnings }, lookupIn(scope));
@@ -68,24 +76,45 @@ export function dockerfileImages(content: string, file: string, buildArgs: Reado
     if (keyword === "ARG") {
       const scope = seenFrom ? stageArgs : globalArgs;
       for (const declaration of splitWords(instruction.getArgumentsContent() ?? "", escapeChar)) {
-        declareArg(declaration, scope, seenFrom ? globalArgs : undefined, buildArgs, escapeChar);
+        declareArg(declaration, scope, seenFrom ? globalArgs : undefined, given, escapeChar);
       }
       continue;
     }
     if (instruction instanceof From) {
       seenFrom = true;
       const image = instruction.getImage();
-      if (image) add(image, line, globalArgs, "FROM", fixedPlatform(instruction.getPlatformFlag()?.getValue(), globalArgs, escapeChar));
+      if (image)
+        add(image, line, globalArgs, "FROM", fixedPlatform(instruction.getPlatformFlag()?.getValue(), lookupIn(globalArgs), escapeChar));
       const stage = instruction.getBuildStage();
       if (stage) stages.add(stage.toLowerCase());
       stages.add(String(stageIndex++));
       stageArgs = new Map();
       continue;
     }
-    const scope = new Map([...globalArgs, ...stageArgs]);
+    // in a stage, only the ARGs it declares (a global one comes in by `ARG NAME`), as docker reads it
+    const scope = stageArgs;
     for (const [what, value] of flagImages(instruction, lookupIn(scope), escapeChar)) add(value, line, scope, what);
   }
   return { images, warnings };
+}
+
+/** The platform of the engine's host, as BuildKit names it (`linux/amd64`, `linux/arm64`, `linux/arm/v7`). */
+export function hostPlatform(): string {
+  const arch: Record<string, string> = { x64: "amd64", ia32: "386", arm: "arm/v7", ppc64: "ppc64le" };
+  return `linux/${arch[process.arch] ?? process.arch}`;
+}
+
+/** BuildKit's automatic platform ARGs: BUILD* of the builder's platform, TARGET* of the target (the builder's where none is asked). */
+function automaticArgs(build: string, target = build): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const [prefix, platform] of [
+    ["BUILD", build],
+    ["TARGET", target],
+  ] as const) {
+    const [os = "", arch = "", variant = ""] = platform.split("/");
+    args.set(`${prefix}PLATFORM`, platform).set(`${prefix}OS`, os).set(`${prefix}ARCH`, arch).set(`${prefix}VARIANT`, variant);
+  }
+  return args;
 }
 
 /** An image word as BuildKit reads it; a stage, `scratch` or nothing is no image; an unset variable a warning. */
@@ -113,10 +142,10 @@ function readImageWord(
 }
 
 /** `--platform=` as BuildKit reads it, where it needs no variable without a value. */
-function fixedPlatform(flag: string | null | undefined, scope: Scope, escapeChar: string): string | undefined {
+function fixedPlatform(flag: string | null | undefined, lookup: Lookup, escapeChar: string): string | undefined {
   if (!flag) return undefined;
   try {
-    const { value, unset } = processWord(flag, (name) => scope.get(name), escapeChar);
+    const { value, unset } = processWord(flag, lookup, escapeChar);
     return unset.length === 0 && value !== "" ? value : undefined;
   } catch {
     return undefined;

@@ -46,10 +46,7 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
       }
       let found: FileImages;
       try {
-        found =
-          kind === "dockerfile"
-            ? await readDockerfile(file, shown, config.buildArgs)
-            : await readCompose(file, shown, config.buildArgs, env);
+        found = kind === "dockerfile" ? await readDockerfile(file, shown, config) : await readCompose(file, shown, config, env);
       } catch (error) {
         problems.push(
           `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
@@ -75,17 +72,13 @@ function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {
   return "message" in spec || !named.platform ? spec : { ...spec, platform: named.platform };
 }
 
-async function readDockerfile(file: string, shown: string, buildArgs: ReadonlyMap<string, string>): Promise<FileImages> {
-  return dockerfileImages(await readFile(file, "utf8"), shown, buildArgs);
+async function readDockerfile(file: string, shown: string, config: Config): Promise<FileImages> {
+  return dockerfileImages(await readFile(file, "utf8"), shown, config.buildArgs, { ...(config.platform && { target: config.platform }) });
 }
 
 /** A compose file: its images, and the FROM images of the Dockerfiles its `build:` services use. */
-async function readCompose(
-  file: string,
-  shown: string,
-  buildArgs: ReadonlyMap<string, string>,
-  env: NodeJS.ProcessEnv,
-): Promise<FileImages> {
+async function readCompose(file: string, shown: string, config: Config, env: NodeJS.ProcessEnv): Promise<FileImages> {
+  const { buildArgs } = config;
   // compose: the environment (without its tokens) wins over .env, which may expand both
   const environment = composeEnvironment(env);
   const dotenvText = await readFile(join(dirname(file), ".env"), "utf8").catch(() => "");
@@ -103,7 +96,10 @@ async function readCompose(
     const dockerfile = isAbsolute(build.dockerfile) ? build.dockerfile : join(dirname(file), build.dockerfile);
     const dockerfileShown = `${relative(dirname(file), dockerfile)} (service ${build.service} of ${shown})`;
     try {
-      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]));
+      const target = build.platform ?? config.platform;
+      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]), {
+        ...(target && { target }),
+      });
       images.push(
         ...found.images.map((named) => ({
           ...named,

@@ -79,19 +79,51 @@ describe("dockerfileImages", () => {
   ].join("\n");
 
   it("names every image a build pulls: # syntax=, FROM, COPY --from, RUN --mount from; no stage, no scratch", () => {
-    const found = dockerfileImages(dockerfile, "Dockerfile", new Map());
+    const found = dockerfileImages(dockerfile, "Dockerfile", new Map(), { build: "linux/amd64" });
     expect(found.images).toEqual([
       { text: "docker/dockerfile:1", line: 1 },
       { text: "registry.example/base:1.0", line: 5 },
       { text: "registry.example/tools:2", line: 7 },
       { text: "registry.example/assets:3", line: 8 },
       { text: "registry.example/runtime:4", line: 9, platform: "linux/arm64" },
-      { text: "registry.example/cross:5", line: 12 },
+      // $BUILDPLATFORM: BuildKit's automatic ARG, the builder's own platform
+      { text: "registry.example/cross:5", line: 12, platform: "linux/amd64" },
       // docker reads it as ":1" and fails; the caller warns rather than pull it
       { text: ":1", line: 15, unset: ["UNSET_BASE"] },
     ]);
     expect(found.warnings).toEqual([
       "Dockerfile line 15: FROM ${UNSET_BASE}:1 needs UNSET_BASE, which has no value (set it in build-args); docker reads it as empty: :1",
+    ]);
+  });
+
+  it("BuildKit's automatic platform ARGs: BUILD* of the builder, TARGET* of the platform asked (else the builder's); a declared default does not override them", () => {
+    const content = [
+      "ARG TARGETARCH=ignored",
+      "FROM --platform=$BUILDPLATFORM registry.example/tool:${BUILDARCH} AS tool",
+      "FROM registry.example/runtime:${TARGETOS}-${TARGETARCH}${TARGETVARIANT:+-$TARGETVARIANT}",
+      "ARG TARGETPLATFORM",
+      "COPY --from=registry.example/assets:${TARGETARCH} /a /a",
+      "RUN --mount=from=registry.example/cache:${TARGETPLATFORM},target=/c true",
+    ].join("\n");
+    expect(dockerfileImages(content, "Dockerfile", new Map(), { build: "linux/amd64", target: "linux/arm/v7" }).images).toEqual([
+      { text: "registry.example/tool:amd64", line: 2, platform: "linux/amd64" },
+      { text: "registry.example/runtime:linux-arm-v7", line: 3 },
+      // a stage sees only the ARGs it declares: TARGETARCH is not declared there, TARGETPLATFORM is
+      { text: "registry.example/assets:", line: 5, unset: ["TARGETARCH"] },
+      { text: "registry.example/cache:linux/arm/v7", line: 6 },
+    ]);
+    expect(dockerfileImages("FROM registry.example/x:${TARGETARCH}", "Dockerfile", new Map(), { build: "linux/arm64" }).images).toEqual([
+      { text: "registry.example/x:arm64", line: 1 },
+    ]);
+  });
+
+  it("a global ARG reaches a stage's COPY --from only through `ARG NAME` in that stage, as in docker", () => {
+    const content =
+      "ARG V=1\nFROM registry.example/a\nCOPY --from=registry.example/b:$V /x /x\nARG V\nCOPY --from=registry.example/c:$V /y /y";
+    expect(dockerfileImages(content, "Dockerfile", new Map()).images.map((i) => i.text)).toEqual([
+      "registry.example/a",
+      "registry.example/b:",
+      "registry.example/c:1",
     ]);
   });
 
