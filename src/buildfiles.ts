@@ -1,63 +1,27 @@
 // images-from: the images a build's own files name. Dockerfiles are read with dockerfile-ast
-// (the parser of VS Code's Docker tooling), compose files with yaml; the substitution rules
-// (Dockerfile ARGs, compose interpolation) are pure functions here, table-tested.
+// (the parser of VS Code's Docker tooling) and each word as BuildKit reads it
+// (src/resolve/shellword.ts); compose files in src/resolve/compose.ts, their .env by
+// src/resolve/dotenv.ts. The rules are pure functions, table-tested with the peers' own cases.
 
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Copy, DockerfileParser, From, type Instruction, Run } from "dockerfile-ast";
 import { glob, isDynamicPattern } from "tinyglobby";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar, type YAMLMap } from "yaml";
+import type { FileImages, NamedImage } from "./resolve/compose.js";
+import type { Lookup } from "./resolve/interpolate.js";
+import { processWord, splitWords } from "./resolve/shellword.js";
 
-/** One image a build file names. */
-export interface NamedImage {
-  readonly text: string;
-  /** 1-based line in the file */
-  readonly line: number;
-  /** a fixed `--platform=` / `platform:` it asks for */
-  readonly platform?: string;
-  /** the file that names it, where not the file read (a compose service's Dockerfile) */
-  readonly file?: string;
-}
+export {
+  type ComposeBuild,
+  type ComposeImages,
+  composeEnvironment,
+  composeImages,
+  type FileImages,
+  type NamedImage,
+} from "./resolve/compose.js";
+export { DotEnvError, parseDotEnv } from "./resolve/dotenv.js";
 
-export interface FileImages {
-  readonly images: NamedImage[];
-  /** lines that name an image prepull cannot work out (a variable with no value), said as warnings */
-  readonly warnings: string[];
-}
-
-type Lookup = (name: string) => string | undefined;
-
-/**
- * Expands `$VAR`, `${VAR}`, `${VAR:-word}`, `${VAR-word}`, `${VAR:+word}`, `${VAR+word}`,
- * `${VAR:?message}` and `${VAR?message}` (Dockerfile and compose alike); `$$` is a literal `$`
- * where `dollarEscape` (compose). Returns the names that had no value, instead of guessing.
- */
-export function expandVariables(
-  text: string,
-  lookup: Lookup,
-  options: { dollarEscape?: boolean } = {},
-): { value: string; missing: string[] } {
-  const missing: string[] = [];
-  const pattern = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-+?])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
-  const value = text.replace(pattern, (match, braced?: string, colon?: string, op?: string, word?: string, bare?: string) => {
-    if (match === "$$") return options.dollarEscape ? "$" : match;
-    const name = braced ?? bare ?? "";
-    const current = lookup(name);
-    const set = current !== undefined && (colon !== ":" || current !== "");
-    if (op === "-") return set ? (current ?? "") : expandVariables(word ?? "", lookup, options).value;
-    if (op === "+") return set ? expandVariables(word ?? "", lookup, options).value : "";
-    if (op === "?" && !set) {
-      missing.push(name);
-      return "";
-    }
-    if (current === undefined) {
-      missing.push(name);
-      return "";
-    }
-    return current;
-  });
-  return { value, missing };
-}
+type Scope = Map<string, string | undefined>;
 
 /** `--mount=type=cache,from=IMAGE,target=/x` → IMAGE */
 function mountFrom(flag: string): string | undefined {
@@ -69,206 +33,167 @@ function mountFrom(flag: string): string | undefined {
 }
 
 /**
- * Every image a Dockerfile pulls: `FROM` (with the ARGs declared before the first FROM
- * substituted, `buildArgs` taking precedence over their defaults), `COPY --from=` and
- * `RUN --mount=…,from=` that name an image rather than a stage; stage names and `scratch`
- * left out. A fixed `--platform=` is kept; one that names a variable ($BUILDPLATFORM) is not.
+ * Every image a Dockerfile pulls: the `# syntax=` frontend, `FROM` (with the ARGs declared
+ * before the first FROM substituted, `buildArgs` taking precedence over their defaults),
+ * `COPY --from=` and `RUN --mount=…,from=` that name an image rather than a stage; stage names
+ * and `scratch` left out. Each word is read as BuildKit reads it (quotes removed, a variable
+ * with no value empty, with a warning). BuildKit's automatic platform ARGs ($BUILDPLATFORM,
+ * $TARGETARCH…) have their values (`platforms`); a `--platform=` is kept where it has a value.
  */
-export function dockerfileImages(content: string, file: string, buildArgs: ReadonlyMap<string, string>): FileImages {
+export function dockerfileImages(
+  content: string,
+  file: string,
+  buildArgs: ReadonlyMap<string, string>,
+  platforms: { build?: string; target?: string } = {},
+): FileImages {
+  const automatic = automaticArgs(platforms.build ?? hostPlatform(), platforms.target);
+  // the automatic ARGs are given as build-args are: over a default, without a declaration in FROM
+  const given = new Map([...automatic, ...buildArgs]);
   const dockerfile = DockerfileParser.parse(content);
+  const escapeChar = dockerfile.getEscapeCharacter();
   const images: NamedImage[] = [];
   const warnings: string[] = [];
   const stages = new Set<string>();
-  const globalArgs = new Map<string, string | undefined>();
-  let stageArgs = new Map<string, string | undefined>();
+  const globalArgs: Scope = new Map();
+  let stageArgs: Scope = new Map();
   let seenFrom = false;
   let stageIndex = 0;
-  const lookupIn = (scope: Map<string, string | undefined>) => (name: string) => (scope.has(name) ? scope.get(name) : undefined);
+  const lookupIn =
+    (scope: Scope): Lookup =>
+    (name) =>
+      scope === globalArgs && !scope.has(name) ? automatic.get(name) : scope.get(name);
 
-  const add = (raw: string, line: number, scope: Map<string, string | undefined>, what: string, platform?: string) => {
-    const { value, missing } = expandVariables(raw, lookupIn(scope));
-    if (missing.length > 0) {
-      warnings.push(
-        `${file} line ${line}: ${what} ${raw} needs ${missing.join(", ")}, which has no value (set it in build-args); not pre-pulled`,
-      );
-      return;
-    }
-    const name = value.trim();
-    if (name === "" || name.toLowerCase() === "scratch" || stages.has(name.toLowerCase()) || /^\d+$/.test(name)) return;
-    images.push({ text: name, line, ...(platform && { platform }) });
+  const add = (raw: string, line: number, scope: Scope, what: string, platform?: string) => {
+    const named = readImageWord({ raw, line, what, file, escapeChar, stages, warnings }, lookupIn(scope));
+    if (named) images.push({ ...named, ...(platform && { platform }) });
   };
 
+  const syntax = dockerfile.getDirectives().find((directive) => directive.getName().toLowerCase() === "syntax");
+  if (syntax?.getValue()) add(syntax.getValue(), syntax.getRange().start.line + 1, new Map(), "# syntax=");
   for (const instruction of dockerfile.getInstructions()) {
     const keyword = instruction.getKeyword().toUpperCase();
     const line = instruction.getRange().start.line + 1;
     if (keyword === "ARG") {
-      declareArgs(
-        instruction.getArguments().map((a) => a.getValue()),
-        seenFrom ? stageArgs : globalArgs,
-        seenFrom ? globalArgs : undefined,
-        buildArgs,
-      );
+      const scope = seenFrom ? stageArgs : globalArgs;
+      for (const declaration of splitWords(instruction.getArgumentsContent() ?? "", escapeChar)) {
+        declareArg(declaration, scope, seenFrom ? globalArgs : undefined, given, escapeChar);
+      }
       continue;
     }
     if (instruction instanceof From) {
       seenFrom = true;
-      const platformFlag = instruction.getPlatformFlag()?.getValue() ?? undefined;
       const image = instruction.getImage();
-      if (image) add(image, line, globalArgs, "FROM", platformFlag && !platformFlag.includes("$") ? platformFlag : undefined);
+      if (image)
+        add(image, line, globalArgs, "FROM", fixedPlatform(instruction.getPlatformFlag()?.getValue(), lookupIn(globalArgs), escapeChar));
       const stage = instruction.getBuildStage();
       if (stage) stages.add(stage.toLowerCase());
       stages.add(String(stageIndex++));
       stageArgs = new Map();
       continue;
     }
-    const scope = new Map([...globalArgs, ...stageArgs]);
-    for (const [what, value] of flagImages(instruction)) add(value, line, scope, what);
+    // in a stage, only the ARGs it declares (a global one comes in by `ARG NAME`), as docker reads it
+    const scope = stageArgs;
+    for (const [what, value] of flagImages(instruction, lookupIn(scope), escapeChar)) add(value, line, scope, what);
   }
   return { images, warnings };
 }
 
-type Scope = Map<string, string | undefined>;
+/** The platform of the engine's host, as BuildKit names it (`linux/amd64`, `linux/arm64`, `linux/arm/v7`). */
+export function hostPlatform(): string {
+  const arch: Record<string, string> = { x64: "amd64", ia32: "386", arm: "arm/v7", ppc64: "ppc64le" };
+  return `linux/${arch[process.arch] ?? process.arch}`;
+}
+
+/** BuildKit's automatic platform ARGs: BUILD* of the builder's platform, TARGET* of the target (the builder's where none is asked). */
+function automaticArgs(build: string, target = build): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const [prefix, platform] of [
+    ["BUILD", build],
+    ["TARGET", target],
+  ] as const) {
+    const [os = "", arch = "", variant = ""] = platform.split("/");
+    args.set(`${prefix}PLATFORM`, platform).set(`${prefix}OS`, os).set(`${prefix}ARCH`, arch).set(`${prefix}VARIANT`, variant);
+  }
+  return args;
+}
+
+/** An image word as BuildKit reads it; a stage, `scratch` or nothing is no image; an unset variable a warning. */
+function readImageWord(
+  at: { raw: string; line: number; what: string; file: string; escapeChar: string; stages: Set<string>; warnings: string[] },
+  lookup: Lookup,
+): NamedImage | undefined {
+  const { raw, line, what, file, warnings } = at;
+  let word: ReturnType<typeof processWord>;
+  try {
+    word = processWord(raw, lookup, at.escapeChar);
+  } catch (error) {
+    warnings.push(`${file} line ${line}: ${what} ${raw}: ${(error as Error).message}; not pre-pulled`);
+    return undefined;
+  }
+  const name = word.value.trim();
+  const { unset } = word;
+  if (unset.length > 0) {
+    warnings.push(
+      `${file} line ${line}: ${what} ${raw} needs ${unset.join(", ")}, which has no value (set it in build-args); docker reads it as empty: ${name === "" ? "nothing" : name}`,
+    );
+  }
+  if (name === "" || name.toLowerCase() === "scratch" || at.stages.has(name.toLowerCase()) || /^\d+$/.test(name)) return undefined;
+  return { text: name, line, ...(unset.length > 0 && { unset }) };
+}
+
+/** `--platform=` as BuildKit reads it, where it needs no variable without a value. */
+function fixedPlatform(flag: string | null | undefined, lookup: Lookup, escapeChar: string): string | undefined {
+  if (!flag) return undefined;
+  try {
+    const { value, unset } = processWord(flag, lookup, escapeChar);
+    return unset.length === 0 && value !== "" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `COPY --from=X` and `RUN --mount=…,from=X`: what may name an image (a stage is left out by the caller). */
-function flagImages(instruction: Instruction): [string, string][] {
+function flagImages(instruction: Instruction, lookup: Lookup, escapeChar: string): [string, string][] {
   const found: [string, string][] = [];
   if (!(instruction instanceof Copy) && !(instruction instanceof Run)) return found;
   for (const flag of instruction.getFlags()) {
     const value = flag.getValue();
     if (!value) continue;
     if (instruction instanceof Copy && flag.getName() === "from") found.push(["COPY --from", value]);
-    const from = instruction instanceof Run && flag.getName() === "mount" ? mountFrom(value) : undefined;
+    if (!(instruction instanceof Run) || flag.getName() !== "mount") continue;
+    let mount = value;
+    try {
+      mount = processWord(value, lookup, escapeChar).value;
+    } catch {}
+    const from = mountFrom(mount);
     if (from) found.push(["RUN --mount from", from]);
   }
   return found;
 }
 
-/** `ARG NAME[=default]…`: build-args first, then the default; in a stage, `ARG NAME` brings the global value in. */
-function declareArgs(
-  declarations: readonly string[],
+/**
+ * `ARG NAME[=default]`: a build-arg first (taken as given), else the default read as a word in
+ * the scope so far; in a stage, `ARG NAME` brings the global value in.
+ */
+function declareArg(
+  declaration: string,
   scope: Scope,
   globals: Scope | undefined,
   buildArgs: ReadonlyMap<string, string>,
+  escapeChar: string,
 ): void {
-  for (const declaration of declarations) {
-    const [name = "", ...rest] = declaration.split("=");
-    const declaredDefault = rest.length > 0 ? expandVariables(rest.join("="), (n) => scope.get(n)).value : undefined;
-    const inherited = globals && rest.length === 0 ? globals.get(name) : undefined;
-    scope.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
-  }
-}
-
-/** `.env` lines as compose reads them: `NAME=value`, quotes removed, `#` comments and blank lines ignored. */
-export function parseDotEnv(content: string): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const raw of content.split(/\r?\n/)) {
-    const line = raw.trim().replace(/^export\s+/, "");
-    if (line === "" || line.startsWith("#")) continue;
-    const eq = line.indexOf("=");
-    if (eq <= 0) continue;
-    let value = line.slice(eq + 1).trim();
-    const quoted = value.match(/^(["'])(.*)\1$/s);
-    if (quoted) value = quoted[2] ?? "";
-    else value = value.replace(/\s+#.*$/, "");
-    values.set(line.slice(0, eq).trim(), value);
-  }
-  return values;
-}
-
-/** A service that builds: where its Dockerfile is (relative to the compose file) and its build args. */
-export interface ComposeBuild {
-  readonly service: string;
-  readonly line: number;
-  readonly dockerfile: string;
-  readonly args: ReadonlyMap<string, string>;
-  readonly platform?: string;
-}
-
-export interface ComposeImages extends FileImages {
-  readonly builds: ComposeBuild[];
-}
-
-/**
- * `services.*.image` with compose's interpolation (the step's environment over `.env`); a
- * service with `build:` contributes its Dockerfile (its `image:` names what it builds, not
- * what it pulls).
- */
-export function composeImages(content: string, file: string, lookup: Lookup): ComposeImages {
-  const lines = new LineCounter();
-  const document = parseDocument(content, { lineCounter: lines });
-  const images: NamedImage[] = [];
-  const warnings: string[] = [];
-  const builds: ComposeBuild[] = [];
-  if (document.errors.length > 0) {
-    warnings.push(`${file}: not valid YAML (${document.errors[0]?.message.split("\n")[0]}); no images read from it`);
-    return { images, warnings, builds };
-  }
-  const services = document.get("services");
-  if (!isMap(services)) return { images, warnings, builds };
-  const lineOf = (node: unknown) => {
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    return range ? lines.linePos(range[0]).line : 0;
-  };
-  const text: Text = (node, where) => {
-    if (!isScalar(node) || node.value === null || node.value === undefined) return undefined;
-    const { value, missing } = expandVariables(String((node as Scalar).value), lookup, { dollarEscape: true });
-    if (missing.length > 0) {
-      warnings.push(
-        `${file} line ${where}: ${String((node as Scalar).value)} needs ${missing.join(", ")}, which has no value; not pre-pulled`,
-      );
-      return undefined;
-    }
-    return value;
-  };
-  for (const pair of (services as YAMLMap).items) {
-    const service = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    const definition = pair.value;
-    if (!isMap(definition)) continue;
-    const platformNode = definition.get("platform", true);
-    const platform = platformNode ? text(platformNode, lineOf(platformNode)) : undefined;
-    const build: unknown = definition.get("build", true);
-    if (build !== undefined && build !== null) {
-      builds.push(readBuild(service, build, text, lineOf, platform));
-      continue;
-    }
-    const imageNode = definition.get("image", true);
-    if (!imageNode) continue;
-    const line = lineOf(imageNode);
-    const image = text(imageNode, line);
-    if (image) images.push({ text: image, line, ...(platform && { platform }) });
-  }
-  return { images, warnings, builds };
-}
-
-type Text = (node: unknown, line: number) => string | undefined;
-
-/** A service's `build:` (a context path, or `context`, `dockerfile`, `args` as a map or a list). */
-function readBuild(service: string, build: unknown, text: Text, lineOf: (node: unknown) => number, platform?: string): ComposeBuild {
-  const where = lineOf(build);
-  let context = ".";
-  let dockerfile = "Dockerfile";
-  const args = new Map<string, string>();
-  if (isScalar(build)) context = text(build, where) ?? ".";
-  else if (isMap(build)) {
-    const map = build as YAMLMap;
-    context = text(map.get("context", true), where) ?? ".";
-    dockerfile = text(map.get("dockerfile", true), where) ?? "Dockerfile";
-    const argsNode = map.get("args", true);
-    if (isMap(argsNode)) {
-      for (const item of argsNode.items) {
-        const value = text(item.value, lineOf(item.value));
-        if (value !== undefined) args.set(String(isScalar(item.key) ? item.key.value : item.key), value);
-      }
-    } else if (isSeq(argsNode)) {
-      for (const item of argsNode.items) {
-        const entry = text(item, lineOf(item));
-        const eq = entry?.indexOf("=") ?? -1;
-        if (entry && eq > 0) args.set(entry.slice(0, eq), entry.slice(eq + 1));
-      }
+  const eq = declaration.indexOf("=");
+  const name = eq < 0 ? declaration : declaration.slice(0, eq);
+  let declaredDefault: string | undefined;
+  if (eq >= 0) {
+    try {
+      declaredDefault = processWord(declaration.slice(eq + 1), (n) => scope.get(n), escapeChar).value;
+    } catch {
+      declaredDefault = undefined;
     }
   }
-  const path = dockerfile.startsWith("/") ? dockerfile : `${context.replace(/\/+$/, "")}/${dockerfile}`;
-  return { service, line: where, dockerfile: path, args, ...(platform && { platform }) };
+  const inherited = globals && eq < 0 ? globals.get(name) : undefined;
+  scope.set(name, buildArgs.get(name) ?? declaredDefault ?? inherited);
 }
 
 // Workflow files are parsed in their own module, bundled here with the other YAML parser.

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, relative } from "node:path";
 import {
   type BuildFileKind,
   buildFileKind,
+  composeEnvironment,
   composeImages,
   dockerfileImages,
   type FileImages,
@@ -50,10 +51,10 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
       try {
         found =
           kind === "dockerfile"
-            ? await readDockerfile(file, shown, config.buildArgs)
+            ? await readDockerfile(file, shown, config)
             : kind === "workflow"
               ? workflowImages(await readFile(file, "utf8"), shown)
-              : await readCompose(file, shown, config.buildArgs, env);
+              : await readCompose(file, shown, config, env);
       } catch (error) {
         problems.push(
           `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
@@ -61,7 +62,13 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
         continue;
       }
       for (const warning of found.warnings) log.warning(`images-from: ${warning}`);
-      for (const named of found.images) images.push(toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`));
+      for (const named of found.images) {
+        const spec = toSpec(named, `images-from ${named.file ?? shown} line ${named.line}`);
+        // read with a variable that has no value, as the build reads it: a warning said so; the
+        // build fails on it too, so it is no input error of prepull's
+        if ("message" in spec && named.unset) log.warning(`${spec.origin}: ${spec.message}; not pre-pulled`);
+        else images.push(spec);
+      }
       log.info(`images-from: ${shown} (${kind}) names ${found.images.length} image(s)`);
     }
   }
@@ -73,20 +80,23 @@ function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {
   return "message" in spec || !named.platform ? spec : { ...spec, platform: named.platform };
 }
 
-async function readDockerfile(file: string, shown: string, buildArgs: ReadonlyMap<string, string>): Promise<FileImages> {
-  return dockerfileImages(await readFile(file, "utf8"), shown, buildArgs);
+async function readDockerfile(file: string, shown: string, config: Config): Promise<FileImages> {
+  return dockerfileImages(await readFile(file, "utf8"), shown, config.buildArgs, { ...(config.platform && { target: config.platform }) });
 }
 
 /** A compose file: its images, and the FROM images of the Dockerfiles its `build:` services use. */
-async function readCompose(
-  file: string,
-  shown: string,
-  buildArgs: ReadonlyMap<string, string>,
-  env: NodeJS.ProcessEnv,
-): Promise<FileImages> {
-  const dotenv = await readFile(join(dirname(file), ".env"), "utf8").then(parseDotEnv, () => new Map<string, string>());
-  // compose: the environment wins over .env
-  const lookup = (name: string) => env[name] ?? dotenv.get(name);
+async function readCompose(file: string, shown: string, config: Config, env: NodeJS.ProcessEnv): Promise<FileImages> {
+  const { buildArgs } = config;
+  // compose: the environment (without its tokens) wins over .env, which may expand both
+  const environment = composeEnvironment(env);
+  const dotenvText = await readFile(join(dirname(file), ".env"), "utf8").catch(() => "");
+  let dotenv: Map<string, string>;
+  try {
+    dotenv = parseDotEnv(dotenvText, environment);
+  } catch (error) {
+    return { images: [], warnings: [`${shown}: its .env ${(error as Error).message}; compose refuses it too, no images read`] };
+  }
+  const lookup = (name: string) => environment(name) ?? dotenv.get(name);
   const compose = composeImages(await readFile(file, "utf8"), shown, lookup);
   const images = [...compose.images];
   const warnings = [...compose.warnings];
@@ -94,7 +104,10 @@ async function readCompose(
     const dockerfile = isAbsolute(build.dockerfile) ? build.dockerfile : join(dirname(file), build.dockerfile);
     const dockerfileShown = `${relative(dirname(file), dockerfile)} (service ${build.service} of ${shown})`;
     try {
-      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]));
+      const target = build.platform ?? config.platform;
+      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]), {
+        ...(target && { target }),
+      });
       images.push(
         ...found.images.map((named) => ({
           ...named,

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from "node:path";
 import * as z from "zod/mini";
 import { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
+import { parseDotEnv } from "./resolve/dotenv.js";
 import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./sources.js";
 
 export { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
@@ -253,6 +254,33 @@ function readPairs(get: Get, input: string, expected: string): Record<string, st
   return pairs;
 }
 
+/**
+ * `set-vars-env`: a .env document, read as compose reads its .env (src/resolve/dotenv.ts): quotes,
+ * ` # comment`, escapes in double quotes, `$NAME` of earlier lines; nothing of the step's environment.
+ */
+function readDotEnvInput(text: string, input: string, expected: string): Record<string, string> {
+  let values: Map<string, string>;
+  try {
+    values = parseDotEnv(text);
+  } catch (error) {
+    const line = /^line (\d+): /.exec((error as Error).message);
+    throw new InputError(
+      input,
+      line ? (error as Error).message.slice(line[0].length) : (error as Error).message,
+      line ? Number(line[1]) : undefined,
+    );
+  }
+  const lines = text.split(/\r?\n/);
+  for (const key of values.keys()) {
+    if (VARIABLE_RE.test(key)) continue;
+    const index = lines.findIndex(
+      (l) => /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*[=:]/.test(l) === false && l.trim() !== "" && !l.trim().startsWith("#"),
+    );
+    throw new InputError(input, `"${key || lines[index]?.trim() || ""}" is not ${expected}`, index >= 0 ? index + 1 : undefined);
+  }
+  return Object.fromEntries(values);
+}
+
 function readSetVars(get: Get, getRaw: GetInput): SetVarsConfig | undefined {
   const setVarsUrl = get("set-vars-url");
   if (setVarsUrl === "") {
@@ -268,7 +296,7 @@ function readSetVars(get: Get, getRaw: GetInput): SetVarsConfig | undefined {
     throw new InputError("set-vars-url", `"${setVarsUrl}" is not a URL`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") throw new InputError("set-vars-url", `"${setVarsUrl}" is not an http(s) URL`);
-  const env = readPairs(get, "set-vars-env", "KEY=VALUE with a shell variable name");
+  const env = readDotEnvInput(get("set-vars-env"), "set-vars-env", "KEY=VALUE with a shell variable name");
   const variables = parseLines(get("set-vars-image"), { inlineComments: true }).map(({ text, line }) => {
     if (!VARIABLE_RE.test(text)) throw new InputError("set-vars-image", `"${text}" is not a shell variable name`, line);
     return text;

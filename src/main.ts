@@ -119,7 +119,10 @@ function imagesNamed(getInput: Host["getInput"]): string[] {
 async function processImages(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
   const { runMode } = await import("./modes/run.js");
   const results = await runMode(images, config, host);
-  return results.map((result, i) => ({ ...result, origin: images[i]?.origin ?? "" }));
+  return results.map((result, i) => {
+    const platform = images[i]?.platform ?? config.platform;
+    return { ...result, origin: images[i]?.origin ?? "", ...(platform && { platform }) };
+  });
 }
 
 async function finishRun(results: Result[], problems: readonly string[], onFailure: Config["onFailure"], host: Host): Promise<RunOutcome> {

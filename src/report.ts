@@ -23,6 +23,8 @@ export interface Result {
   quota?: string;
   /** where the image was named: `images line 2`, `images-from docker/Dockerfile line 3`, … */
   origin?: string;
+  /** the platform it was pulled for, where one was asked (the `platform` input, a file's `--platform=`) */
+  platform?: string;
 }
 
 /** Where log lines go: the Actions runner (workflow commands), a terminal, or a worker's log file. */
@@ -203,7 +205,7 @@ export function textTable(results: readonly Result[]): string {
 /** The `results` output: DESIGN.md's fields in a stable order, then `size`, `mirror`, `quota` where known. */
 export function resultsJson(results: readonly Result[]): string {
   return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin }) => ({
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin, platform }) => ({
       image,
       source,
       ref,
@@ -212,6 +214,7 @@ export function resultsJson(results: readonly Result[]): string {
       seconds: Math.round(seconds * 10) / 10,
       status,
       reason,
+      ...(platform !== undefined && { platform }),
       ...(size !== undefined && { size }),
       ...(mirror !== undefined && { mirror }),
       ...(quota !== undefined && { quota }),

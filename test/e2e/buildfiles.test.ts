@@ -7,7 +7,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine.js";
-import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  FileServer,
+  runAction,
+  seedImage,
+  startRegistry,
+  uniqueName,
+  worldUnavailable,
+} from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
 describe.skipIf(worldUnavailable !== "")("images from the build's own files, end to end", () => {
@@ -15,15 +26,16 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
   let upstream: Registry;
   let mirror: Registry;
   let proxy: FaultProxy;
+  let files: FileServer;
 
   beforeAll(async () => {
     engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    [upstream, mirror, files] = await Promise.all([startRegistry(), startRegistry(), FileServer.start()]);
     proxy = await FaultProxy.start(upstream.host);
   });
   afterAll(async () => {
     await proxy?.stop();
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
+    await Promise.all([upstream?.stop(), mirror?.stop(), files?.stop()]);
   });
 
   it("a multi-stage Dockerfile and a compose file: every image they pull is pre-pulled; the build then needs no registry", async () => {
@@ -114,6 +126,139 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(pulling.stderr).toMatch(/503|Service Unavailable/);
   });
 
+  it("issue 22: quoted ARG defaults, # syntax=, FROM --platform=, a variable with no value read as empty (warned); compose merge keys and a .env that expands: what docker and compose read is pre-pulled, and found present while upstream answers 503", async () => {
+    await engine.removeAllImages();
+    proxy.clearRules();
+    const names = {
+      syntax: uniqueName("syntax"),
+      base: uniqueName("quoted-base"),
+      plat: uniqueName("plat"),
+      web: uniqueName("merged-web"),
+      other: uniqueName("merged-other"),
+      tokened: uniqueName("tokened"),
+    };
+    const up = (path: string) => `${proxy.host}/${path}:1`;
+    for (const path of Object.values(names)) await seedImage(engine, [`${upstream.host}/${path}:1`]);
+
+    const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
+    writeFileSync(
+      join(workspace, "Dockerfile"),
+      [
+        `# syntax=${up(names.syntax)}`,
+        `ARG REGISTRY="${proxy.host}"`,
+        "ARG TAG='1'",
+        'ARG EMPTY=""',
+        "ARG SUFFIX",
+        'FROM "${REGISTRY}/' + names.base + ':${TAG}${EMPTY}" AS build',
+        "FROM --platform=linux/amd64 ${REGISTRY}/" + names.plat + ':"${TAG}"${SUFFIX}',
+        "COPY --from=build /blob0 /copy",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(workspace, ".env"),
+      [
+        "# what compose reads beside the file: quotes, a comment after them, earlier lines and the environment expanded",
+        "MAJOR=1",
+        'WEB_TAG="${MAJOR}" # quoted, then a comment',
+        `WEB_IMAGE=\${UP_REGISTRY}/${names.web}:\${WEB_TAG}`,
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(workspace, "compose.yaml"),
+      [
+        "x-common: &common",
+        "  image: ${WEB_IMAGE}",
+        '  command: ["/never-run"]',
+        "  network_mode: none",
+        "services:",
+        "  web:",
+        "    <<: *common",
+        "  other:",
+        "    <<: *common",
+        `    image: \${UP_REGISTRY}/${names.other}:\${WEB_TAG}\${SUFFIX}`,
+        "  tokened:",
+        "    <<: *common",
+        `    image: \${UP_REGISTRY}/${names.tokened}:\${GH_TOKEN:-1}`,
+        "",
+      ].join("\n"),
+    );
+
+    // Before prepull, with upstream answering 503, compose cannot create the services.
+    const composeEnv = { ...process.env, ...engine.env, UP_REGISTRY: proxy.host };
+    const composeArgs = ["--project-directory", workspace, "-f", join(workspace, "compose.yaml"), "-p", "prepull-e2e-22"];
+    proxy.addRule({ path: /.*/, fault: { kind: "status", status: 503 } });
+    const before = await runCommand("docker-compose", [...composeArgs, "up", "--no-start", "--no-build"], {
+      env: composeEnv,
+      timeoutMs: 120_000,
+    });
+    expect(before.exitCode).not.toBe(0);
+    proxy.clearRules();
+    proxy.resetLog();
+
+    const secret = "ghp_notARealTokenButSecret";
+    const run = await runAction(
+      { "images-from": "Dockerfile\ncompose.yaml" },
+      { env: { ...engine.env, GITHUB_WORKSPACE: workspace, UP_REGISTRY: proxy.host, GH_TOKEN: secret } },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    // SUFFIX has no value: empty, as docker and compose read it, and said once for each file
+    expect(run.stdout.match(/::warning::.*/g)).toEqual([
+      expect.stringMatching(
+        /^::warning::images-from: Dockerfile line 7: FROM .* needs SUFFIX, which has no value .*docker reads it as empty: 127\.0\.0\.1:\d+\/.*plat.*:1$/,
+      ),
+      expect.stringMatching(
+        /^::warning::images-from: compose.yaml line 10: .* needs SUFFIX, which has no value; compose reads it as empty: 127\.0\.0\.1:\d+\/.*other.*:1$/,
+      ),
+    ]);
+    expect(run.outputs.images?.split("\n").sort()).toEqual(Object.values(names).map(up).sort());
+    const byImage = Object.fromEntries(run.results.map((r) => [r.image, r]));
+    expect(byImage[up(names.syntax)]).toMatchObject({ status: "pulled", origin: "images-from Dockerfile line 1" });
+    expect(byImage[up(names.base)]).toMatchObject({ status: "pulled", origin: "images-from Dockerfile line 6" });
+    expect(byImage[up(names.base)]).not.toHaveProperty("platform");
+    expect(byImage[up(names.plat)]).toMatchObject({ status: "pulled", platform: "linux/amd64", origin: "images-from Dockerfile line 7" });
+    // merged from the anchor: its line is the anchor's
+    expect(byImage[up(names.web)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 2" });
+    expect(byImage[up(names.other)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 10" });
+    // compose interpolation reads no token from the step's environment: none reached a registry
+    expect(byImage[up(names.tokened)]).toMatchObject({ status: "pulled", origin: "images-from compose.yaml line 13" });
+    expect(proxy.requests.length).toBeGreaterThan(0);
+    expect(proxy.requests.filter((r) => r.path.includes(secret))).toEqual([]);
+    expect(run.stdout).not.toContain(secret);
+
+    // Upstream answers nothing but 503 from now on: the build and compose find everything present.
+    proxy.addRule({ path: /.*/, fault: { kind: "status", status: 503 } });
+    for (const path of Object.values(names)) expect(await engine.imageId(up(path))).toMatch(/^sha256:[a-f0-9]{64}$/);
+    // the legacy builder reads the quoted ARGs and --platform as BuildKit does (it ignores # syntax=, whose image is present above)
+    const build = await engine.run(["build", "-q", "-t", "local/issue22:1", workspace], { DOCKER_BUILDKIT: "0" });
+    expect(build.exitCode, build.stderr).toBe(0);
+    const compose = await runCommand("docker-compose", [...composeArgs, "up", "--no-start", "--no-build"], {
+      env: composeEnv,
+      timeoutMs: 120_000,
+    });
+    expect(compose.exitCode, compose.stderr).toBe(0);
+    await runCommand("docker-compose", [...composeArgs, "down"], { env: composeEnv, timeoutMs: 120_000 });
+    proxy.clearRules();
+  });
+
+  it("issue 22: set-vars-env is read by the same dotenv parser: `NAME=value # comment` gives value, and ITK's script resolves its image", async () => {
+    const image = `${upstream.host}/dockcross/manylinux_2_28-x64:20240304-9e57d2b`;
+    await seedImage(engine, [image]);
+    files.routes.set("/itk/set-vars.sh", { status: 200, body: itkSetVarsScript({ x64: upstream.host, aarch64: upstream.host }) });
+    const run = await runAction(
+      {
+        "set-vars-url": files.url("/itk/set-vars.sh"),
+        "set-vars-env": `# ITK's defaults\nMANYLINUX_VERSION=_2_28 # the manylinux flavour\nTARGET_ARCH="x64" # the runner's`,
+        "on-failure": "fail",
+      },
+      { env: engine.env },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.outputs.images).toBe(image);
+    expect(run.results[0]).toMatchObject({ status: "pulled" });
+  });
+
   it("a FROM whose variable has no value is a warning naming the file and line, and a path that names no file is a problem", async () => {
     const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
     writeFileSync(join(workspace, "Dockerfile"), "ARG BASE\nFROM ${BASE}:1\n");
@@ -122,7 +267,10 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
       { env: { ...engine.env, GITHUB_WORKSPACE: workspace } },
     );
     expect(run.exitCode, run.stdout).toBe(0);
-    expect(run.stdout).toMatch(/::warning::images-from: Dockerfile line 2: FROM \$\{BASE\}:1 needs BASE, which has no value/);
+    expect(run.stdout).toMatch(
+      /::warning::images-from: Dockerfile line 2: FROM \$\{BASE\}:1 needs BASE, which has no value \(set it in build-args\); docker reads it as empty: :1/,
+    );
+    expect(run.stdout).toMatch(/::warning::images-from Dockerfile line 2: invalid reference ":1".*; not pre-pulled/);
     expect(run.stdout).toMatch(/::warning::images-from line 2: no file matches missing\/Dockerfile/);
     expect(run.results).toEqual([]);
   });

@@ -75,12 +75,27 @@ describe("readConfig", () => {
     ]);
   });
 
-  it("unquotes set-vars-env values in matching quotes, as a dotenv line does", () => {
+  it("reads set-vars-env as compose reads a .env: quotes, comments, escapes, earlier lines", () => {
     const c = config({
       "set-vars-url": "https://example.com/s.sh",
-      "set-vars-env": `A="_2_28"\nB='x64'\nC="unbalanced'\nD=plain\nE=""\nF="with spaces"`,
+      "set-vars-env": `A="_2_28"\nB='x64' # arch\nD=plain # a comment\nE=""\nF="with spaces"\nG=$A-\${B}\nH="a\\tb"\nI='Let\\'s go!'`,
     });
-    expect(c.setVars?.env).toEqual({ A: "_2_28", B: "x64", C: `"unbalanced'`, D: "plain", E: "", F: "with spaces" });
+    expect(c.setVars?.env).toEqual({
+      A: "_2_28",
+      B: "x64",
+      D: "plain",
+      E: "",
+      F: "with spaces",
+      G: "_2_28-x64",
+      H: "a\tb",
+      I: "Let's go!",
+    });
+  });
+
+  it("an unterminated quote in set-vars-env is an error naming the input and line", () => {
+    expect(() => config({ "set-vars-url": "https://example.com/s.sh", "set-vars-env": `A=1\nC="unbalanced'` })).toThrow(
+      /input 'set-vars-env' line 2: unterminated quoted value/,
+    );
   });
 
   it("keeps valid images and reports each invalid line by number", () => {
