@@ -133,7 +133,7 @@ export class RegistryClient {
     const { response: first, url } = await this.first(method, registry, path, options);
     if (first.message.statusCode !== 401) return first;
     // Only the registry's own challenge is answered: a 401 from a host the request was redirected to gets none of its credentials.
-    if (this.answeredBy.get(first) !== new URL(url).origin) return first;
+    if (this.answeredBy.get(first) !== new URL(this.baseUrl(registry)).origin) return first;
     const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
     const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
     const basic = challenges.find((c) => c.scheme.toLowerCase() === "basic");
@@ -224,7 +224,11 @@ export class RegistryClient {
     options: RequestOptions,
   ): Promise<{ response: HttpClientResponse; url: string }> {
     const authorization = this.authHeader(registry, options.scopes);
-    if (path.startsWith("http")) return { response: await this.send(method, path, options, authorization), url: path };
+    if (path.startsWith("http")) {
+      // An absolute URL (an upload Location): the registry's credentials only on the registry's own origin.
+      const own = new URL(path).origin === new URL(this.baseUrl(registry)).origin;
+      return { response: await this.send(method, path, options, own ? authorization : undefined), url: path };
+    }
     const known = this.schemes.get(registry);
     const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
     if (!isLoopback(registry) || known || streamed) {

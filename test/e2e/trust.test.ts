@@ -118,6 +118,17 @@ describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot f
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    it("an upstream body forged to name the mirror's image config does not make the mirror trusted; upstream, forged, is skipped too", async () => {
+      const { up, id, otherId } = await seed("forged-upstream", "other");
+      upstream.forge({ method: "GET", path: /\/manifests\/sha256:/, body: (real) => Buffer.from(real.toString().replaceAll(id, otherId)) });
+      const result = await run({ images: up });
+      expect(result.results[0], result.stdout).toMatchObject({ status: "failed", source: "none" });
+      expect(result.results[0]?.reason).toMatch(/mirror .*the comparison could not be finished .*a forged or corrupt answer/);
+      expect(result.results[0]?.reason).toMatch(/upstream .*a forged or corrupt answer/);
+      expect(await engine.imageId(up)).toBeUndefined();
+      expect(await engine.imageId(otherId)).toBeUndefined();
+    });
+
     it("a pin is pulled by the pin from a mirror that announces another digest for it (verify: none): skipped, upstream serves the pin", async () => {
       const { up, id, digest, otherDigest } = await seed("pin-mirror", "same");
       mirror.forge({ method: "HEAD", path: /\/manifests\//, digest: otherDigest });
