@@ -213,6 +213,51 @@ describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot f
       expect(await engine.imageId(up)).toBe(id);
     });
 
+    it("a redirect to another port of the same host goes without the token the request carried", async () => {
+      const { up, id } = await seed("redirected-token", "same");
+      elsewhereTokens.requests.length = 0;
+      elsewhere.resetLog();
+      // The HEAD gets in (its token is cached); the GET of the manifest, which carries it, is sent elsewhere.
+      mirror.addRule({
+        method: "GET",
+        agent: /^prepull/,
+        path: /\/manifests\/sha256:/,
+        fault: { kind: "redirect", location: `https://${elsewhere.host}/v2/somewhere/manifests/1` },
+      });
+      const result = await run({ images: up });
+      const redirected = mirror.requests.filter((r) => r.method === "GET" && r.status === 307);
+      expect(redirected.length, "a GET with the mirror's token was redirected").toBeGreaterThan(0);
+      expect(redirected.every((r) => String(r.headers.authorization).startsWith("Bearer "))).toBe(true);
+      const arrived = elsewhere.requests.filter((r) => r.method === "GET");
+      expect(arrived.length).toBeGreaterThan(0);
+      expect(arrived.map((r) => r.headers.authorization)).toEqual(arrived.map(() => undefined));
+      expect(elsewhereTokens.requests).toEqual([]);
+      expect(result.results[0], result.stdout).toMatchObject({ status: "pulled", source: "mirror" });
+      expect(await engine.imageId(up)).toBe(id);
+    });
+
+    it("a TLS registry whose token realm is plain HTTP gets anonymous requests there, never the user's login", async () => {
+      const plainTokens = await TokenServer.start("plain-realm", { isPrivate: () => false, users: USER });
+      const registry = await startRegistry({ tokenAuth: plainTokens.registryConfig() });
+      const front = await FaultProxy.start(registry.host, { tls: true });
+      try {
+        const path = uniqueName("plain-realm");
+        const { id } = await seedImage(engine, [`${registry.host}/${path}:1`], { dockerConfig: configDir([registry.host]) });
+        plainTokens.requests.length = 0;
+        const up = `${front.host}/${path}:1`;
+        const result = await runAction({ images: up, backoff: "0.1" }, { env: { ...engine.env, DOCKER_CONFIG: configDir([front.host]) } });
+        expect(result.results[0], result.stdout).toMatchObject({ status: "pulled", source: "upstream" });
+        expect(await engine.imageId(up)).toBe(id);
+        // prepull's token requests (the engine's own are the user's engine's business) carried no user: neither alice nor the job token's.
+        const ours = plainTokens.requests.filter((r) => r.agent.startsWith("prepull"));
+        expect(ours.length).toBeGreaterThan(0);
+        expect(ours.map((r) => r.user)).toEqual(ours.map(() => undefined));
+      } finally {
+        await front.stop();
+        await Promise.all([registry.stop(), plainTokens.stop()]);
+      }
+    });
+
     it("mirror mode: an upload Location on another host gets no Authorization", async () => {
       const { up } = await seed("upload-elsewhere", "none");
       elsewhere.resetLog();

@@ -24,7 +24,8 @@ export interface TokenPolicy {
 export class TokenServer {
   /** every token issued, so tests can grep logs for them */
   readonly issued: string[] = [];
-  readonly requests: { scope: string[]; user?: string; status: number }[] = [];
+  /** `agent`: the client's User-Agent (prepull's own, or the engine's) */
+  readonly requests: { scope: string[]; user?: string; status: number; agent: string }[] = [];
   /** answer every token request with this instead (a broken token endpoint) */
   answerWith?: { status: number; body: string };
   private constructor(
@@ -58,6 +59,7 @@ export class TokenServer {
     server.on("request", (req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const scopes = url.searchParams.getAll("scope");
+      const agent = String(req.headers["user-agent"] ?? "");
       if (tokens.answerWith) {
         res.writeHead(tokens.answerWith.status, { "content-type": "text/html" }).end(tokens.answerWith.body);
         return;
@@ -70,7 +72,7 @@ export class TokenServer {
         const [name = "", pass = ""] = Buffer.from(auth.slice(6), "base64").toString().split(":");
         privileged = tokens.policy.users[name] === pass;
         if (!privileged && pass !== JOB_TOKEN) {
-          tokens.requests.push({ scope: scopes, user: name, status: 401 });
+          tokens.requests.push({ scope: scopes, user: name, status: 401, agent });
           res
             .writeHead(401, { "content-type": "application/json" })
             .end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
@@ -88,7 +90,7 @@ export class TokenServer {
       });
       const token = tokens.sign(user ?? "", access);
       tokens.issued.push(token);
-      tokens.requests.push({ scope: scopes, ...(user && { user }), status: 200 });
+      tokens.requests.push({ scope: scopes, ...(user && { user }), status: 200, agent });
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
     });
     return tokens;
