@@ -1,7 +1,7 @@
 // The registry-to-registry copier of mode: mirror: every platform of an index, blobs streamed
 // registry to registry (never whole in memory, never on disk) and skipped where present,
 // manifests pushed byte for byte, so digests equal upstream's.
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -200,12 +200,7 @@ export class Copier {
       });
       const status = download.message.statusCode ?? 0;
       if (status !== 200) {
-        // An error answer is read as every other one: bounded in size and time (a hostile body never ends).
-        const body = await readAnswer(download.message, {
-          limit: ANSWER_LIMITS.small,
-          deadlineMs: this.client.timeoutMs,
-          what: `GET blob ${blob.digest}`,
-        }).catch(() => Buffer.alloc(0));
+        const body = await errorAnswer(download.message, this.client.timeoutMs, `GET blob ${blob.digest}`);
         throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
       }
       const put = await putStream(
@@ -225,6 +220,11 @@ export class Copier {
       stats.bytesMoved += blob.size;
     });
   }
+}
+
+/** An error answer, read as every other one: bounded in size and time (a hostile body never ends); empty where it was not whole. */
+function errorAnswer(message: IncomingMessage, deadlineMs: number, what: string): Promise<Buffer> {
+  return readAnswer(message, { limit: ANSWER_LIMITS.small, deadlineMs, what }).catch(() => Buffer.alloc(0));
 }
 
 /**
