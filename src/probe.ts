@@ -4,9 +4,18 @@
 import type { ImageSpec } from "./inputs.js";
 import { classifyHttp, parseQuota, type Quota, quotaText, registryErrorText } from "./policy.js";
 import type { Layer } from "./progress.js";
-import { formatReference, manifestSelector, type Reference } from "./reference.js";
+import { formatReference, manifestSelector, type Reference, repositoryOf } from "./reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
-import { type ParsedManifest, type PlatformSpec, parseManifest, pickPlatform, platformSpec, sha256Digest } from "./registry/manifests.js";
+import {
+  announcedDigestFault,
+  manifestDigestFault,
+  type ParsedManifest,
+  type PlatformSpec,
+  parseManifest,
+  pickPlatform,
+  platformSpec,
+  sha256Digest,
+} from "./registry/manifests.js";
 import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type VerifyFacts, verifyMirror } from "./verify.js";
 
@@ -44,6 +53,8 @@ export class ImageProbe {
   private headCount = 0;
   /** HEADs by reference, so the size estimate and the verification share one */
   private readonly headed = new Map<string, Promise<HeadOutcome>>();
+  /** by repository: a manifest it answered did not hash to its digest (that source is not pulled) */
+  private readonly forged = new Map<string, string>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -66,8 +77,11 @@ export class ImageProbe {
     return this.failures.get(formatReference(ref)) ?? 0;
   }
 
-  upstream(): Promise<HeadOutcome> {
-    return this.head(this.spec.upstream);
+  /** Upstream's HEAD; refused once a manifest it answered was forged (read for a verification or the size). */
+  async upstream(): Promise<HeadOutcome> {
+    const head = await this.head(this.spec.upstream);
+    const forged = this.forged.get(repositoryOf(this.spec.upstream));
+    return forged && head.kind === "found" ? { kind: "refused", detail: `${formatReference(this.spec.upstream)}: ${forged}` } : head;
   }
 
   /** HEAD with the retry policy, once per reference: no answer, 5xx and throttling 429s are retried; 404/401/403 are answers. */
@@ -104,10 +118,15 @@ export class ImageProbe {
     const { status } = response;
     if (status === 200) {
       const digest = headerText(response.headers["docker-content-digest"]);
+      // A pin is pulled by the pin: a source that names other content for it is not pulled at all.
+      const wrong = announcedDigestFault(digest, ref.digest);
+      if (wrong) return { kind: "refused", detail: `${where}: ${wrong}` };
       if (/^sha256:[a-f0-9]{64}$/.test(digest)) return { kind: "found", digest, ...(quota && { quota }) };
       // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
       const got = await this.client.getManifest(ref, manifestSelector(ref));
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
+      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), ref.digest);
+      if (forged) return { kind: "refused", detail: `${where}: ${forged}` };
       return { kind: "found", digest: sha256Digest(got.body), ...(quota && { quota }) };
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
@@ -134,20 +153,23 @@ export class ImageProbe {
   /**
    * Compares a mirror with upstream (verify: digest, rules in verify.ts). Upstream is asked for
    * its manifest and, under an index, its platform manifest only where the cheaper facts did
-   * not settle it: a Docker Hub pull counts up to two manifest GETs as one pull.
+   * not settle it: a Docker Hub pull counts up to two manifest GETs as one pull. Fails closed:
+   * once the digests are known to differ, a comparison that cannot be finished skips the mirror.
    */
   async assessMirror(mirror: Reference): Promise<MirrorState> {
     const head = await this.head(mirror);
     if (head.kind !== "found") return { state: head.kind, detail: head.detail };
     const mirrorDigest = head.digest;
     if (this.settings.verify === "none") return { state: "ok", digest: mirrorDigest, detail: "verify: none, trusted as is" };
-    const upstream = await this.upstream();
-    const unverified = (why: string): MirrorState => ({
-      state: "unverified",
-      digest: mirrorDigest,
-      detail: `upstream could not be checked (${why}); the mirror is used unverified`,
-    });
-    if (upstream.kind !== "found") return unverified(upstream.detail);
+    // The pin names the content; the mirror's HEAD by it named it too, and the engine checks what it pulls by digest.
+    if (this.spec.upstream.digest === mirrorDigest)
+      return { state: "ok", digest: mirrorDigest, detail: `it holds ${mirrorDigest}, the pin` };
+    // Upstream's own HEAD, not its verdict: upstream's faults must not make the mirror unverified (and so let through).
+    const upstream = await this.head(this.spec.upstream);
+    if (upstream.kind !== "found") {
+      const detail = `upstream could not be checked (${upstream.detail}); the mirror is used unverified`;
+      return { state: "unverified", digest: mirrorDigest, detail };
+    }
     const platform = platformText(this.settings.platform);
     const decide = (facts: Omit<VerifyFacts, "mirrorDigest" | "upstreamDigest">): MirrorState => {
       const verdict = verifyMirror({ mirrorDigest, upstreamDigest: upstream.digest, ...facts }, platform);
@@ -155,9 +177,14 @@ export class ImageProbe {
         ? { state: "ok", digest: mirrorDigest, detail: verdict.why }
         : { state: "differs", digest: mirrorDigest, detail: verdict.why };
     };
+    const unsettled = (why: string): MirrorState => ({
+      state: "differs",
+      digest: mirrorDigest,
+      detail: `mirror digest ${mirrorDigest} differs from upstream ${upstream.digest} and the comparison could not be finished (${why}): not verified`,
+    });
     if (upstream.digest === mirrorDigest) return decide({});
     const upstreamTop = await this.manifest(this.spec.upstream, upstream.digest);
-    if (upstreamTop.kind === "unreadable") return unverified(`upstream's manifest could not be read: ${upstreamTop.why}`);
+    if (upstreamTop.kind === "unreadable") return unsettled(`upstream's manifest could not be read: ${upstreamTop.why}`);
     let upstreamImage = upstreamTop.kind === "image" ? upstreamTop.image : undefined;
     let upstreamPlatformDigest: string | undefined;
     if (upstreamTop.kind === "index") {
@@ -165,10 +192,14 @@ export class ImageProbe {
       if (upstreamPlatformDigest === undefined || upstreamPlatformDigest === mirrorDigest)
         return decide({ ...(upstreamPlatformDigest && { upstreamPlatformDigest }) });
       const child = await this.manifest(this.spec.upstream, upstreamPlatformDigest);
-      if (child.kind === "unreadable") return unverified(`upstream's ${platform} manifest could not be read: ${child.why}`);
+      if (child.kind === "unreadable") return unsettled(`upstream's ${platform} manifest could not be read: ${child.why}`);
       upstreamImage = child.kind === "image" ? child.image : undefined;
     }
-    const mirrorConfig = await this.configDigest(mirror, mirrorDigest);
+    const mirrorImage = await this.platformManifest(mirror, mirrorDigest);
+    if (mirrorImage?.kind === "unreadable" && mirrorImage.forged) {
+      return { state: "differs", digest: mirrorDigest, detail: `the mirror is not to be trusted: ${mirrorImage.why}` };
+    }
+    const mirrorConfig = mirrorImage?.kind === "image" ? mirrorImage.image.config.digest : undefined;
     return decide({
       ...(upstreamPlatformDigest && { upstreamPlatformDigest }),
       ...(upstreamImage && { upstreamConfig: upstreamImage.config.digest }),
@@ -205,8 +236,14 @@ export class ImageProbe {
         this.log,
         failed,
       );
+      // Every body read is hashed: what it says counts only if it is the content its digest names.
+      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), digest);
+      if (forged) {
+        this.forged.set(repositoryOf(ref), forged);
+        return { kind: "unreadable", why: forged, forged: true };
+      }
       const parsed = safeParse(got);
-      return parsed ?? { kind: "unreadable", why: "not a manifest prepull reads" };
+      return parsed ?? { kind: "unreadable", why: "not a manifest prepull reads (schema 1, or not JSON)" };
     } catch (error) {
       return { kind: "unreadable", why: (error as Error).message };
     }
@@ -214,11 +251,7 @@ export class ImageProbe {
 
   /** Config and layer bytes of `ref@digest` for the target platform (a GET already made is reused). */
   async compressedSize(ref: Reference, digest: string): Promise<SizeEstimate> {
-    let parsed: ReadManifest | undefined = await this.manifest(ref, digest);
-    if (parsed.kind === "index") {
-      const entry = pickPlatform(parsed.index, this.settings.platform);
-      parsed = entry ? await this.manifest(ref, entry.digest) : undefined;
-    }
+    const parsed = await this.platformManifest(ref, digest);
     if (parsed === undefined) return { note: "its index lists no manifest for the target platform" };
     if (parsed.kind === "unreadable") return { note: `its manifest could not be read: ${parsed.why}` };
     if (parsed.kind !== "image") return { note: "its manifest could not be read" };
@@ -229,20 +262,19 @@ export class ImageProbe {
     };
   }
 
-  /** The image config digest of `ref@digest` for the target platform (through an index where it is one). */
-  private async configDigest(ref: Reference, digest: string): Promise<string | undefined> {
+  /** The manifest of `ref@digest` for the target platform (through an index where it is one); undefined: the index has none. */
+  private async platformManifest(ref: Reference, digest: string): Promise<ReadManifest | undefined> {
     const top = await this.manifest(ref, digest);
-    if (top.kind === "image") return top.image.config.digest;
-    if (top.kind !== "index") return undefined;
+    if (top.kind !== "index") return top;
     const entry = pickPlatform(top.index, this.settings.platform);
-    const child = entry ? await this.manifest(ref, entry.digest) : undefined;
-    return child?.kind === "image" ? child.image.config.digest : undefined;
+    return entry ? this.manifest(ref, entry.digest) : undefined;
   }
 }
 
 class ManifestUnreadable extends Error {}
 
-type ReadManifest = ParsedManifest | { readonly kind: "unreadable"; readonly why: string };
+/** `forged`: the body did not hash to its digest (the registry's fault, not a failure to read). */
+type ReadManifest = ParsedManifest | { readonly kind: "unreadable"; readonly why: string; readonly forged?: boolean };
 
 const platformText = (p: PlatformSpec) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 

@@ -9,15 +9,18 @@ import { type Challenge, type Credential, type Credentials, parseChallenges } fr
 import {
   ANSWER_LIMITS,
   basicHeader,
+  credentialsMayGoTo,
   drain,
   HeaderDeadlines,
   headerText,
+  identitiesInOrder,
+  MAX_REDIRECTS,
   NetworkError,
   pullScope,
+  REDIRECTS,
   readAnswer,
   requestData,
   tokenKey,
-  tokenMayGoTo,
   wantsTls,
 } from "./http.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
@@ -80,6 +83,8 @@ export class RegistryClient {
   private readonly basic = new Map<string, Credential>();
   /** registries where github-token is what got access (the engine needs it there too) */
   readonly githubTokenRegistries = new Set<string>();
+  /** the origin whose answer each response is, after redirects */
+  private readonly answeredBy = new WeakMap<HttpClientResponse, string>();
 
   /** every request's answer must begin within timeoutMs, as it must go on within it (the socket timeout) */
   private readonly deadlines: HeaderDeadlines;
@@ -93,8 +98,8 @@ export class RegistryClient {
       new HttpClient("prepull", [this.deadlines], {
         socketTimeout: timeoutMs,
         allowRetries: false,
-        allowRedirects: true,
-        maxRedirects: 10,
+        // Followed in `send`, where the host that answered is known (credentials go to their own host only).
+        allowRedirects: false,
         keepAlive: true,
         ignoreSslError,
       });
@@ -127,6 +132,8 @@ export class RegistryClient {
   async request(method: string, registry: string, path: string, options: RequestOptions): Promise<HttpClientResponse> {
     const { response: first, url } = await this.first(method, registry, path, options);
     if (first.message.statusCode !== 401) return first;
+    // Only the registry's own challenge is answered: a 401 from a host the request was redirected to gets none of its credentials.
+    if (this.answeredBy.get(first) !== new URL(this.baseUrl(registry)).origin) return first;
     const challenges = parseChallenges(headerText(first.message.headers["www-authenticate"]));
     const bearer = challenges.find((c) => c.scheme.toLowerCase() === "bearer");
     const basic = challenges.find((c) => c.scheme.toLowerCase() === "basic");
@@ -134,7 +141,9 @@ export class RegistryClient {
     if (options.body && typeof (options.body as NodeJS.ReadableStream).pipe === "function") return first; // a stream cannot be sent twice
     await drain(first, this.timeoutMs);
     let last: HttpClientResponse = first;
-    const candidates = identitiesInOrder(await this.credentials.for(registry), bearer);
+    const candidates = identitiesInOrder(await this.credentials.for(registry), bearer, (realm) =>
+      credentialsMayGoTo(realm, registry, this.schemes.get(registry)),
+    );
     // The tokens of the user's own identities and of anonymous access are asked at once (a
     // refused one then costs no extra round trip); github-token's only when all of those were
     // refused, so a public image never sends it. Only the identity that worked is kept.
@@ -215,7 +224,11 @@ export class RegistryClient {
     options: RequestOptions,
   ): Promise<{ response: HttpClientResponse; url: string }> {
     const authorization = this.authHeader(registry, options.scopes);
-    if (path.startsWith("http")) return { response: await this.send(method, path, options, authorization), url: path };
+    if (path.startsWith("http")) {
+      // An absolute URL (an upload Location): the registry's credentials only on the registry's own origin.
+      const own = new URL(path).origin === new URL(this.baseUrl(registry)).origin;
+      return { response: await this.send(method, path, options, own ? authorization : undefined), url: path };
+    }
     const known = this.schemes.get(registry);
     const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
     if (!isLoopback(registry) || known || streamed) {
@@ -250,7 +263,38 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * One request, its redirects followed (GET and HEAD: blobs are served from elsewhere). The
+   * Authorization goes no further than its own origin (host, port and scheme), never from
+   * HTTPS down to HTTP; which origin answered is kept for `request`.
+   */
   private async send(method: string, url: string, options: RequestOptions, authorization: string | undefined): Promise<HttpClientResponse> {
+    let at = new URL(url);
+    let carried = authorization;
+    for (let hops = 0; ; hops++) {
+      const response = await this.sendOnce(method, at.toString(), options, carried);
+      const location = headerText(response.message.headers.location);
+      const follow = REDIRECTS.has(response.message.statusCode ?? 0) && location !== "" && (method === "GET" || method === "HEAD");
+      if (!follow || hops === MAX_REDIRECTS) {
+        this.answeredBy.set(response, at.origin);
+        return response;
+      }
+      await drain(response, this.timeoutMs);
+      const next = new URL(location, at);
+      if (at.protocol === "https:" && next.protocol !== "https:") {
+        throw new NetworkError(`${method} ${at.origin}${at.pathname}: redirected from HTTPS to ${next.origin}, not followed`);
+      }
+      if (next.origin !== at.origin) carried = undefined;
+      at = next;
+    }
+  }
+
+  private async sendOnce(
+    method: string,
+    url: string,
+    options: RequestOptions,
+    authorization: string | undefined,
+  ): Promise<HttpClientResponse> {
     const headers: Record<string, string> = { ...options.headers, ...(authorization && { Authorization: authorization }) };
     const data = requestData(options.body);
     const client = this.clientFor(url);
@@ -310,16 +354,4 @@ export class RegistryClient {
     const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
     return { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 };
   }
-}
-
-/**
- * Who is asked, in order: the user's own credentials (the engine uses them too), then
- * anonymous access, then github-token, which DESIGN.md keeps for where anonymous access is
- * refused (private packages). A public image thus never needs the token in the engine.
- * github-token goes only to a token realm it may go to; Basic challenges have no anonymous try.
- */
-function identitiesInOrder(identities: readonly Credential[], bearer: Challenge | undefined): (Credential | undefined)[] {
-  const github = identities.filter((c) => c.from === "github-token" && (!bearer || tokenMayGoTo(bearer.params.realm)));
-  const own = identities.filter((c) => c.from !== "github-token");
-  return [...own, ...(bearer ? [undefined] : []), ...github];
 }

@@ -1,7 +1,7 @@
 // The registry-to-registry copier of mode: mirror: every platform of an index, blobs streamed
 // registry to registry (never whole in memory, never on disk) and skipped where present,
 // manifests pushed byte for byte, so digests equal upstream's.
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -10,7 +10,7 @@ import { formatReference, isLoopback, manifestSelector, type Reference } from ".
 import { type RetrySettings, retryTransient, TransientError } from "../retry.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import { ANSWER_LIMITS, readAnswer } from "./http.js";
-import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from "./manifests.js";
+import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestFault, parseManifest, sha256Digest } from "./manifests.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
 export class CopyError extends Error {
@@ -75,16 +75,20 @@ export class Copier {
       throw unexpected(`HEAD ${formatReference(source)}`, source.registry, head);
     });
     const announced = headerText(upstreamHead.headers["docker-content-digest"]);
-    const targetSelector = target.tag ?? announced;
-    if (announced) {
-      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
-      if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === announced) {
-        this.log(`${formatReference(target)} already holds ${announced}: nothing to copy`);
-        return { status: "present", digest: announced, stats };
+    // A pin is copied by the pin: an upstream that names other content for it is not copied from.
+    const wrong = announcedDigestFault(announced, source.digest);
+    if (wrong) throw new CopyError(`${formatReference(source)}: ${wrong}; not copied`);
+    const wanted = source.digest ?? (/^sha256:[a-f0-9]{64}$/.test(announced) ? announced : undefined);
+    if (wanted) {
+      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, target.tag ?? wanted));
+      if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === wanted) {
+        this.log(`${formatReference(target)} already holds ${wanted}: nothing to copy`);
+        return { status: "present", digest: wanted, stats };
       }
     }
     // The one GET of upstream's top manifest (a Docker Hub pull); children are fetched by digest.
-    const top = await this.fetchManifest(source, announced || selector);
+    const top = await this.fetchManifest(source, wanted ?? selector);
+    const targetSelector = target.tag ?? top.digest;
     await this.copyChildren(source, target, top.body, top.mediaType, stats);
     await this.pushManifest(target, targetSelector, top.body, top.mediaType, stats);
     const check = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
@@ -102,9 +106,10 @@ export class Copier {
     return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
       const got = await this.client.getManifest(ref, selector);
       if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
+      // Pushed byte for byte: bytes that are not the content their digest names are never copied.
+      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), selector);
+      if (forged) throw new CopyError(`${ref.registry}/${ref.path}: ${forged}; not copied`);
       const digest = sha256Digest(got.body);
-      if (selector.startsWith("sha256:") && digest !== selector)
-        throw new TransientError(`manifest bytes hash to ${digest}, not ${selector}`);
       const mediaType =
         headerText(got.headers["content-type"]) || ((JSON.parse(got.body.toString("utf8")) as { mediaType?: string }).mediaType ?? "");
       return { body: got.body, mediaType, digest };
@@ -188,22 +193,26 @@ export class Copier {
       if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
       const location = headerText(started.headers.location);
       if (!location) throw new TransientError("upload started without a Location");
-      const uploadUrl = new URL(location, this.client.baseUrl(target.registry));
+      const registryUrl = new URL(this.client.baseUrl(target.registry));
+      const uploadUrl = new URL(location, registryUrl);
       uploadUrl.searchParams.set("digest", blob.digest);
+      // Credentials belong to the registry: an upload Location on another host or scheme gets none.
+      const ours = uploadUrl.origin === registryUrl.origin;
+      if (!ours) this.log(`upload of ${blob.digest} goes to ${uploadUrl.origin}, not ${target.registry}: sent without its credentials`);
       const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
         scopes: [pullScope(source)],
         stream: true,
       });
       const status = download.message.statusCode ?? 0;
       if (status !== 200) {
-        const body = await readAll(download.message);
+        const body = await errorAnswer(download.message, this.client.timeoutMs, `GET blob ${blob.digest}`);
         throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
       }
       const put = await putStream(
         uploadUrl,
         download.message,
         blob.size,
-        this.client.authHeader(target.registry, scopes),
+        ours ? this.client.authHeader(target.registry, scopes) : undefined,
         this.client.timeoutMs,
       );
       if (put.status !== 201) {
@@ -218,14 +227,9 @@ export class Copier {
   }
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  } catch {
-    // an error answer cut short: what arrived is enough to classify it
-  }
-  return Buffer.concat(chunks).subarray(0, 64 * 1024);
+/** An error answer, read as every other one: bounded in size and time (a hostile body never ends); empty where it was not whole. */
+function errorAnswer(message: IncomingMessage, deadlineMs: number, what: string): Promise<Buffer> {
+  return readAnswer(message, { limit: ANSWER_LIMITS.small, deadlineMs, what }).catch(() => Buffer.alloc(0));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from "node:
 import type { HttpClientResponse } from "@actions/http-client";
 import type { RequestHandler } from "@actions/http-client/lib/interfaces";
 import { isLoopback, type Reference } from "../reference.js";
-import type { Credential } from "./auth.js";
+import type { Challenge, Credential } from "./auth.js";
 
 /**
  * http-client sends strings and streams; a Buffer (manifest bytes, which are JSON and so
@@ -28,6 +28,22 @@ export function tokenMayGoTo(realm: string | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Credentials belong to a registry host, and go to the token realm its own challenge names
+ * only over HTTPS, or over plain HTTP where the registry itself is a plain-HTTP one on this
+ * machine and so is the realm (the wire never leaves the host).
+ */
+export function credentialsMayGoTo(realm: string | undefined, registry: string, registryScheme: "http" | "https" | undefined): boolean {
+  let url: URL;
+  try {
+    url = new URL(realm ?? "");
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && registryScheme === "http" && isLoopback(registry) && isLoopback(url.host);
 }
 
 export function pullScope(ref: Reference): string {
@@ -176,3 +192,24 @@ export function wantsTls(response: HttpClientResponse): boolean {
 export async function drain(response: HttpClientResponse, deadlineMs: number): Promise<void> {
   await readAnswer(response.message, { limit: ANSWER_LIMITS.small, deadlineMs, what: "an answer read to its end" }).catch(() => undefined);
 }
+
+/**
+ * Who is asked, in order: the user's own credentials (the engine uses them too), then
+ * anonymous access, then github-token, which DESIGN.md keeps for where anonymous access is
+ * refused (private packages). A public image thus never needs the token in the engine.
+ * github-token goes only to a token realm it may go to; Basic challenges have no anonymous try.
+ */
+export function identitiesInOrder(
+  identities: readonly Credential[],
+  bearer: Challenge | undefined,
+  realmTakes: (realm: string | undefined) => boolean,
+): (Credential | undefined)[] {
+  // A realm that may not have them (plain HTTP, unless the registry is a plain-HTTP one on this machine) gets anonymous access only.
+  const allowed = bearer ? identities.filter(() => realmTakes(bearer.params.realm)) : identities;
+  const github = allowed.filter((c) => c.from === "github-token" && (!bearer || tokenMayGoTo(bearer.params.realm)));
+  const own = allowed.filter((c) => c.from !== "github-token");
+  return [...own, ...(bearer ? [undefined] : []), ...github];
+}
+
+export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+export const MAX_REDIRECTS = 10;

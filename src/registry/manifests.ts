@@ -56,6 +56,31 @@ export function sha256Digest(body: Buffer): string {
   return `sha256:${sha256Hex(body)}`;
 }
 
+/**
+ * Why an announced digest (`Docker-Content-Digest`) is not the one asked for, or undefined:
+ * a registry asked for `@sha256:X` names X, or it is not answering what was asked.
+ */
+export function announcedDigestFault(announced: string, asked: string | undefined): string | undefined {
+  if (asked === undefined || !asked.startsWith("sha256:") || announced === "" || announced === asked) return undefined;
+  return `it announced ${announced.slice(0, 80)} for ${asked}, which was asked for: not the content the pin names`;
+}
+
+/**
+ * Why a manifest answer cannot be taken as it stands, or undefined. Its bytes are the digest's
+ * source: they must hash to the digest asked for (a GET by digest) and to the one the
+ * registry announced; a body that does not is a forged or corrupt answer, that source's fault.
+ */
+export function manifestDigestFault(body: Buffer, announced: string, asked: string | undefined): string | undefined {
+  const actual = sha256Digest(body);
+  if (asked?.startsWith("sha256:") && actual !== asked) {
+    return `the manifest it answered for ${asked} hashes to ${actual}: a forged or corrupt answer`;
+  }
+  if (announced.startsWith("sha256:") && announced !== actual) {
+    return `the manifest it announced as ${announced.slice(0, 80)} hashes to ${actual}: a forged or corrupt answer`;
+  }
+  return undefined;
+}
+
 export interface PlatformSpec {
   readonly os: string;
   readonly architecture: string;

@@ -360,8 +360,8 @@ exit 1
       expect(await engine.imageId(up)).toBe(id);
     });
 
-    it("a blip on the upstream GET used to compare is retried; upstream that stays unreachable leaves the mirror used with a warning", async () => {
-      const { up, mirrorDigest } = await attested("attested-blip");
+    it("a blip on the upstream GET used to compare is retried; an upstream GET that keeps failing skips the mirror (fails closed), upstream serves", async () => {
+      const { up, mirrorDigest, index } = await attested("attested-blip");
       plainProxy.addRule({
         method: "GET",
         path: /\/manifests\/sha256:/,
@@ -384,9 +384,10 @@ exit 1
         { images: up, mirrors: `${cache.host}/mirror`, platform: "linux/amd64", backoff: "0.1" },
         { env: engine.env },
       );
-      expect(down.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: mirrorDigest });
+      // Upstream's HEAD answered with another digest: the comparison cannot be finished, so the mirror is not trusted (issue 21 §2).
+      expect(down.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest: index.indexDigest });
       expect(down.stdout).toMatch(
-        /::warning::.*upstream could not be checked \(upstream's manifest could not be read: HTTP 503.*used unverified/,
+        /::warning::.*the comparison could not be finished \(upstream's manifest could not be read: HTTP 503.*skipped/,
       );
     });
   });

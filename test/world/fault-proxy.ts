@@ -25,9 +25,25 @@ export type Fault =
    * a hostile server: a 200 whose body never ends, as fast as the client reads it or at
    * `bytesPerSecond` (a trickle that never leaves a connection idle); until the client hangs up
    */
-  | { readonly kind: "endless"; readonly headers?: Record<string, string>; readonly bytesPerSecond?: number }
+  | {
+      readonly kind: "endless";
+      readonly headers?: Record<string, string>;
+      readonly bytesPerSecond?: number;
+      /** the status it answers with (default 200; a 500 whose error text never ends) */
+      readonly status?: number;
+    }
   /** a hostile server: the status line and headers sent a byte at a time, never finished (never idle either) */
-  | { readonly kind: "slow-headers"; readonly bytesPerSecond: number };
+  | { readonly kind: "slow-headers"; readonly bytesPerSecond: number }
+  /**
+   * a hostile registry: the real answer, its body replaced by `body(real)` and/or its
+   * Docker-Content-Digest announced as `digest` (see FaultProxy.forge: for prepull's requests only)
+   */
+  | { readonly kind: "forge"; readonly body?: (real: Buffer) => Buffer; readonly digest?: string }
+  /** answer a redirect to `location` (a URL on another host, or a path) */
+  | { readonly kind: "redirect"; readonly location: string; readonly status?: number };
+
+/** prepull's own requests (its User-Agent), not the engine's (`docker/…`) */
+export const PREPULL_AGENT = /^prepull/;
 
 export interface FaultRule {
   readonly method?: string;
@@ -105,6 +121,16 @@ export class FaultProxy {
     return this;
   }
 
+  /**
+   * The hostile registry mode: what prepull is shown (its HEADs and GETs) is forged, what the
+   * engine pulls is the registry's real content, so a check that trusts what it is shown lets
+   * other content land than the one it checked.
+   */
+  forge(rule: { method?: string; path: RegExp; body?: (real: Buffer) => Buffer; digest?: string; times?: number }): this {
+    const { body, digest, ...match } = rule;
+    return this.addRule({ ...match, agent: PREPULL_AGENT, fault: { kind: "forge", ...(body && { body }), ...(digest && { digest }) } });
+  }
+
   clearRules(): void {
     this.rules = [];
   }
@@ -150,8 +176,8 @@ export class FaultProxy {
     }
     if (fault?.kind === "endless") {
       req.resume();
-      entry.status = 200;
-      this.endless(res, fault.headers ?? {}, fault.bytesPerSecond);
+      entry.status = fault.status ?? 200;
+      this.endless(res, fault.headers ?? {}, fault.bytesPerSecond, entry.status);
       return;
     }
     if (fault?.kind === "slow-headers") {
@@ -164,6 +190,12 @@ export class FaultProxy {
         socket.write(text[sent++] ?? "");
       }, 1000 / fault.bytesPerSecond);
       socket.on("close", () => clearInterval(drip));
+      return;
+    }
+    if (fault?.kind === "redirect") {
+      req.resume();
+      entry.status = fault.status ?? 307;
+      res.writeHead(entry.status, { location: fault.location, "content-length": "0" }).end();
       return;
     }
     if (fault?.kind === "reset") {
@@ -186,8 +218,8 @@ export class FaultProxy {
   /** Body bytes sent by `endless` answers until their clients hung up. */
   endlessBytes = 0;
 
-  private endless(res: ServerResponse, headers: Record<string, string>, bytesPerSecond: number | undefined): void {
-    res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", ...headers });
+  private endless(res: ServerResponse, headers: Record<string, string>, bytesPerSecond: number | undefined, status = 200): void {
+    res.writeHead(status, { "content-type": "application/vnd.oci.image.manifest.v1+json", ...headers });
     const chunk = Buffer.alloc(bytesPerSecond === undefined ? 64 * 1024 : 1, 0x20);
     let timer: NodeJS.Timeout | undefined;
     const send = () => {
@@ -203,12 +235,43 @@ export class FaultProxy {
     send();
   }
 
+  /** Bodies and digests forged, per request. */
+  forgedCount = 0;
+
+  private forged(
+    answer: IncomingMessage,
+    res: ServerResponse,
+    headers: IncomingMessage["headers"],
+    fault: Extract<Fault, { kind: "forge" }>,
+  ): void {
+    const chunks: Buffer[] = [];
+    answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+    answer.on("end", () => {
+      const real = Buffer.concat(chunks);
+      const status = answer.statusCode ?? 502;
+      const forgeable = status === 200;
+      const body = forgeable && fault.body && res.req.method !== "HEAD" ? fault.body(real) : real;
+      if (forgeable) this.forgedCount++;
+      const out = {
+        ...headers,
+        ...(forgeable && fault.digest && { "docker-content-digest": fault.digest }),
+        ...(res.req.method !== "HEAD" && { "content-length": String(body.length) }),
+      };
+      res.writeHead(status, out);
+      res.end(res.req.method === "HEAD" ? undefined : body);
+    });
+  }
+
   private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, rule: FaultRule | undefined): void {
     const { method, path } = entry;
     const fault = rule?.fault;
     const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       const headers = { ...answer.headers, ...(rule?.addHeaders ?? {}) };
+      if (fault?.kind === "forge") {
+        this.forged(answer, res, headers, fault);
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, this.rewriteHeaders ? this.rewriteHeaders(headers) : headers);
       if (fault?.kind === "truncate") {
         let left = fault.bytes ?? 1024;

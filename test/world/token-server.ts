@@ -7,6 +7,7 @@
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOB_TOKEN } from "./action.js";
@@ -23,7 +24,8 @@ export interface TokenPolicy {
 export class TokenServer {
   /** every token issued, so tests can grep logs for them */
   readonly issued: string[] = [];
-  readonly requests: { scope: string[]; user?: string; status: number }[] = [];
+  /** `agent`: the client's User-Agent (prepull's own, or the engine's) */
+  readonly requests: { scope: string[]; user?: string; status: number; agent: string }[] = [];
   /** answer every token request with this instead (a broken token endpoint) */
   answerWith?: { status: number; body: string };
   private constructor(
@@ -34,21 +36,30 @@ export class TokenServer {
     private readonly certDer: string,
     readonly service: string,
     private readonly policy: TokenPolicy,
+    private readonly scheme: "http" | "https",
   ) {}
 
-  static async start(service: string, policy: TokenPolicy): Promise<TokenServer> {
+  /** `tls`: the realm is HTTPS (a self-signed certificate for 127.0.0.1), as Docker Hub's and GHCR's are. */
+  static async start(service: string, policy: TokenPolicy, options: { tls?: boolean } = {}): Promise<TokenServer> {
     const dir = mkdtempSync(join(tmpdir(), "prepull-token-"));
     const { cert: certFile, key: keyFile } = selfSignedCertificate(dir, "/CN=prepull-test-token");
     const key = createPrivateKey(readFileSync(keyFile));
     const certDer = readFileSync(certFile, "utf8")
       .replace(/-----[^-]+-----/g, "")
       .replace(/\s+/g, "");
-    const server = createServer();
+    let server: Server;
+    if (options.tls) {
+      const tlsDir = mkdtempSync(join(tmpdir(), "prepull-token-tls-"));
+      const tls = selfSignedCertificate(tlsDir, "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]);
+      server = createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }) as unknown as Server;
+      rmSync(tlsDir, { recursive: true, force: true });
+    } else server = createServer();
     const port = await listenOnLoopback(server);
-    const tokens = new TokenServer(server, port, dir, key, certDer, service, policy);
+    const tokens = new TokenServer(server, port, dir, key, certDer, service, policy, options.tls ? "https" : "http");
     server.on("request", (req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const scopes = url.searchParams.getAll("scope");
+      const agent = String(req.headers["user-agent"] ?? "");
       if (tokens.answerWith) {
         res.writeHead(tokens.answerWith.status, { "content-type": "text/html" }).end(tokens.answerWith.body);
         return;
@@ -61,7 +72,7 @@ export class TokenServer {
         const [name = "", pass = ""] = Buffer.from(auth.slice(6), "base64").toString().split(":");
         privileged = tokens.policy.users[name] === pass;
         if (!privileged && pass !== JOB_TOKEN) {
-          tokens.requests.push({ scope: scopes, user: name, status: 401 });
+          tokens.requests.push({ scope: scopes, user: name, status: 401, agent });
           res
             .writeHead(401, { "content-type": "application/json" })
             .end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
@@ -79,14 +90,14 @@ export class TokenServer {
       });
       const token = tokens.sign(user ?? "", access);
       tokens.issued.push(token);
-      tokens.requests.push({ scope: scopes, ...(user && { user }), status: 200 });
+      tokens.requests.push({ scope: scopes, ...(user && { user }), status: 200, agent });
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
     });
     return tokens;
   }
 
   get realm(): string {
-    return `http://127.0.0.1:${this.port}/token`;
+    return `${this.scheme}://127.0.0.1:${this.port}/token`;
   }
 
   /** The registry's `auth.token` settings for this server. */
