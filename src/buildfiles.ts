@@ -2,10 +2,7 @@
 // (the parser of VS Code's Docker tooling), compose files with yaml; the substitution rules
 // (Dockerfile ARGs, compose interpolation) are pure functions here, table-tested.
 
-import { existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { Copy, DockerfileParser, From, type Instruction, Run } from "dockerfile-ast";
-import { glob, isDynamicPattern } from "tinyglobby";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar, type YAMLMap } from "yaml";
 
 /** One image a build file names. */
@@ -279,14 +276,4 @@ export function buildFileKind(name: string): BuildFileKind | undefined {
   if (/^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$/i.test(base)) return "compose";
   if (/^Dockerfile(?:\..+)?$/i.test(base) || /\.Dockerfile$/i.test(base)) return "dockerfile";
   return undefined;
-}
-
-/** The files a path or glob names under the workspace (`node_modules` and `.git` left out), sorted. */
-export async function findFiles(pattern: string, workspace: string): Promise<string[]> {
-  if (!isDynamicPattern(pattern)) {
-    const path = isAbsolute(pattern) ? pattern : resolve(workspace, pattern);
-    return existsSync(path) ? [path] : [];
-  }
-  const found = await glob(pattern, { cwd: workspace, absolute: true, onlyFiles: true, ignore: ["**/node_modules/**", "**/.git/**"] });
-  return found.sort();
 }

@@ -1,13 +1,13 @@
 // images-from: find the build files (paths or globs under the workspace), read each by kind,
 // and turn what they name into images to pre-pull, each with the file and line that named it.
-import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 // buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
 // bytes) and loaded only when images-from is used: see scripts/build.mjs.
-import { buildFileKind, composeImages, dockerfileImages, type FileImages, findFiles, type NamedImage, parseDotEnv } from "./buildfiles.js";
+import { buildFileKind, composeImages, dockerfileImages, type FileImages, type NamedImage, parseDotEnv } from "./buildfiles.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
-import { parseImageLine } from "./inputs.js";
+import { parseFileImageLine } from "./inputs.js";
 import type { Logger } from "./report.js";
+import { FileRefused, findFiles, readWorkspaceFile } from "./resolve/files.js";
 
 export interface ImagesFromOutcome {
   readonly images: (ImageSpec | ImageLineError)[];
@@ -21,7 +21,14 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
   for (const { text, line } of config.imagesFrom) {
     const forced = text.startsWith("dockerfile:");
     const pattern = forced ? text.slice("dockerfile:".length).trim() : text;
-    const files = await findFiles(pattern, config.workspace);
+    let files: string[];
+    try {
+      files = await findFiles(pattern, config.workspace);
+    } catch (error) {
+      if (!(error instanceof FileRefused)) throw error;
+      problems.push(`images-from line ${line}: refused: ${error.message}`);
+      continue;
+    }
     if (files.length === 0) {
       problems.push(`images-from line ${line}: no file matches ${pattern} (under ${config.workspace})`);
       continue;
@@ -39,12 +46,10 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
       try {
         found =
           kind === "dockerfile"
-            ? await readDockerfile(file, shown, config.buildArgs)
-            : await readCompose(file, shown, config.buildArgs, env);
+            ? await readDockerfile(file, shown, config.buildArgs, config.workspace)
+            : await readCompose(file, shown, config.buildArgs, env, config.workspace);
       } catch (error) {
-        problems.push(
-          `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        );
+        problems.push(`images-from line ${line}: ${unreadable(error, shown)}`);
         continue;
       }
       for (const warning of found.warnings) log.warning(`images-from: ${warning}`);
@@ -55,13 +60,19 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
   return { images, problems };
 }
 
+/** Why a file was not read: refused (outside the workspace, not a regular file, too large) or an fs error's code. */
+function unreadable(error: unknown, shown: string): string {
+  if (error instanceof FileRefused) return `refused: ${error.message}`;
+  return `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+}
+
 function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {
-  const spec = parseImageLine(named.text, origin);
+  const spec = parseFileImageLine(named.text, origin);
   return "message" in spec || !named.platform ? spec : { ...spec, platform: named.platform };
 }
 
-async function readDockerfile(file: string, shown: string, buildArgs: ReadonlyMap<string, string>): Promise<FileImages> {
-  return dockerfileImages(await readFile(file, "utf8"), shown, buildArgs);
+async function readDockerfile(file: string, shown: string, buildArgs: ReadonlyMap<string, string>, workspace: string): Promise<FileImages> {
+  return dockerfileImages(readWorkspaceFile(file, workspace), shown, buildArgs);
 }
 
 /** A compose file: its images, and the FROM images of the Dockerfiles its `build:` services use. */
@@ -70,18 +81,25 @@ async function readCompose(
   shown: string,
   buildArgs: ReadonlyMap<string, string>,
   env: NodeJS.ProcessEnv,
+  workspace: string,
 ): Promise<FileImages> {
-  const dotenv = await readFile(join(dirname(file), ".env"), "utf8").then(parseDotEnv, () => new Map<string, string>());
+  const read = (path: string) => readWorkspaceFile(path, workspace);
+  let dotenv = new Map<string, string>();
+  try {
+    dotenv = parseDotEnv(read(join(dirname(file), ".env")));
+  } catch {
+    // no .env beside it (or one prepull will not read): compose goes without it too
+  }
   // compose: the environment wins over .env
   const lookup = (name: string) => env[name] ?? dotenv.get(name);
-  const compose = composeImages(await readFile(file, "utf8"), shown, lookup);
+  const compose = composeImages(read(file), shown, lookup);
   const images = [...compose.images];
   const warnings = [...compose.warnings];
   for (const build of compose.builds) {
     const dockerfile = isAbsolute(build.dockerfile) ? build.dockerfile : join(dirname(file), build.dockerfile);
     const dockerfileShown = `${relative(dirname(file), dockerfile)} (service ${build.service} of ${shown})`;
     try {
-      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]));
+      const found = dockerfileImages(read(dockerfile), dockerfileShown, new Map([...buildArgs, ...build.args]));
       images.push(
         ...found.images.map((named) => ({
           ...named,
@@ -91,9 +109,9 @@ async function readCompose(
       );
       warnings.push(...found.warnings);
     } catch (error) {
-      warnings.push(
-        `${shown} line ${build.line}: service ${build.service} builds from ${dockerfile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      );
+      const why =
+        error instanceof FileRefused ? `refused: ${error.message}` : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+      warnings.push(`${shown} line ${build.line}: service ${build.service} builds from ${dockerfile}, which cannot be read (${why})`);
     }
   }
   return { images, warnings };
