@@ -1,11 +1,15 @@
 // Issue 21 §6: a background worker's results are never lost, and the wait step's deadline
 // leaves room for every source and the backoff.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { completeResults, type WorkerRequest } from "../../src/background.js";
+import { completeResults, readState, type WorkerRequest } from "../../src/background.js";
 import type { ImageSpec } from "../../src/inputs.js";
 import { parseImageLine, readConfig } from "../../src/inputs.js";
+import { runWorker } from "../../src/main.js";
 import { waitSeconds } from "../../src/modes/wait.js";
-import { failedResult, makeResult } from "../../src/report.js";
+import { failedResult, makeResult, recordLogger } from "../../src/report.js";
 
 const spec = (text: string) => parseImageLine(text, "images line 1") as ImageSpec;
 const request = (images: string[]): WorkerRequest => ({
@@ -30,6 +34,36 @@ describe("completeResults: every image asked for has a result", () => {
   it("no results at all (done with results=[]): every image failed, never failed=0", () => {
     const results = completeResults(request(["a:1", "b:1"]), [], "no result");
     expect(results.filter((r) => r.status === "failed")).toHaveLength(3);
+  });
+});
+
+describe("runWorker: an exception keeps what the worker had", () => {
+  it("a worker that cannot start its pulls leaves a failed result with why for each image (and reads no images-file)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-worker-"));
+    const inputs: Record<string, string> = { engine: "nope", "images-file": "gone-since.txt" };
+    const lines: string[] = [];
+    await runWorker(
+      {
+        getInput: (name) => inputs[name] ?? "",
+        log: recordLogger((line) => lines.push(line)),
+        setOutput: () => {},
+        writeSummary: async () => {},
+        setFailed: () => {},
+        setSecret: () => {},
+        workspace: dir,
+      },
+      dir,
+      request(["a:1", "b:1"]),
+    );
+    const state = readState(dir);
+    expect(state?.status).toBe("done");
+    expect(state?.results?.map((r) => [r.image, r.status])).toEqual([
+      ["Bad:", "failed"],
+      ["docker.io/library/a:1", "failed"],
+      ["docker.io/library/b:1", "failed"],
+    ]);
+    expect(state?.results?.[1]?.reason).toMatch(/^the background worker failed before this image's result: input 'engine'/);
+    expect(state?.problems).toEqual([expect.stringMatching(/^background worker failed: input 'engine'/)]);
   });
 });
 
