@@ -66,7 +66,11 @@ export async function run(host: Host): Promise<RunOutcome> {
   const images = mergeImages(named.filter((spec): spec is ImageSpec => !("message" in spec)));
   const lineErrors = named.filter((spec): spec is ImageLineError => "message" in spec);
   for (const e of lineErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
-  const invalid = lineErrors.map((e) => ({ ...failedResult(e.text, `${e.origin}: ${e.message}`), origin: e.origin }));
+  // A line read from a file is named by its origin (its text is not shown): said once, not twice.
+  const invalid = lineErrors.map((e) => ({
+    ...failedResult(e.text, e.text === e.origin ? e.message : `${e.origin}: ${e.message}`),
+    origin: e.origin,
+  }));
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {

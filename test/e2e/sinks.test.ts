@@ -80,6 +80,13 @@ describe.skipIf(worldUnavailable !== "")("text sinks and the files inputs name, 
       expect(own).not.toMatch(/<|\]\(|pwned/);
       expect(run.summary.split("\n").filter((line) => line.includes("pwned"))).toHaveLength(1); // one row
     });
+    it("an invalid images line's own text cannot close the code span around it in the summary", async () => {
+      const line = "bad`` `x` ![p](https://evil.example/p.png) <b>bold</b> | [l](https://evil.example/)";
+      const run = await runAction({ images: line }, { env: engine.env });
+      expect(run.results).toMatchObject([{ image: line, status: "failed" }]);
+      expect(run.summary).toContain("evil.example");
+      expect(outsideCodeSpans(run.summary)).not.toMatch(/evil|<b>|`/);
+    });
   });
 
   describe("§5 files named by inputs: inside the workspace, regular, small, not echoed", () => {
