@@ -27,13 +27,17 @@ const common = {
   define: { PREPULL_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__prepull_import_meta_url" },
 };
 const metaUrl = 'var __prepull_import_meta_url = require("url").pathToFileURL(__filename).href;';
-// src/buildfiles.ts (images-from's parsers: yaml, dockerfile-ast, tinyglobby, over half of the
+// src/buildfiles.ts (images-from's parsers: yaml and dockerfile-ast, over half of the
 // bytes) is bundled apart and required only when images-from is used, so that no other run
 // parses it at start. It is pure (no state shared with the main bundle).
 const buildfilesApart = {
   name: "buildfiles-apart",
   setup(build) {
     build.onResolve({ filter: /^\.\/buildfiles\.js$/ }, () => ({ path: "./buildfiles.cjs", external: true }));
+    // tinyglobby for src/resolve/files.ts's findFiles, apart for the same reason.
+    build.onResolve({ filter: /^\.\/glob\.js$/ }, ({ importer }) =>
+      /[/\\]src[/\\]resolve[/\\]files\.ts$/.test(importer) ? { path: "./glob.cjs", external: true } : undefined,
+    );
   },
 };
 // @actions/http-client imports https and tunnel (both load node's TLS), and @actions/core
@@ -77,6 +81,7 @@ const results = [
     plugins: [buildfilesApart, lazyBuiltins],
   }),
   await esbuild.build({ ...common, entryPoints: ["src/buildfiles.ts"], outfile: join(outdir, "buildfiles.cjs"), banner: { js: metaUrl } }),
+  await esbuild.build({ ...common, entryPoints: ["src/resolve/glob.ts"], outfile: join(outdir, "glob.cjs"), banner: { js: metaUrl } }),
 ];
 
 // Node's compile cache (node 22.1+) keeps the bundle's compiled code between the steps of a job.

@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ImageSpec } from "./inputs.js";
 import { childEnv } from "./lifecycle.js";
-import type { Result } from "./report.js";
+import { formatReference } from "./reference.js";
+import { failedResult, type Result } from "./report.js";
 
 /** Environment variable that turns the bundle into a worker for the given directory. */
 export const WORKER_ENV = "PREPULL_WORKER_DIR";
@@ -41,6 +42,23 @@ export interface WorkerState {
   readonly results?: Result[];
   readonly problems?: string[];
   readonly finished?: string;
+}
+
+/**
+ * Every image the step asked for, with a result: the one the worker gave, else `failed` with
+ * `why` (a worker that crashed, was stopped, or finished without one). Nothing is left out.
+ */
+export function completeResults(request: WorkerRequest, results: readonly Result[], why: string): Result[] {
+  const given = new Map<string, number>();
+  for (const r of results) given.set(r.image, (given.get(r.image) ?? 0) + 1);
+  const take = (image: string) => {
+    const n = given.get(image) ?? 0;
+    if (n > 0) given.set(image, n - 1);
+    return n > 0;
+  };
+  const invalid = request.invalid.filter((r) => !take(r.image));
+  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !take(image));
+  return [...invalid, ...results, ...missing.map((image) => failedResult(image, why))];
 }
 
 /** All workers of this job live here: RUNNER_TEMP is the job's own, emptied between jobs. */

@@ -3,10 +3,7 @@
 // (src/resolve/shellword.ts); compose files in src/resolve/compose.ts, their .env by
 // src/resolve/dotenv.ts. The rules are pure functions, table-tested with the peers' own cases.
 
-import { existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import { Copy, DockerfileParser, From, type Instruction, Run } from "dockerfile-ast";
-import { glob, isDynamicPattern } from "tinyglobby";
 import type { FileImages, NamedImage } from "./resolve/compose.js";
 import type { Lookup } from "./resolve/interpolate.js";
 import { processWord, splitWords } from "./resolve/shellword.js";
@@ -208,14 +205,4 @@ export function buildFileKind(name: string): BuildFileKind | undefined {
   if (/^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$/i.test(base)) return "compose";
   if (/^Dockerfile(?:\..+)?$/i.test(base) || /\.Dockerfile$/i.test(base)) return "dockerfile";
   return undefined;
-}
-
-/** The files a path or glob names under the workspace (`node_modules` and `.git` left out), sorted. */
-export async function findFiles(pattern: string, workspace: string): Promise<string[]> {
-  if (!isDynamicPattern(pattern)) {
-    const path = isAbsolute(pattern) ? pattern : resolve(workspace, pattern);
-    return existsSync(path) ? [path] : [];
-  }
-  const found = await glob(pattern, { cwd: workspace, absolute: true, onlyFiles: true, ignore: ["**/node_modules/**", "**/.git/**"] });
-  return found.sort();
 }

@@ -4,9 +4,13 @@ import { parseArgs } from "node:util";
 import { INPUT_NAMES } from "./inputs.js";
 import { whenUnfinished } from "./lifecycle.js";
 import { run, UNFINISHED } from "./main.js";
+import { jsonForLog, neutralise } from "./report/text.js";
 import { consoleLogger, textTable } from "./report.js";
 
 const INPUTS = INPUT_NAMES;
+
+/** Everything the CLI prints goes through the runner's line rules (a CLI in a workflow `run:` step is read as the action is). */
+const print = (stream: NodeJS.WriteStream, text: string) => stream.write(`${neutralise(text).join("\n")}\n`);
 
 const USAGE = `usage: prepull [--images REF]... [--mirrors PREFIX]... [--FLAG VALUE]...
 
@@ -33,7 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    process.stderr.write(`prepull: ${(error as Error).message}\n${USAGE}\n`);
+    print(process.stderr, `prepull: ${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -56,6 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (Array.isArray(value)) return value.join("\n");
     return typeof value === "string" ? value : "";
   };
+  const log = consoleLogger();
   const outputs = new Map<string, string>();
   let failedMessage: string | undefined;
   const outcome = await run({
@@ -64,17 +69,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (name === "github-token" && flag(name) === "") return process.env.GITHUB_TOKEN ?? "";
       return flag(name);
     },
-    log: consoleLogger(),
+    log,
     setOutput: (name, value) => outputs.set(name, value),
     writeSummary: async () => {},
     setFailed: (message) => {
       failedMessage = message;
-      process.stderr.write(`error: ${message}\n`);
+      log.error(message);
     },
     setSecret: () => {},
   });
-  if (values.json) process.stdout.write(`${outputs.get("results") ?? "[]"}\n`);
-  else if (outcome.results.length > 0) process.stdout.write(`${textTable(outcome.results)}\n`);
+  if (values.json) process.stdout.write(`${jsonForLog(outputs.get("results") ?? "[]")}\n`);
+  else if (outcome.results.length > 0) print(process.stdout, textTable(outcome.results));
   return outcome.failed || failedMessage !== undefined ? 1 : 0;
 }
 
@@ -89,7 +94,7 @@ export function runCli(): void {
       process.exitCode = code;
     },
     (error: Error) => {
-      process.stderr.write(`prepull: unexpected error: ${error.stack ?? error.message}\n`);
+      print(process.stderr, `prepull: unexpected error: ${error.stack ?? error.message}`);
       process.exitCode = 1;
     },
   );

@@ -53,3 +53,13 @@ export function mergeImages(images: readonly ImageSpec[]): ImageSpec[] {
   }
   return [...merged.values()];
 }
+
+/**
+ * A line read from a file (images-file, a build file): an error names the file and line, never
+ * the text, which may be anything the file holds (a JSON login's `"auth"` value).
+ */
+export function parseFileImageLine(text: string, origin: string): ImageSpec | ImageLineError {
+  const spec = parseImageLine(text, origin);
+  if (!("message" in spec)) return spec;
+  return { text: origin, origin, message: "not an image reference (a line read from a file is not shown)" };
+}

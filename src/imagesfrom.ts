@@ -1,6 +1,5 @@
 // images-from: find the build files (paths or globs under the workspace), read each by kind,
 // and turn what they name into images to pre-pull, each with the file and line that named it.
-import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 // buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
 // bytes) and loaded only when images-from is used: see scripts/build.mjs.
@@ -11,14 +10,14 @@ import {
   composeImages,
   dockerfileImages,
   type FileImages,
-  findFiles,
   type NamedImage,
   parseDotEnv,
   workflowImages,
 } from "./buildfiles.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
-import { parseImageLine } from "./inputs.js";
+import { parseFileImageLine } from "./inputs.js";
 import type { Logger } from "./report.js";
+import { FileRefused, findFiles, readWorkspaceFile } from "./resolve/files.js";
 
 export interface ImagesFromOutcome {
   readonly images: (ImageSpec | ImageLineError)[];
@@ -33,7 +32,14 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
     // `dockerfile:` or `workflow:` in front names the kind of a file whose name does not tell it
     const forced = /^(dockerfile|workflow):/.exec(text)?.[1] as BuildFileKind | undefined;
     const pattern = forced ? text.slice(forced.length + 1).trim() : text;
-    const files = await findFiles(pattern, config.workspace);
+    let files: string[];
+    try {
+      files = await findFiles(pattern, config.workspace);
+    } catch (error) {
+      if (!(error instanceof FileRefused)) throw error;
+      problems.push(`images-from line ${line}: refused: ${error.message}`);
+      continue;
+    }
     if (files.length === 0) {
       problems.push(`images-from line ${line}: no file matches ${pattern} (under ${config.workspace})`);
       continue;
@@ -53,12 +59,10 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
           kind === "dockerfile"
             ? await readDockerfile(file, shown, config)
             : kind === "workflow"
-              ? workflowImages(await readFile(file, "utf8"), shown)
+              ? workflowImages(readWorkspaceFile(file, config.workspace), shown)
               : await readCompose(file, shown, config, env);
       } catch (error) {
-        problems.push(
-          `images-from line ${line}: cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        );
+        problems.push(`images-from line ${line}: ${unreadable(error, shown)}`);
         continue;
       }
       for (const warning of found.warnings) log.warning(`images-from: ${warning}`);
@@ -75,21 +79,34 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
   return { images, problems };
 }
 
+/** Why a file was not read: refused (outside the workspace, not a regular file, too large) or an fs error's code. */
+function unreadable(error: unknown, shown: string): string {
+  if (error instanceof FileRefused) return `refused: ${error.message}`;
+  return `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+}
+
 function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {
-  const spec = parseImageLine(named.text, origin);
+  const spec = parseFileImageLine(named.text, origin);
   return "message" in spec || !named.platform ? spec : { ...spec, platform: named.platform };
 }
 
 async function readDockerfile(file: string, shown: string, config: Config): Promise<FileImages> {
-  return dockerfileImages(await readFile(file, "utf8"), shown, config.buildArgs, { ...(config.platform && { target: config.platform }) });
+  const text = readWorkspaceFile(file, config.workspace);
+  return dockerfileImages(text, shown, config.buildArgs, { ...(config.platform && { target: config.platform }) });
 }
 
 /** A compose file: its images, and the FROM images of the Dockerfiles its `build:` services use. */
 async function readCompose(file: string, shown: string, config: Config, env: NodeJS.ProcessEnv): Promise<FileImages> {
   const { buildArgs } = config;
+  const read = (path: string) => readWorkspaceFile(path, config.workspace);
   // compose: the environment (without its tokens) wins over .env, which may expand both
   const environment = composeEnvironment(env);
-  const dotenvText = await readFile(join(dirname(file), ".env"), "utf8").catch(() => "");
+  let dotenvText = "";
+  try {
+    dotenvText = read(join(dirname(file), ".env"));
+  } catch {
+    // no .env beside it (or one that leaves the workspace): compose goes without it too
+  }
   let dotenv: Map<string, string>;
   try {
     dotenv = parseDotEnv(dotenvText, environment);
@@ -97,7 +114,7 @@ async function readCompose(file: string, shown: string, config: Config, env: Nod
     return { images: [], warnings: [`${shown}: its .env ${(error as Error).message}; compose refuses it too, no images read`] };
   }
   const lookup = (name: string) => environment(name) ?? dotenv.get(name);
-  const compose = composeImages(await readFile(file, "utf8"), shown, lookup);
+  const compose = composeImages(read(file), shown, lookup);
   const images = [...compose.images];
   const warnings = [...compose.warnings];
   for (const build of compose.builds) {
@@ -105,7 +122,7 @@ async function readCompose(file: string, shown: string, config: Config, env: Nod
     const dockerfileShown = `${relative(dirname(file), dockerfile)} (service ${build.service} of ${shown})`;
     try {
       const target = build.platform ?? config.platform;
-      const found = dockerfileImages(await readFile(dockerfile, "utf8"), dockerfileShown, new Map([...buildArgs, ...build.args]), {
+      const found = dockerfileImages(read(dockerfile), dockerfileShown, new Map([...buildArgs, ...build.args]), {
         ...(target && { target }),
       });
       images.push(
@@ -117,9 +134,9 @@ async function readCompose(file: string, shown: string, config: Config, env: Nod
       );
       warnings.push(...found.warnings);
     } catch (error) {
-      warnings.push(
-        `${shown} line ${build.line}: service ${build.service} builds from ${dockerfile}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-      );
+      const why =
+        error instanceof FileRefused ? `refused: ${error.message}` : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+      warnings.push(`${shown} line ${build.line}: service ${build.service} builds from ${dockerfile}, which cannot be read (${why})`);
     }
   }
   return { images, warnings };

@@ -1,13 +1,12 @@
 // Every input is read and validated here, once. Errors name the input and, for lists, the line.
-import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import * as z from "zod/mini";
-import { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
+import { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
 import { parseDotEnv } from "./resolve/dotenv.js";
+import { FileRefused, readWorkspaceFile } from "./resolve/files.js";
 import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./sources.js";
 
-export { type ImageLineError, type ImageSpec, mergeImages, parseImageLine } from "./images.js";
+export { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
 
 export type GetInput = (name: string) => string;
 
@@ -217,27 +216,28 @@ function readMirrorMap(get: Get): MirrorMap {
 function readImages(get: Get, workspace: string): { images: ImageSpec[]; imageErrors: ImageLineError[] } {
   const imageErrors: ImageLineError[] = [];
   const images: ImageSpec[] = [];
-  const addImages = (text: string, where: string) => {
+  const addImages = (text: string, where: string, parse: typeof parseImageLine) => {
     for (const { text: item, line } of parseLines(text, { inlineComments: true })) {
-      const parsed = parseImageLine(item, `${where} line ${line}`);
+      const parsed = parse(item, `${where} line ${line}`);
       if ("message" in parsed) imageErrors.push(parsed);
       else images.push(parsed);
     }
   };
-  addImages(get("images"), "images");
+  addImages(get("images"), "images", parseImageLine);
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
-    const path = isAbsolute(imagesFile) ? imagesFile : resolve(workspace, imagesFile);
-    let content: string;
+    // A file that cannot be read is that line's failure, as an invalid line is: the rest go ahead.
+    let content = "";
     try {
-      content = readFileSync(path, "utf8");
+      content = readWorkspaceFile(imagesFile, workspace);
     } catch (error) {
-      throw new InputError(
-        "images-file",
-        `cannot read ${imagesFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      );
+      const why =
+        error instanceof FileRefused
+          ? `refused: ${error.message}`
+          : `cannot read ${imagesFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      imageErrors.push({ text: `images-file ${imagesFile}`, origin: "images-file line 1", message: why });
     }
-    addImages(content, `images-file ${imagesFile}`);
+    addImages(content, `images-file ${imagesFile}`, parseFileImageLine);
   }
   return { images, imageErrors };
 }

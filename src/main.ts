@@ -1,5 +1,5 @@
 // The run, as orchestration only: read inputs, resolve images, hand them to the mode, report.
-import { readRequest, startWorker, type WorkerRequest, writeState } from "./background.js";
+import { completeResults, readRequest, startWorker, type WorkerRequest, writeState } from "./background.js";
 import type { Host } from "./host.js";
 import {
   type Config,
@@ -66,7 +66,11 @@ export async function run(host: Host): Promise<RunOutcome> {
   const images = mergeImages(named.filter((spec): spec is ImageSpec => !("message" in spec)));
   const lineErrors = named.filter((spec): spec is ImageLineError => "message" in spec);
   for (const e of lineErrors) log.error(`${e.origin}: ${e.message}; nothing is pulled for it`);
-  const invalid = lineErrors.map((e) => ({ ...failedResult(e.text, `${e.origin}: ${e.message}`), origin: e.origin }));
+  // A line read from a file is named by its origin (its text is not shown): said once, not twice.
+  const invalid = lineErrors.map((e) => ({
+    ...failedResult(e.text, e.text === e.origin ? e.message : `${e.origin}: ${e.message}`),
+    origin: e.origin,
+  }));
   host.setOutput("images", images.map((i) => formatReference(i.upstream)).join("\n"));
 
   if (config.background) {
@@ -88,22 +92,29 @@ async function background(host: Host, config: Config, request: Omit<WorkerReques
   );
 }
 
-/** The detached worker's run: pull what the step resolved, leaving each result in its state file as it finishes. */
+/**
+ * The detached worker's run: pull what the step resolved, leaving each result in its state file
+ * as it finishes. The step resolved the images: the files inputs name are not read again. Come
+ * what may, its last state has a result for every image (completeResults).
+ */
 export async function runWorker(host: Host, dir: string, request: WorkerRequest = readRequest(dir)): Promise<void> {
   const pid = process.pid;
-  let results: Result[] = [...request.invalid];
+  const done: Result[] = [];
   const problems = [...request.problems];
+  let pulled: Result[] | undefined;
+  let why = "the background worker ended before this image's result";
   try {
-    const config = readConfig(host.getInput, host.workspace);
-    const done: Result[] = [];
+    const config = readConfig((name) => (name === "images-file" || name === "images-from" ? "" : host.getInput(name)), host.workspace);
     const onResult = (result: Result) => {
       done.push(result);
-      writeState(dir, { status: "running", pid, results: [...results, ...done] });
+      writeState(dir, { status: "running", pid, results: [...request.invalid, ...done] });
     };
-    results = [...results, ...(request.images.length > 0 ? await processImages(request.images, config, { ...host, onResult }) : [])];
+    pulled = request.images.length > 0 ? await processImages(request.images, config, { ...host, onResult }) : [];
   } catch (error) {
     problems.push(`background worker failed: ${(error as Error).message}`);
+    why = `the background worker failed before this image's result: ${(error as Error).message}`;
   }
+  const results = completeResults(request, [...request.invalid, ...(pulled ?? done)], why);
   writeState(dir, { status: "done", pid, results, problems, finished: new Date().toISOString() });
 }
 

@@ -1,5 +1,6 @@
 // Results, their outputs and job summary, and the two log sinks (Actions and a plain terminal).
 import * as core from "@actions/core";
+import { LINE_END, markdownCode, neutralise, oneLine } from "./report/text.js";
 
 export const STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"] as const;
 export type Status = (typeof STATUSES)[number];
@@ -38,16 +39,7 @@ export interface Logger {
   group(title: string, lines: readonly string[]): void;
 }
 
-/**
- * Any text as log lines that the runner never reads as a workflow command: split where the
- * runner splits (`\r` ends a line there too), a line that would start with `::` after its
- * leading blanks gets a zero-width space between the colons, and the legacy `##[` likewise.
- * Every sink below goes through it, so registry errors, engine output, a script's output and
- * a worker's log are safe wherever they are shown.
- */
-export function neutralise(text: string): string[] {
-  return text.split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*):(?=:)/, "$1:\u200b").replaceAll("##[", "#\u200b#["));
-}
+export { neutralise } from "./report/text.js";
 
 export const actionLogger: Logger = {
   info: (message) => {
@@ -59,7 +51,7 @@ export const actionLogger: Logger = {
   error: (message) => core.error(message),
   untrusted(title, text) {
     actionLogger.info(title);
-    for (const line of text.split(/\r\n|\r|\n/)) actionLogger.info(`  ${line}`);
+    for (const line of text.split(LINE_END)) actionLogger.info(`  ${line}`);
   },
   group(title, lines) {
     core.startGroup(title);
@@ -80,7 +72,7 @@ export function consoleLogger(write: (line: string) => void = (line) => process.
     error: (message) => out(`error: ${message}`),
     untrusted(title, text) {
       out(title);
-      for (const line of text.split(/\r\n|\r|\n/)) out(`  ${line}`);
+      for (const line of text.split(LINE_END)) out(`  ${line}`);
     },
     group(title, lines) {
       out(`── ${title}`);
@@ -139,7 +131,6 @@ export function formatBytes(bytes: number | undefined): string {
 }
 
 const shortDigest = (digest: string) => (digest.startsWith("sha256:") ? `sha256:${digest.slice(7, 19)}` : digest);
-const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
 
 /** Markdown table for the job summary. */
 export function summaryMarkdown(results: readonly Result[], title = "prepull"): string {
@@ -158,18 +149,19 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     ...(hasQuota ? ["Hub quota"] : []),
     "reason",
   ];
+  // Every cell that holds text from outside is a code span (markdownCode): text, never markup.
   const rows = results.map((r) => [
-    `\`${r.image}\``,
+    markdownCode(r.image),
     r.status,
     r.source,
-    r.ref ? `\`${r.ref}\`` : "",
-    r.digest ? `\`${shortDigest(r.digest)}\`` : "",
+    markdownCode(r.ref),
+    markdownCode(shortDigest(r.digest)),
     String(r.attempts),
     `${r.seconds.toFixed(1)} s`,
     formatBytes(r.size),
-    ...(hasMirror ? [r.mirror ?? ""] : []),
-    ...(hasQuota ? [r.quota ?? ""] : []),
-    r.reason,
+    ...(hasMirror ? [markdownCode(r.mirror ?? "")] : []),
+    ...(hasQuota ? [markdownCode(r.quota ?? "")] : []),
+    markdownCode(r.reason),
   ]);
   const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length] as const)
     .filter(([, n]) => n > 0)
@@ -180,23 +172,17 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     "",
     `| ${head.join(" | ")} |`,
     `|${head.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
+    ...rows.map((row) => `| ${row.join(" | ")} |`),
     "",
   ].join("\n");
 }
 
-/** Plain-text table for a terminal (the CLI). */
+/** Plain-text table for a terminal (the CLI), one line a row: print it through `neutralise` (a CLI in a `run:` step is read by the runner). */
 export function textTable(results: readonly Result[]): string {
   const head = ["IMAGE", "STATUS", "SOURCE", "DIGEST", "TRIES", "TIME", "REASON"];
-  const rows = results.map((r) => [
-    r.image,
-    r.status,
-    r.source,
-    shortDigest(r.digest),
-    String(r.attempts),
-    `${r.seconds.toFixed(1)}s`,
-    r.reason,
-  ]);
+  const rows = results.map((r) =>
+    [r.image, r.status, r.source, shortDigest(r.digest), String(r.attempts), `${r.seconds.toFixed(1)}s`, r.reason].map(oneLine),
+  );
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length))));
   const fmt = (row: string[]) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ");
   return [fmt(head), ...rows.map(fmt)].join("\n");

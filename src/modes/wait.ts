@@ -2,6 +2,7 @@
 // stream each worker's log (through the logger's neutraliser) until it is done, within a
 // deadline that leaves room for the whole list, then hand the results to the report.
 import {
+  completeResults,
   isAlive,
   markCollected,
   readLogFrom,
@@ -12,9 +13,11 @@ import {
   type WorkerRequest,
 } from "../background.js";
 import type { Host } from "../host.js";
-import { type Config, readConfig } from "../inputs.js";
+import { type Config, type ImageSpec, readConfig } from "../inputs.js";
+import { MAX_BACKOFF_SECONDS } from "../policy.js";
 import { formatReference } from "../reference.js";
-import { failedResult, type Result, replayLog } from "../report.js";
+import { type Result, replayLog } from "../report.js";
+import { sourcesFor } from "../sources.js";
 
 /** What the wait collected, for the report; the background step's `on-failure` decides. */
 export interface Collected {
@@ -25,9 +28,8 @@ export interface Collected {
 
 /**
  * mode: wait — stream each uncollected worker's log until it is done, then report. The deadline
- * leaves room for the whole list: every round of `concurrency` images may use pull-timeout on
- * each of its attempts. At the deadline the worker is stopped; images it had finished keep
- * their results, the rest fail.
+ * leaves room for the whole list (waitSeconds). At the deadline the worker is stopped; images it
+ * had finished keep their results, the rest fail; so does any image a worker gave no result for.
  */
 export async function waitForWorkers(host: Host): Promise<Collected | undefined> {
   const env = host.env ?? process.env;
@@ -55,21 +57,12 @@ export async function waitForWorkers(host: Host): Promise<Collected | undefined>
 }
 
 /**
- * The background step's own settings: it decided how long its pulls may take. They were valid
- * when it started; should a file they name (images-file) be gone since, they are read without
- * it (only the deadline and on-failure are used here).
+ * The background step's own settings: it decided how long its pulls may take. The files its
+ * inputs name are not read again (the step resolved its images; only the deadline, the sources
+ * and on-failure are used here).
  */
 function backgroundSettings(request: WorkerRequest, host: Host): Config {
-  const read = (files: boolean) =>
-    readConfig(
-      (name) => (!files && (name === "images-file" || name === "images-from") ? "" : (request.inputs[name] ?? "")),
-      host.workspace,
-    );
-  try {
-    return read(true);
-  } catch {
-    return read(false);
-  }
+  return readConfig((name) => (name === "images-file" || name === "images-from" ? "" : (request.inputs[name] ?? "")), host.workspace);
 }
 
 /** One worker: its log replayed as it grows, until it is done, gone, or past the deadline. */
@@ -79,8 +72,7 @@ async function waitForOne(
   config: Config,
   host: Host,
 ): Promise<{ results: Result[]; problems: string[] }> {
-  const rounds = Math.max(1, Math.ceil(request.images.length / config.concurrency));
-  const allowed = rounds * config.attempts * config.pullTimeoutSeconds;
+  const allowed = waitSeconds(request.images, config);
   const deadline = Date.now() + allowed * 1000;
   host.log.info(`waiting for the background pull started ${request.started} (${request.images.length} image(s), at most ${allowed} s)`);
   let offset = 0;
@@ -94,7 +86,8 @@ async function waitForOne(
     const state = readState(dir);
     if (state?.status === "done") {
       replay();
-      return { results: state.results ?? [], problems: state.problems ?? [] };
+      const results = completeResults(request, state.results ?? [], "the background worker finished without a result for it");
+      return { results, problems: state.problems ?? [] };
     }
     const ended = !state || !isAlive(state.pid);
     if (ended || Date.now() > deadline) {
@@ -102,17 +95,35 @@ async function waitForOne(
       replay();
       const problem = ended
         ? `the background worker (pid ${state?.pid ?? "?"}) ended without results; its log is above`
-        : `the background pull did not finish within ${allowed} s (pull-timeout × attempts for each round of concurrency images); stopped`;
+        : `the background pull did not finish within ${allowed} s (every source of every image, each attempt to its pull-timeout, with backoff, for each round of concurrency images); stopped`;
       const why = ended ? "the background worker ended without a result" : "stopped at the wait step's deadline";
-      return { results: unfinished(request, state?.results ?? [], why), problems: [problem] };
+      return { results: completeResults(request, state?.results ?? [], why), problems: [problem] };
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
-/** The results a stopped worker had written, and a failed one for each image it had not finished. */
-function unfinished(request: WorkerRequest, finished: readonly Result[], why: string): Result[] {
-  const named = new Set(finished.map((r) => r.image));
-  const missing = request.images.map((spec) => formatReference(spec.upstream)).filter((image) => !named.has(image));
-  return [...finished, ...missing.map((image) => failedResult(image, why))];
+/** A probe's answer deadline (registry/client.ts), for a mirror's and upstream's HEADs of one attempt. */
+const PROBE_SECONDS = 2 * 15;
+/** The engine check, the disk guard, tagging: time outside any pull. */
+const MARGIN_SECONDS = 10;
+
+/**
+ * How long a healthy worker may take: each image tries each of its sources (its mirrors, then
+ * upstream), `attempts` times each, every attempt a probe and a pull of up to pull-timeout, with
+ * the backoff between attempts (at its most: jitter × 1.5, capped) before the probe's retries
+ * and the pull's; images go `concurrency` at a time, so each round may take the longest image's.
+ */
+export function waitSeconds(images: readonly ImageSpec[], config: Config): number {
+  let backoff = 0;
+  for (let retry = 1; retry < config.attempts; retry++) {
+    backoff += Math.min(MAX_BACKOFF_SECONDS, config.backoffSeconds * 2 ** (retry - 1) * 1.5);
+  }
+  const perSource = config.attempts * (config.pullTimeoutSeconds + PROBE_SECONDS) + 2 * backoff;
+  const longest = Math.max(
+    1,
+    ...images.map((spec) => sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).length),
+  );
+  const rounds = Math.max(1, Math.ceil(images.length / config.concurrency));
+  return Math.ceil(rounds * longest * perSource + MARGIN_SECONDS);
 }

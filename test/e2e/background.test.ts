@@ -1,5 +1,5 @@
 // Issue 7, end to end: a background pull that overlaps the job, a wait step, the post step.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -142,5 +142,92 @@ describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
     expect(wait.stdout).toContain(
       "::error::mode: wait found no background pull in this job to wait for: start one earlier with background: true",
     );
+  });
+
+  describe("issue 21 §6: results never lost, an image without one failed with why", () => {
+    /** Polls the worker's state until `ready` holds (or 60 s pass). */
+    const until = async (dir: string, ready: (state: ReturnType<typeof readState>) => boolean) => {
+      const end = Date.now() + 60_000;
+      while (!ready(readState(dir)) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      return readState(dir);
+    };
+    const kill = (pid: number) => {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    };
+    const small = async (name: string) => {
+      const up = `${upstream.host}/${uniqueName(name)}:1`;
+      const { id } = await seedImage(engine, [up]);
+      return { up, id };
+    };
+
+    it("the wait deadline leaves room for every source and the backoff: a healthy worker with a failing mirror is not cut off", async () => {
+      const runnerTemp = job();
+      const path = uniqueName("deadline");
+      const up = `${upstream.host}/${path}:1`;
+      const { id } = await seedImage(engine, [up, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`]);
+      // The mirror's probes answer; the engine's pulls from it get 503 twice, 8–12 s apart.
+      proxy.addRule({ method: "GET", path: /\/manifests\//, agent: /^docker\//, fault: { kind: "status", status: 503 } });
+      const settings = { background: "true", attempts: "2", backoff: "8", "pull-timeout": "4" };
+      await runAction(inputs(up, settings), { env: engine.env, runnerTemp });
+      const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+      // pull-timeout × attempts alone (8 s) would have stopped it mid-backoff.
+      expect(wait.seconds).toBeGreaterThan(8);
+      expect(
+        wait.results.map((r) => [r.image, r.status, r.source]),
+        `${wait.stdout}\n${JSON.stringify(wait.results)}`,
+      ).toEqual([[up, "pulled", "upstream"]]);
+      expect(await engine.imageId(up)).toBe(id);
+    });
+    it("wait: a worker done without results for the images it was asked for gives each a failed result, never results=[] failed=0", async () => {
+      const runnerTemp = job();
+      const [one, two] = [await small("never-one"), await small("never-two")];
+      const step = await runAction(inputs(`${one.up}\n${two.up}`, { background: "true" }), { env: engine.env, runnerTemp });
+      const dir = step.state.workerDir ?? "";
+      const pid = readState(dir)?.pid ?? 0;
+      // The worker's last word, as one that lost its results wrote it (the old worker did, on an exception).
+      process.kill(pid, "SIGSTOP");
+      try {
+        writeFileSync(join(dir, "state.json"), JSON.stringify({ status: "done", pid, results: [], problems: [] }));
+        const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
+        expect(wait.results.map((r) => [r.image, r.status, r.reason])).toEqual([
+          [one.up, "failed", "the background worker finished without a result for it"],
+          [two.up, "failed", "the background worker finished without a result for it"],
+        ]);
+        expect(wait.outputs.failed).toBe("2");
+      } finally {
+        kill(pid);
+      }
+    });
+
+    it("a worker that crashes mid-run: the post step says so (not 'finished'), keeps what it pulled, fails the rest with why", async () => {
+      const runnerTemp = job();
+      const fast = await small("crash-fast");
+      const slowPath = uniqueName("crash-slow");
+      const slow = `${upstream.host}/${slowPath}:1`;
+      await seedImage(engine, [slow, `${mirror.host}/mirror/${slowPath.replaceAll("/", "-")}:1`]);
+      // One at a time, the fast one first; the slow one's blobs stall at the mirror (for 20 s, so
+      // that the engine's download slots come free for the tests after this one).
+      proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "stall", ms: 20_000 } });
+      const step = await runAction(inputs(`${fast.up}\n${slow}`, { background: "true", concurrency: "1" }), {
+        env: engine.env,
+        runnerTemp,
+      });
+      const dir = step.state.workerDir ?? "";
+      const running = await until(dir, (state) => (state?.results ?? []).some((r) => r.image === fast.up));
+      expect(running?.status).toBe("running");
+      kill(running?.pid ?? 0); // a crash: no last word from the worker
+      await new Promise((r) => setTimeout(r, 300));
+      const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
+      expect(postStep.stdout).toMatch(/::warning::the background worker \(pid \d+\) ended before it finished.*1 of 2 image\(s\) failed/);
+      expect(postStep.stdout).not.toMatch(/background pull finished/);
+      expect(postStep.summary).toMatch(new RegExp(`${fast.up}.*\\| pulled \\|`));
+      expect(postStep.summary).toMatch(new RegExp(`${slow}.*\\| failed \\|.*the background worker ended without a result for it`));
+    });
   });
 });

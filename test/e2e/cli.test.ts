@@ -1,11 +1,20 @@
 // The CLI (GitLab, Jenkins, Tekton, a laptop): the same engine, flags named like the inputs.
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
-import { type Docker, docker, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  seedImage,
+  startRegistry,
+  uniqueName,
+  workflowCommands,
+  worldUnavailable,
+} from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
 const CLI = join(REPO, "dist/cli.cjs");
@@ -14,12 +23,15 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
   let engine: Docker;
   let upstream: Registry;
   let mirror: Registry;
+  let proxy: FaultProxy;
 
   beforeAll(async () => {
     engine = docker();
     [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+    proxy = await FaultProxy.start(upstream.host);
   });
   afterAll(async () => {
+    await proxy?.stop();
     await Promise.all([upstream?.stop(), mirror?.stop()]);
   });
 
@@ -29,6 +41,17 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
       encoding: "utf8",
       timeout: 120_000,
       ...(cwd && { cwd }),
+    });
+
+  /** Without blocking this process: the fault proxy answers from here. */
+  const cliAsync = (args: string[]) =>
+    new Promise<{ stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        CLI,
+        args,
+        { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...engine.env }, encoding: "utf8", timeout: 120_000 },
+        (_error, stdout, stderr) => resolve({ stdout, stderr }),
+      );
     });
 
   it("pulls through the mirror, prints a table, exits 0; no workflow commands", async () => {
@@ -89,5 +112,35 @@ describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^prepull: --background is the action's .*in the background your shell's way/);
     expect(result.stderr).not.toMatch(/\bat .*\.cjs:\d+/);
+  });
+
+  it("a registry's error text in the engine's stderr issues no workflow command from the CLI (issue 21 §4): \\r, NEL, U+2028/9, ##[", async () => {
+    // Every way the runner would start a command: a lone \r ends a line; NEL, U+2028 and U+2029
+    // are .NET whitespace that it trims before it looks for `::`; `##[` anywhere.
+    const evil = "gone\r::warning title=cli::pwned-cr\n\u0085::error::pwned-nel \u2028::add-mask::pwned-ls\r\n\u2029##[error]pwned-legacy";
+    const path = uniqueName("cli-evil");
+    await seedImage(engine, [`${upstream.host}/${path}:1`]);
+    const up = `${proxy.host}/${path}:1`;
+    // The engine's GET only: the probes see a healthy registry, the pull fails with this text.
+    proxy.addRule({
+      method: "GET",
+      path: /\/manifests\//,
+      agent: /^docker\//,
+      fault: { kind: "status", status: 404, body: JSON.stringify({ errors: [{ code: "MANIFEST_UNKNOWN", message: evil }] }) },
+    });
+    try {
+      for (const args of [
+        ["--images", up],
+        ["--images", up, "--on-failure", "fail"],
+        ["--json", up],
+      ]) {
+        const result = await cliAsync(args);
+        const output = `${result.stdout}\n${result.stderr}`;
+        expect(output, args.join(" ")).toContain("pwned-nel"); // shown …
+        expect(workflowCommands(output), args.join(" ")).toEqual([]); // … never a command
+      }
+    } finally {
+      proxy.clearRules();
+    }
   });
 });

@@ -583,7 +583,8 @@ exit 1
       process.kill(pid, "SIGSTOP");
       try {
         const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
-        expect(wait.stdout).toMatch(/at most 4 s/);
+        // one source, one attempt: (pull-timeout 4 + the probes 30) + 10 s outside the pulls
+        expect(wait.stdout).toMatch(/at most 44 s/);
         expect(wait.results.map((r) => [r.image, r.status])).toEqual([
           [fast, "pulled"],
           [slow, "failed"],

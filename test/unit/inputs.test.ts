@@ -53,7 +53,6 @@ describe("readConfig", () => {
     [{ "set-vars-url": "https://x/y.sh", "set-vars-image": "CONTAINER SOURCE" }, "set-vars-image", /not a shell variable/],
     [{ "set-vars-url": "https://x/y.sh", "set-vars-sha256": "abc" }, "set-vars-sha256", /64 hexadecimal/],
     [{ "set-vars-env": "A=1" }, "set-vars-env", /set-vars-url is empty/],
-    [{ "images-file": "/nonexistent/images.txt" }, "images-file", /cannot read/],
   ])("%j → an error naming %s", (inputs, input, message) => {
     let error: unknown;
     try {
@@ -104,6 +103,31 @@ describe("readConfig", () => {
     expect(c.images[1]?.explicitMirror && formatReference(c.images[1].explicitMirror)).toBe("ghcr.io/m/x:1");
     expect(c.imageErrors.map((e) => e.origin)).toEqual(["images line 4", "images line 7"]);
     expect(c.imageErrors[0]?.message).toMatch(/must be lowercase/);
+  });
+
+  it.each([
+    ["/nonexistent/images.txt", /^refused: \/nonexistent\/images.txt is outside the workspace/],
+    ["../images.txt", /^refused: \.\.\/images.txt is outside the workspace/],
+    ["missing-images.txt", /^cannot read missing-images.txt: ENOENT/],
+  ])("an images-file %s that cannot be read is that input's failed line; the images input goes ahead", (file, message) => {
+    const c = config({ images: "alpine:3", "images-file": file }, mkdtempSync(join(tmpdir(), "prepull-inputs-")));
+    expect(c.images.map((i) => formatReference(i.upstream))).toEqual(["docker.io/library/alpine:3"]);
+    expect(c.imageErrors).toMatchObject([{ origin: "images-file line 1", message: expect.stringMatching(message) }]);
+  });
+
+  it("a line of images-file that is not understood is named by its file and line, not shown", () => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-inputs-"));
+    writeFileSync(join(dir, "config.json"), '{\n  "auths": {\n    "r.example": { "auth": "c2VjcmV0OnRva2Vu" }\n  }\n}\n');
+    const c = config({ "images-file": "config.json" }, dir);
+    expect(c.images).toEqual([]);
+    expect(c.imageErrors.map((e) => e.origin)).toEqual([
+      "images-file config.json line 1",
+      "images-file config.json line 2",
+      "images-file config.json line 3",
+      "images-file config.json line 4",
+      "images-file config.json line 5",
+    ]);
+    expect(JSON.stringify(c.imageErrors)).not.toContain("c2VjcmV0OnRva2Vu");
   });
 
   it("reads images-file relative to the workspace, naming its lines", () => {

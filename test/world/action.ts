@@ -140,13 +140,19 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   };
 }
 
+/** .NET's whitespace (Char.IsWhiteSpace), which the runner's `TrimStart()` removes: JavaScript's `\s` less U+FEFF, plus U+0085. */
+const NET_LEADING_WHITESPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+
 /**
- * The workflow commands the runner would read in a step's output: it ends a line at `\n`, `\r\n`
- * and a bare `\r`, trims leading blanks, and takes `::name …::` (and the legacy `##[name …]`).
+ * The workflow commands the runner would read in a step's output, as actions/runner reads them:
+ * ProcessInvoker reads lines with StreamReader.ReadLine (a line ends at `\n`, `\r\n` or a bare
+ * `\r`, never at U+0085, U+2028 or U+2029); ActionCommand.TryParseV2 takes a line that starts
+ * with `::` after `TrimStart()` (.NET whitespace, U+0085 and U+2028/9 included), and the legacy
+ * ActionCommand.TryParse a `##[` anywhere in it. Each command is returned trimmed.
  */
 export function workflowCommands(output: string): string[] {
   return output
     .split(/\r\n|\r|\n/)
-    .map((line) => line.trimStart())
+    .map((line) => line.replace(NET_LEADING_WHITESPACE, ""))
     .filter((line) => line.startsWith("::") || line.includes("##["));
 }
