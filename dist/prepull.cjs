@@ -30,7 +30,7 @@ exec unshare --root="$new" --wd=/tmp -- setpriv --no-new-privs --inh-caps=-all -
 my %prctl = (x86_64 => 157, aarch64 => 167, i686 => 172, i386 => 172, armv7l => 172, ppc64le => 171, s390x => 172, riscv64 => 167);
 my $nr = $prctl{(POSIX::uname())[4]} // die "prepull-reaper: no prctl number for this machine\\n";
 syscall($nr, 36, 1, 0, 0, 0) == 0 or die "prepull-reaper: prctl: $!\\n";
-sub children { opendir(my $d, "/proc") or return (); grep { open(my $f, "<", "/proc/$_/stat") && (split(" ", (<$f> // "") =~ s/^.*\\) //sr))[1] == $$ } grep { /^\\d+$/ } readdir($d) }
+sub children { opendir(my $d, "/proc") or return (); my @k; for my $p (grep { /^\\d+$/ } readdir($d)) { open(my $f, "<", "/proc/$p/stat") or next; my $l = <$f> // next; my @s = split(" ", $l =~ s/^.*\\) //sr); push(@k, $p) if $s[1] == $$ } return @k }
 sub reap { for (;;) { my @k = children(); kill("KILL", @k) if @k; last if waitpid(-1, 0) == -1 } }
 $SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub { reap(); exit 143 };
 my $pid = fork() // die "prepull-reaper: fork: $!\\n";
