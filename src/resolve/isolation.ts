@@ -92,21 +92,23 @@ export function tryCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 const REACHES_NOTHING =
   "a read-only /usr, /bin, /lib*, /etc and an empty /tmp of its own; no network, no other process, no file of this step's user, no way to gain privilege";
 
-export function describeIsolation(kind: IsolationKind, why: readonly string[] = []): string {
+export function describeIsolation(kind: IsolationKind, why: readonly string[] = [], reaper = false): string {
   switch (kind) {
     case "root":
       return `a sandbox made as root, as the user nobody: ${REACHES_NOTHING}`;
     case "sudo":
       return `a sandbox made as root through sudo, as the user nobody: ${REACHES_NOTHING}`;
     case "user-namespace":
-      return `a sandbox in a user namespace (no root here: no sudo -n): ${REACHES_NOTHING}`;
+      return `a sandbox in a user namespace (not as root: ${why.join("; ")}): ${REACHES_NOTHING}`;
     case "none": {
       const user = process.getuid ? `uid ${process.getuid()}` : "this step's user";
       return (
         `no sandbox is possible here (${why.join("; ")}): the script runs as ${user} with this step's network and ` +
         "can read and write whatever that user can: its HOME (~/.docker/config.json logins), the workspace and its .git/config token, " +
         "RUNNER_TEMP and the step's file-command files (GITHUB_ENV, GITHUB_OUTPUT), the actions' code under _work/_actions, /tmp, " +
-        "and /proc/<pid>/environ of this step's processes (github-token); pin it with set-vars-sha256"
+        "and /proc/<pid>/environ of this step's processes (github-token)" +
+        (reaper ? "" : "; what it starts in a session of its own (setsid) may outlive it") +
+        "; pin it with set-vars-sha256"
       );
     }
   }
@@ -149,20 +151,24 @@ async function chooseIsolation(): Promise<Isolation> {
   const why: string[] = [];
   if (process.platform !== "linux") why.push(`${process.platform} has no Linux namespaces`);
   else {
-    const root = process.getuid?.() === 0;
-    if (!root) {
+    // Root first (as root, or through sudo); a user namespace next, also for root in a
+    // container without CAP_SYS_ADMIN.
+    const kinds: Exclude<IsolationKind, "none">[] = [];
+    if (process.getuid?.() === 0) kinds.push("root");
+    else {
       const sudo = await tryCommand(["sudo", "-n", "true"], env);
-      if (!sudo.ok) why.push(`sudo -n: ${sudo.why}`);
+      if (sudo.ok) kinds.push("sudo");
+      else why.push(`sudo -n: ${sudo.why}`);
     }
-    const kinds: Exclude<IsolationKind, "none">[] = root ? ["root"] : why.length === 0 ? ["sudo", "user-namespace"] : ["user-namespace"];
+    kinds.push("user-namespace");
     for (const kind of kinds) {
       const tried = await trySandbox(kind, env);
-      if (tried.ok) return { kind, description: describeIsolation(kind) };
+      if (tried.ok) return { kind, description: describeIsolation(kind, why) };
       why.push(`${kind === "user-namespace" ? "a user namespace" : `the sandbox as ${kind}`}: ${tried.why}`);
     }
   }
   const reaper = process.platform === "linux" && (await tryCommand(reaperArgv(["true"]), env)).ok;
-  return { kind: "none", reaper, description: describeIsolation("none", why) };
+  return { kind: "none", reaper, description: describeIsolation("none", why, reaper) };
 }
 
 async function trySandbox(kind: Exclude<IsolationKind, "none">, env: NodeJS.ProcessEnv): Promise<{ ok: boolean; why: string }> {

@@ -124,7 +124,10 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
 
   const variants: [RunnerVariant, RegExp][] = [
     ["sudo", /set-vars: the script runs in a sandbox made as root through sudo, as the user nobody: a read-only/],
-    ["no-sudo", /set-vars: the script runs in a sandbox in a user namespace \(no root here: no sudo -n\): a read-only/],
+    [
+      "no-sudo",
+      /set-vars: the script runs in a sandbox in a user namespace \(not as root: sudo -n: sudo: a password is required\): a read-only/,
+    ],
   ];
   describe.each(variants)("as a runner user (%s)", (variant, logged) => {
     let layout: RunnerLayout;
