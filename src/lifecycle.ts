@@ -23,7 +23,8 @@ export function onExit(cleanup: () => void): () => void {
 }
 
 function runCleanups(): void {
-  for (const cleanup of [...cleanups]) {
+  // Last registered first: a process is stopped before the directory it works in is removed.
+  for (const cleanup of [...cleanups].reverse()) {
     try {
       cleanup();
     } catch {

@@ -2,10 +2,10 @@
 // environment, no stdin, a time limit, bounded output on every stream, inside the sandbox
 // that resolve/isolation.ts chose; only the named variables come back.
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { onExit } from "./lifecycle.js";
+import { onExit, removeOnExit } from "./lifecycle.js";
 import { type Isolation, reaperArgv, sandboxArgv } from "./resolve/isolation.js";
 
 export type { Isolation } from "./resolve/isolation.js";
@@ -67,7 +67,7 @@ export async function evaluateScript(
   const isolation = options.isolation ?? NO_ISOLATION;
   const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
   const path = process.env.PATH ?? "/usr/bin:/bin";
-  const removeRoot = onExit(() => void rm(root, { recursive: true, force: true }));
+  const removeRoot = removeOnExit(root);
   try {
     const dirs = await prepare(root, script, options.scriptName);
     const pairs = Object.entries(options.env).filter(([name]) => name !== "PATH" && name !== "HOME");
@@ -82,7 +82,6 @@ export async function evaluateScript(
     const argv = sandboxArgv(isolation.kind, { newRoot: dirs.newRoot, scripts: dirs.scripts, inner, timeoutSeconds: timeoutSeconds + 5 });
     return await runScript(argv, { cwd: root, env: { PATH: path }, timeoutSeconds, isolation });
   } finally {
-    await rm(root, { recursive: true, force: true });
     removeRoot();
   }
 }

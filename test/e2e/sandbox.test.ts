@@ -119,8 +119,10 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
     await engine.removeAllImages();
     return up;
   };
-  const leftTempDirs = (uid: number) =>
+  const tempDirs = (uid: number) =>
     readdirSync(tmpdir()).filter((name) => name.startsWith("prepull-set-vars-") && statSync(join(tmpdir(), name)).uid === uid);
+  /** The user's set-vars temporary directories that were not there before `before` was taken. */
+  const leftTempDirs = (uid: number, before: string[]) => tempDirs(uid).filter((name) => !before.includes(name));
 
   const variants: [RunnerVariant, RegExp][] = [
     ["sudo", /set-vars: the script runs in a sandbox made as root through sudo, as the user nobody: a read-only/],
@@ -143,6 +145,7 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
       const dist = readdirSync(join(layout.actionDir, "dist")).filter((name) => name.endsWith(".cjs"));
       const before = Object.fromEntries(dist.map((name) => [name, sha(join(layout.actionDir, "dist", name))]));
       connections = 0;
+      const temps = tempDirs(layout.user.uid);
       const url = serve("hostile", hostileScript(layout, canaryPort(), marker, sleep, image));
       const run = await runAsRunner(layout, { "set-vars-url": url, "on-failure": "fail" }, { env: engine.env });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
@@ -165,7 +168,7 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
       for (const path of [join(tmpdir(), marker), join(layout.user.home, marker), join(layout.work, marker)])
         expect(existsSync(path), path).toBe(false);
       expect(sleeping(sleep)).toEqual([]);
-      expect(leftTempDirs(layout.user.uid)).toEqual([]);
+      expect(leftTempDirs(layout.user.uid, temps)).toEqual([]);
     });
 
     it("an ITK-like script still resolves its image, which is pulled", async () => {
@@ -189,12 +192,13 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
         "flood",
         'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && { yes A=B | head -c 800000000 >&"$fd"; } 2>/dev/null; done\nCONTAINER_SOURCE=x/y:1\n',
       );
+      const temps = tempDirs(layout.user.uid);
       const run = await runAsRunner(layout, { "set-vars-url": url }, { env: engine.env });
       expect(run.exitCode, run.stdout + run.stderr).toBe(0);
       expect(run.stderr).not.toMatch(/RangeError/);
       expect(run.stdout).toMatch(/::warning::set-vars script sent more than 64 KiB of values back; none of them is used/);
       expect(run.outputs.failed).toBeDefined();
-      expect(leftTempDirs(layout.user.uid)).toEqual([]);
+      expect(leftTempDirs(layout.user.uid, temps)).toEqual([]);
     });
 
     it("SIGTERM of the step leaves nothing of the script running", async () => {
@@ -254,6 +258,9 @@ async function stoppedLeavesNothing(
   const escaped = uniqueSleep();
   const waiting = uniqueSleep();
   const url = serve("sigterm", `setsid sleep ${escaped} >/dev/null 2>&1 </dev/null &\nsleep ${waiting}\nCONTAINER_SOURCE=x/y:1\n`);
+  const ownTemps = () =>
+    readdirSync(tmpdir()).filter((name) => name.startsWith("prepull-set-vars-") && statSync(join(tmpdir(), name)).uid === layout.user.uid);
+  const temps = ownTemps();
   let child: ChildProcess | undefined;
   const running = runAsRunner(layout, { "set-vars-url": url }, { env, onSpawn: (c) => (child = c) });
   const deadline = Date.now() + 30_000;
@@ -265,4 +272,5 @@ async function stoppedLeavesNothing(
   expect(run.exitCode).toBe(143);
   await new Promise((r) => setTimeout(r, 500));
   expect([...sleeping(escaped), ...sleeping(waiting)]).toEqual([]);
+  expect(ownTemps().filter((name) => !temps.includes(name))).toEqual([]);
 }
