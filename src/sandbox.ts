@@ -100,20 +100,22 @@ async function prepare(root: string, script: Buffer, scriptName: string | undefi
   return { ...dirs, caller };
 }
 
+function killQuietly(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // gone already, or not ours to signal (the root side of sudo)
+  }
+}
+
 /**
  * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the sandbox,
  * whose first process takes its PID namespace with it; the reaper answers SIGTERM by killing
- * every descendant; otherwise the process group is killed at once. A SIGKILL of the group
- * follows a moment later in every case, for a relay or reaper that did not end.
+ * every descendant; otherwise the process group is killed at once. After a relay or the
+ * reaper, a SIGKILL of the group follows a moment later, for one that did not end.
  */
 function stopper(pid: number | undefined, isolation: Isolation): () => void {
-  const kill = (target: number, signal: NodeJS.Signals) => {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // gone already, or not ours to signal (the root side of sudo)
-    }
-  };
+  const kill = killQuietly;
   return () => {
     if (!pid) return;
     const relays = isolation.kind === "sudo" || isolation.reaper === true;
@@ -184,7 +186,9 @@ function runScript(
       reject(new SetVarsError(`cannot run bash for the set-vars script: ${error.message}`));
     });
     child.on("exit", (code, signal) => {
-      stop();
+      // A sandbox's PID namespace has ended with its first process, and the reaper has reaped;
+      // without either, the script's process group goes now.
+      if (options.isolation.kind === "none" && !options.isolation.reaper && child.pid) killQuietly(-child.pid, "SIGKILL");
       setTimeout(() => {
         for (const stream of [child.stdout, child.stderr]) stream?.destroy();
         finish(code, signal);
