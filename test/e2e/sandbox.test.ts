@@ -57,6 +57,7 @@ if (exec 9<>/dev/tcp/127.0.0.1/${canaryPort}) 2>/dev/null; then probe loopback C
 n=$(grep -laF INPUT_ /proc/[0-9]*/environ 2>/dev/null | wc -l)
 probe environ "$([ $n -gt 0 ] && echo READ-$n || echo denied)"
 if sudo -n true 2>/dev/null; then probe sudo ROOT; else probe sudo denied; fi
+if unshare --user --map-root-user --mount true 2>/dev/null; then probe own-namespace MADE; else probe own-namespace denied; fi
 if echo x > "${home}/${marker}" 2>/dev/null; then probe home-write WROTE; else probe home-write denied; fi
 if echo x > "${work}/${marker}" 2>/dev/null; then probe work-write WROTE; else probe work-write denied; fi
 echo x > "/tmp/${marker}" 2>/dev/null
@@ -73,6 +74,7 @@ const ALL_DENIED = {
   loopback: "denied",
   environ: "denied",
   sudo: "denied",
+  "own-namespace": "denied",
   "home-write": "denied",
   "work-write": "denied",
 };
@@ -137,7 +139,7 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
       layout = runnerLayout(ensureRunnerUser(variant));
     });
 
-    it("a hostile script reaches nothing: no token, login, file-command file, action code, loopback server, environ, sudo, write outside its /tmp, or process left behind", async () => {
+    it("a hostile script reaches nothing: no token, login, file-command file, action code, loopback server, environ, sudo, namespace of its own, write outside its /tmp, or process left behind", async () => {
       const marker = `prepull-pwned-${randomBytes(4).toString("hex")}`;
       const sleep = uniqueSleep();
       const image = await seeded(`hostile-${variant}`);
