@@ -95,7 +95,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   // The runner's own names (set_env_<uuid> …) in a runner layout, plain ones otherwise.
   const id = randomUUID();
   const named = (plain: string, kind: string) => join(dir, runner ? `${kind}_${id}` : plain);
-  const outputFile = named("output", "save_output");
+  const outputFile = named("output", "set_output");
   const summaryFile = named("summary", "step_summary");
   const stateFile = named("state", "save_state");
   const envFile = named("env", "set_env");
