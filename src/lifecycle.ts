@@ -8,17 +8,23 @@ let installed = false;
 
 /** Removes `path` when the process ends, however it ends; call the returned function to remove it sooner. */
 export function removeOnExit(path: string): () => void {
-  const remove = () => {
-    cleanups.delete(remove);
-    rmSync(path, { recursive: true, force: true });
+  return onExit(() => rmSync(path, { recursive: true, force: true }));
+}
+
+/** Runs `cleanup` (synchronous) when the process ends, however it ends; call the returned function to run it sooner. */
+export function onExit(cleanup: () => void): () => void {
+  const run = () => {
+    cleanups.delete(run);
+    cleanup();
   };
-  cleanups.add(remove);
+  cleanups.add(run);
   install();
-  return remove;
+  return run;
 }
 
 function runCleanups(): void {
-  for (const cleanup of [...cleanups]) {
+  // Last registered first: a process is stopped before the directory it works in is removed.
+  for (const cleanup of [...cleanups].reverse()) {
     try {
       cleanup();
     } catch {

@@ -1,13 +1,20 @@
-// The set-vars script's sandbox: a fresh bash, sourced from a caller beside the script, an
-// empty environment, a temporary directory, no stdin, a time limit, its own PID namespace
-// where the host allows; only the named variables come back.
+// The set-vars script's run: a fresh bash, sourced from a caller beside the script, an empty
+// environment, no stdin, a time limit, bounded output on every stream, inside the sandbox
+// that resolve/isolation.ts chose; only the named variables come back.
 import { spawn } from "node:child_process";
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { onExit, removeOnExit } from "./lifecycle.js";
+import { type Isolation, reaperArgv, sandboxArgv } from "./resolve/isolation.js";
+
+export type { Isolation } from "./resolve/isolation.js";
+export { scriptIsolation } from "./resolve/isolation.js";
 
 export const SET_VARS_TIMEOUT_SECONDS = 30;
+/** What is kept of the script's output, and of the values it hands back: more is read and dropped. */
 const OUTPUT_LIMIT = 64 * 1024;
+const VALUES_LIMIT = 64 * 1024;
 
 export class SetVarsError extends Error {
   override name = "SetVarsError";
@@ -21,82 +28,30 @@ export interface Evaluation {
   readonly output: string;
   /** the named variables the script left set (unset or empty ones are absent) */
   readonly values: Readonly<Record<string, string>>;
+  /** the values stream went past its 64 KiB bound: no value is trusted */
+  readonly valuesOverflow?: boolean;
 }
 
 /**
  * The caller the script is sourced from, written beside it as `.prepull-caller.sh`: `$0` is the
  * caller, not the script (a script that refuses a direct run, `[[ "${BASH_SOURCE[0]}" == "$0" ]]`,
- * is sourced as a build sources it) and `dirname "$0"` is still the script's directory. stderr
- * joins stdout, so what it printed is one ordered stream. The variable names come as
- * arguments, never as code; values go out on fd 3, NUL-separated, so nothing the script
- * prints can forge them.
+ * is sourced as a build sources it) and `dirname "$0"` is still the script's directory. The
+ * caller's stdout becomes fd 3, the values' channel (only fds 0-2 pass through sudo), and the
+ * script's stdout joins its stderr: what it printed is one ordered stream. The variable names
+ * come as arguments, never as code; values go out on fd 3, NUL-separated, closed while the
+ * script runs, so nothing the script prints can forge them.
  */
 const CALLER = (scriptFile: string) =>
   [
-    "exec 2>&1",
+    "exec 3>&1 1>&2",
     '__prepull_vars=("$@")',
     "set --",
-    `source "$(dirname "$0")/${scriptFile}"`,
+    `source "$(dirname "$0")/${scriptFile}" 3>&-`,
     'for __prepull_v in "${__prepull_vars[@]}"; do printf "%s=%s\\0" "$__prepull_v" "${!__prepull_v-}" >&3; done',
     "",
   ].join("\n");
 
-const NOBODY = 65534;
-
-/** How the script is kept from seeing this step's processes, decided once a run. */
-export interface Isolation {
-  /** the command words in front of `bash` */
-  readonly prefix: readonly string[];
-  /** the uid the script runs as, where it is changed (root's runs drop to nobody) */
-  readonly uid?: number;
-  /** what the log says of it */
-  readonly description: string;
-}
-
-let isolation: Promise<Isolation> | undefined;
-
-/**
- * A PID namespace of its own (its /proc shows only its own processes, so no
- * /proc/PID/environ of the step, where github-token is), all capabilities dropped (it cannot
- * unmount that /proc), and, where prepull runs as root, the user nobody. As a user that is not
- * root, a user namespace makes the PID namespace possible. Where neither works (no unshare,
- * user namespaces disabled, macOS) the script runs without it, and the log says so.
- */
-export function scriptIsolation(): Promise<Isolation> {
-  isolation ??= (async () => {
-    const root = process.getuid?.() === 0;
-    const drop = ["setpriv", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"];
-    const prefix = [
-      "unshare",
-      ...(root ? [] : ["--user", "--map-root-user"]),
-      "--pid",
-      "--fork",
-      "--mount-proc",
-      "--kill-child",
-      ...drop,
-      ...(root ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : []),
-    ];
-    const tried = await new Promise<{ ok: boolean; why: string }>((resolve) => {
-      const child = spawn(prefix[0] ?? "unshare", [...prefix.slice(1), "true"], {
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-      });
-      let stderr = "";
-      child.stderr?.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.on("error", (error) => resolve({ ok: false, why: error.message }));
-      child.on("close", (code) => resolve({ ok: code === 0, why: stderr.trim().split("\n")[0] || `exit code ${code}` }));
-    });
-    if (!tried.ok) return { prefix: [], description: `none (unshare/setpriv: ${tried.why})` };
-    return {
-      prefix,
-      ...(root && { uid: NOBODY }),
-      description: `its own PID namespace, no capabilities${root ? ", as the user nobody" : " (in a user namespace)"}`,
-    };
-  })();
-  return isolation;
-}
+const NO_ISOLATION: Isolation = { kind: "none", description: "none" };
 
 export async function evaluateScript(
   script: Buffer,
@@ -109,91 +64,133 @@ export async function evaluateScript(
   },
 ): Promise<Evaluation> {
   const root = await mkdtemp(join(tmpdir(), "prepull-set-vars-"));
-  const isolated = options.isolation ?? { prefix: [], description: "none" };
+  const isolation = options.isolation ?? NO_ISOLATION;
+  const timeoutSeconds = options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS;
+  const path = process.env.PATH ?? "/usr/bin:/bin";
+  const removeRoot = removeOnExit(root);
   try {
-    const dirs = await prepare(root, script, options.scriptName, isolated);
-    const env = { ...options.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dirs.home };
-    const [command = "bash", ...args] = [...isolated.prefix, "bash", "--noprofile", "--norc", dirs.caller, ...options.variables];
-    return await runScript(command, args, { cwd: dirs.work, env, timeoutSeconds: options.timeoutSeconds ?? SET_VARS_TIMEOUT_SECONDS });
+    const dirs = await prepare(root, script, options.scriptName);
+    const pairs = Object.entries(options.env).filter(([name]) => name !== "PATH" && name !== "HOME");
+    const bash = (caller: string) => ["bash", "--noprofile", "--norc", caller, ...options.variables];
+    if (isolation.kind === "none") {
+      const argv = isolation.reaper ? reaperArgv(bash(dirs.caller)) : bash(dirs.caller);
+      const env = { ...Object.fromEntries(pairs), PATH: path, HOME: dirs.home };
+      return await runScript(argv, { cwd: dirs.work, env, timeoutSeconds, isolation });
+    }
+    // Inside: the scripts at /scripts, HOME and the working directory the sandbox's empty /tmp.
+    const inner = ["env", "-i", `PATH=${path}`, "HOME=/tmp", ...pairs.map(([k, v]) => `${k}=${v}`), ...bash("/scripts/.prepull-caller.sh")];
+    const argv = sandboxArgv(isolation.kind, { newRoot: dirs.newRoot, scripts: dirs.scripts, inner, timeoutSeconds: timeoutSeconds + 5 });
+    return await runScript(argv, { cwd: root, env: { PATH: path }, timeoutSeconds, isolation });
   } finally {
-    await rm(root, { recursive: true, force: true });
+    removeRoot();
   }
-}
-
-/** `scripts/` (the script and its caller), `home/`, `work/`; owned by the user the script runs as. */
-async function prepare(root: string, script: Buffer, scriptName: string | undefined, isolated: Isolation) {
-  const dirs = { scripts: join(root, "scripts"), home: join(root, "home"), work: join(root, "work") };
-  await Promise.all(Object.values(dirs).map((dir) => mkdir(dir)));
-  const scriptFile = (basename(scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
-  const scriptPath = join(dirs.scripts, scriptFile);
-  const caller = join(dirs.scripts, ".prepull-caller.sh");
-  await writeFile(scriptPath, script, { mode: 0o600 });
-  await writeFile(caller, CALLER(scriptFile), { mode: 0o600 });
-  if (isolated.uid !== undefined) {
-    for (const path of [root, ...Object.values(dirs), scriptPath, caller]) await chown(path, isolated.uid, isolated.uid);
-  }
-  return { ...dirs, caller };
 }
 
 /**
- * Runs the caller in its own process group with a time limit; stdout and stderr (one stream,
- * the caller joins them) and fd 3 (the values) are read. Nothing the script started outlives
- * it: when its shell ends, its process group goes too (a PID namespace ends with its first
- * process anyway). A process that left the group and holds the pipes open does not hold the
- * run: they are closed a moment later.
+ * `scripts/` (the script and its caller, readable by nobody: the sandbox binds it read-only);
+ * `root/` (the sandbox's mount point); `home/` and `work/` (without a sandbox).
+ */
+async function prepare(root: string, script: Buffer, scriptName: string | undefined) {
+  const dirs = { scripts: join(root, "scripts"), newRoot: join(root, "root"), home: join(root, "home"), work: join(root, "work") };
+  await Promise.all(Object.values(dirs).map((dir) => mkdir(dir, { mode: 0o755 })));
+  const scriptFile = (basename(scriptName ?? "set-vars.sh") || "set-vars.sh").replace(/[^A-Za-z0-9._-]/g, "_");
+  const caller = join(dirs.scripts, ".prepull-caller.sh");
+  await writeFile(join(dirs.scripts, scriptFile), script, { mode: 0o644 });
+  await writeFile(caller, CALLER(scriptFile), { mode: 0o644 });
+  return { ...dirs, caller };
+}
+
+function killQuietly(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // gone already, or not ours to signal (the root side of sudo)
+  }
+}
+
+/**
+ * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the sandbox,
+ * whose first process takes its PID namespace with it; the reaper answers SIGTERM by killing
+ * every descendant; otherwise the process group is killed at once. After a relay or the
+ * reaper, a SIGKILL of the group follows a moment later, for one that did not end.
+ */
+function stopper(pid: number | undefined, isolation: Isolation): () => void {
+  const kill = killQuietly;
+  return () => {
+    if (!pid) return;
+    const relays = isolation.kind === "sudo" || isolation.reaper === true;
+    kill(relays ? pid : -pid, relays ? "SIGTERM" : "SIGKILL");
+    if (relays) setTimeout(() => kill(-pid, "SIGKILL"), 2000).unref();
+  };
+}
+
+/** Drains a stream, keeping at most `limit` bytes; `overflow` tells whether more came. */
+function bounded(stream: NodeJS.ReadableStream | null | undefined, limit: number) {
+  const kept: Buffer[] = [];
+  const state = { size: 0, overflow: false, text: () => Buffer.concat(kept).toString("utf8") };
+  stream?.on("data", (chunk: Buffer) => {
+    const room = limit - state.size;
+    if (chunk.length > room) state.overflow = true;
+    if (room > 0) kept.push(chunk.subarray(0, room));
+    state.size += Math.min(room > 0 ? room : 0, chunk.length);
+  });
+  return state;
+}
+
+/**
+ * Runs the sandbox's command in its own process group with a time limit: fd 1 carries the
+ * values, fd 2 what the script printed, each bounded. Nothing the script started outlives it:
+ * in a sandbox its PID namespace ends with its first process; without one, the reaper or the
+ * process group goes when its shell ends, at the time limit and when this process is stopped.
+ * A process that escaped and holds the pipes open does not hold the run: they are closed a
+ * moment later.
  */
 function runScript(
-  command: string,
-  args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutSeconds: number },
+  argv: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutSeconds: number; isolation: Isolation },
 ): Promise<Evaluation> {
   return new Promise<Evaluation>((resolve, reject) => {
+    const [command = "bash", ...args] = argv;
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env,
       shell: false,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    let output = "";
-    let values = "";
+    const values = bounded(child.stdout, VALUES_LIMIT);
+    const output = bounded(child.stderr, OUTPUT_LIMIT);
+    const stop = stopper(child.pid, options.isolation);
+    const stopAtExit = onExit(stop);
     let timedOut = false;
     let finished = false;
-    const append = (chunk: Buffer) => {
-      if (output.length < OUTPUT_LIMIT) output += chunk.toString("utf8");
-    };
-    child.stdout?.on("data", append);
-    child.stderr?.on("data", append);
-    (child.stdio[3] as NodeJS.ReadableStream | null)?.on("data", (chunk: Buffer) => {
-      values += chunk.toString("utf8");
-    });
-    const killGroup = () => {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // the group is gone already
-      }
-    };
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
-      child.kill("SIGKILL");
+      stop();
     }, options.timeoutSeconds * 1000);
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      resolve({ exitCode: code ?? (signal ? 128 : 1), timedOut, output: capped(output), values: parseValues(values) });
+      stopAtExit();
+      resolve({
+        exitCode: code ?? (signal ? 128 : 1),
+        timedOut,
+        output: capped(output.text(), output.overflow),
+        values: values.overflow ? {} : parseValues(values.text()),
+        ...(values.overflow && { valuesOverflow: true }),
+      });
     };
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(new SetVarsError(`cannot run bash for the set-vars script: ${error.message}`));
     });
     child.on("exit", (code, signal) => {
-      killGroup();
+      // A sandbox's PID namespace has ended with its first process, and the reaper has reaped;
+      // without either, the script's process group goes now.
+      if (options.isolation.kind === "none" && !options.isolation.reaper && child.pid) killQuietly(-child.pid, "SIGKILL");
       setTimeout(() => {
-        for (const stream of [child.stdout, child.stderr, child.stdio[3]])
-          (stream as NodeJS.ReadableStream & { destroy?: () => void })?.destroy?.();
+        for (const stream of [child.stdout, child.stderr]) stream?.destroy();
         finish(code, signal);
       }, 200).unref();
     });
@@ -201,8 +198,7 @@ function runScript(
   });
 }
 
-const capped = (output: string) =>
-  output.length > OUTPUT_LIMIT ? `${output.slice(0, OUTPUT_LIMIT)}\n… (output cut at 64 KiB)` : output.replace(/\n$/, "");
+const capped = (output: string, overflow: boolean) => (overflow ? `${output}\n… (output cut at 64 KiB)` : output.replace(/\n$/, ""));
 
 /** `NAME=value\0…` from fd 3; unset or empty variables are absent. */
 function parseValues(values: string): Record<string, string> {

@@ -63,12 +63,9 @@ export async function resolveSetVars(config: Config, log: Logger): Promise<SetVa
   if (fetched === undefined) return { images: [] };
   const scriptName = new URL(setVars.url).pathname.split("/").pop() || "set-vars.sh";
   const isolation = await scriptIsolation();
-  if (isolation.prefix.length > 0) log.info(`set-vars: the script runs in ${isolation.description}: it cannot see this step's processes`);
-  else {
-    log.warning(
-      `set-vars: no isolation from this step's processes is available here (${isolation.description.replace(/^none \((.*)\)$/, "$1")}): the script could read this step's environment, github-token included, at /proc/<pid>/environ; pin it with set-vars-sha256`,
-    );
-  }
+  // One line that says exactly what the script can reach: an info where a sandbox holds, else a warning.
+  if (isolation.kind !== "none") log.info(`set-vars: the script runs in ${isolation.description}`);
+  else log.warning(`set-vars: ${isolation.description}`);
   const evaluation = await evaluateScript(fetched, { env: setVars.env, variables: setVars.variables, scriptName, isolation });
   if (evaluation.output !== "") log.untrusted(`set-vars script ${scriptName} printed:`, evaluation.output);
   return readBack(evaluation, setVars.variables, log);
@@ -98,6 +95,9 @@ async function fetchChecked(setVars: NonNullable<Config["setVars"]>, config: Con
 
 /** What the script's run means: a time-out or a non-zero status (its own `exit 1`: a notice), or the named variables as images. */
 function readBack(evaluation: Evaluation, variables: readonly string[], log: Logger): SetVarsOutcome {
+  if (evaluation.valuesOverflow) {
+    return { images: [], problem: "set-vars script sent more than 64 KiB of values back; none of them is used" };
+  }
   if (evaluation.timedOut) {
     const problem = `set-vars script did not finish within ${SET_VARS_TIMEOUT_SECONDS} s and was stopped (does it wait for input or the network?)`;
     return { images: [], problem };

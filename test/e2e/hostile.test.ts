@@ -152,7 +152,7 @@ CONTAINER_SOURCE=${up}
       expect(run.exitCode, run.stdout).toBe(0);
       expect(run.stdout).toContain("environ-hits=0");
       expect(run.stdout).toContain("umount=no");
-      expect(run.stdout).toMatch(/set-vars: the script runs in its own PID namespace/);
+      expect(run.stdout).toMatch(/set-vars: the script runs in a sandbox made as root, as the user nobody/);
     });
 
     it("the engine CLI's environment holds no input and no token", async () => {

@@ -1,8 +1,9 @@
 // Runs the bundled action exactly as the Actions runner does: every input of action.yml as
 // INPUT_<NAME> (defaults applied from action.yml), outputs through the GITHUB_OUTPUT file,
 // the job summary through GITHUB_STEP_SUMMARY.
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { chownSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
@@ -54,6 +55,20 @@ export interface RunOptions {
   readonly state?: Record<string, string>;
   readonly entry?: string;
   readonly timeoutMs?: number;
+  /** run as this runner-shaped user, in its layout (test/world/runner.ts) */
+  readonly runner?: RunnerStep;
+  /** called with the action's process once it is started (to signal it) */
+  readonly onSpawn?: (child: ChildProcess) => void;
+}
+
+/** What the runner gives a step of a non-root user: its uid, HOME, RUNNER_TEMP, workspace and file-command directory. */
+export interface RunnerStep {
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+  readonly temp: string;
+  readonly fileCommands: string;
+  readonly workspace: string;
 }
 
 /** The runner's format: `name<<DELIM\nvalue\nDELIM`. */
@@ -75,18 +90,25 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 export async function runAction(inputs: Record<string, string>, options: RunOptions = {}): Promise<ActionRun> {
-  const dir = mkdtempSync(join(tmpdir(), "prepull-run-"));
-  const outputFile = join(dir, "output");
-  const summaryFile = join(dir, "summary");
-  const stateFile = join(dir, "state");
-  const envFile = join(dir, "env");
-  const pathFile = join(dir, "path");
-  // The runner creates all five command files for every step.
-  for (const file of [outputFile, summaryFile, stateFile, envFile, pathFile]) writeFileSync(file, "");
+  const runner = options.runner;
+  const dir = runner?.fileCommands ?? mkdtempSync(join(tmpdir(), "prepull-run-"));
+  // The runner's own names (set_env_<uuid> …) in a runner layout, plain ones otherwise.
+  const id = randomUUID();
+  const named = (plain: string, kind: string) => join(dir, runner ? `${kind}_${id}` : plain);
+  const outputFile = named("output", "set_output");
+  const summaryFile = named("summary", "step_summary");
+  const stateFile = named("state", "save_state");
+  const envFile = named("env", "set_env");
+  const pathFile = named("path", "add_path");
+  // The runner creates all five command files for every step, owned by the step's user.
+  for (const file of [outputFile, summaryFile, stateFile, envFile, pathFile]) {
+    writeFileSync(file, "");
+    if (runner) chownSync(file, runner.uid, runner.gid);
+  }
   const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
-    HOME: process.env.HOME ?? dir,
+    HOME: runner?.home ?? process.env.HOME ?? dir,
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_STATE: stateFile,
@@ -94,11 +116,12 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     GITHUB_PATH: pathFile,
     GITHUB_ACTIONS: "true",
     GITHUB_ACTOR: "octo-runner",
-    RUNNER_TEMP: options.runnerTemp ?? dir,
+    RUNNER_TEMP: options.runnerTemp ?? runner?.temp ?? dir,
     // A runner always names the workspace, and starts the step there.
-    GITHUB_WORKSPACE: dir,
+    GITHUB_WORKSPACE: runner?.workspace ?? dir,
     ...Object.fromEntries(Object.entries(options.state ?? {}).map(([name, value]) => [`STATE_${name}`, value])),
-    DOCKER_CONFIG: join(dir, "docker-config"),
+    // A runner-shaped user has its own ~/.docker/config.json, as on a runner.
+    ...(!runner && { DOCKER_CONFIG: join(dir, "docker-config") }),
     ...options.env,
   };
   for (const [name, spec] of Object.entries(action.inputs)) {
@@ -111,7 +134,11 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   for (const name of Object.keys(inputs)) if (!(name in action.inputs)) throw new Error(`action.yml has no input '${name}'`);
   const started = performance.now();
   const { exitCode, stdout, stderr } = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [options.entry ?? ACTION_ENTRY], { env, cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    const entry = [process.execPath, options.entry ?? ACTION_ENTRY];
+    // As the runner's user with its groups (docker): node's own uid/gid option drops supplementary groups.
+    const argv = runner ? ["setpriv", `--reuid=${runner.uid}`, `--regid=${runner.gid}`, "--init-groups", "--", ...entry] : entry;
+    const child = spawn(argv[0] ?? "node", argv.slice(1), { env, cwd: runner?.workspace ?? dir, stdio: ["ignore", "pipe", "pipe"] });
+    options.onSpawn?.(child);
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => {

@@ -8,6 +8,17 @@ export { FaultProxy } from "./fault-proxy.js";
 export { FileServer } from "./http-server.js";
 export { Docker, seedImage, uniqueName } from "./images.js";
 export { startRegistry } from "./registry.js";
+export {
+  CHECKOUT_TOKEN,
+  DOCKER_LOGIN,
+  ensureRunnerUser,
+  fileCommandFiles,
+  type RunnerLayout,
+  type RunnerVariant,
+  runAsRunner,
+  runnerLayout,
+  shareEngine,
+} from "./runner.js";
 export { TokenServer } from "./token-server.js";
 
 /** Why the e2e world is unavailable ("" when it runs); with CI=true global setup fails instead. */

@@ -1,0 +1,89 @@
+// The sandbox's pieces without the e2e world: bounded streams, the reaper where no sandbox is
+// possible, the root sandbox's view (as root), and the warning's words. The runner-shaped runs
+// are in test/e2e/sandbox.test.ts.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { describeIsolation, type Isolation } from "../../src/resolve/isolation.js";
+import { evaluateScript } from "../../src/sandbox.js";
+
+const run = (script: string, isolation: Isolation, timeoutSeconds = 20) =>
+  evaluateScript(Buffer.from(script), { env: {}, variables: ["CONTAINER_SOURCE"], isolation, timeoutSeconds });
+const sleeping = (seconds: string) =>
+  execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line === `sleep ${seconds}`);
+const uniqueSleep = () => `${300 + Math.floor(Math.random() * 600)}.${randomBytes(3).readUIntBE(0, 3)}`;
+const REAPER: Isolation = { kind: "none", reaper: true, description: "none" };
+
+describe("the set-vars sandbox", () => {
+  it("reads at most 64 KiB of values: 800 MB on every descriptor the script holds is read and dropped", async () => {
+    const result = await run(
+      'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && { yes A=B | head -c 800000000 >&"$fd"; } 2>/dev/null; done\nCONTAINER_SOURCE=x/y:1\n',
+      REAPER,
+    );
+    expect(result.timedOut).toBe(false);
+    expect(result.valuesOverflow).toBe(true);
+    expect(result.values).toEqual({});
+  });
+
+  it("keeps 64 KiB of output and says it was cut", async () => {
+    const result = await run("head -c 5000000 /dev/zero | tr '\\0' a; CONTAINER_SOURCE=x/y:1", REAPER);
+    expect(result.output.length).toBeLessThan(70_000);
+    expect(result.output).toMatch(/… \(output cut at 64 KiB\)$/);
+    expect(result.values).toEqual({ CONTAINER_SOURCE: "x/y:1" });
+  });
+
+  it("without a sandbox, the reaper ends what the script started in sessions of its own", async () => {
+    const sleep = uniqueSleep();
+    const result = await run(
+      `setsid sleep ${sleep} >/dev/null 2>&1 </dev/null &\n(setsid bash -c "sleep ${sleep}" >/dev/null 2>&1 </dev/null &)\nCONTAINER_SOURCE=x/y:1`,
+      REAPER,
+    );
+    expect(result.values).toEqual({ CONTAINER_SOURCE: "x/y:1" });
+    expect(sleeping(sleep)).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)("as root: nobody, a read-only system, its own /tmp, no network, no host file", async () => {
+    const marker = join(tmpdir(), `prepull-host-file-${randomBytes(4).toString("hex")}`);
+    writeFileSync(marker, "host");
+    try {
+      const result = await run(
+        `id -u; [ -e "${marker}" ] && echo host-tmp=SEEN || echo host-tmp=hidden
+{ echo x > /usr/prepull-x; } 2>/dev/null && echo usr=WROTE || echo usr=ro
+echo x > /tmp/mine && echo tmp=ok
+(exec 9<>/dev/tcp/127.0.0.1/22) 2>/dev/null && echo net=CONNECTED || echo net=none
+ls /home /root /run /var 2>/dev/null | wc -l
+CONTAINER_SOURCE=x/y:1`,
+        { kind: "root", description: "root" },
+      );
+      expect(result.output.split("\n")).toEqual(["65534", "host-tmp=hidden", "usr=ro", "tmp=ok", "net=none", "0"]);
+      expect(result.values).toEqual({ CONTAINER_SOURCE: "x/y:1" });
+      expect(existsSync("/usr/prepull-x")).toBe(false);
+    } finally {
+      rmSync(marker, { force: true });
+    }
+  });
+
+  it("the warning where no sandbox is possible names what the script can reach", () => {
+    const text = describeIsolation("none", ["sudo -n: a password is required", "a user namespace: Operation not permitted"], true);
+    expect(text).toMatch(/^no sandbox is possible here \(sudo -n: a password is required; a user namespace: Operation not permitted\)/);
+    for (const reach of [
+      "HOME",
+      "~/.docker/config.json",
+      ".git/config token",
+      "RUNNER_TEMP",
+      "GITHUB_ENV",
+      "_work/_actions",
+      "/tmp",
+      "network",
+      "/proc/<pid>/environ",
+    ]) {
+      expect(text).toContain(reach);
+    }
+    expect(describeIsolation("none", [], false)).toContain("(setsid) may outlive it");
+  });
+});
