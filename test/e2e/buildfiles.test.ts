@@ -270,7 +270,10 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
     expect(run.stdout).toMatch(
       /::warning::images-from: Dockerfile line 2: FROM \$\{BASE\}:1 needs BASE, which has no value \(set it in build-args\); docker reads it as empty: :1/,
     );
-    expect(run.stdout).toMatch(/::warning::images-from Dockerfile line 2: invalid reference ":1".*; not pre-pulled/);
+    // the reference it makes is not valid: named by file and line, its text not shown (issue 21 §5)
+    expect(run.stdout).toMatch(
+      /::warning::images-from Dockerfile line 2: not an image reference \(a line read from a file is not shown\); not pre-pulled/,
+    );
     expect(run.stdout).toMatch(/::warning::images-from line 2: no file matches missing\/Dockerfile/);
     expect(run.results).toEqual([]);
   });
