@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for prepull's tests: the Docker engine, podman and the
 # registry the end-to-end tests start themselves (nothing is started here), docker-compose
-# (the compose check of images-from), openssl for the
+# (the compose check of images-from), skopeo (the mirror benchmark), openssl for the
 # test token server, and the npm dependencies. Run as root (or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v bash >/dev/null 2>&1 || need+=(bash)
+# skopeo: the mirror benchmark's comparison (`npm run bench`), not the tests
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

@@ -1,5 +1,6 @@
 // Results, their outputs and job summary, and the two log sinks (Actions and a plain terminal).
 import * as core from "@actions/core";
+import { type CopyCounts, copyTotalsMarkdown } from "./report/copyreport.js";
 
 export const STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"] as const;
 export type Status = (typeof STATUSES)[number];
@@ -23,6 +24,8 @@ export interface Result {
   quota?: string;
   /** where the image was named: `images line 2`, `images-from docker/Dockerfile line 3`, … */
   origin?: string;
+  /** mode: mirror: bytes uploaded, mounted and already there; referrers copied */
+  copy?: CopyCounts;
 }
 
 /** Where log lines go: the Actions runner (workflow commands), a terminal, or a worker's log file. */
@@ -180,6 +183,7 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     `|${head.map(() => "---").join("|")}|`,
     ...rows.map((row) => `| ${row.map(cell).join(" | ")} |`),
     "",
+    ...(copyTotalsMarkdown(results) ? [copyTotalsMarkdown(results)] : []),
   ].join("\n");
 }
 
@@ -203,7 +207,7 @@ export function textTable(results: readonly Result[]): string {
 /** The `results` output: DESIGN.md's fields in a stable order, then `size`, `mirror`, `quota` where known. */
 export function resultsJson(results: readonly Result[]): string {
   return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin }) => ({
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin, copy }) => ({
       image,
       source,
       ref,
@@ -216,6 +220,7 @@ export function resultsJson(results: readonly Result[]): string {
       ...(mirror !== undefined && { mirror }),
       ...(quota !== undefined && { quota }),
       ...(origin !== undefined && { origin }),
+      ...(copy !== undefined && { copy }),
     })),
   );
 }

@@ -51,6 +51,8 @@ export interface LoggedRequest {
   readonly headers: IncomingMessage["headers"];
   /** which client connection carried it (1, 2, …): keep-alive shows as one number */
   readonly connection: number;
+  /** request body bytes forwarded (an upload's size) */
+  bytesUp?: number;
 }
 
 export class FaultProxy {
@@ -248,6 +250,7 @@ export class FaultProxy {
     upstream.on("error", () => req.socket.destroy());
     req.on("data", (chunk: Buffer) => {
       this.bytes.up += chunk.length;
+      entry.bytesUp = (entry.bytesUp ?? 0) + chunk.length;
     });
     req.pipe(upstream);
   }

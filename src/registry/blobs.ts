@@ -1,0 +1,258 @@
+// Blobs of mode: mirror, registry to registry: skipped where the target holds them, mounted
+// from another repository of the same registry where one holds them (uploaded once per run,
+// whatever the concurrency: the ledger), else streamed from upstream into an upload (never
+// whole in memory, never on disk).
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { classifyHttp, registryErrorText } from "../policy.js";
+import { isLoopback, type Reference } from "../reference.js";
+import { TransientError } from "../retry.js";
+import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
+import { ANSWER_LIMITS, readAnswer } from "./http.js";
+import type { Descriptor } from "./manifests.js";
+
+/** A refusal that no retry will change: missing permission, missing content. */
+export class CopyError extends Error {
+  override name = "CopyError";
+}
+
+export interface CopyStats {
+  /** bytes sent to the mirror: uploaded blobs and pushed manifests */
+  bytesMoved: number;
+  blobsUploaded: number;
+  bytesUploaded: number;
+  blobsMounted: number;
+  bytesMounted: number;
+  blobsPresent: number;
+  bytesPresent: number;
+  manifestsPushed: number;
+  /** referrers (OCI referrers and cosign tags) written into the mirror */
+  referrersCopied: number;
+}
+
+export const emptyStats = (): CopyStats => ({
+  bytesMoved: 0,
+  blobsUploaded: 0,
+  bytesUploaded: 0,
+  blobsMounted: 0,
+  bytesMounted: 0,
+  blobsPresent: 0,
+  bytesPresent: 0,
+  manifestsPushed: 0,
+  referrersCopied: 0,
+});
+
+export const pushScope = (ref: Reference) => `repository:${ref.path}:pull,push`;
+export const pullScope = (ref: Reference | string) => `repository:${typeof ref === "string" ? ref : ref.path}:pull`;
+
+/** Other repositories asked for a blob before it is uploaded: a bound, so a run of hundreds costs no quadratic HEADs. */
+export const MAX_PEERS = 8;
+
+/**
+ * What one run knows of a registry: the repositories its images map to there (the first
+ * mirror it writes, and the other mirror lines: peers that may hold a blob from an earlier
+ * run) and, per blob, the repository it was (or is being) uploaded to. The first image to
+ * need a blob uploads it; the others wait for that upload and mount from there.
+ */
+export class BlobLedger {
+  private readonly holders = new Map<string, Promise<string | undefined>>();
+  private readonly targets = new Map<string, string[]>();
+
+  /** A repository this run's images map to (one it writes, or another mirror of theirs). */
+  addRepository(ref: Reference): void {
+    const list = this.targets.get(ref.registry) ?? [];
+    if (!list.includes(ref.path)) list.push(ref.path);
+    this.targets.set(ref.registry, list);
+  }
+
+  /** The other repositories of `ref`'s registry this run's images map to, at most MAX_PEERS. */
+  peers(ref: Reference): string[] {
+    return (this.targets.get(ref.registry) ?? []).filter((path) => path !== ref.path).slice(0, MAX_PEERS);
+  }
+
+  /** Where `digest` is (or will be once its upload ends) in `registry`; undefined when nobody has claimed it. */
+  holder(registry: string, digest: string): Promise<string | undefined> | undefined {
+    return this.holders.get(`${registry} ${digest}`);
+  }
+
+  /** Claims the upload of `digest`: the others wait for the repository given to the returned function (undefined: it failed). */
+  claim(registry: string, digest: string): (repository: string | undefined) => void {
+    let settle: (repository: string | undefined) => void = () => {};
+    this.holders.set(`${registry} ${digest}`, new Promise((resolve) => (settle = resolve)));
+    return settle;
+  }
+}
+
+/** A registry answer that is not a success, through the one retry policy: transient ones are retried, the rest final. */
+export function unexpected(what: string, registry: string, response: RegistryResponse): Error {
+  const said = registryErrorText(response.body);
+  const classified = classifyHttp(response.status, registry, response.headers, response.body);
+  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
+  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
+}
+
+/** What the blob copy needs of its copier. */
+export interface BlobContext {
+  readonly client: RegistryClient;
+  readonly ledger: BlobLedger;
+  retry<T>(what: string, operation: () => Promise<T>): Promise<T>;
+  refused(target: Reference, response: RegistryResponse): Promise<CopyError>;
+  /** bytes of `digest` streamed so far in this try (0 when a try starts again), then its whole size once it is there */
+  onBytes(digest: string, bytes: number, done: boolean): void;
+}
+
+/** One blob into `target`: present, mounted (from the run's upload or a peer), or uploaded. */
+export async function copyBlob(ctx: BlobContext, source: Reference, target: Reference, blob: Descriptor, stats: CopyStats) {
+  if (blob.urls && blob.urls.length > 0) return; // non-distributable (foreign) layer: registries do not hold it
+  const present = await headBlob(ctx, target, target.path, blob.digest);
+  if (present.status === 200) return count(ctx, stats, blob, "present");
+  if (present.status === 401 || present.status === 403) throw await ctx.refused(target, present);
+  const pending = ctx.ledger.holder(target.registry, blob.digest);
+  if (pending) {
+    const from = await pending;
+    if (from === target.path) return count(ctx, stats, blob, "present"); // another tag of this repository brought it meanwhile
+    return count(ctx, stats, blob, await transfer(ctx, source, target, blob, from ?? (await mountSource(ctx, source, target, blob))));
+  }
+  const settle = ctx.ledger.claim(target.registry, blob.digest);
+  try {
+    count(ctx, stats, blob, await transfer(ctx, source, target, blob, await mountSource(ctx, source, target, blob)));
+    settle(target.path);
+  } catch (error) {
+    settle(undefined);
+    throw error;
+  }
+}
+
+function count(ctx: BlobContext, stats: CopyStats, blob: Descriptor, how: "present" | "mounted" | "uploaded"): void {
+  ctx.onBytes(blob.digest, blob.size, true);
+  if (how === "present") {
+    stats.blobsPresent++;
+    stats.bytesPresent += blob.size;
+  } else if (how === "mounted") {
+    stats.blobsMounted++;
+    stats.bytesMounted += blob.size;
+  } else {
+    stats.blobsUploaded++;
+    stats.bytesUploaded += blob.size;
+    stats.bytesMoved += blob.size;
+  }
+}
+
+function headBlob(ctx: BlobContext, target: Reference, repository: string, digest: string): Promise<RegistryResponse> {
+  // The target's push scope with the peer's pull: one token serves the HEAD and the mount after it.
+  const scopes = repository === target.path ? [pushScope(target)] : [pushScope(target), pullScope(repository)];
+  return ctx.retry(`HEAD blob ${repository}@${digest}`, () =>
+    ctx.client.call("HEAD", target.registry, `/v2/${repository}/blobs/${digest}`, { scopes }),
+  );
+}
+
+/** A repository of the target's registry to mount from: upstream itself when it is there, else a peer that holds the blob. */
+async function mountSource(ctx: BlobContext, source: Reference, target: Reference, blob: Descriptor): Promise<string | undefined> {
+  if (source.registry === target.registry) return source.path;
+  for (const peer of ctx.ledger.peers(target)) {
+    const held = await headBlob(ctx, target, peer, blob.digest).catch(() => undefined);
+    if (held?.status === 200) return peer;
+  }
+  return undefined;
+}
+
+/** A mount from `from` where given; a refused mount answers 202 with an upload session, which takes the stream from upstream. */
+function transfer(
+  ctx: BlobContext,
+  source: Reference,
+  target: Reference,
+  blob: Descriptor,
+  from: string | undefined,
+): Promise<"mounted" | "uploaded"> {
+  const scopes = from ? [pushScope(target), pullScope(from)] : [pushScope(target)];
+  const query = from ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}` : "";
+  return ctx.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
+    const started = await ctx.client.call("POST", target.registry, `/v2/${target.path}/blobs/uploads/${query}`, {
+      headers: { "Content-Length": "0" },
+      scopes,
+    });
+    if (started.status === 201) return "mounted";
+    if (started.status === 401 || started.status === 403) throw await ctx.refused(target, started);
+    if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
+    const location = headerText(started.headers.location);
+    if (!location) throw new TransientError("upload started without a Location");
+    const uploadUrl = new URL(location, ctx.client.baseUrl(target.registry));
+    uploadUrl.searchParams.set("digest", blob.digest);
+    const download = await ctx.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
+      scopes: [pullScope(source)],
+      stream: true,
+    });
+    const status = download.message.statusCode ?? 0;
+    if (status !== 200) {
+      const body = await readAll(download.message);
+      throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
+    }
+    ctx.onBytes(blob.digest, 0, false);
+    const put = await putStream(uploadUrl, download.message, blob.size, ctx.client.authHeader(target.registry, scopes), {
+      timeoutMs: ctx.client.timeoutMs,
+      onBytes: (bytes) => ctx.onBytes(blob.digest, bytes, false),
+    });
+    if (put.status !== 201) {
+      // A short or corrupted body ends as DIGEST_INVALID or SIZE_INVALID: start this blob again.
+      throw new TransientError(
+        `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`,
+      );
+    }
+    return "uploaded";
+  });
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  } catch {
+    // an error answer cut short: what arrived is enough to classify it
+  }
+  return Buffer.concat(chunks).subarray(0, 64 * 1024);
+}
+
+/**
+ * PUTs `source` as the body with a fixed Content-Length. node's request rather than
+ * http-client's sendStream: when the source fails mid-way (a reset, a truncated body),
+ * pipeline destroys the upload at once instead of leaving it waiting for bytes.
+ */
+function putStream(
+  url: URL,
+  source: NodeJS.ReadableStream,
+  length: number,
+  authorization: string | undefined,
+  { timeoutMs, onBytes }: { timeoutMs: number; onBytes: (bytes: number) => void },
+): Promise<RegistryResponse> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
+      method: "PUT",
+      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
+      ...(url.protocol === "https:" && isLoopback(url.host) && { rejectUnauthorized: false }),
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(length),
+        ...(authorization && { Authorization: authorization }),
+      },
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1000} s`)));
+    req.on("response", (response) => {
+      readAnswer(response, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "upload answer" }).then(
+        (body) => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        reject,
+      );
+    });
+    let counted = 0;
+    const counter = new PassThrough();
+    counter.on("data", (chunk: Buffer) => {
+      counted += chunk.length;
+      onBytes(counted);
+    });
+    pipeline(source, counter, req).catch((error: Error) => {
+      req.destroy();
+      reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error.message}`));
+    });
+  });
+}
