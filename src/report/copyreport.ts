@@ -44,7 +44,7 @@ export class CopyProgress {
     const done = Math.min(this.total, this.done + under);
     const rate = (this.streamedDone + under) / seconds;
     const left = Math.max(0, this.total - done);
-    const eta = rate > 0 && left > 0 ? ` (about ${Math.ceil(left / rate)} s)` : "";
+    const eta = rate >= 1000 && left > 0 ? ` (about ${Math.ceil(left / rate)} s)` : "";
     return `${formatBytes(done)} of ${formatBytes(this.total)}, ${formatBytes(rate)}/s, ${formatBytes(left)} left${eta}, ${Math.round(seconds)} s`;
   }
 }
@@ -62,9 +62,10 @@ export function copyTotals(results: readonly Result[]): { rows: string[][]; text
     ["failed", String(images("failed")), "", ""],
     ["referrers", "", "", `${sum((c) => c.referrers)} copied (OCI referrers and cosign tags)`],
   ];
-  const text = rows.map(
-    ([what, n, bytes, note]) => `${what}: ${n ? `${n} image(s)` : ""}${n && bytes ? ", " : ""}${bytes}${note ? ` ${note}` : ""}`,
-  );
+  const text = rows.map(([what, n, bytes, note]) => {
+    const amount = [n ? `${n} image(s)` : "", bytes].filter(Boolean).join(", ");
+    return `${what}: ${[amount, note].filter(Boolean).join(" ")}`;
+  });
   return { rows, text: text.join("\n") };
 }
 

@@ -208,7 +208,9 @@ export class FaultProxy {
   private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, rule: FaultRule | undefined): void {
     const { method, path } = entry;
     const fault = rule?.fault;
-    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
+    // Behind TLS, as a load balancer says so: the registry then names https in an upload's Location.
+    const headers = "encrypted" in req.socket ? { ...req.headers, "x-forwarded-proto": "https" } : req.headers;
+    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       const headers = { ...answer.headers, ...(rule?.addHeaders ?? {}) };
       res.writeHead(answer.statusCode ?? 502, this.rewriteHeaders ? this.rewriteHeaders(headers) : headers);
