@@ -2,6 +2,7 @@
 // index, blobs streamed registry to registry, mounted or skipped where they can be
 // (registry/blobs.ts), manifests pushed byte for byte, so digests equal upstream's; then what
 // refers to the image (registry/referrers.ts). A long copy reports its progress.
+import pLimit from "p-limit";
 import { registryErrorText } from "../policy.js";
 import { PROGRESS_INTERVAL_SECONDS } from "../progress.js";
 import { formatReference, manifestSelector, type Reference } from "../reference.js";
@@ -13,6 +14,9 @@ import { type Descriptor, MANIFEST_ACCEPT, parseManifest, sha256Digest } from ".
 import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 
 export { BlobLedger, CopyError, type CopyStats } from "./blobs.js";
+
+/** Blobs of one image copied at once. */
+export const BLOBS_AT_ONCE = 3;
 
 export interface CopyOutcome {
   readonly status: "copied" | "present";
@@ -158,7 +162,13 @@ class CopyJob implements BlobContext, ReferrerCopier {
     const children: Fetched[] = [];
     await this.plan(source, target, top, blobs, children);
     for (const blob of blobs.values()) this.progress.addTotal(blob.size);
-    for (const blob of blobs.values()) await copyBlob(this, source, target, blob, this.stats);
+    // A few blobs at once, as skopeo does: one stream rarely fills a link (or a core, hashing on the registry's side).
+    const limit = pLimit(BLOBS_AT_ONCE);
+    const outcomes = await Promise.allSettled(
+      [...blobs.values()].map((blob) => limit(() => copyBlob(this, source, target, blob, this.stats))),
+    );
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
     for (const child of children) await this.pushManifest(target, child.digest, child.body, child.mediaType);
     await this.pushManifest(target, selector, top.body, top.mediaType);
   }

@@ -6,8 +6,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
-import { getManifest, manifestDigest, pushCosignSignature, pushReferrer } from "../world/oci.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  worldUnavailable,
+} from "../world/index.js";
+import { getManifest, manifestDigest, pushCosignSignature, pushIndex, pushReferrer } from "../world/oci.js";
 import type { Registry } from "../world/registry.js";
 
 /**
@@ -64,7 +74,8 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
 
   const flat = (prefix: string, path: string) => `${prefix}/${path.replaceAll("/", "-")}`;
   /** blob uploads that carried `digest` (the PUT that ends an upload names it), and their bytes */
-  const uploadsOf = (digest: string) => mirrorProxy.requests.filter((r) => r.method === "PUT" && r.path.includes(`digest=${encodeURIComponent(digest)}`));
+  const uploadsOf = (digest: string) =>
+    mirrorProxy.requests.filter((r) => r.method === "PUT" && r.path.includes(`digest=${encodeURIComponent(digest)}`));
   const mountsOf = (digest: string) =>
     mirrorProxy.requests.filter((r) => r.method === "POST" && r.path.includes(`mount=${encodeURIComponent(digest)}`) && r.status === 201);
 
@@ -214,11 +225,68 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
     expect(fallback.manifests).toEqual(listing.manifests);
   });
 
+  it("an index: referrers of the index and of a platform manifest come with it", async () => {
+    const path = uniqueName("signedindex");
+    const amd = await seedImage(engine, [`${upstream.host}/${path}:amd64`]);
+    await seedImage(engine, [`${upstream.host}/${path}:arm64`]);
+    const indexDigest = await pushIndex(upstream.host, path, "multi", [
+      { tag: "amd64", platform: "linux/amd64" },
+      { tag: "arm64", platform: "linux/arm64" },
+    ]);
+    const amdDigest = Object.values(amd.digests)[0] ?? "";
+    const sig = await pushCosignSignature(upstream.host, path, indexDigest);
+    const sbom = await pushReferrer(upstream.host, path, amdDigest, { artifactType: "application/spdx+json", payload: randomBytes(700) });
+    const run = await runAction(
+      { images: `${upProxy.host}/${path}:multi`, mirrors: `${mirrorProxy.host}/mirror`, mode: "mirror" },
+      { env: engine.env },
+    );
+    expect(run.results[0]).toMatchObject({ status: "copied", digest: indexDigest });
+    const target = flat("mirror", path);
+    expect(await manifestDigest(mirror.host, target, sig.tag)).toBe(sig.digest);
+    expect(await manifestDigest(mirror.host, target, sbom.digest)).toBe(sbom.digest);
+    expect(await manifestDigest(mirror.host, target, sbom.fallback)).toBe(await manifestDigest(upstream.host, path, sbom.fallback));
+  });
+
+  it("through token auth: a mount asks one token for push on the target and pull on the repository it mounts from", async () => {
+    const tokens = await TokenServer.start("mounts", { isPrivate: () => true, users: { alice: "secret" } });
+    const locked = await startRegistry({ tokenAuth: tokens.registryConfig() });
+    const config = mkdtempSync(join(tmpdir(), "prepull-mount-auth-"));
+    try {
+      writeFileSync(
+        join(config, "config.json"),
+        JSON.stringify({ auths: { [locked.host]: { auth: Buffer.from("alice:secret").toString("base64") } } }),
+      );
+      const path = uniqueName("authmount");
+      const { digests } = await seedImage(engine, [`${upstream.host}/${path}:1`], { layers: 2 });
+      const env = { ...engine.env, DOCKER_CONFIG: config };
+      const first = await runAction({ images: `${upProxy.host}/${path}:1`, mirrors: `${locked.host}/old`, mode: "mirror" }, { env });
+      expect(first.results[0]).toMatchObject({ status: "copied" });
+      const second = await runAction(
+        { images: `${upProxy.host}/${path}:1`, mirrors: `${locked.host}/new\n${locked.host}/old`, mode: "mirror" },
+        { env },
+      );
+      expect(second.results[0]).toMatchObject({ status: "copied", digest: digests[`${upstream.host}/${path}:1`] });
+      expect(second.results[0]?.reason).toMatch(/0 blobs uploaded \(0 B\), 3 mounted/);
+      const repo = (prefix: string) => flat(prefix, path);
+      expect(tokens.requests).toContainEqual(
+        expect.objectContaining({
+          user: "alice",
+          status: 200,
+          scope: expect.arrayContaining([`repository:${repo("new")}:pull,push`, `repository:${repo("old")}:pull`]),
+        }),
+      );
+    } finally {
+      await locked.stop();
+      await tokens.stop();
+      rmSync(config, { recursive: true, force: true });
+    }
+  });
+
   it("a copy that takes longer than the progress interval reports bytes, rate and what is left", async () => {
     const path = uniqueName("slow");
     await seedImage(engine, [`${upstream.host}/${path}:1`], { layers: 2, layerBytes: 3_000_000 });
-    // 6 MB at 750 KB/s: about 8 s, past the 5 s interval.
-    upProxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "throttle", bytesPerSecond: 750_000 } });
+    // Two 3 MB layers at once, 400 KB/s each: about 7.5 s, past the 5 s interval.
+    upProxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "throttle", bytesPerSecond: 400_000 } });
     const run = await runAction(
       { images: `${upProxy.host}/${path}:1`, mirrors: `${mirrorProxy.host}/mirror`, mode: "mirror" },
       { env: engine.env },
