@@ -101,14 +101,24 @@ async function referrersApi(copier: ReferrerCopier, ref: Reference, subject: str
       if (got.status >= 500) throw unexpected(`GET referrers of ${subject}`, ref.registry, got);
       return got;
     });
-    if (answer.status !== 200) return page === 0 ? undefined : found;
-    found.push(...ReferrersIndex.parse(JSON.parse(answer.body.toString("utf8"))).manifests);
+    // Anything but an index (a proxy's HTML page) is no API either.
+    const listing = answer.status === 200 ? ReferrersIndex.safeParse(parseJson(answer.body)) : undefined;
+    if (!listing?.success) return page === 0 ? undefined : found;
+    found.push(...listing.data.manifests);
     const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(headerText(answer.headers.link))?.[1];
     if (!next) break;
     const url = new URL(next, copier.client.baseUrl(ref.registry));
     path = `${url.pathname}${url.search}`;
   }
   return found;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
 }
 
 async function discover(copier: ReferrerCopier, source: Reference, subject: string): Promise<Found> {
