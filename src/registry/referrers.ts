@@ -56,25 +56,34 @@ export async function copyReferrers(
   depth = 0,
 ): Promise<void> {
   for (const subject of subjects) {
-    const found = await discover(copier, source, subject);
-    for (const descriptor of found.descriptors) {
-      const there = await headManifest(copier, target, descriptor.digest);
-      if (there.status === 200) continue;
-      await copier.copyTree(source, target, await copier.fetchManifest(source, descriptor.digest), descriptor.digest);
-      copier.counted();
-      copier.log(`referrer ${descriptor.digest} (${descriptor.artifactType ?? descriptor.mediaType}) of ${subject} copied`);
-    }
-    if (found.descriptors.length > 0) await writeFallback(copier, target, subject, found);
-    for (const suffix of COSIGN_SUFFIXES) await copyCosignTag(copier, source, target, `${fallbackTag(subject)}.${suffix}`);
-    if (depth + 1 < REFERRER_DEPTH && found.descriptors.length > 0)
-      await copyReferrers(
-        copier,
-        source,
-        target,
-        found.descriptors.map((d) => d.digest),
-        depth + 1,
-      );
+    // The referrers and cosign's three tags are asked at once: most images have none, and each is a round trip.
+    await allOf([
+      copyListed(copier, source, target, subject, depth),
+      ...COSIGN_SUFFIXES.map((suffix) => copyCosignTag(copier, source, target, `${fallbackTag(subject)}.${suffix}`)),
+    ]);
   }
+}
+
+/** Waits for all (nothing goes on behind a failure's back), then fails with the first failure. */
+async function allOf(work: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((outcome) => outcome.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/** The OCI referrers of `subject`, their fallback tag where the mirror needs one, and their own referrers. */
+async function copyListed(copier: ReferrerCopier, source: Reference, target: Reference, subject: string, depth: number) {
+  const found = await discover(copier, source, subject);
+  if (found.descriptors.length === 0) return;
+  for (const descriptor of found.descriptors) {
+    const there = await headManifest(copier, target, descriptor.digest);
+    if (there.status === 200) continue;
+    await copier.copyTree(source, target, await copier.fetchManifest(source, descriptor.digest), descriptor.digest);
+    copier.counted();
+    copier.log(`referrer ${descriptor.digest} (${descriptor.artifactType ?? descriptor.mediaType}) of ${subject} copied`);
+  }
+  await writeFallback(copier, target, subject, found);
+  const digests = found.descriptors.map((d) => d.digest);
+  if (depth + 1 < REFERRER_DEPTH) await copyReferrers(copier, source, target, digests, depth + 1);
 }
 
 function headManifest(copier: ReferrerCopier, ref: Reference, selector: string): Promise<RegistryResponse> {
