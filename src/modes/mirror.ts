@@ -29,8 +29,9 @@ export async function mirrorImages(
   );
   const targets = mirrorsOf.map((refs) => refs[0]);
   // Every repository the images map to is known before the first blob moves: the ones this run
-  // writes first, then the other mirror lines; each may hold a blob from an earlier run.
-  for (const ref of [...targets, ...mirrorsOf.flatMap((refs) => refs.slice(1))]) if (ref) ledger.addRepository(ref);
+  // writes, then the other mirror lines (an image's own asked first); each may hold a blob from an earlier run.
+  for (const ref of targets) if (ref) ledger.addRepository(ref);
+  for (const [target, ...others] of mirrorsOf) if (target) ledger.relate(target, others);
   const progress = (line: string) => host.log.info(line);
   const results = await Promise.all(
     images.map((spec, i) =>

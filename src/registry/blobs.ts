@@ -59,6 +59,8 @@ export const MAX_PEERS = 8;
 export class BlobLedger {
   private readonly holders = new Map<string, Promise<string | undefined>>();
   private readonly targets = new Map<string, string[]>();
+  /** per repository written, the other repositories of its image in that registry: asked first */
+  private readonly related = new Map<string, string[]>();
 
   /** A repository this run's images map to (one it writes, or another mirror of theirs). */
   addRepository(ref: Reference): void {
@@ -67,9 +69,18 @@ export class BlobLedger {
     this.targets.set(ref.registry, list);
   }
 
-  /** The other repositories of `ref`'s registry this run's images map to, at most MAX_PEERS. */
+  /** `target`'s image also maps to `others` (its other mirror lines): the likeliest holders of its blobs. */
+  relate(target: Reference, others: readonly Reference[]): void {
+    const key = `${target.registry} ${target.path}`;
+    const same = others.filter((o) => o.registry === target.registry).map((o) => o.path);
+    this.related.set(key, [...(this.related.get(key) ?? []), ...same]);
+    for (const other of others) this.addRepository(other);
+  }
+
+  /** The other repositories of `ref`'s registry this run's images map to, its own image's first; at most MAX_PEERS. */
   peers(ref: Reference): string[] {
-    return (this.targets.get(ref.registry) ?? []).filter((path) => path !== ref.path).slice(0, MAX_PEERS);
+    const first = this.related.get(`${ref.registry} ${ref.path}`) ?? [];
+    return [...new Set([...first, ...(this.targets.get(ref.registry) ?? [])])].filter((path) => path !== ref.path).slice(0, MAX_PEERS);
   }
 
   /** Where `digest` is (or will be once its upload ends) in `registry`; undefined when nobody has claimed it. */

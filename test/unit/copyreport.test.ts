@@ -59,6 +59,10 @@ describe("BlobLedger", () => {
     expect(peers).toHaveLength(MAX_PEERS);
     expect(peers).not.toContain("org/r0");
     expect(peers).not.toContain("org/other");
+    // The image's own other mirror line comes first, however many repositories the run has.
+    ledger.relate(ref("ghcr.io/org/r0:1"), [ref("ghcr.io/old/r0:1"), ref("quay.io/old/r0:1")]);
+    expect(ledger.peers(ref("ghcr.io/org/r0:1"))[0]).toBe("old/r0");
+    expect(ledger.peers(ref("ghcr.io/org/r0:1"))).toHaveLength(MAX_PEERS);
   });
   it("a claimed blob: the others wait for where it went (undefined when its upload failed)", async () => {
     const ledger = new BlobLedger();
