@@ -162,11 +162,10 @@ function headBlob(ctx: BlobContext, target: Reference, repository: string, diges
 /** A repository of the target's registry to mount from: upstream itself when it is there, else a peer that holds the blob. */
 async function mountSource(ctx: BlobContext, source: Reference, target: Reference, blob: Descriptor): Promise<string | undefined> {
   if (source.registry === target.registry) return source.path;
-  for (const peer of ctx.ledger.peers(target)) {
-    const held = await headBlob(ctx, target, peer, blob.digest).catch(() => undefined);
-    if (held?.status === 200) return peer;
-  }
-  return undefined;
+  // Asked at once (one round trip, not eight); the first in order that holds it is mounted from.
+  const peers = ctx.ledger.peers(target);
+  const held = await Promise.all(peers.map((peer) => headBlob(ctx, target, peer, blob.digest).catch(() => undefined)));
+  return peers.find((_, i) => held[i]?.status === 200);
 }
 
 /** A mount from `from` where given; a refused mount answers 202 with an upload session, which takes the stream from upstream. */
