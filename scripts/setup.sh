@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for prepull's tests: the Docker engine, podman and the
 # registry the end-to-end tests start themselves (nothing is started here), docker-compose
-# (the compose check of images-from), openssl for the
+# (the compose check of images-from), skopeo (the mirror benchmark), openssl for the
 # test token server, sudo for the runner-shaped user, and the npm dependencies. Run as root (or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ command -v useradd >/dev/null 2>&1 || need+=(passwd)
 command -v perl >/dev/null 2>&1 || need+=(perl-base)
 command -v mount >/dev/null 2>&1 || need+=(mount)
 command -v ps >/dev/null 2>&1 || need+=(procps)
+# skopeo: the mirror benchmark's comparison (`npm run bench`), not the tests
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq

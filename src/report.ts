@@ -1,5 +1,6 @@
 // Results, their outputs and job summary, and the two log sinks (Actions and a plain terminal).
 import * as core from "@actions/core";
+import { type CopyCounts, copyTotalsMarkdown } from "./report/copyreport.js";
 import { LINE_END, markdownCode, neutralise, oneLine } from "./report/text.js";
 
 export const STATUSES = ["pulled", "present", "copied", "planned", "failed", "skipped"] as const;
@@ -26,6 +27,8 @@ export interface Result {
   origin?: string;
   /** the platform it was pulled for, where one was asked (the `platform` input, a file's `--platform=`) */
   platform?: string;
+  /** mode: mirror: bytes uploaded, mounted and already there; referrers copied */
+  copy?: CopyCounts;
 }
 
 /** Where log lines go: the Actions runner (workflow commands), a terminal, or a worker's log file. */
@@ -174,6 +177,7 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     `|${head.map(() => "---").join("|")}|`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
     "",
+    ...(copyTotalsMarkdown(results) ? [copyTotalsMarkdown(results)] : []),
   ].join("\n");
 }
 
@@ -191,7 +195,7 @@ export function textTable(results: readonly Result[]): string {
 /** The `results` output: DESIGN.md's fields in a stable order, then `size`, `mirror`, `quota` where known. */
 export function resultsJson(results: readonly Result[]): string {
   return JSON.stringify(
-    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin, platform }) => ({
+    results.map(({ image, source, ref, digest, attempts, seconds, status, reason, size, mirror, quota, origin, platform, copy }) => ({
       image,
       source,
       ref,
@@ -205,6 +209,7 @@ export function resultsJson(results: readonly Result[]): string {
       ...(mirror !== undefined && { mirror }),
       ...(quota !== undefined && { quota }),
       ...(origin !== undefined && { origin }),
+      ...(copy !== undefined && { copy }),
     })),
   );
 }

@@ -1,12 +1,15 @@
 // mode: mirror — copy each upstream image into its first mirror over the registry API
-// (registry/copier.ts), digests preserved; per image `copied`, `present`, `skipped` or `failed`.
+// (registry/copier.ts), digests preserved; per image `copied`, `present`, `skipped` or `failed`,
+// with bytes uploaded, mounted and already there. One ledger for the run: a blob goes up once
+// per registry, whatever the concurrency, and is mounted into the other repositories.
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import type { Config, ImageSpec } from "../inputs.js";
 import type { ProbeSettings } from "../probe.js";
 import { formatReference, type Reference } from "../reference.js";
 import type { RegistryClient } from "../registry/client.js";
-import { Copier, CopyError } from "../registry/copier.js";
+import { BlobLedger, Copier, CopyError } from "../registry/copier.js";
+import { copyTotals } from "../report/copyreport.js";
 import { formatBytes, makeResult, type Result } from "../report.js";
 import { TransientError } from "../retry.js";
 import { sourcesFor } from "../sources.js";
@@ -20,15 +23,23 @@ export async function mirrorImages(
   host: Host,
 ): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
-  return Promise.all(
-    images.map((spec) =>
+  const ledger = new BlobLedger();
+  const mirrorsOf = images.map((spec) =>
+    sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).flatMap((s) => (s.kind === "mirror" ? [s.ref] : [])),
+  );
+  const targets = mirrorsOf.map((refs) => refs[0]);
+  // Every repository the images map to is known before the first blob moves: the ones this run
+  // writes, then the other mirror lines (an image's own asked first); each may hold a blob from an earlier run.
+  for (const ref of targets) if (ref) ledger.addRepository(ref);
+  for (const [target, ...others] of mirrorsOf) if (target) ledger.relate(target, others);
+  const progress = (line: string) => host.log.info(line);
+  const results = await Promise.all(
+    images.map((spec, i) =>
       limit(async () => {
         const lines: string[] = [];
-        const target = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find(
-          (s) => s.kind === "mirror",
-        )?.ref;
+        const target = targets[i];
         const result = target
-          ? await copyImage(spec, target, new Copier(client, settings, (line) => lines.push(line)), lines)
+          ? await copyImage(spec, target, new Copier(client, settings, (line) => lines.push(line), { ledger, progress }), lines)
           : noMirror(spec, config);
         host.log.group(
           `${result.image}: ${result.status}${target ? ` → ${formatReference(target)}` : ""} (${result.seconds.toFixed(1)} s)`,
@@ -38,6 +49,9 @@ export async function mirrorImages(
       }),
     ),
   );
+  const totals = copyTotals(results);
+  if (totals) host.log.info(`mirror totals:\n${totals.text}`);
+  return results;
 }
 
 /** Rules that serve other registries only (`docker.io=…`) leave an image out on purpose: skipped. No mirror configured at all is a mistake: failed. */
@@ -62,15 +76,24 @@ async function copyImage(spec: ImageSpec, target: Reference, copier: Copier, lin
   const elapsed = () => (performance.now() - started) / 1000;
   try {
     const { status, digest, stats } = await copier.copy(spec.upstream, target);
-    const moved = `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed; mirror digest checked equal`;
+    const referrers = stats.referrersCopied > 0 ? `, ${stats.referrersCopied} referrers copied` : "";
+    const moved = `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded (${formatBytes(stats.bytesUploaded)}), ${stats.blobsMounted} mounted (${formatBytes(stats.bytesMounted)}), ${stats.blobsPresent} already there (${formatBytes(stats.bytesPresent)}), ${stats.manifestsPushed} manifests pushed${referrers}; mirror digest checked equal`;
+    const copy = {
+      uploaded: stats.bytesUploaded,
+      mounted: stats.bytesMounted,
+      present: stats.bytesPresent,
+      referrers: stats.referrersCopied,
+    };
+    lines.push(moved);
     return makeResult(image, {
       ...base,
       status,
       digest,
       attempts: 1 + copier.failures,
       seconds: elapsed(),
-      reason: status === "present" ? `${mirror} already has upstream's digest; nothing moved` : moved,
+      reason: status === "present" ? `${mirror} already has upstream's digest; ${stats.bytesMoved > 0 ? moved : "nothing moved"}` : moved,
       size: stats.bytesMoved,
+      copy,
     });
   } catch (error) {
     const message =

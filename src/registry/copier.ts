@@ -1,35 +1,32 @@
-// The registry-to-registry copier of mode: mirror: every platform of an index, blobs streamed
-// registry to registry (never whole in memory, never on disk) and skipped where present,
-// manifests pushed byte for byte, so digests equal upstream's.
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
-import { PassThrough } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { classifyHttp, registryErrorText } from "../policy.js";
-import { formatReference, isLoopback, manifestSelector, type Reference } from "../reference.js";
-import { type RetrySettings, retryTransient, TransientError } from "../retry.js";
+// The registry-to-registry copier of mode: mirror (and of fill-mirror): every platform of an
+// index, blobs streamed registry to registry, mounted or skipped where they can be
+// (registry/blobs.ts), manifests pushed byte for byte, so digests equal upstream's; then what
+// refers to the image (registry/referrers.ts). A long copy reports its progress.
+import pLimit from "p-limit";
+import { registryErrorText } from "../policy.js";
+import { PROGRESS_INTERVAL_SECONDS } from "../progress.js";
+import { formatReference, manifestSelector, type Reference } from "../reference.js";
+import { CopyProgress } from "../report/copyreport.js";
+import { type RetrySettings, retryTransient } from "../retry.js";
+import {
+  type BlobContext,
+  BlobLedger,
+  CopyError,
+  type CopyStats,
+  copyBlob,
+  emptyStats,
+  PushRefusedError,
+  pushScope,
+  unexpected,
+} from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
-import { ANSWER_LIMITS, readAnswer } from "./http.js";
 import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestFault, parseManifest, sha256Digest } from "./manifests.js";
+import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 
-/** A refusal that no retry will change: missing permission, missing content. */
-export class CopyError extends Error {
-  override name = "CopyError";
-}
+export { BlobLedger, CopyError, type CopyStats, PushRefusedError } from "./blobs.js";
 
-/** A push the registry refused for lack of permission (401/403): fill-mirror says so as a notice. */
-export class PushRefusedError extends CopyError {
-  override name = "PushRefusedError";
-}
-
-export interface CopyStats {
-  /** bytes sent to the mirror: uploaded blobs and pushed manifests */
-  bytesMoved: number;
-  blobsUploaded: number;
-  blobsMounted: number;
-  blobsPresent: number;
-  manifestsPushed: number;
-}
+/** Blobs of one image copied at once. */
+export const BLOBS_AT_ONCE = 3;
 
 export interface CopyOutcome {
   readonly status: "copied" | "present";
@@ -37,36 +34,91 @@ export interface CopyOutcome {
   readonly stats: CopyStats;
 }
 
-const pushScope = (ref: Reference) => `repository:${ref.path}:pull,push`;
-const pullScope = (ref: Reference) => `repository:${ref.path}:pull`;
-
-/** A registry answer that is not a success, through the one retry policy: transient ones are retried, the rest final. */
-function unexpected(what: string, registry: string, response: RegistryResponse): Error {
-  const said = registryErrorText(response.body);
-  const classified = classifyHttp(response.status, registry, response.headers, response.body);
-  const text = `${what}: HTTP ${response.status}${said ? ` ${said}` : ""} (${classified.label})`;
-  return classified.errorClass === "transient" ? new TransientError(text, classified.retryAfter) : new CopyError(text);
+/** Added to the copier's arguments; each is optional, a Copier made without them copies as before. */
+export interface CopierOptions {
+  /** shared by the copiers of one run: a blob is uploaded once per registry and mounted elsewhere */
+  readonly ledger?: BlobLedger;
+  /** hears a progress line (bytes, rate, what is left) every `progressIntervalMs` while an image is copied */
+  readonly progress?: (line: string) => void;
+  /** default: the pull's interval (PROGRESS_INTERVAL_SECONDS) */
+  readonly progressIntervalMs?: number;
+  /** copy OCI referrers and cosign tags with the image (default true) */
+  readonly referrers?: boolean;
 }
 
 export class Copier {
   /** transient failures retried along the way: each was a try */
   failures = 0;
+  readonly ledger: BlobLedger;
 
   constructor(
-    private readonly client: RegistryClient,
+    readonly client: RegistryClient,
     private readonly settings: RetrySettings,
-    private readonly log: (line: string) => void,
-  ) {}
+    readonly log: (line: string) => void,
+    readonly options: CopierOptions = {},
+  ) {
+    this.ledger = options.ledger ?? new BlobLedger();
+  }
 
-  private retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
     return retryTransient(what, operation, this.settings, this.log, () => {
       this.failures++;
     });
   }
 
-  /** Copies `source` (tag or digest) to `target` under the same tag; checks the digests after. */
+  /** Copies `source` (tag or digest) to `target` under the same tag, referrers with it; checks the digests after. */
   async copy(source: Reference, target: Reference): Promise<CopyOutcome> {
-    const stats: CopyStats = { bytesMoved: 0, blobsUploaded: 0, blobsMounted: 0, blobsPresent: 0, manifestsPushed: 0 };
+    this.ledger.addRepository(target);
+    const job = new CopyJob(this, source, target);
+    const report = this.options.progress;
+    const ticker = report
+      ? setInterval(
+          () => report(`copying ${formatReference(source)} → ${formatReference(target)}: ${job.progress.text(Date.now())}`),
+          this.options.progressIntervalMs ?? PROGRESS_INTERVAL_SECONDS * 1000,
+        )
+      : undefined;
+    try {
+      return await job.run();
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+}
+
+/** One image's copy: its stats and progress, and what blobs and referrers need of it. */
+class CopyJob implements BlobContext, ReferrerCopier {
+  readonly stats = emptyStats();
+  readonly progress = new CopyProgress(Date.now());
+  readonly client: RegistryClient;
+  readonly ledger: BlobLedger;
+
+  constructor(
+    private readonly copier: Copier,
+    private readonly source: Reference,
+    private readonly target: Reference,
+  ) {
+    this.client = copier.client;
+    this.ledger = copier.ledger;
+  }
+
+  retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return this.copier.retry(what, operation);
+  }
+
+  log(line: string): void {
+    this.copier.log(line);
+  }
+
+  onBytes(digest: string, bytes: number, done: boolean): void {
+    this.progress.onBytes(digest, bytes, done);
+  }
+
+  counted(): void {
+    this.stats.referrersCopied++;
+  }
+
+  async run(): Promise<CopyOutcome> {
+    const { source, target, stats } = this;
     const selector = manifestSelector(source);
     const upstreamHead = await this.retry(`HEAD ${formatReference(source)}`, async () => {
       const head = await this.client.headManifest(source, selector);
@@ -79,19 +131,21 @@ export class Copier {
     const wrong = announcedDigestFault(announced, source.digest);
     if (wrong) throw new CopyError(`${formatReference(source)}: ${wrong}; not copied`);
     const wanted = source.digest ?? (/^sha256:[a-f0-9]{64}$/.test(announced) ? announced : undefined);
-    if (wanted) {
-      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, target.tag ?? wanted));
+    const targetSelector = target.tag ?? wanted;
+    if (wanted && targetSelector) {
+      const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
       if (targetHead.status === 200 && headerText(targetHead.headers["docker-content-digest"]) === wanted) {
         this.log(`${formatReference(target)} already holds ${wanted}: nothing to copy`);
+        // Signatures made since the last copy still come: the subjects are read from the mirror's own copy.
+        if (this.copier.options.referrers !== false)
+          await copyReferrers(this, source, target, subjectsOf(await this.fetchManifest(target, wanted)));
         return { status: "present", digest: wanted, stats };
       }
     }
     // The one GET of upstream's top manifest (a Docker Hub pull); children are fetched by digest.
     const top = await this.fetchManifest(source, wanted ?? selector);
-    const targetSelector = target.tag ?? top.digest;
-    await this.copyChildren(source, target, top.body, top.mediaType, stats);
-    await this.pushManifest(target, targetSelector, top.body, top.mediaType, stats);
-    const check = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));
+    await this.copyTree(source, target, top, targetSelector ?? top.digest);
+    const check = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector ?? top.digest));
     const landed = headerText(check.headers["docker-content-digest"]);
     if (check.status !== 200 || landed !== top.digest) {
       throw new CopyError(
@@ -99,10 +153,11 @@ export class Copier {
       );
     }
     this.log(`checked: ${formatReference(target)} has digest ${landed}, equal to upstream's`);
+    if (this.copier.options.referrers !== false) await copyReferrers(this, source, target, subjectsOf(top));
     return { status: "copied", digest: top.digest, stats };
   }
 
-  private async fetchManifest(ref: Reference, selector: string): Promise<{ body: Buffer; mediaType: string; digest: string }> {
+  async fetchManifest(ref: Reference, selector: string): Promise<Fetched> {
     return this.retry(`GET manifest ${ref.registry}/${ref.path}@${selector}`, async () => {
       const got = await this.client.getManifest(ref, selector);
       if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
@@ -116,26 +171,41 @@ export class Copier {
     });
   }
 
-  /** Everything a manifest references: platform manifests of an index (each pushed by digest), or config and layers. */
-  private async copyChildren(source: Reference, target: Reference, body: Buffer, mediaType: string, stats: CopyStats): Promise<void> {
-    const parsed = parseManifest(body, mediaType);
-    if (parsed.kind === "index") {
-      for (const child of parsed.index.manifests) {
-        const exists = await this.retry(`HEAD ${target.path}@${child.digest}`, () => this.client.headManifest(target, child.digest));
-        if (exists.status === 200) {
-          stats.blobsPresent++;
-          continue;
-        }
-        const got = await this.fetchManifest(source, child.digest);
-        await this.copyChildren(source, target, got.body, got.mediaType || child.mediaType || "", stats);
-        await this.pushManifest(target, child.digest, got.body, got.mediaType || child.mediaType || "", stats);
-      }
-      return;
-    }
-    for (const blob of [parsed.image.config, ...parsed.image.layers]) await this.copyBlob(source, target, blob, stats);
+  /** `top` and everything it references: the blobs first (all of them known before any moves), then child manifests, then `top`. */
+  async copyTree(source: Reference, target: Reference, top: Fetched, selector: string): Promise<void> {
+    const blobs = new Map<string, Descriptor>();
+    const children: Fetched[] = [];
+    await this.plan(source, target, top, blobs, children);
+    for (const blob of blobs.values()) this.progress.addTotal(blob.size);
+    // A few blobs at once, as skopeo does: one stream rarely fills a link (or a core, hashing on the registry's side).
+    const limit = pLimit(BLOBS_AT_ONCE);
+    const outcomes = await Promise.allSettled(
+      [...blobs.values()].map((blob) => limit(() => copyBlob(this, source, target, blob, this.stats))),
+    );
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
+    for (const child of children) await this.pushManifest(target, child.digest, child.body, child.mediaType);
+    await this.pushManifest(target, selector, top.body, top.mediaType);
   }
 
-  private async pushManifest(target: Reference, selector: string, body: Buffer, mediaType: string, stats: CopyStats): Promise<void> {
+  /** What `manifest` needs in the target: platform manifests of an index that it lacks (fetched by digest), and their blobs. */
+  private async plan(source: Reference, target: Reference, manifest: Fetched, blobs: Map<string, Descriptor>, children: Fetched[]) {
+    const parsed = parseManifest(manifest.body, manifest.mediaType);
+    if (parsed.kind === "image") {
+      for (const blob of [parsed.image.config, ...parsed.image.layers]) blobs.set(blob.digest, blob);
+      return;
+    }
+    for (const child of parsed.index.manifests) {
+      const exists = await this.retry(`HEAD ${target.path}@${child.digest}`, () => this.client.headManifest(target, child.digest));
+      if (exists.status === 200) continue;
+      const got = await this.fetchManifest(source, child.digest);
+      const fetched = { ...got, mediaType: got.mediaType || child.mediaType || "" };
+      await this.plan(source, target, fetched, blobs, children);
+      children.push(fetched);
+    }
+  }
+
+  async pushManifest(target: Reference, selector: string, body: Buffer, mediaType: string): Promise<void> {
     await this.retry(`PUT manifest ${target.path}:${selector}`, async () => {
       const put = await this.client.call("PUT", target.registry, `/v2/${target.path}/manifests/${selector}`, {
         headers: { "Content-Type": mediaType, Accept: MANIFEST_ACCEPT },
@@ -145,11 +215,11 @@ export class Copier {
       if (put.status === 401 || put.status === 403) throw await this.refused(target, put);
       if (put.status !== 201 && put.status !== 200) throw unexpected(`PUT manifest ${target.path}:${selector}`, target.registry, put);
     });
-    stats.bytesMoved += body.length;
-    stats.manifestsPushed++;
+    this.stats.bytesMoved += body.length;
+    this.stats.manifestsPushed++;
   }
 
-  private async refused(target: Reference, response: RegistryResponse): Promise<CopyError> {
+  async refused(target: Reference, response: RegistryResponse): Promise<CopyError> {
     const code = registryErrorText(response.body);
     // github-token counts only where the registry took it (a job token is offered, often refused).
     const had = (await this.client.credentials.for(target.registry))
@@ -165,111 +235,12 @@ export class Copier {
       } push permission; ${hint}`,
     );
   }
-
-  /** HEAD on the target first; a mount within one registry; else a stream from upstream into an upload. */
-  private async copyBlob(source: Reference, target: Reference, blob: Descriptor, stats: CopyStats): Promise<void> {
-    if (blob.urls && blob.urls.length > 0) return; // non-distributable (foreign) layer: registries do not hold it
-    const present = await this.retry(`HEAD blob ${blob.digest}`, () =>
-      this.client.call("HEAD", target.registry, `/v2/${target.path}/blobs/${blob.digest}`, { scopes: [pushScope(target)] }),
-    );
-    if (present.status === 200) {
-      stats.blobsPresent++;
-      return;
-    }
-    if (present.status === 401 || present.status === 403) throw await this.refused(target, present);
-    await this.retry(`copy blob ${blob.digest} (${blob.size} bytes)`, async () => {
-      const sameRegistry = source.registry === target.registry;
-      const scopes = sameRegistry ? [pushScope(target), pullScope(source)] : [pushScope(target)];
-      const query = sameRegistry ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(source.path)}` : "";
-      const started = await this.client.call("POST", target.registry, `/v2/${target.path}/blobs/uploads/${query}`, {
-        headers: { "Content-Length": "0" },
-        scopes,
-      });
-      if (started.status === 201) {
-        stats.blobsMounted++;
-        return;
-      }
-      if (started.status === 401 || started.status === 403) throw await this.refused(target, started);
-      if (started.status !== 202) throw unexpected(`start upload to ${target.path}`, target.registry, started);
-      const location = headerText(started.headers.location);
-      if (!location) throw new TransientError("upload started without a Location");
-      const registryUrl = new URL(this.client.baseUrl(target.registry));
-      const uploadUrl = new URL(location, registryUrl);
-      uploadUrl.searchParams.set("digest", blob.digest);
-      // Credentials belong to the registry: an upload Location on another host or scheme gets none.
-      const ours = uploadUrl.origin === registryUrl.origin;
-      if (!ours) this.log(`upload of ${blob.digest} goes to ${uploadUrl.origin}, not ${target.registry}: sent without its credentials`);
-      const download = await this.client.request("GET", source.registry, `/v2/${source.path}/blobs/${blob.digest}`, {
-        scopes: [pullScope(source)],
-        stream: true,
-      });
-      const status = download.message.statusCode ?? 0;
-      if (status !== 200) {
-        const body = await errorAnswer(download.message, this.client.timeoutMs, `GET blob ${blob.digest}`);
-        throw unexpected(`GET blob ${blob.digest}`, source.registry, { status, headers: download.message.headers, body });
-      }
-      const put = await putStream(
-        uploadUrl,
-        download.message,
-        blob.size,
-        ours ? this.client.authHeader(target.registry, scopes) : undefined,
-        this.client.timeoutMs,
-      );
-      if (put.status !== 201) {
-        // A short or corrupted body ends as DIGEST_INVALID or SIZE_INVALID: start this blob again.
-        throw new TransientError(
-          `upload of ${blob.digest} answered HTTP ${put.status}${registryErrorText(put.body) ? ` ${registryErrorText(put.body)}` : ""}`,
-        );
-      }
-      stats.blobsUploaded++;
-      stats.bytesMoved += blob.size;
-    });
-  }
 }
 
-/** An error answer, read as every other one: bounded in size and time (a hostile body never ends); empty where it was not whole. */
-function errorAnswer(message: IncomingMessage, deadlineMs: number, what: string): Promise<Buffer> {
-  return readAnswer(message, { limit: ANSWER_LIMITS.small, deadlineMs, what }).catch(() => Buffer.alloc(0));
-}
-
-/**
- * PUTs `source` as the body with a fixed Content-Length. node's request rather than
- * http-client's sendStream: when the source fails mid-way (a reset, a truncated body),
- * pipeline destroys the upload at once instead of leaving it waiting for bytes.
- */
-function putStream(
-  url: URL,
-  source: NodeJS.ReadableStream,
-  length: number,
-  authorization: string | undefined,
-  timeoutMs: number,
-): Promise<RegistryResponse> {
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
-      method: "PUT",
-      // This machine's registries are "insecure" to the engine (certificates not verified): likewise here.
-      ...(url.protocol === "https:" && isLoopback(url.host) && { rejectUnauthorized: false }),
-      headers: {
-        "Content-Type": "application/octet-stream",
-        "Content-Length": String(length),
-        ...(authorization && { Authorization: authorization }),
-      },
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no progress for ${timeoutMs / 1000} s`)));
-    req.on("response", (response) => {
-      readAnswer(response, { limit: ANSWER_LIMITS.small, deadlineMs: timeoutMs, what: "upload answer" }).then(
-        (body) => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-        reject,
-      );
-    });
-    let counted = 0;
-    const counter = new PassThrough();
-    counter.on("data", (chunk: Buffer) => {
-      counted += chunk.length;
-    });
-    pipeline(source, counter, req).catch((error: Error) => {
-      req.destroy();
-      reject(new TransientError(`blob transfer interrupted after ${counted} of ${length} bytes: ${error.message}`));
-    });
-  });
+/** The manifests whose referrers come with an image: the image (or index) itself and each real platform of an index. */
+function subjectsOf(top: Fetched): string[] {
+  const parsed = parseManifest(top.body, top.mediaType);
+  if (parsed.kind === "image") return [top.digest];
+  const platforms = parsed.index.manifests.filter((m) => m.platform?.os !== "unknown" && m.platform?.architecture !== "unknown");
+  return [top.digest, ...platforms.map((m) => m.digest)];
 }

@@ -67,6 +67,8 @@ export interface LoggedRequest {
   readonly headers: IncomingMessage["headers"];
   /** which client connection carried it (1, 2, …): keep-alive shows as one number */
   readonly connection: number;
+  /** request body bytes forwarded (an upload's size) */
+  bytesUp?: number;
 }
 
 export class FaultProxy {
@@ -265,7 +267,9 @@ export class FaultProxy {
   private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, rule: FaultRule | undefined): void {
     const { method, path } = entry;
     const fault = rule?.fault;
-    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers: req.headers }, (answer) => {
+    // Behind TLS, as a load balancer says so: the registry then names https in an upload's Location.
+    const headers = "encrypted" in req.socket ? { ...req.headers, "x-forwarded-proto": "https" } : req.headers;
+    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers }, (answer) => {
       entry.status = answer.statusCode ?? 0;
       const headers = { ...answer.headers, ...(rule?.addHeaders ?? {}) };
       if (fault?.kind === "forge") {
@@ -311,6 +315,7 @@ export class FaultProxy {
     upstream.on("error", () => req.socket.destroy());
     req.on("data", (chunk: Buffer) => {
       this.bytes.up += chunk.length;
+      entry.bytesUp = (entry.bytesUp ?? 0) + chunk.length;
     });
     req.pipe(upstream);
   }

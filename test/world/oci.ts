@@ -165,3 +165,92 @@ export async function pushBuildKitIndex(
   const indexDigest = await putManifest(host, path, tag, "application/vnd.oci.image.index.v1+json", index);
   return { indexDigest, platformDigest, configDigest: docker.config.digest };
 }
+
+const sha256 = async (body: Buffer | string) => `sha256:${(await import("node:crypto")).createHash("sha256").update(body).digest("hex")}`;
+
+/** OCI 1.1's empty config (`{}`), as cosign and oras write it for artifacts. */
+const EMPTY_CONFIG = { mediaType: "application/vnd.oci.empty.v1+json", body: Buffer.from("{}") };
+
+/**
+ * An OCI 1.1 referrer of `subjectTag`'s manifest (an SBOM, a signature…): an OCI manifest with
+ * `artifactType`, an empty config, one layer of `payload` and `subject`, pushed by digest. With
+ * `fallbackTag`, it is also listed (merged) in the `sha256-<hex>` tag index, as a client does for a
+ * registry without the referrers API (Debian's docker-registry).
+ */
+export async function pushReferrer(
+  host: string,
+  path: string,
+  subjectSelector: string,
+  { artifactType, payload, fallbackTag = true }: { artifactType: string; payload: Buffer; fallbackTag?: boolean },
+): Promise<{ digest: string; size: number; subject: string; fallback: string }> {
+  const subject = await getManifest(host, path, subjectSelector);
+  if (!subject) throw new Error(`no manifest ${path}:${subjectSelector}`);
+  const config = await putBlob(host, path, EMPTY_CONFIG.body);
+  const layer = await putBlob(host, path, payload);
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    artifactType,
+    config: { mediaType: EMPTY_CONFIG.mediaType, ...config },
+    layers: [{ mediaType: artifactType, ...layer }],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: { "org.opencontainers.image.created": "2026-01-01T00:00:00Z" },
+  });
+  const digest = await sha256(body);
+  await putManifest(host, path, digest, "application/vnd.oci.image.manifest.v1+json", body);
+  const fallback = subject.digest.replace(":", "-");
+  if (fallbackTag) {
+    const existing = await getManifest(host, path, fallback);
+    const manifests = existing ? (JSON.parse(existing.body) as { manifests: unknown[] }).manifests : [];
+    manifests.push({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest,
+      size: Buffer.byteLength(body),
+      artifactType,
+      annotations: { "org.opencontainers.image.created": "2026-01-01T00:00:00Z" },
+    });
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests });
+    await putManifest(host, path, fallback, "application/vnd.oci.image.index.v1+json", index);
+  }
+  return { digest, size: Buffer.byteLength(body), subject: subject.digest, fallback };
+}
+
+/**
+ * What `cosign sign` (before v3) writes beside an image: the tag `sha256-<hex>.sig` holding an
+ * OCI manifest whose layer is the simple-signing payload, the signature in an annotation.
+ */
+export async function pushCosignSignature(host: string, path: string, subjectSelector: string): Promise<{ tag: string; digest: string }> {
+  const subject = await getManifest(host, path, subjectSelector);
+  if (!subject) throw new Error(`no manifest ${path}:${subjectSelector}`);
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { "docker-reference": `${host}/${path}` },
+        image: { "docker-manifest-digest": subject.digest },
+        type: "cosign container image signature",
+      },
+      optional: null,
+    }),
+  );
+  const config = await putBlob(
+    host,
+    path,
+    Buffer.from(JSON.stringify({ architecture: "", os: "", rootfs: { type: "layers", diff_ids: [await sha256(payload)] } })),
+  );
+  const layer = await putBlob(host, path, payload);
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: [
+      {
+        mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
+        ...layer,
+        annotations: { "dev.cosignproject.cosign/signature": Buffer.from("not a real signature").toString("base64") },
+      },
+    ],
+  });
+  const tag = `${subject.digest.replace(":", "-")}.sig`;
+  const digest = await putManifest(host, path, tag, "application/vnd.oci.image.manifest.v1+json", body);
+  return { tag, digest };
+}
