@@ -1,0 +1,114 @@
+// One test world a file: the parts an end-to-end file (or a benchmark) names in `useWorld`,
+// started once in its beforeAll and stopped in its afterAll; the fault proxies' rules and logs
+// are reset before each test. The engine is the run's own (global-setup.ts).
+import { afterAll, beforeAll, beforeEach, inject } from "vitest";
+import { FaultProxy } from "./fault-proxy.js";
+import { FileServer } from "./http-server.js";
+import { Docker } from "./images.js";
+import { type Registry, startRegistry } from "./registry.js";
+import { type TokenPolicy, TokenServer } from "./token-server.js";
+
+export interface RegistrySpec {
+  /** token auth through the world's token server, as Docker Hub and GHCR ask for it */
+  readonly tokenAuth?: boolean;
+  /** HTTPS (a self-signed certificate for 127.0.0.1), as every public registry speaks */
+  readonly tls?: boolean;
+  /** a fault proxy in front, speaking TLS where `proxyTls` (the registry behind it stays as it is) */
+  readonly proxy?: boolean;
+  readonly proxyTls?: boolean;
+  /** with `tls`: more names the certificate holds */
+  readonly names?: readonly string[];
+}
+
+export interface WorldSpec<R extends string> {
+  readonly registries: { readonly [name in R]: RegistrySpec };
+  /** the token server of every `tokenAuth` registry (default policy: `private/*` needs a login) */
+  readonly tokens?: { readonly service?: string; readonly policy?: Partial<TokenPolicy>; readonly tls?: boolean };
+  /** a loopback file server (set-vars scripts, redirects) */
+  readonly files?: boolean;
+  /** every image removed from the engine before each test */
+  readonly cleanEngine?: boolean;
+}
+
+export interface World<R extends string> {
+  readonly engine: Docker;
+  readonly registry: { readonly [name in R]: Registry };
+  /** the fault proxies of the registries started with `proxy` */
+  readonly proxy: { readonly [name in R]: FaultProxy };
+  readonly tokens: TokenServer;
+  readonly files: FileServer;
+  /** where the action reaches registry `name`: through its proxy where it has one */
+  host(name: R): string;
+}
+
+const DEFAULT_POLICY: TokenPolicy = { isPrivate: (repository) => repository.startsWith("private/"), users: {} };
+
+/** Registers the file's hooks and returns the world they fill; its parts exist from beforeAll on. */
+export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
+  const parts: {
+    tokens?: TokenServer;
+    files?: FileServer;
+    registry: Partial<Record<R, Registry>>;
+    proxy: Partial<Record<R, FaultProxy>>;
+  } = { registry: {}, proxy: {} };
+  const names = Object.keys(spec.registries) as R[];
+  const engine = new Docker(inject("dockerHost"));
+  const needs = <T>(part: T | undefined, what: string): T => {
+    if (part === undefined) throw new Error(`the test world has no ${what}: name it in useWorld`);
+    return part;
+  };
+
+  beforeAll(async () => {
+    const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
+    const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
+    const [tokens, files] = await Promise.all([
+      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls }) : undefined,
+      spec.files ? FileServer.start() : undefined,
+    ]);
+    Object.assign(parts, { tokens, files });
+    await Promise.all(
+      names.map(async (name) => {
+        const { tokenAuth, tls, names: certNames, proxy, proxyTls } = spec.registries[name];
+        const registry = await startRegistry({
+          ...(tokenAuth && tokens && { tokenAuth: tokens.registryConfig() }),
+          ...(tls && { tls }),
+          ...(certNames && { names: certNames }),
+        });
+        parts.registry[name] = registry;
+        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false });
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(Object.values<FaultProxy | undefined>(parts.proxy).map((proxy) => proxy?.stop()));
+    await Promise.all([
+      ...Object.values<Registry | undefined>(parts.registry).map((registry) => registry?.stop()),
+      parts.tokens?.stop(),
+      parts.files?.stop(),
+    ]);
+  });
+
+  beforeEach(async () => {
+    if (spec.cleanEngine) await engine.removeAllImages();
+    for (const proxy of Object.values<FaultProxy | undefined>(parts.proxy)) {
+      proxy?.clearRules();
+      proxy?.resetLog();
+    }
+  });
+
+  return {
+    engine,
+    registry: new Proxy({} as Record<R, Registry>, { get: (_, name) => needs(parts.registry[name as R], `registry ${String(name)}`) }),
+    proxy: new Proxy({} as Record<R, FaultProxy>, { get: (_, name) => needs(parts.proxy[name as R], `proxy for ${String(name)}`) }),
+    get tokens() {
+      return needs(parts.tokens, "token server");
+    },
+    get files() {
+      return needs(parts.files, "file server");
+    },
+    host(name) {
+      return parts.proxy[name]?.host ?? needs(parts.registry[name], `registry ${name}`).host;
+    },
+  };
+}
