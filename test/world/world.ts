@@ -62,7 +62,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
     const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
     const [tokens, files] = await Promise.all([
-      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls }) : undefined,
+      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? false }) : undefined,
       spec.files ? FileServer.start() : undefined,
     ]);
     Object.assign(parts, { tokens, files });
@@ -108,7 +108,8 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
       return needs(parts.files, "file server");
     },
     host(name) {
-      return parts.proxy[name]?.host ?? needs(parts.registry[name], `registry ${name}`).host;
+      const proxy: FaultProxy | undefined = parts.proxy[name];
+      return proxy?.host ?? needs(parts.registry[name], `registry ${name}`).host;
     },
   };
 }
