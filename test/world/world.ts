@@ -109,7 +109,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     },
     host(name) {
       const proxy: FaultProxy | undefined = parts.proxy[name];
-      return proxy?.host ?? needs(parts.registry[name], `registry ${name}`).host;
+      return proxy?.host ?? needs<Registry>(parts.registry[name], `registry ${name}`).host;
     },
   };
 }
