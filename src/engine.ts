@@ -141,12 +141,13 @@ export class Engine {
 
   pull(
     ref: string,
-    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void },
+    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void; signal?: AbortSignal },
   ): Promise<CommandResult> {
     const { platform, insecure } = options;
     return this.run(engineArgs.pull(this.name, ref, { ...(platform && { platform }), ...(insecure && { insecure }) }), {
       timeoutMs: options.timeoutMs,
       ...(options.onLine && { onLine: options.onLine }),
+      ...(options.signal && { signal: options.signal }),
     });
   }
 
