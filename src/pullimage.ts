@@ -273,10 +273,13 @@ export async function presentLocally(
   hooks: PullHooks,
   inspected: Promise<LocalImage | undefined> = inspectUpstreamName(spec, engine),
 ): Promise<string | undefined> {
-  // Nothing here under that name (the usual case) is known without waiting for upstream's HEAD.
+  // Upstream's HEAD is asked at once (verification needs it too), but nothing here under that
+  // name (the usual case) is known without waiting for it.
+  const asked = spec.upstream.digest ?? hooks.expectedDigest?.(spec);
+  if (asked instanceof Promise) asked.catch(() => undefined);
   const local = await inspected;
   if (!local) return undefined;
-  const expected = spec.upstream.digest ?? (await hooks.expectedDigest?.(spec));
+  const expected = await asked;
   if (expected === undefined) return undefined;
   // A digest names content, whichever repository it was pulled from (a verified mirror included).
   const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
