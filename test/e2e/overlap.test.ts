@@ -59,13 +59,16 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
   });
 
   /** Upstream `hub/path:1`; the mirror `ghcr/mirror/<flat>:1` with the same image or another one. */
-  const seed = async (name: string, mirror: "same" | "other") => {
+  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number) => {
     const path = uniqueName(name);
     const mirrorPath = `mirror/${path.replaceAll("/", "-")}`;
     const pushUp = `${hub.host}/${path}:1`;
     const pushMirror = `${ghcr.host}/${mirrorPath}:1`;
     const upstream = await seedImage(engine, mirror === "same" ? [pushUp, pushMirror] : [pushUp], { dockerConfig: seedConfig });
-    const other = mirror === "other" ? await seedImage(engine, [pushMirror], { dockerConfig: seedConfig }) : undefined;
+    const other =
+      mirror === "other"
+        ? await seedImage(engine, [pushMirror], { dockerConfig: seedConfig, ...(otherBytes && { layerBytes: otherBytes }) })
+        : undefined;
     return {
       up: `${hubProxy.host}/${path}:1`,
       mirrorRepo: `${ghcrProxy.host}/${mirrorPath}`,
@@ -133,10 +136,34 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBeUndefined();
     expect(await engine.imageId(`${mirrorRepo}:1`)).toBeUndefined();
     expect(await engine.imageId(other.id)).toBeUndefined();
+    expect((await engine.ok(["image", "ls", "-aq", "--no-trunc"])).split("\n")).toEqual([id]);
     // Nor was it ever tagged under the upstream name, even for a moment: the engine's own events.
     const tags = await tagEvents(since);
     expect(tags.filter((line) => line.startsWith(other.id))).toEqual([]);
     expect(tags.filter((line) => line.endsWith(up))).toEqual([`${id} ${up}`]);
+  });
+
+  it("a refused mirror whose pull is still under way when the verdict comes: the pull is stopped, nothing of it stays, upstream's lands", async () => {
+    const { up, mirrorRepo, id, upDigest, other } = await seed("stopped", "other", 1_500_000);
+    if (!other) throw new Error("no other image");
+    // The mirror's 1.5 MB of blobs come at 100 kB/s: its pull would take fifteen seconds.
+    ghcrProxy.addRule({ method: "GET", agent: ENGINE, path: /\/blobs\//, fault: { kind: "throttle", bytesPerSecond: 100_000 } });
+    hubProxy.clearRules();
+    hubProxy.addRule({ agent: /^prepull/, path: /\/manifests\//, fault: { kind: "delay", ms: 300 } });
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+    expect(run.stdout).toContain(`pulling ${mirrorRepo}:1@${other.digest} while its verification runs`);
+    // The engine had begun on the mirror's blobs, and was stopped well before it could finish.
+    expect(ghcrProxy.requests.some((r) => ENGINE.test(String(r.headers["user-agent"])) && r.path.includes("/blobs/"))).toBe(true);
+    expect(run.seconds).toBeLessThan(8);
+    expect(await engine.imageId(up)).toBe(id);
+    expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBeUndefined();
+    expect(await engine.imageId(other.id)).toBeUndefined();
+    expect((await tagEvents(since)).filter((line) => line.startsWith(other.id))).toEqual([]);
+    // Later too (an engine that finished the stopped pull after its client left would show here).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await engine.ok(["image", "ls", "-aq", "--no-trunc"])).split("\n")).toEqual([id]);
   });
 
   it("a verified mirror hit: pulled while upstream was asked, tagged under the upstream name once verified, no mirror tag", async () => {
