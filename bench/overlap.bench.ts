@@ -4,11 +4,12 @@
 // Registries speak TLS with token auth (as GHCR and Docker Hub), verification is on, the job
 // token is set. Run alone: npx vitest run --config bench/vitest.config.ts bench/overlap.bench.ts
 // Nothing here is asserted about speed: the figures are printed.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { REPO } from "../test/world/action.js";
 import {
   type Docker,
   docker,
@@ -22,7 +23,9 @@ import {
 import type { Registry } from "../test/world/registry.js";
 
 const TRIPLES = Number(process.env.BENCH_TRIPLES ?? 9);
-const BIG_PAIRS = Number(process.env.BENCH_BIG_PAIRS ?? 3);
+/** The action before issue 24, measured in the same rotation (its dist/ from git); BENCH_BEFORE="" leaves it out. */
+const BEFORE = process.env.BENCH_BEFORE ?? "36ea7f9";
+const BIG_PAIRS = Number(process.env.BENCH_BIG_PAIRS ?? 5);
 const rows: string[][] = [];
 const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -46,7 +49,20 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv, ok = (co
   });
 }
 
-type Way = "bare" | "loop" | "action";
+/** dist/ of `commit`, written aside; undefined without git history. */
+function distAt(commit: string): string | undefined {
+  if (!commit) return undefined;
+  try {
+    const dir = mkdtempSync(join(os.tmpdir(), "prepull-bench24-before-"));
+    execFileSync("sh", ["-c", 'git archive "$1" dist | tar -x -C "$2"', "sh", commit, dir], { cwd: REPO });
+    return join(dir, "dist", "index.cjs");
+  } catch {
+    return undefined;
+  }
+}
+const beforeEntry = distAt(BEFORE);
+
+type Way = "bare" | "loop" | "action" | "before";
 interface Scenario {
   readonly name: string;
   /** before each timed run, the local store as the scenario wants it */
@@ -62,34 +78,32 @@ interface Scenario {
 /** `n` triples, the order rotated each time so that none always runs first (or after the same one). */
 async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number) {
   const env = { ...process.env, ...engine.env };
-  const times: Record<Way, number[]> = { bare: [], loop: [], action: [] };
-  const orders: Way[][] = [
-    ["bare", "loop", "action"],
-    ["action", "bare", "loop"],
-    ["loop", "action", "bare"],
-  ];
+  const times: Record<Way, number[]> = { bare: [], loop: [], action: [], before: [] };
+  const ways: Way[] = beforeEntry ? ["bare", "loop", "action", "before"] : ["bare", "loop", "action"];
   for (let i = 0; i < n; i++) {
-    for (const way of orders[i % 3] ?? []) {
+    // Rotated: each way goes first, second, … in turn.
+    for (const way of ways.map((_, k) => ways[(k + i) % ways.length] as Way)) {
       await scenario.prepare();
       if (way === "bare") times.bare.push(await timed("docker", scenario.bare, env));
       else if (way === "loop") times.loop.push(await timed("sh", ["-c", scenario.loop, "sh", mirrorRef, upRef], env));
       else {
-        const run = await runAction(scenario.inputs, { env: engine.env });
+        const run = await runAction(scenario.inputs, { env: engine.env, ...(way === "before" && beforeEntry && { entry: beforeEntry }) });
         const result = run.results[0];
         if (result?.status !== scenario.expect.status || result.source !== scenario.expect.source) {
           throw new Error(`${scenario.name}: expected ${JSON.stringify(scenario.expect)}, got ${JSON.stringify(result)}\n${run.stdout}`);
         }
-        times.action.push(run.seconds);
+        times[way].push(run.seconds);
       }
     }
   }
-  const over = times.action.map((a, i) => a - (times.loop[i] ?? 0));
+  const over = (values: number[]) => values.map((a, i) => a - (times.loop[i] ?? 0));
   row(
     scenario.name,
     `bare ${spread(times.bare)}`,
     `loop ${spread(times.loop)}`,
     `action ${spread(times.action)}`,
-    `action − loop ${spread(over)}`,
+    `action − loop ${spread(over(times.action))}`,
+    beforeEntry ? `before (${BEFORE}) − loop ${spread(over(times.before))}` : "",
   );
   return times;
 }
