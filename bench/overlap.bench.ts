@@ -13,6 +13,7 @@ import { REPO } from "../test/world/action.js";
 import {
   type Docker,
   docker,
+  FaultProxy,
   runAction,
   seedImage,
   startRegistry,
@@ -170,6 +171,36 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       hit.upRef,
       TRIPLES,
     );
+    // The same hit where upstream is farther than the mirror (as Docker Hub often is from a
+    // runner beside GHCR): every answer of upstream's comes 25 ms late. The loop never asks it.
+    const far = await startRegistry({ tokenAuth: tokens.registryConfig() });
+    const farProxy = await FaultProxy.start(far.host, { tls: true });
+    farProxy.addRule({ path: /^\/v2\//, fault: { kind: "delay", ms: 25 } });
+    try {
+      const farUp = `${farProxy.host}/${hit.path}:1`;
+      const farMirror = `${mirror.host}/mirror/far-${hit.path.replaceAll("/", "-")}:1`;
+      const farConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-far-"));
+      const auth = Buffer.from("alice:bench-password").toString("base64");
+      writeFileSync(join(farConfig, "config.json"), JSON.stringify({ auths: { [far.host]: { auth }, [mirror.host]: { auth } } }));
+      await seedImage(engine, [`${far.host}/${hit.path}:1`, farMirror], { layerBytes: 6_000_000, dockerConfig: farConfig });
+      await triples(
+        engine,
+        {
+          name: "  the same, upstream 25 ms farther",
+          prepare: () => engine.removeAllImages(),
+          bare: ["pull", farMirror],
+          loop,
+          inputs: { images: farUp, mirrors: `${mirror.host}/mirror/far-{flat}` },
+          expect: { status: "pulled", source: "mirror" },
+        },
+        farMirror,
+        farUp,
+        TRIPLES,
+      );
+    } finally {
+      await farProxy.stop();
+      await far.stop();
+    }
     // Present: what the loop leaves (the mirror tag and the upstream name); the loop asks the
     // registry again and tags, prepull sees its digest under the upstream name.
     await engine.removeAllImages();
