@@ -226,6 +226,7 @@ class ImagePull {
       });
     try {
       let outcome = await pullWith(this.engine);
+      signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
       // The probe got in, the engine was refused: stale stored credentials refuse what
       // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
       const anonymous = this.hooks.anonymousEngine;
@@ -236,7 +237,6 @@ class ImagePull {
         outcome = await pullWith(anonymous);
       }
       if (outcome.exitCode === 0) return;
-      signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
       if (outcome.timedOut) {
         const timeout = { errorClass: "transient" as const, label: "timeout" };
         throw new PullFailure(`no result within pull-timeout (${this.options.pullTimeoutSeconds} s); stopped`, timeout);
