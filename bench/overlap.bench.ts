@@ -133,6 +133,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     await Promise.all([up?.stop(), mirror?.stop()]);
     await tokens?.stop();
     rmSync(seedConfig, { recursive: true, force: true });
+    if (beforeEntry) rmSync(join(beforeEntry, "..", ".."), { recursive: true, force: true });
     row(
       "machine",
       `node ${process.version}`,
@@ -197,6 +198,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
         farUp,
         TRIPLES,
       );
+      rmSync(farConfig, { recursive: true, force: true });
     } finally {
       await farProxy.stop();
       await far.stop();
