@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** written to stdin, which is then closed (a credential helper's question) */
   readonly input?: string;
+  /** aborted: the command is stopped as at its time limit, but not counted as timed out */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs `command args…`; never throws for a non-zero exit, throws EngineMissingError when the binary is absent. */
@@ -38,15 +40,20 @@ export function runCommand(command: string, args: readonly string[], options: Ru
     const output = { stdout: "", stderr: "" };
     const pending = { stdout: "", stderr: "" };
     let timedOut = false;
+    const stop = () => {
+      child.kill("SIGTERM");
+      // A CLI that ignores SIGTERM is killed outright a little later.
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+    };
     const timer =
       options.timeoutMs !== undefined
         ? setTimeout(() => {
             timedOut = true;
-            child.kill("SIGTERM");
-            // A CLI that ignores SIGTERM is killed outright a little later.
-            setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+            stop();
           }, options.timeoutMs)
         : undefined;
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener("abort", stop, { once: true });
     // docker prints its progress on stdout, podman on stderr: both are read as lines.
     for (const stream of ["stdout", "stderr"] as const) {
       child[stream]?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -64,6 +71,7 @@ export function runCommand(command: string, args: readonly string[], options: Ru
     });
     child.on("close", (code, signal) => {
       if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener("abort", stop);
       for (const rest of [pending.stdout, pending.stderr]) if (rest !== "" && options.onLine) options.onLine(rest);
       resolve({ exitCode: code ?? (signal ? 128 : 1), stdout: output.stdout, stderr: output.stderr, timedOut });
     });

@@ -4,8 +4,10 @@ import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import * as z from "zod/mini";
 import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
+import { pullOverApi, registryAuthHeader } from "./engine/pullapi.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./engineapi.js";
 import { childEnv } from "./lifecycle.js";
+import { parseReference } from "./reference.js";
 
 export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
 
@@ -45,9 +47,9 @@ export interface LocalImage {
 export type EngineEnv = () => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 
 /**
- * The engine the build will use. Pulls run its CLI (an argument vector, the user's credential
- * helpers); info, inspect, tag and untag go to its API over the unix socket where there is
- * one (engineapi.ts), else through the CLI too.
+ * The engine the build will use. Info, inspect, tag, untag, and pulls whose credentials need no
+ * helper go to its API over the unix socket where there is one (engineapi.ts); everything else
+ * runs its CLI (an argument vector, the user's credential helpers).
  */
 export class Engine {
   private socket?: Promise<string | undefined>;
@@ -139,14 +141,29 @@ export class Engine {
     this.requests.abort();
   }
 
-  pull(
+  /**
+   * Through the API where the registry's credentials need no CLI (engine/pullapi.ts), else the
+   * CLI (a credential helper, tcp/ssh hosts, podman).
+   */
+  async pull(
     ref: string,
-    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void },
+    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void; signal?: AbortSignal },
   ): Promise<CommandResult> {
     const { platform, insecure } = options;
+    const socket = await this.api();
+    const auth = socket === undefined ? undefined : registryAuthHeader(await this.env(), parseReference(ref).registry);
+    if (socket !== undefined && auth !== undefined) {
+      try {
+        return await pullOverApi(socket, ref, auth, options);
+      } catch (error) {
+        if (!(error instanceof ApiUnavailable)) throw error;
+        this.socket = Promise.resolve(undefined); // gone or not ours: the CLI from now on
+      }
+    }
     return this.run(engineArgs.pull(this.name, ref, { ...(platform && { platform }), ...(insecure && { insecure }) }), {
       timeoutMs: options.timeoutMs,
       ...(options.onLine && { onLine: options.onLine }),
+      ...(options.signal && { signal: options.signal }),
     });
   }
 

@@ -2,8 +2,8 @@
 // (info, inspect, tag, untag): an in-process request costs about a millisecond, a CLI process
 // 12–25 ms. The socket is the one the user's own `docker` would use: DOCKER_HOST, else the
 // current context (DOCKER_CONTEXT or config.json's currentContext), else the default socket.
-// Pulls stay with the CLI (the user's credential helpers); any engine the API cannot reach
-// (tcp/ssh hosts, podman without its service) is driven through the CLI instead.
+// Pulls go through it too where no credential helper is in the way (engine/pullapi.ts); any
+// engine the API cannot reach (tcp/ssh hosts, podman without its service) is driven through the CLI.
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";

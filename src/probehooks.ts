@@ -52,6 +52,7 @@ export function probeHooks(
           return upstream.kind === "found" ? upstream.digest : undefined;
         },
         probe: probeSource,
+        early: (source) => earlyPull(probe, spec, source),
         probeFailures: (source: Source) => probe.failuresOf(source.ref),
         sizeEstimate: (sources, needed) => {
           estimate ??= estimateSize(probe, probeSource, sources, needed);
@@ -64,6 +65,19 @@ export function probeHooks(
       };
     },
   };
+}
+
+/**
+ * What a mirror's pull may start with before its verification ends: the digest its HEAD named
+ * (a pinned line: only its pin). Upstream has nothing to wait for: its verdict is its HEAD.
+ */
+async function earlyPull(probe: ImageProbe, spec: ImageSpec, source: Source): Promise<string | undefined> {
+  if (source.kind !== "mirror") return undefined;
+  const head = await probe.head(source.ref);
+  if (head.kind !== "found") return undefined;
+  const pin = spec.upstream.digest;
+  if (pin !== undefined && head.digest !== pin) return undefined;
+  return digestReference(source.ref, head.digest);
 }
 
 /** One source's verdict: upstream served unless its quota is spent; a mirror as verify says. */
@@ -97,21 +111,17 @@ async function estimateSize(
   needed: () => Promise<boolean> = async () => true,
 ): Promise<SizeEstimate> {
   for (const source of sources) {
-    // A mirror's manifest is read while its verification still waits for upstream: the size is
-    // on the path of every pull, and the GET is one the verification may share. Not for an
-    // image that is here already.
-    const early =
-      source.kind === "mirror"
-        ? Promise.all([probe.head(source.ref), needed()]).then(([head, wanted]) =>
-            wanted && head.kind === "found" ? probe.compressedSize(source.ref, head.digest) : undefined,
-          )
-        : undefined;
-    early?.catch(() => undefined);
+    if (source.kind === "mirror") {
+      // A mirror's size is read from the digest its HEAD named, without waiting for its
+      // verification: the pull starts while that runs (issue 24), and the disk guard judges
+      // before it. A refused mirror's image is as large as upstream's, give or take a version.
+      const [head, wanted] = await Promise.all([probe.head(source.ref), needed()]);
+      if (head.kind === "found") return wanted ? probe.compressedSize(source.ref, head.digest) : { bytes: 0 };
+      continue;
+    }
     const verdict = await probeSource(source);
     const digest = verdict.pullRef?.split("@")[1];
     if (verdict.skip !== undefined || !digest) continue;
-    const speculated = await early?.catch(() => undefined);
-    if (speculated) return speculated;
     const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
     if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {
       return { note: "served by a registry that counts pulls (Docker Hub): not measured, to spare its quota" };

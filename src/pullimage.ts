@@ -5,7 +5,9 @@ import { oneLine } from "./engine.js";
 import type { ImageSpec } from "./inputs.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
 import { type Layer, PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
-import { formatReference, isLoopback, type Reference, repositoryOf, taggableReference } from "./reference.js";
+import { finish } from "./pull/finish.js";
+import { pullDuringVerification } from "./pull/overlap.js";
+import { formatReference, isLoopback, taggableReference } from "./reference.js";
 import { makeResult, type Result } from "./report.js";
 import { sleepSeconds } from "./retry.js";
 import type { Source } from "./sources.js";
@@ -33,6 +35,8 @@ export interface ProbeVerdict {
 export interface PullHooks {
   /** Checked before a source is pulled; absent, every source is pulled blindly. */
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
+  /** A mirror's pull reference as soon as its HEAD named the digest, to pull while its verification runs (pull/overlap.ts). */
+  early?(source: Source): Promise<string | undefined>;
   /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
   probeFailures?(source: Source): number;
   /** Whether the image is here already (its digest), where the caller has asked before; else presentLocally. */
@@ -79,6 +83,8 @@ class ImagePull {
   private attempts = 0;
   private quota: string | undefined;
   private readonly skipped: string[] = [];
+  /** removals of what a refused mirror's early pull brought, checked again at the end */
+  private readonly leftovers: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly spec: ImageSpec,
@@ -91,6 +97,14 @@ class ImagePull {
   }
 
   async run(sources: readonly Source[]): Promise<Result> {
+    try {
+      return await this.runSources(sources);
+    } finally {
+      for (const leftover of this.leftovers) await leftover();
+    }
+  }
+
+  private async runSources(sources: readonly Source[]): Promise<Result> {
     const present = await (this.hooks.present?.() ?? presentLocally(this.spec, this.engine, this.hooks));
     if (present) {
       this.log(`present: ${this.image} is already here with ${present}; not pulled`);
@@ -126,7 +140,13 @@ class ImagePull {
   private async trySource(source: Source): Promise<string | undefined> {
     let pullRef = formatReference(source.ref);
     if (this.hooks.probe) {
-      const verdict = await this.hooks.probe(source, this.spec);
+      // A mirror's pull starts once its HEAD named the digest; its verdict decides the rest.
+      const early = await this.hooks.early?.(source);
+      const pull = (signal: AbortSignal) => this.pullWithRetries(source, early ?? pullRef, signal);
+      const overlap = early
+        ? await pullDuringVerification(early, this.hooks.probe(source, this.spec), pull, this.engine, this.log, this.leftovers)
+        : undefined;
+      const verdict = overlap?.verdict ?? (await this.hooks.probe(source, this.spec));
       this.attempts += this.hooks.probeFailures?.(source) ?? 0;
       if (verdict.quota !== undefined) this.quota = verdict.quota;
       if (verdict.skip !== undefined) {
@@ -135,9 +155,15 @@ class ImagePull {
         return undefined;
       }
       if (verdict.pullRef) pullRef = verdict.pullRef;
+      if (overlap?.pulled) return this.settle(source, pullRef, overlap.pulled);
     }
+    return this.settle(source, pullRef, this.pullWithRetries(source, pullRef));
+  }
+
+  /** The pull's end: what was pulled, or undefined with the reason kept. */
+  private async settle(source: Source, pullRef: string, pulled: Promise<void>): Promise<string | undefined> {
     try {
-      await this.pullWithRetries(source, pullRef);
+      await pulled;
       return pullRef;
     } catch (error) {
       const failure = error instanceof AbortError ? error.originalError : error;
@@ -153,11 +179,12 @@ class ImagePull {
   }
 
   /** `attempts` tries on transient failures, with backoff (a server's stated wait honoured). */
-  private pullWithRetries(source: Source, pullRef: string): Promise<void> {
+  private pullWithRetries(source: Source, pullRef: string, signal?: AbortSignal): Promise<void> {
     const { attempts, backoffSeconds: base } = this.options;
     const sleep = this.hooks.sleep ?? sleepSeconds;
     const state = { anonymousTried: false };
-    return pRetry(() => this.attempt(source, pullRef, state), {
+    return pRetry(() => this.attempt(source, pullRef, state, signal), {
+      ...(signal && { signal }),
       retries: attempts - 1,
       minTimeout: 0,
       maxTimeout: 0,
@@ -179,7 +206,7 @@ class ImagePull {
   }
 
   /** One try: the engine's pull (and once per source, without stored credentials), classified. */
-  private async attempt(source: Source, pullRef: string, state: { anonymousTried: boolean }): Promise<void> {
+  private async attempt(source: Source, pullRef: string, state: { anonymousTried: boolean }, signal?: AbortSignal): Promise<void> {
     this.attempts++;
     await this.hooks.beforePull?.();
     const tracker = new PullProgress(await this.hooks.layers?.(), Date.now());
@@ -197,9 +224,11 @@ class ImagePull {
         insecure: isLoopback(source.ref.registry),
         timeoutMs: this.options.pullTimeoutSeconds * 1000,
         onLine: (line) => tracker.onLine(line),
+        ...(signal && { signal }),
       });
     try {
       let outcome = await pullWith(this.engine);
+      signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
       // The probe got in, the engine was refused: stale stored credentials refuse what
       // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
       const anonymous = this.hooks.anonymousEngine;
@@ -231,63 +260,6 @@ function refusedWithCredentials(outcome: CommandResult): boolean {
   return outcome.exitCode !== 0 && !outcome.timedOut && /unauthorized|denied|authentication required/i.test(outcome.stderr);
 }
 
-/**
- * Tags the pulled image under the upstream name; a mirror's tag is removed unless
- * keep-mirror-tag. A digest reference (`repo@sha256:…`) is not a tag and stays: it is how a
- * later run sees the image is already present. Returns the manifest digest.
- */
-async function finish(
-  spec: ImageSpec,
-  source: Source,
-  pullRef: string,
-  engine: Engine,
-  options: PullOptions,
-  log: (line: string) => void,
-): Promise<{ digest: string; size?: number }> {
-  const target = taggableReference(spec.upstream);
-  const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
-  // The inspect (for the size, and the digest of a pull by tag) and the tag at once.
-  const [local] = await Promise.all([engine.inspect(pullRef), tagUpstreamName(spec, pullRef, target, engine, log)]);
-  const size = local?.size;
-  const digest =
-    byDigest ?? local?.repoDigests.map((d) => d.split("@")).find(([name]) => sameRepository(name ?? "", source.ref))?.[1] ?? "";
-  const done = { digest, ...(size !== undefined && { size }) };
-  if (target === undefined || pullRef === target || source.kind !== "mirror") return done;
-  const mirrorTag = taggableReference(source.ref);
-  if (byDigest && options.keepMirrorTag && mirrorTag) await engine.tag(pullRef, mirrorTag);
-  if (!byDigest && !options.keepMirrorTag) {
-    await engine.untag(pullRef).catch((error: Error) => log(`could not remove the mirror tag ${pullRef}: ${error.message}`));
-  }
-  return done;
-}
-
-/** The pulled image under the exact upstream name, where the upstream reference has a name to tag. */
-async function tagUpstreamName(
-  spec: ImageSpec,
-  pullRef: string,
-  target: string | undefined,
-  engine: Engine,
-  log: (line: string) => void,
-): Promise<void> {
-  if (target === undefined) {
-    log(
-      `${formatReference(spec.upstream)} names only a digest: an engine cannot tag a digest reference, so the image stays under ${pullRef}`,
-    );
-    return;
-  }
-  if (pullRef === target) return;
-  await engine.tag(pullRef, target);
-  log(`tagged ${target}`);
-}
-
-/** RepoDigests name Docker Hub images familiarly (`alpine@…`); compare on the normalised repository. */
-function sameRepository(name: string, ref: Reference): boolean {
-  const full = repositoryOf(ref);
-  if (name === full) return true;
-  if (ref.registry !== "docker.io") return false;
-  return name === ref.path || name === ref.path.replace(/^library\//, "");
-}
-
 /** What the engine holds under the upstream name (the local inspect every presence check starts from). */
 export function inspectUpstreamName(spec: ImageSpec, engine: Engine): Promise<LocalImage | undefined> {
   return engine.inspect(taggableReference(spec.upstream) ?? formatReference(spec.upstream));
@@ -303,11 +275,14 @@ export async function presentLocally(
   hooks: PullHooks,
   inspected: Promise<LocalImage | undefined> = inspectUpstreamName(spec, engine),
 ): Promise<string | undefined> {
-  inspected.catch(() => undefined);
-  const expected = spec.upstream.digest ?? (await hooks.expectedDigest?.(spec));
-  if (expected === undefined) return undefined;
+  // Upstream's HEAD is asked at once (verification needs it too), but nothing here under that
+  // name (the usual case) is known without waiting for it.
+  const asked = spec.upstream.digest ?? hooks.expectedDigest?.(spec);
+  if (asked instanceof Promise) asked.catch(() => undefined);
   const local = await inspected;
   if (!local) return undefined;
+  const expected = await asked;
+  if (expected === undefined) return undefined;
   // A digest names content, whichever repository it was pulled from (a verified mirror included).
   const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
   return has ? expected : undefined;

@@ -161,7 +161,14 @@ CONTAINER_SOURCE=${up}
       const realDocker = execFileSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
       writeFileSync(join(bin, "docker"), `#!/bin/sh\nenv > "${bin}/env-$$"\nexec "${realDocker}" "$@"\n`);
       chmodSync(join(bin, "docker"), 0o755);
-      const run = await runAction({ images: up }, { env: { ...engine.env, PATH: `${bin}:${process.env.PATH}` } });
+      // A credential helper (which has nothing stored) keeps the pull with the CLI: without one,
+      // a pull goes over the engine's API and no CLI runs at all.
+      writeFileSync(join(bin, "docker-credential-none"), "#!/bin/sh\necho 'credentials not found in native keychain'\nexit 1\n");
+      chmodSync(join(bin, "docker-credential-none"), 0o755);
+      const config = mkdtempSync(join(tmpdir(), "prepull-docker-config-"));
+      writeFileSync(join(config, "config.json"), JSON.stringify({ credsStore: "none" }));
+      const env = { ...engine.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: config };
+      const run = await runAction({ images: up }, { env });
       expect(run.results[0]).toMatchObject({ status: "pulled" });
       const envs = readdirSync(bin)
         .filter((name) => name.startsWith("env-"))

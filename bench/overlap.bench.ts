@@ -1,0 +1,276 @@
+// Issue 24: a verified mirror hit against the shell loop it replaces, measured as triples in one
+// run: a bare `docker pull MIRROR`, the loop `docker pull MIRROR && docker tag MIRROR UPSTREAM`,
+// and the action (the node running this file starts dist/index.cjs, as the runner starts it).
+// Registries speak TLS with token auth (as GHCR and Docker Hub), verification is on, the job
+// token is set. Run alone: npx vitest run --config bench/vitest.config.ts bench/overlap.bench.ts
+// Nothing here is asserted about speed: the figures are printed.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { REPO } from "../test/world/action.js";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  worldUnavailable,
+} from "../test/world/index.js";
+import type { Registry } from "../test/world/registry.js";
+
+/** The shell loop prepull replaces, as `sh -c LOOP sh MIRROR UPSTREAM`. */
+const LOOP = 'docker pull "$1" && docker tag "$1" "$2"';
+const TRIPLES = Number(process.env.BENCH_TRIPLES ?? 9);
+/** The action before issue 24, measured in the same rotation (its dist/ from git); BENCH_BEFORE="" leaves it out. */
+const BEFORE = process.env.BENCH_BEFORE ?? "36ea7f9";
+const BIG_PAIRS = Number(process.env.BENCH_BIG_PAIRS ?? 5);
+const rows: string[][] = [];
+const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+const spread = (values: number[]) => `${ms(median(values))} (${ms(Math.min(...values))}–${ms(Math.max(...values))})`;
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+
+/** Wall-clock seconds of one process from spawn to exit; `ok` decides whether its exit code is a success. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv, ok = (code: number | null) => code === 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { env, stdio: "ignore" });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      ok(code) ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} ${args.join(" ")} exited ${code}`)),
+    );
+  });
+}
+
+/** dist/ of `commit`, written aside; undefined without git history. */
+function distAt(commit: string): string | undefined {
+  if (!commit) return undefined;
+  try {
+    const dir = mkdtempSync(join(os.tmpdir(), "prepull-bench24-before-"));
+    execFileSync("sh", ["-c", 'git archive "$1" dist | tar -x -C "$2"', "sh", commit, dir], { cwd: REPO });
+    return join(dir, "dist", "index.cjs");
+  } catch {
+    return undefined;
+  }
+}
+const beforeEntry = distAt(BEFORE);
+
+type Way = "bare" | "loop" | "action" | "before";
+interface Scenario {
+  readonly name: string;
+  /** before each timed run, the local store as the scenario wants it */
+  prepare(): Promise<void>;
+  readonly bare: string[];
+  /** the shell loop, as `sh -c SCRIPT sh MIRROR UPSTREAM` */
+  readonly loop: string;
+  readonly inputs: Record<string, string>;
+  /** the result the action must give */
+  readonly expect: { status: string; source: string };
+}
+
+/** `n` triples, the order rotated each time so that none always runs first (or after the same one). */
+async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number) {
+  const env = { ...process.env, ...engine.env };
+  const times: Record<Way, number[]> = { bare: [], loop: [], action: [], before: [] };
+  const ways: Way[] = beforeEntry ? ["bare", "loop", "action", "before"] : ["bare", "loop", "action"];
+  for (let i = 0; i < n; i++) {
+    // Rotated: each way goes first, second, … in turn.
+    for (const way of ways.map((_, k) => ways[(k + i) % ways.length] as Way)) {
+      await scenario.prepare();
+      if (way === "bare") times.bare.push(await timed("docker", scenario.bare, env));
+      else if (way === "loop") times.loop.push(await timed("sh", ["-c", scenario.loop, "sh", mirrorRef, upRef], env));
+      else {
+        const run = await runAction(scenario.inputs, { env: engine.env, ...(way === "before" && beforeEntry && { entry: beforeEntry }) });
+        const result = run.results[0];
+        if (result?.status !== scenario.expect.status || result.source !== scenario.expect.source) {
+          throw new Error(`${scenario.name}: expected ${JSON.stringify(scenario.expect)}, got ${JSON.stringify(result)}\n${run.stdout}`);
+        }
+        times[way].push(run.seconds);
+      }
+    }
+  }
+  const over = (values: number[]) => values.map((a, i) => a - (times.loop[i] ?? 0));
+  row(
+    scenario.name,
+    `bare ${spread(times.bare)}`,
+    `loop ${spread(times.loop)}`,
+    `action ${spread(times.action)}`,
+    `action − loop ${spread(over(times.action))}`,
+    beforeEntry ? `before (${BEFORE}) − loop ${spread(over(times.before))}` : "",
+  );
+  return times;
+}
+
+describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit against the shell loop", () => {
+  let engine: Docker;
+  let tokens: TokenServer;
+  let up: Registry;
+  let mirror: Registry;
+  let seedConfig: string;
+  const started = load();
+
+  beforeAll(async () => {
+    engine = docker();
+    tokens = await TokenServer.start("bench24", { isPrivate: () => false, users: { alice: "bench-password" } });
+    [up, mirror] = await Promise.all([
+      startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
+      startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
+    ]);
+    seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-"));
+    const auth = Buffer.from("alice:bench-password").toString("base64");
+    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [mirror.host]: { auth } } }));
+  });
+
+  afterAll(async () => {
+    await Promise.all([up?.stop(), mirror?.stop()]);
+    await tokens?.stop();
+    rmSync(seedConfig, { recursive: true, force: true });
+    if (beforeEntry) rmSync(join(beforeEntry, "..", ".."), { recursive: true, force: true });
+    row(
+      "machine",
+      `node ${process.version}`,
+      `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}`,
+      `load average ${started} at start, ${load()} at end`,
+      "",
+    );
+    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+    const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
+    process.stdout.write(
+      `\nissue 24 (one run; median (min–max) of ${TRIPLES} rotated triples, TLS + token auth, verify: digest, job token set)\n${lines.join("\n")}\n\n`,
+    );
+  });
+
+  const names = (prefix: string) => {
+    const path = uniqueName(prefix);
+    return { path, upRef: `${up.host}/${path}:1`, mirrorRef: `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1` };
+  };
+
+  it("a 6 MB image: a mirror hit, the image present, a mirror miss", async () => {
+    const hit = names("hit24");
+    await seedImage(engine, [hit.upRef, hit.mirrorRef], { layerBytes: 6_000_000, dockerConfig: seedConfig });
+    const inputs = { images: hit.upRef, mirrors: `${mirror.host}/mirror` };
+    await triples(
+      engine,
+      {
+        name: "6 MB verified mirror hit",
+        prepare: () => engine.removeAllImages(),
+        bare: ["pull", hit.mirrorRef],
+        loop: LOOP,
+        inputs,
+        expect: { status: "pulled", source: "mirror" },
+      },
+      hit.mirrorRef,
+      hit.upRef,
+      TRIPLES,
+    );
+    // Present: what the loop leaves (the mirror tag and the upstream name); the loop asks the
+    // registry again and tags, prepull sees its digest under the upstream name.
+    await engine.removeAllImages();
+    await engine.ok(["pull", hit.mirrorRef]);
+    await engine.ok(["tag", hit.mirrorRef, hit.upRef]);
+    await triples(
+      engine,
+      {
+        name: "6 MB image already present",
+        prepare: async () => {},
+        bare: ["pull", hit.mirrorRef],
+        loop: LOOP,
+        inputs,
+        expect: { status: "present", source: "local" },
+      },
+      hit.mirrorRef,
+      hit.upRef,
+      TRIPLES,
+    );
+    // A miss: the mirror lacks the image; the loop falls back to upstream, the bare pull is upstream's.
+    const miss = names("miss24");
+    await seedImage(engine, [miss.upRef], { layerBytes: 6_000_000, dockerConfig: seedConfig });
+    await triples(
+      engine,
+      {
+        name: "6 MB mirror miss (upstream lands)",
+        prepare: () => engine.removeAllImages(),
+        bare: ["pull", miss.upRef],
+        loop: `{ ${LOOP}; } || docker pull "$2"`,
+        inputs: { images: miss.upRef, mirrors: `${mirror.host}/mirror` },
+        expect: { status: "pulled", source: "upstream" },
+      },
+      miss.mirrorRef,
+      miss.upRef,
+      TRIPLES,
+    );
+  });
+
+  it("the hit again, upstream farther than the mirror", async () => {
+    const path = uniqueName("far24");
+    // The same hit where upstream is farther than the mirror (as Docker Hub often is from a
+    // runner beside GHCR): every answer of upstream's comes 25 ms late. The loop never asks it.
+    const far = await startRegistry({ tokenAuth: tokens.registryConfig() });
+    const farProxy = await FaultProxy.start(far.host, { tls: true });
+    farProxy.addRule({ path: /^\/v2\//, fault: { kind: "delay", ms: 25 } });
+    try {
+      const farUp = `${farProxy.host}/${path}:1`;
+      const farMirror = `${mirror.host}/mirror/far-${path.replaceAll("/", "-")}:1`;
+      const farConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-far-"));
+      const auth = Buffer.from("alice:bench-password").toString("base64");
+      writeFileSync(join(farConfig, "config.json"), JSON.stringify({ auths: { [far.host]: { auth }, [mirror.host]: { auth } } }));
+      await seedImage(engine, [`${far.host}/${path}:1`, farMirror], { layerBytes: 6_000_000, dockerConfig: farConfig });
+      await triples(
+        engine,
+        {
+          name: "6 MB verified mirror hit, upstream 25 ms farther",
+          prepare: () => engine.removeAllImages(),
+          bare: ["pull", farMirror],
+          loop: LOOP,
+          inputs: { images: farUp, mirrors: `${mirror.host}/mirror/far-{flat}` },
+          expect: { status: "pulled", source: "mirror" },
+        },
+        farMirror,
+        farUp,
+        TRIPLES,
+      );
+      rmSync(farConfig, { recursive: true, force: true });
+    } finally {
+      await farProxy.stop();
+      await far.stop();
+    }
+  });
+
+  it("a 300 MB image (3 × 100 MB layers): the action's pull against a bare pull", async () => {
+    const big = names("big24");
+    await seedImage(engine, [big.upRef, big.mirrorRef], { layers: 3, layerBytes: 100_000_000, dockerConfig: seedConfig });
+    const env = { ...process.env, ...engine.env };
+    const bare: number[] = [];
+    const action: number[] = [];
+    for (let i = 0; i < BIG_PAIRS; i++) {
+      for (const way of i % 2 === 0 ? ["bare", "action"] : ["action", "bare"]) {
+        await engine.removeAllImages();
+        if (way === "bare") bare.push(await timed("docker", ["pull", big.mirrorRef], env));
+        else {
+          const run = await runAction({ images: big.upRef, mirrors: `${mirror.host}/mirror` }, { env: engine.env });
+          if (run.results[0]?.source !== "mirror") throw new Error(`not a mirror hit: ${run.stdout}`);
+          action.push(run.seconds);
+        }
+      }
+    }
+    await engine.removeAllImages();
+    const ratios = action.map((a, i) => a / (bare[i] ?? a));
+    row(
+      "300 MB verified mirror hit",
+      `bare ${spread(bare)}`,
+      "",
+      `action ${spread(action)}`,
+      `action/bare median ${median(ratios).toFixed(3)} (${BIG_PAIRS} pairs)`,
+    );
+  });
+});

@@ -1,0 +1,180 @@
+// Issue 24, end to end: the engine's pull of a mirror starts as soon as the mirror's HEAD names
+// its digest, while upstream's verification runs; only a verified image is tagged under the
+// upstream name, and what a refused mirror brought is removed. Registries speak TLS with token
+// auth (as GHCR and Docker Hub); upstream's answers to prepull are held back, so that the
+// engine's pull of the mirror is well under way (here: done) before the verdict is in.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type Docker,
+  docker,
+  FaultProxy,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  worldUnavailable,
+} from "../world/index.js";
+import type { Registry } from "../world/registry.js";
+
+const ENGINE = /^docker\//;
+/** prepull's own manifest requests to upstream wait this long: the verdict comes after the pull */
+const HOLD_MS = 2500;
+
+describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its verification (issue 24)", () => {
+  let engine: Docker;
+  let tokens: TokenServer;
+  let hub: Registry;
+  let ghcr: Registry;
+  let hubProxy: FaultProxy;
+  let ghcrProxy: FaultProxy;
+  let seedConfig: string;
+
+  beforeAll(async () => {
+    engine = docker();
+    tokens = await TokenServer.start("overlap", { isPrivate: () => false, users: { alice: "s3cret" } });
+    [hub, ghcr] = await Promise.all([
+      startRegistry({ tokenAuth: tokens.registryConfig() }),
+      startRegistry({ tokenAuth: tokens.registryConfig() }),
+    ]);
+    [hubProxy, ghcrProxy] = await Promise.all([FaultProxy.start(hub.host, { tls: true }), FaultProxy.start(ghcr.host, { tls: true })]);
+    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
+    const auth = Buffer.from("alice:s3cret").toString("base64");
+    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [hub.host]: { auth }, [ghcr.host]: { auth } } }));
+  });
+  afterAll(async () => {
+    await Promise.all([hubProxy?.stop(), ghcrProxy?.stop()]);
+    await Promise.all([hub?.stop(), ghcr?.stop(), tokens?.stop()]);
+  });
+  beforeEach(async () => {
+    await engine.removeAllImages();
+    for (const proxy of [hubProxy, ghcrProxy]) {
+      proxy.clearRules();
+      proxy.resetLog();
+    }
+    hubProxy.addRule({ agent: /^prepull/, path: /\/manifests\//, fault: { kind: "delay", ms: HOLD_MS } });
+  });
+
+  /** Upstream `hub/path:1`; the mirror `ghcr/mirror/<flat>:1` with the same image or another one. */
+  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number) => {
+    const path = uniqueName(name);
+    const mirrorPath = `mirror/${path.replaceAll("/", "-")}`;
+    const pushUp = `${hub.host}/${path}:1`;
+    const pushMirror = `${ghcr.host}/${mirrorPath}:1`;
+    const upstream = await seedImage(engine, mirror === "same" ? [pushUp, pushMirror] : [pushUp], { dockerConfig: seedConfig });
+    const other =
+      mirror === "other"
+        ? await seedImage(engine, [pushMirror], { dockerConfig: seedConfig, ...(otherBytes && { layerBytes: otherBytes }) })
+        : undefined;
+    return {
+      up: `${hubProxy.host}/${path}:1`,
+      mirrorRepo: `${ghcrProxy.host}/${mirrorPath}`,
+      id: upstream.id,
+      upDigest: upstream.digests[pushUp] ?? "",
+      other: other && { id: other.id, digest: other.digests[pushMirror] ?? "" },
+    };
+  };
+  /** The engine's `tag` events since `since` (unix seconds) under the names a run uses, as `image-id name`. */
+  const tagEvents = async (since: number) => {
+    const out = await engine.ok([
+      "events",
+      "--since",
+      String(since),
+      "--until",
+      String(Math.ceil(Date.now() / 1000) + 1),
+      "--filter",
+      "event=tag",
+      "--format",
+      "{{.Actor.ID}} {{.Actor.Attributes.name}}",
+    ]);
+    // The seeding's own tags name the registries directly; the run's name them through the proxies.
+    return out.split("\n").filter((line) => [hubProxy.host, ghcrProxy.host].some((host) => line.includes(` ${host}/`)));
+  };
+
+  /**
+   * Runs the action and watches the engine meanwhile: the first moment `mirrorRef` is here,
+   * whether upstream had answered any of prepull's held-back requests yet, and what the
+   * upstream name was then.
+   */
+  const raced = async (inputs: Record<string, string>, mirrorRef: string, up: string) => {
+    const running = runAction(inputs, { env: engine.env });
+    let finished = false;
+    running.finally(() => {
+      finished = true;
+    });
+    let seen: { upstreamAnswered: boolean; upstreamName: string | undefined } | undefined;
+    while (!finished && !seen) {
+      if ((await engine.imageId(mirrorRef)) !== undefined) {
+        const answered = hubProxy.requests.some((r) => /^prepull/.test(String(r.headers["user-agent"])) && r.status === 200);
+        seen = { upstreamAnswered: answered, upstreamName: await engine.imageId(up) };
+      } else await new Promise((r) => setTimeout(r, 50));
+    }
+    return { run: await running, seen };
+  };
+
+  it("a mirror whose content fails verification, raced against the pull: nothing of it under the upstream name, no mirror tag, its image removed; upstream's lands", async () => {
+    const { up, mirrorRepo, id, upDigest, other } = await seed("refused", "other");
+    if (!other) throw new Error("no other image");
+    expect(other.id).not.toBe(id); // the mirror's config (image ID) differs as well as its digest
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const { run, seen } = await raced({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, `${mirrorRepo}@${other.digest}`, up);
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+    // The mirror's image was here (by its digest, under no tag) before upstream had said anything.
+    expect(seen).toEqual({ upstreamAnswered: false, upstreamName: undefined });
+    expect(run.stdout).toMatch(new RegExp(`mirror digest ${other.digest} differs from upstream ${upDigest}`));
+    // The race was run: the engine fetched the mirror's manifest by its digest and its blobs
+    // (a pull that waited for the verdict would have asked the mirror for nothing).
+    const engineRequests = ghcrProxy.requests.filter((r) => ENGINE.test(String(r.headers["user-agent"])) && r.status === 200);
+    expect(engineRequests.some((r) => r.method === "GET" && r.path.endsWith(`/manifests/${other.digest}`))).toBe(true);
+    expect(engineRequests.some((r) => r.method === "GET" && r.path.includes("/blobs/"))).toBe(true);
+    expect(run.stdout).toContain(`removed ${mirrorRepo}@${other.digest}, which the pull started before verification brought`);
+    // Upstream's image under the upstream name; nothing of the mirror's left, by any name.
+    expect(await engine.imageId(up)).toBe(id);
+    expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBeUndefined();
+    expect(await engine.imageId(`${mirrorRepo}:1`)).toBeUndefined();
+    expect(await engine.imageId(other.id)).toBeUndefined();
+    expect((await engine.ok(["image", "ls", "-aq", "--no-trunc"])).split("\n")).toEqual([id]);
+    // Nor was it ever tagged under the upstream name, even for a moment: the engine's own events.
+    const tags = await tagEvents(since);
+    expect(tags.filter((line) => line.startsWith(other.id))).toEqual([]);
+    expect(tags.filter((line) => line.endsWith(up))).toEqual([`${id} ${up}`]);
+  });
+
+  it("a refused mirror whose pull is still under way when the verdict comes: the pull is stopped, nothing of it stays, upstream's lands", async () => {
+    const { up, mirrorRepo, id, upDigest, other } = await seed("stopped", "other", 1_500_000);
+    if (!other) throw new Error("no other image");
+    // The mirror's 1.5 MB of blobs come at 100 kB/s: its pull would take fifteen seconds.
+    ghcrProxy.addRule({ method: "GET", agent: ENGINE, path: /\/blobs\//, fault: { kind: "throttle", bytesPerSecond: 100_000 } });
+    hubProxy.clearRules();
+    hubProxy.addRule({ agent: /^prepull/, path: /\/manifests\//, fault: { kind: "delay", ms: 300 } });
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+    expect(run.stdout).toContain(`pulling ${mirrorRepo}:1@${other.digest} while its verification runs`);
+    // The engine had begun on the mirror's blobs, and was stopped well before it could finish.
+    expect(ghcrProxy.requests.some((r) => ENGINE.test(String(r.headers["user-agent"])) && r.path.includes("/blobs/"))).toBe(true);
+    expect(run.seconds).toBeLessThan(8);
+    expect(await engine.imageId(up)).toBe(id);
+    expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBeUndefined();
+    expect(await engine.imageId(other.id)).toBeUndefined();
+    expect((await tagEvents(since)).filter((line) => line.startsWith(other.id))).toEqual([]);
+    // Later too (an engine that finished the stopped pull after its client left would show here).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await engine.ok(["image", "ls", "-aq", "--no-trunc"])).split("\n")).toEqual([id]);
+  });
+
+  it("a verified mirror hit: pulled while upstream was asked, tagged under the upstream name once verified, no mirror tag", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("verified", "same");
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const { run, seen } = await raced({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, `${mirrorRepo}@${upDigest}`, up);
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: upDigest, ref: `${mirrorRepo}:1@${upDigest}` });
+    // Pulled before upstream answered; not under the upstream name until verified.
+    expect(seen).toEqual({ upstreamAnswered: false, upstreamName: undefined });
+    expect(await engine.imageId(up)).toBe(id);
+    expect(await engine.imageId(`${mirrorRepo}:1`)).toBeUndefined();
+    expect(await tagEvents(since)).toEqual([`${id} ${up}`]);
+  });
+});
