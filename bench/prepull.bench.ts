@@ -6,11 +6,11 @@ import * as os from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ImageProbe } from "../src/probe.js";
-import { parseReference } from "../src/reference.js";
 import { Credentials } from "../src/registry/auth.js";
 import { RegistryClient } from "../src/registry/client.js";
 import { platformSpec } from "../src/registry/manifests.js";
+import { ImageProbe } from "../src/registry/probe.js";
+import { parseReference } from "../src/resolve/reference.js";
 import { REPO } from "../test/world/action.js";
 import {
   type Docker,

@@ -27,7 +27,7 @@ const common = {
   define: { PREPULL_VERSION: JSON.stringify(pkg.version), "import.meta.url": "__prepull_import_meta_url" },
 };
 const metaUrl = 'var __prepull_import_meta_url = require("url").pathToFileURL(__filename).href;';
-// src/buildfiles.ts (images-from's parsers: yaml and dockerfile-ast, over half of the
+// src/resolve/buildfiles.ts (images-from's parsers: yaml and dockerfile-ast, over half of the
 // bytes) is bundled apart and required only when images-from is used, so that no other run
 // parses it at start. It is pure (no state shared with the main bundle).
 const buildfilesApart = {
@@ -44,7 +44,7 @@ const buildfilesApart = {
 // crypto, at the top: each is given to them as a module whose named members load the real one
 // on first use. node's TLS took 4–5 ms of a start and crypto 4–6 ms; the post step, `mode: wait`,
 // a run with nothing to do and plain-HTTP caches need neither (core wants crypto only for a
-// file command's delimiter, which prepull writes itself: src/filecommand.ts). Getters, not a
+// file command's delimiter, which prepull writes itself: src/report/filecommand.ts). Getters, not a
 // Proxy: esbuild's interop reads keys such as __esModule, which must not load the module.
 const LAZY_MEMBERS = {
   https: { module: "node:https", importer: /@actions[/\\]http-client[/\\]/, members: ["Agent", "globalAgent", "request", "get"] },
@@ -80,7 +80,12 @@ const results = [
     banner: { js: metaUrl },
     plugins: [buildfilesApart, lazyBuiltins],
   }),
-  await esbuild.build({ ...common, entryPoints: ["src/buildfiles.ts"], outfile: join(outdir, "buildfiles.cjs"), banner: { js: metaUrl } }),
+  await esbuild.build({
+    ...common,
+    entryPoints: ["src/resolve/buildfiles.ts"],
+    outfile: join(outdir, "buildfiles.cjs"),
+    banner: { js: metaUrl },
+  }),
   await esbuild.build({ ...common, entryPoints: ["src/resolve/glob.ts"], outfile: join(outdir, "glob.cjs"), banner: { js: metaUrl } }),
 ];
 

@@ -16,10 +16,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ImageSpec } from "./inputs.js";
 import { childEnv } from "./lifecycle.js";
-import { formatReference } from "./reference.js";
-import { failedResult, type Result } from "./report.js";
+import { failedResult, type Result } from "./report/results.js";
+import type { ImageSpec } from "./resolve/inputs.js";
+import { formatReference } from "./resolve/reference.js";
 
 /** Environment variable that turns the bundle into a worker for the given directory. */
 export const WORKER_ENV = "PREPULL_WORKER_DIR";

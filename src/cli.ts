@@ -1,11 +1,12 @@
 // `prepull` on the command line (GitLab, Jenkins, Tekton, a laptop): the same run, flags
 // named like the action's inputs, a table on stdout, exit 1 under --on-failure fail.
 import { parseArgs } from "node:util";
-import { INPUT_NAMES } from "./inputs.js";
 import { whenUnfinished } from "./lifecycle.js";
 import { run, UNFINISHED } from "./main.js";
+import { consoleLogger } from "./report/log.js";
+import { textTable } from "./report/summary.js";
 import { jsonForLog, neutralise } from "./report/text.js";
-import { consoleLogger, textTable } from "./report.js";
+import { INPUT_NAMES } from "./resolve/inputs.js";
 
 const INPUTS = INPUT_NAMES;
 
@@ -22,10 +23,10 @@ Flags are named like the action's inputs; list inputs take the flag once per ite
 The token may come from the environment (GITHUB_TOKEN) rather than a flag.
 Flags: ${INPUTS.map((i) => `--${i}`).join(" ")} --json --help`;
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+/** The flags, or the usage error that stops the CLI. */
+function readFlags(argv: readonly string[]): ReturnType<typeof parseArgs> | string {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: [...argv],
       options: {
         ...Object.fromEntries(INPUTS.map((name) => [name, { type: "string", multiple: true }] as const)),
@@ -37,7 +38,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    print(process.stderr, `prepull: ${(error as Error).message}\n${USAGE}`);
+    return (error as Error).message;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const parsed = readFlags(argv);
+  if (typeof parsed === "string") {
+    print(process.stderr, `prepull: ${parsed}\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;

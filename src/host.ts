@@ -1,6 +1,8 @@
 // What a run needs from where it runs: the Actions runner, a background worker, or the CLI.
-import type { GetInput } from "./inputs.js";
-import type { Logger, Result } from "./report.js";
+
+import type { Logger } from "./report/log.js";
+import type { Result } from "./report/results.js";
+import type { GetInput } from "./resolve/inputs.js";
 
 export interface Host {
   readonly getInput: GetInput;

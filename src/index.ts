@@ -3,10 +3,10 @@
 // dist/index.cjs is a thin file that calls runAction() from the shared bundle.
 import * as core from "@actions/core";
 import { readRequest, readState, readWorkerSecret, WORKER_ENV } from "./background.js";
-import { writeFileCommand } from "./filecommand.js";
 import { whenUnfinished } from "./lifecycle.js";
 import { type Host, run, runWorker, UNFINISHED } from "./main.js";
-import { actionLogger, recordLogger } from "./report.js";
+import { writeFileCommand } from "./report/filecommand.js";
+import { actionLogger, recordLogger } from "./report/log.js";
 
 function saveState(name: string, value: string): void {
   if (!writeFileCommand("STATE", name, value)) core.saveState(name, value);

@@ -1,6 +1,8 @@
 // The run, as orchestration only: read inputs, resolve images, hand them to the mode, report.
 import { completeResults, readRequest, startWorker, type WorkerRequest, writeState } from "./background.js";
 import type { Host } from "./host.js";
+import { failedResult, type Result, resultsJson } from "./report/results.js";
+import { summaryMarkdown } from "./report/summary.js";
 import {
   type Config,
   type ImageLineError,
@@ -11,9 +13,8 @@ import {
   parseImageLine,
   parseLines,
   readConfig,
-} from "./inputs.js";
-import { formatReference } from "./reference.js";
-import { failedResult, type Result, resultsJson, summaryMarkdown } from "./report.js";
+} from "./resolve/inputs.js";
+import { formatReference } from "./resolve/reference.js";
 
 /** Said when the run ended without finishing (see whenUnfinished): a bug, never a registry's doing. */
 export const UNFINISHED =
@@ -52,13 +53,13 @@ export async function run(host: Host): Promise<RunOutcome> {
   const problems: string[] = [];
   const named: (ImageSpec | ImageLineError)[] = [...config.images, ...config.imageErrors];
   if (config.setVars) {
-    const { resolveSetVars } = await import("./setvars.js");
+    const { resolveSetVars } = await import("./resolve/setvars.js");
     const outcome = await resolveSetVars(config, log);
     if (outcome.problem) problems.push(outcome.problem);
     named.push(...outcome.images);
   }
   if (config.imagesFrom.length > 0) {
-    const { resolveImagesFrom } = await import("./imagesfrom.js");
+    const { resolveImagesFrom } = await import("./resolve/imagesfrom.js");
     const outcome = await resolveImagesFrom(config, host.env ?? process.env, log);
     problems.push(...outcome.problems);
     named.push(...outcome.images);

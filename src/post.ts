@@ -13,7 +13,9 @@ import {
   type WorkerRequest,
 } from "./background.js";
 import type { Host } from "./main.js";
-import { type Result, replayLog, summaryMarkdown, textTable } from "./report.js";
+import { replayLog } from "./report/log.js";
+import type { Result } from "./report/results.js";
+import { summaryMarkdown, textTable } from "./report/summary.js";
 
 const TITLE = "prepull (background, reported by the post step)";
 

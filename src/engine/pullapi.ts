@@ -5,10 +5,10 @@
 // leaves the pull to the CLI, which asks the helper as the user's own `docker pull` would. Issue
 // 24: one CLI process fewer per pull (its start is 10–25 ms here).
 import { request } from "node:http";
-import type { CommandResult } from "../command.js";
-import { ApiUnavailable } from "../engineapi.js";
-import { parseReference } from "../reference.js";
 import { helperServer, normaliseConfigKey, readDockerConfigFile } from "../registry/auth.js";
+import { parseReference } from "../resolve/reference.js";
+import { ApiUnavailable } from "./api.js";
+import type { CommandResult } from "./command.js";
 
 export interface ApiPullOptions {
   readonly platform?: string;

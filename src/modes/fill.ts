@@ -4,17 +4,17 @@
 // images (FillWatch); the post step copies them (fillMirrors).
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
-import { type Config, type ImageSpec, readConfig } from "../inputs.js";
-import { ImageProbe, type ProbeSettings } from "../probe.js";
-import type { ProbeVerdict, PullHooks } from "../pullimage.js";
-import { digestReference, formatReference, parseReference, type Reference } from "../reference.js";
+import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
+import { TransientError } from "../pull/retry.js";
+import { type Source, sourcesFor } from "../pull/sources.js";
 import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
 import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
 import { platformSpec } from "../registry/manifests.js";
-import type { Result } from "../report.js";
-import { TransientError } from "../retry.js";
-import { type Source, sourcesFor } from "../sources.js";
+import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
+import type { Result } from "../report/results.js";
+import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
+import { digestReference, formatReference, parseReference, type Reference } from "../resolve/reference.js";
 
 /** What the post step copies: upstream by the digest that was pulled, into the first mirror's reference. */
 export interface FillTarget {

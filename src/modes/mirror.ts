@@ -4,15 +4,15 @@
 // per registry, whatever the concurrency, and is mounted into the other repositories.
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
-import type { Config, ImageSpec } from "../inputs.js";
-import type { ProbeSettings } from "../probe.js";
-import { formatReference, type Reference } from "../reference.js";
+import { TransientError } from "../pull/retry.js";
+import { sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { BlobLedger, Copier, CopyError } from "../registry/copier.js";
+import type { ProbeSettings } from "../registry/probe.js";
 import { copyTotals } from "../report/copyreport.js";
-import { formatBytes, makeResult, type Result } from "../report.js";
-import { TransientError } from "../retry.js";
-import { sourcesFor } from "../sources.js";
+import { formatBytes, makeResult, type Result } from "../report/results.js";
+import type { Config, ImageSpec } from "../resolve/inputs.js";
+import { formatReference, type Reference } from "../resolve/reference.js";
 
 /** mirror: copy each upstream image into its first mirror over the registry API. */
 export async function mirrorImages(

@@ -1,14 +1,14 @@
 // mode: plan — resolve and probe every source, pull nothing: what each mirror holds (drift).
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
-import type { Config, ImageSpec } from "../inputs.js";
-import { quotaText } from "../policy.js";
-import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings } from "../probe.js";
-import { upstreamVerdict } from "../probehooks.js";
-import { formatReference } from "../reference.js";
+import { quotaText } from "../pull/policy.js";
+import { upstreamVerdict } from "../pull/probehooks.js";
+import { type Source, sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
-import { failedResult, makeResult, type Result } from "../report.js";
-import { type Source, sourcesFor } from "../sources.js";
+import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings } from "../registry/probe.js";
+import { failedResult, makeResult, type Result } from "../report/results.js";
+import type { Config, ImageSpec } from "../resolve/inputs.js";
+import { formatReference } from "../resolve/reference.js";
 
 /** plan: resolve and probe every source, pull nothing; per mirror `ok`, `missing` or `differs`. */
 export async function planAll(

@@ -2,17 +2,17 @@
 import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
-import { type DiskVerdict, diskVerdict } from "../disk.js";
-import { type Engine, EngineMissingError, type LocalImage } from "../engine.js";
-import { anonymousEngineEnv } from "../engineconfig.js";
+import { anonymousEngineEnv } from "../engine/config.js";
+import { type DiskVerdict, diskVerdict } from "../engine/disk.js";
+import { type Engine, EngineMissingError, type LocalImage } from "../engine/engine.js";
 import type { Host } from "../host.js";
-import type { Config, ImageSpec } from "../inputs.js";
-import type { SizeEstimate } from "../probe.js";
-import type { ImageHooks, probeHooks } from "../probehooks.js";
-import { inspectUpstreamName, presentLocally, pullImage } from "../pullimage.js";
-import { formatReference } from "../reference.js";
-import { failedResult, type Result } from "../report.js";
-import { type Source, sourcesFor } from "../sources.js";
+import { inspectUpstreamName, presentLocally, pullImage } from "../pull/image.js";
+import type { ImageHooks, probeHooks } from "../pull/probehooks.js";
+import { type Source, sourcesFor } from "../pull/sources.js";
+import type { SizeEstimate } from "../registry/probe.js";
+import { failedResult, type Result } from "../report/results.js";
+import type { Config, ImageSpec } from "../resolve/inputs.js";
+import { formatReference } from "../resolve/reference.js";
 
 interface ImageWork {
   readonly spec: ImageSpec;

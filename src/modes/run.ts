@@ -2,15 +2,15 @@
 // user's credentials), the probe settings, the engine with the token added only where needed.
 // Loaded only when there are images (a run with nothing to do never loads it).
 import { tmpdir } from "node:os";
-import { Engine } from "../engine.js";
-import { EngineAuth } from "../engineconfig.js";
+import { EngineAuth } from "../engine/config.js";
+import { Engine } from "../engine/engine.js";
 import type { Host } from "../host.js";
-import type { Config, ImageSpec } from "../inputs.js";
-import { probeHooks } from "../probehooks.js";
+import { probeHooks } from "../pull/probehooks.js";
 import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
 import { platformSpec } from "../registry/manifests.js";
-import type { Result } from "../report.js";
+import type { Result } from "../report/results.js";
+import type { Config, ImageSpec } from "../resolve/inputs.js";
 import { pullAll } from "./pull.js";
 
 export async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {

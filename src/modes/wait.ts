@@ -13,11 +13,12 @@ import {
   type WorkerRequest,
 } from "../background.js";
 import type { Host } from "../host.js";
-import { type Config, type ImageSpec, readConfig } from "../inputs.js";
-import { MAX_BACKOFF_SECONDS } from "../policy.js";
-import { formatReference } from "../reference.js";
-import { type Result, replayLog } from "../report.js";
-import { sourcesFor } from "../sources.js";
+import { MAX_BACKOFF_SECONDS } from "../pull/policy.js";
+import { sourcesFor } from "../pull/sources.js";
+import { replayLog } from "../report/log.js";
+import type { Result } from "../report/results.js";
+import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
+import { formatReference } from "../resolve/reference.js";
 
 /** What the wait collected, for the report; the background step's `on-failure` decides. */
 export interface Collected {

@@ -1,9 +1,9 @@
 // After a pull: the image under the exact upstream name, the mirror's tag dropped unless kept.
-import type { Engine } from "../engine.js";
-import type { ImageSpec } from "../inputs.js";
-import type { PullOptions } from "../pullimage.js";
-import { formatReference, type Reference, repositoryOf, taggableReference } from "../reference.js";
-import type { Source } from "../sources.js";
+import type { Engine } from "../engine/engine.js";
+import type { ImageSpec } from "../resolve/inputs.js";
+import { formatReference, type Reference, repositoryOf, taggableReference } from "../resolve/reference.js";
+import type { PullOptions } from "./hooks.js";
+import type { Source } from "./sources.js";
 
 /**
  * Tags the pulled image under the upstream name; a mirror's tag is removed unless

@@ -4,8 +4,8 @@
 // mirror by the digest its HEAD named (`repo@sha256:…`: a digest reference, never a tag) while
 // upstream is asked; the caller tags under the upstream name only once the verdict trusts that
 // very digest. Refused, the early pull is stopped and what it brought is removed.
-import type { Engine } from "../engine.js";
-import type { ProbeVerdict } from "../pullimage.js";
+import type { Engine } from "../engine/engine.js";
+import type { ProbeVerdict } from "./hooks.js";
 
 /** The verdict, and the early pull where the verdict trusted its very reference (it settles as the pull would). */
 export interface Overlap {

@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as z from "zod/mini";
-import { runCommand } from "../engine.js";
+import { runCommand } from "../engine/command.js";
 import { childEnv } from "../lifecycle.js";
-import { isLoopback } from "../reference.js";
+import { isLoopback } from "../resolve/reference.js";
 
 export interface Challenge {
   readonly scheme: string;

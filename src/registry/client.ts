@@ -3,8 +3,7 @@
 // skip the multi-challenge parsing, GHCR's token fallback and Hub's quota headers.
 import type { IncomingHttpHeaders } from "node:http";
 import { HttpClient, type HttpClientResponse } from "@actions/http-client";
-import * as z from "zod/mini";
-import { isLoopback, type Reference } from "../reference.js";
+import { isLoopback, type Reference } from "../resolve/reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
 import {
   ANSWER_LIMITS,
@@ -24,25 +23,16 @@ import {
   wantsTls,
 } from "./http.js";
 import { MANIFEST_ACCEPT } from "./manifests.js";
+import { type CachedToken, fetchToken } from "./token.js";
 
 export { headerText, NetworkError, pullScope } from "./http.js";
-
-/** A registry's auth flow that cannot work as it stands (a realm that is not a URL, a token that is not JSON): final for that source. */
-export class RegistryAuthError extends Error {
-  override name = "RegistryAuthError";
-}
+export { RegistryAuthError } from "./token.js";
 
 export interface RegistryResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
 }
-
-const TokenSchema = z.object({
-  token: z.optional(z.string()),
-  access_token: z.optional(z.string()),
-  expires_in: z.optional(z.number()),
-});
 
 /**
  * Where a registry's API lives, for a scheme. Registries on this machine are "insecure" to
@@ -61,11 +51,6 @@ export interface RequestOptions {
   readonly scopes: readonly string[];
   /** leave the body unread (blob streams) */
   readonly stream?: boolean;
-}
-
-interface CachedToken {
-  readonly value: string;
-  readonly expires: number;
 }
 
 export class RegistryClient {
@@ -150,7 +135,9 @@ export class RegistryClient {
     const tokens: Promise<CachedToken | undefined>[] = [];
     const tokenOf = (challenge: Challenge, i: number) => {
       if (!tokens[i]) {
-        tokens[i] = this.fetchToken(challenge, registry, options.scopes, candidates[i]);
+        const get = (url: string, headers: Record<string, string>) =>
+          this.deadlines.within(headers, (bounded) => this.clientFor(url).get(url, bounded));
+        tokens[i] = fetchToken(get, this.timeoutMs, challenge, registry, options.scopes, candidates[i]);
         tokens[i].catch(() => undefined);
       }
       return tokens[i];
@@ -306,52 +293,5 @@ export class RegistryClient {
       // One line (OpenSSL's messages end in a newline).
       throw new NetworkError(`${method} ${url}: ${(error as Error).message.replace(/\s+/g, " ").trim()}`);
     }
-  }
-
-  /** GET realm?service=…&scope=…; undefined when the endpoint refuses these credentials. */
-  private async fetchToken(
-    challenge: Challenge,
-    registry: string,
-    scopes: readonly string[],
-    identity: Credential | undefined,
-  ): Promise<CachedToken | undefined> {
-    const realm = challenge.params.realm;
-    if (!realm) return undefined;
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new RegistryAuthError(`${registry} names a token realm that is not a URL ("${realm.slice(0, 200)}")`);
-    }
-    if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    for (const scope of scopes.length > 0 ? scopes : challenge.params.scope ? [challenge.params.scope] : [])
-      url.searchParams.append("scope", scope);
-    const headers: Record<string, string> = identity ? { Authorization: basicHeader(identity) } : {};
-    let response: HttpClientResponse;
-    try {
-      response = await this.deadlines.within(headers, (bounded) => this.clientFor(url.toString()).get(url.toString(), bounded));
-    } catch (error) {
-      throw new NetworkError(`token request to ${url.origin}${url.pathname}: ${(error as Error).message}`);
-    }
-    const status = response.message.statusCode ?? 0;
-    const body = await readAnswer(response.message, {
-      limit: ANSWER_LIMITS.small,
-      deadlineMs: this.timeoutMs,
-      what: `token request to ${url.origin}${url.pathname}`,
-    });
-    if (status === 401 || status === 403) return undefined;
-    if (status >= 500) throw new NetworkError(`token endpoint ${url.origin}${url.pathname} answered HTTP ${status}`);
-    if (status !== 200) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString("utf8") || "{}");
-    } catch {
-      throw new RegistryAuthError(`token endpoint ${url.origin}${url.pathname} answered HTTP 200 with a body that is not JSON`);
-    }
-    const parsed = TokenSchema.safeParse(json);
-    const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
-    if (!token) return undefined;
-    const seconds = parsed.success ? (parsed.data.expires_in ?? 60) : 60;
-    return { value: token, expires: Date.now() + Math.max(10, seconds - 5) * 1000 };
   }
 }

@@ -3,11 +3,11 @@
 // (registry/blobs.ts), manifests pushed byte for byte, so digests equal upstream's; then what
 // refers to the image (registry/referrers.ts). A long copy reports its progress.
 import pLimit from "p-limit";
-import { registryErrorText } from "../policy.js";
-import { PROGRESS_INTERVAL_SECONDS } from "../progress.js";
-import { formatReference, manifestSelector, type Reference } from "../reference.js";
+import { registryErrorText } from "../pull/policy.js";
+import { PROGRESS_INTERVAL_SECONDS } from "../pull/progress.js";
+import { type RetrySettings, retryTransient } from "../pull/retry.js";
 import { CopyProgress } from "../report/copyreport.js";
-import { type RetrySettings, retryTransient } from "../retry.js";
+import { formatReference, manifestSelector, type Reference } from "../resolve/reference.js";
 import {
   type BlobContext,
   BlobLedger,

@@ -4,7 +4,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from "node:http";
 import type { HttpClientResponse } from "@actions/http-client";
 import type { RequestHandler } from "@actions/http-client/lib/interfaces";
-import { isLoopback, type Reference } from "../reference.js";
+import { isLoopback, type Reference } from "../resolve/reference.js";
 import type { Challenge, Credential } from "./auth.js";
 
 /**

@@ -1,6 +1,6 @@
 // Manifest media types, schemas (zod: everything off the network is checked), platforms.
 import * as z from "zod/mini";
-import { sha256Hex } from "../sha256.js";
+import { sha256Hex } from "./sha256.js";
 
 export const MEDIA_TYPES = {
   ociIndex: "application/vnd.oci.image.index.v1+json",

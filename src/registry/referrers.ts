@@ -3,7 +3,7 @@
 // the `sha256-<hex>` fallback tag, and written the same way into a mirror without the API;
 // and cosign's `sha256-<hex>.sig`, `.att` and `.sbom` tags. Every manifest keeps its digest.
 import * as z from "zod/mini";
-import type { Reference } from "../reference.js";
+import type { Reference } from "../resolve/reference.js";
 import { pullScope, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import { MEDIA_TYPES, sha256Digest } from "./manifests.js";

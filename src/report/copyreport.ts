@@ -1,16 +1,9 @@
 // What mode: mirror tells while and after it copies: progress lines for a long copy (bytes,
 // rate, what is left, at the pull's interval), and the totals of a run (copied / mounted /
 // present / failed, with bytes) for the log and the job summary.
-import { formatBytes, type Result } from "../report.js";
+import { type CopyCounts, formatBytes, type Result } from "./results.js";
 
 /** Per image, in `results` (mode: mirror): bytes uploaded, mounted from another repository, already in the mirror. */
-export interface CopyCounts {
-  readonly uploaded: number;
-  readonly mounted: number;
-  readonly present: number;
-  readonly referrers: number;
-}
-
 /** One image's copy as it goes: blob bytes known to be needed, and how far each has come. */
 export class CopyProgress {
   private total = 0;

@@ -3,7 +3,7 @@
 // `${{ matrix.X }}` expanded over the job's literal matrix as GitHub expands it. Bundled with
 // the other build-file parsers (dist/buildfiles.cjs), re-exported by src/buildfiles.ts.
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
-import type { FileImages, NamedImage } from "../buildfiles.js";
+import type { FileImages, NamedImage } from "./compose.js";
 
 /** One combination of a job's matrix: key → value (strings, numbers, objects as written). */
 export type Combination = Readonly<Record<string, unknown>>;

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "../../src/engine.js";
+import { runCommand } from "../../src/engine/engine.js";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 import {
   type Docker,

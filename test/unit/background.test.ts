@@ -5,11 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { completeResults, readState, type WorkerRequest } from "../../src/background.js";
-import type { ImageSpec } from "../../src/inputs.js";
-import { parseImageLine, readConfig } from "../../src/inputs.js";
 import { runWorker } from "../../src/main.js";
 import { waitSeconds } from "../../src/modes/wait.js";
-import { failedResult, makeResult, recordLogger } from "../../src/report.js";
+import { recordLogger } from "../../src/report/log.js";
+import { failedResult, makeResult } from "../../src/report/results.js";
+import type { ImageSpec } from "../../src/resolve/inputs.js";
+import { parseImageLine, readConfig } from "../../src/resolve/inputs.js";
 
 const spec = (text: string) => parseImageLine(text, "images line 1") as ImageSpec;
 const request = (images: string[]): WorkerRequest => ({

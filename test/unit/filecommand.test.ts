@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fileCommandEntry, writeFileCommand } from "../../src/filecommand.js";
+import { fileCommandEntry, writeFileCommand } from "../../src/report/filecommand.js";
 import { parseOutputFile } from "../world/action.js";
 
 describe("file commands (GITHUB_OUTPUT, GITHUB_STATE)", () => {

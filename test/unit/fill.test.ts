@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { readConfig } from "../../src/inputs.js";
 import { FillWatch, fillTargets } from "../../src/modes/fill.js";
-import type { ProbeVerdict, PullHooks } from "../../src/pullimage.js";
-import { makeResult } from "../../src/report.js";
-import type { Source } from "../../src/sources.js";
+import type { ProbeVerdict, PullHooks } from "../../src/pull/hooks.js";
+import type { Source } from "../../src/pull/sources.js";
+import { makeResult } from "../../src/report/results.js";
+import { readConfig } from "../../src/resolve/inputs.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const config = readConfig((name) => ({ images: "alpine:3.20\nbusybox:1", mirrors: "ghcr.io/org\nmirror.example.com/{path}" })[name] ?? "");

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InputError, parseLines, readConfig } from "../../src/inputs.js";
-import { formatReference } from "../../src/reference.js";
+import { InputError, parseLines, readConfig } from "../../src/resolve/inputs.js";
+import { formatReference } from "../../src/resolve/reference.js";
 
 const config = (inputs: Record<string, string>, workspace?: string) => readConfig((name) => inputs[name] ?? "", workspace);
 

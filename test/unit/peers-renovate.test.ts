@@ -7,8 +7,8 @@
 // differ, prepull follows docker (BuildKit) and compose, and the case says why ("docker:").
 // Renovate's registry-alias and replace-template cases decide nothing pulled and are left out.
 import { describe, expect, it } from "vitest";
-import { composeImages, dockerfileImages } from "../../src/buildfiles.js";
-import { parseImageLine } from "../../src/images.js";
+import { composeImages, dockerfileImages } from "../../src/resolve/buildfiles.js";
+import { parseImageLine } from "../../src/resolve/images.js";
 
 const D = "sha256:d743b4141b02fcfb8beb68f92b4cd164f60ee457bf2d053f36785bf86de16b0d";
 const pulled = (content: string) => dockerfileImages(content, "Dockerfile", new Map()).images.map((image) => image.text);

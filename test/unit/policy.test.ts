@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffSeconds, classifyEngineError, classifyHttp, parseRetryAfter } from "../../src/policy.js";
+import { backoffSeconds, classifyEngineError, classifyHttp, parseRetryAfter } from "../../src/pull/policy.js";
 
 describe("classifyEngineError", () => {
   it.each([

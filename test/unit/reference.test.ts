@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatReference, parseReference, taggableReference } from "../../src/reference.js";
+import { formatReference, parseReference, taggableReference } from "../../src/resolve/reference.js";
 
 describe("parseReference normalises as the Docker engine does", () => {
   const H = "a".repeat(64);

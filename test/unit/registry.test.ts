@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpClient } from "@actions/http-client";
 import { describe, expect, it } from "vitest";
-import { parseQuota, quotaText } from "../../src/policy.js";
-import { isLoopback } from "../../src/reference.js";
+import { parseQuota, quotaText } from "../../src/pull/policy.js";
 import { Credentials, parseChallenges, readDockerConfig } from "../../src/registry/auth.js";
 import { registryBaseUrl } from "../../src/registry/client.js";
 import { AnswerTooLarge, HeaderDeadlines, NetworkError, readAnswer } from "../../src/registry/http.js";
 import { parseManifest, pickPlatform, platformSpec } from "../../src/registry/manifests.js";
+import { isLoopback } from "../../src/resolve/reference.js";
 
 describe("parseChallenges", () => {
   it("reads Docker Hub's Bearer challenge", () => {

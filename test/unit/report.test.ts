@@ -1,8 +1,10 @@
 // Issue 21 §4: every text sink neutralised. The log's neutraliser, judged by the runner's own
 // reading of a line (test/world/action.ts workflowCommands), and the job summary's escaping.
 import { describe, expect, it } from "vitest";
-import { jsonForLog, markdownCode } from "../../src/report/text.js";
-import { consoleLogger, makeResult, neutralise, summaryMarkdown, textTable } from "../../src/report.js";
+import { consoleLogger } from "../../src/report/log.js";
+import { makeResult } from "../../src/report/results.js";
+import { summaryMarkdown, textTable } from "../../src/report/summary.js";
+import { jsonForLog, markdownCode, neutralise } from "../../src/report/text.js";
 import { workflowCommands } from "../world/action.js";
 
 /** What a line reads as once the zero-width spaces neutralise() adds are taken out again. */

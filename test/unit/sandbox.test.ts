@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { describeIsolation, type Isolation } from "../../src/resolve/isolation.js";
-import { evaluateScript } from "../../src/sandbox.js";
+import { evaluateScript } from "../../src/resolve/sandbox.js";
 
 const run = (script: string, isolation: Isolation, timeoutSeconds = 20) =>
   evaluateScript(Buffer.from(script), { env: {}, variables: ["CONTAINER_SOURCE"], isolation, timeoutSeconds });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluateScript } from "../../src/sandbox.js";
+import { evaluateScript } from "../../src/resolve/sandbox.js";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 
 const run = (script: string, env: Record<string, string> = {}, variables = ["CONTAINER_SOURCE"], timeoutSeconds?: number) =>

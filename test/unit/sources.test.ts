@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseImageLine } from "../../src/inputs.js";
-import { formatReference, parseReference, parseRepository, repositoryOf } from "../../src/reference.js";
-import { parseMirrorRule, sourcesFor } from "../../src/sources.js";
+import { parseMirrorRule, sourcesFor } from "../../src/pull/sources.js";
+import { parseImageLine } from "../../src/resolve/inputs.js";
+import { formatReference, parseReference, parseRepository, repositoryOf } from "../../src/resolve/reference.js";
 
 const explicitMirrorOf = (line: string) => {
   const spec = parseImageLine(line, "test");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type VerifyFacts, verifyMirror } from "../../src/verify.js";
+import { type VerifyFacts, verifyMirror } from "../../src/registry/verify.js";
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFileKind } from "../../src/buildfiles.js";
+import { buildFileKind } from "../../src/resolve/buildfiles.js";
 import { expandImage, matrixCombinations, workflowImages } from "../../src/resolve/workflows.js";
 
 describe("matrixCombinations: as GitHub expands a job's matrix", () => {

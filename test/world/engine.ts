@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCommand } from "../../src/engine.js";
+import { runCommand } from "../../src/engine/engine.js";
 
 export interface EngineWorld {
   readonly dockerHost: string;

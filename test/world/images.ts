@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CommandResult, runCommand } from "../../src/engine.js";
+import { type CommandResult, runCommand } from "../../src/engine/engine.js";
 
 export class Docker {
   constructor(readonly dockerHost: string) {}

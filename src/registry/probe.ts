@@ -1,11 +1,13 @@
 // Registry-aware decisions before any pull: HEAD each source's manifest, verify a mirror's
 // content against upstream, read Docker Hub's quota. Used by pull mode (as PullHooks) and
 // by plan mode (which pulls nothing).
-import type { ImageSpec } from "./inputs.js";
-import { classifyHttp, parseQuota, type Quota, quotaText, registryErrorText } from "./policy.js";
-import type { Layer } from "./progress.js";
-import { formatReference, manifestSelector, type Reference, repositoryOf } from "./reference.js";
-import { headerText, type RegistryClient, type RegistryResponse } from "./registry/client.js";
+
+import { classifyHttp, parseQuota, type Quota, quotaText, registryErrorText } from "../pull/policy.js";
+import type { Layer } from "../pull/progress.js";
+import { type RetrySettings, retryTransient, TransientError } from "../pull/retry.js";
+import type { ImageSpec } from "../resolve/inputs.js";
+import { formatReference, manifestSelector, type Reference, repositoryOf } from "../resolve/reference.js";
+import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import {
   announcedDigestFault,
   manifestDigestFault,
@@ -15,8 +17,7 @@ import {
   pickPlatform,
   platformSpec,
   sha256Digest,
-} from "./registry/manifests.js";
-import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
+} from "./manifests.js";
 import { type VerifyFacts, verifyMirror } from "./verify.js";
 
 /** What a HEAD of one source's manifest said, after retries. */

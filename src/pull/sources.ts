@@ -7,7 +7,7 @@ import {
   type Reference,
   repositoryOf,
   withRepository,
-} from "./reference.js";
+} from "../resolve/reference.js";
 
 /** One line of the `mirrors` input. */
 export interface MirrorRule {

@@ -2,14 +2,14 @@
 // sha256), run it in the sandbox (sandbox.ts), and read the named variables back as images.
 // It is never sourced into this process or the step's shell.
 import { HttpClient } from "@actions/http-client";
+import { classifyHttp } from "../pull/policy.js";
+import { type RetrySettings, retryTransient, TransientError } from "../pull/retry.js";
+import { ANSWER_LIMITS, HeaderDeadlines, readAnswer } from "../registry/http.js";
+import { sha256Hex } from "../registry/sha256.js";
+import type { Logger } from "../report/log.js";
 import { type Config, type ImageSpec, parseImageLine } from "./inputs.js";
-import { classifyHttp } from "./policy.js";
 import { formatReference } from "./reference.js";
-import { ANSWER_LIMITS, HeaderDeadlines, readAnswer } from "./registry/http.js";
-import type { Logger } from "./report.js";
-import { type RetrySettings, retryTransient, TransientError } from "./retry.js";
 import { type Evaluation, evaluateScript, SET_VARS_TIMEOUT_SECONDS, SetVarsError, scriptIsolation } from "./sandbox.js";
-import { sha256Hex } from "./sha256.js";
 
 export type FetchOutcome = { readonly found: true; readonly body: Buffer } | { readonly found: false; readonly status: number };
 

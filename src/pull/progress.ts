@@ -1,7 +1,7 @@
 // Pull progress that reads well in a CI log: one line every few seconds per image with bytes
 // done and total, built from the engine's per-layer events and the layer sizes in the
 // manifest, rather than the engine's raw progress stream.
-import { formatBytes } from "./report.js";
+import { formatBytes } from "../report/results.js";
 
 export const PROGRESS_INTERVAL_SECONDS = 5;
 

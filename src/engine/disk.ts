@@ -1,6 +1,6 @@
 // The disk-space guard: before any byte moves, compare what the images will need with the
 // free space of the engine's data root. Pure arithmetic here; main.ts gathers the numbers.
-import { formatBytes } from "./report.js";
+import { formatBytes } from "../report/results.js";
 
 /**
  * Layers are stored unpacked: compressed size times this factor is the estimate on disk

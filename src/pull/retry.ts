@@ -1,8 +1,8 @@
 // Retrying registry and HTTP operations with the action's backoff policy: a TransientError
 // (or no HTTP answer at all) is retried up to `attempts` times; anything else is final.
 import pRetry, { AbortError } from "p-retry";
+import { NetworkError } from "../registry/client.js";
 import { backoffSeconds } from "./policy.js";
-import { NetworkError } from "./registry/client.js";
 
 export class TransientError extends Error {
   override name = "TransientError";

@@ -1,12 +1,13 @@
 // Every input is read and validated here, once. Errors name the input and, for lists, the line.
 import * as z from "zod/mini";
+import { type MirrorMap, type MirrorRule, parseMirrorRule } from "../pull/sources.js";
+import { FileRefused, readWorkspaceFile } from "./files.js";
 import { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
+import { InputError, type Line, parseLines, readDotEnvInput, readPairs, VARIABLE_RE } from "./lines.js";
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
-import { parseDotEnv } from "./resolve/dotenv.js";
-import { FileRefused, readWorkspaceFile } from "./resolve/files.js";
-import { type MirrorMap, type MirrorRule, parseMirrorRule } from "./sources.js";
 
 export { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
+export { InputError, type Line, parseLines, unquote } from "./lines.js";
 
 export type GetInput = (name: string) => string;
 
@@ -36,36 +37,6 @@ export const INPUT_NAMES = [
   "background",
   "fill-mirror",
 ] as const;
-
-export class InputError extends Error {
-  override name = "InputError";
-  constructor(
-    readonly input: string,
-    message: string,
-    line?: number,
-  ) {
-    super(`input '${input}'${line !== undefined ? ` line ${line}` : ""}: ${message}`);
-  }
-}
-
-export interface Line {
-  readonly text: string;
-  /** 1-based line number within the input (or file). */
-  readonly line: number;
-}
-
-/** Splits a multiline input: one item a line, blank lines and `#` comments ignored. */
-export function parseLines(text: string, options: { inlineComments?: boolean } = {}): Line[] {
-  const lines: Line[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    let content = raw;
-    if (options.inlineComments) content = content.replace(/(^|\s)#.*$/, "");
-    content = content.trim();
-    if (content === "" || content.startsWith("#")) return;
-    lines.push({ text: content, line: index + 1 });
-  });
-  return lines;
-}
 
 export const MODES = ["pull", "plan", "mirror", "wait"] as const;
 export type Mode = (typeof MODES)[number];
@@ -122,7 +93,6 @@ export const DEFAULTS: Readonly<Record<string, string>> = {
 
 const BOOLEAN_TRUE = ["true", "True", "TRUE"];
 const BOOLEAN_FALSE = ["false", "False", "FALSE"];
-const VARIABLE_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PLATFORM_RE = /^[a-z0-9_]+\/[a-z0-9_]+(\/[a-z0-9_.]+)?$/;
 
 function scalar<T>(name: string, value: string, schema: z.ZodMiniType<T>, expected: string): T {
@@ -242,45 +212,6 @@ function readImages(get: Get, workspace: string): { images: ImageSpec[]; imageEr
   return { images, imageErrors };
 }
 
-/** `NAME=value` lines (set-vars-env, build-args); a value in matching quotes is unquoted. */
-function readPairs(get: Get, input: string, expected: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const { text, line } of parseLines(get(input))) {
-    const eq = text.indexOf("=");
-    const key = eq > 0 ? text.slice(0, eq).trim() : "";
-    if (!VARIABLE_RE.test(key)) throw new InputError(input, `"${text}" is not ${expected}`, line);
-    pairs[key] = unquote(text.slice(eq + 1).trim());
-  }
-  return pairs;
-}
-
-/**
- * `set-vars-env`: a .env document, read as compose reads its .env (src/resolve/dotenv.ts): quotes,
- * ` # comment`, escapes in double quotes, `$NAME` of earlier lines; nothing of the step's environment.
- */
-function readDotEnvInput(text: string, input: string, expected: string): Record<string, string> {
-  let values: Map<string, string>;
-  try {
-    values = parseDotEnv(text);
-  } catch (error) {
-    const line = /^line (\d+): /.exec((error as Error).message);
-    throw new InputError(
-      input,
-      line ? (error as Error).message.slice(line[0].length) : (error as Error).message,
-      line ? Number(line[1]) : undefined,
-    );
-  }
-  const lines = text.split(/\r?\n/);
-  for (const key of values.keys()) {
-    if (VARIABLE_RE.test(key)) continue;
-    const index = lines.findIndex(
-      (l) => /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*[=:]/.test(l) === false && l.trim() !== "" && !l.trim().startsWith("#"),
-    );
-    throw new InputError(input, `"${key || lines[index]?.trim() || ""}" is not ${expected}`, index >= 0 ? index + 1 : undefined);
-  }
-  return Object.fromEntries(values);
-}
-
 function readSetVars(get: Get, getRaw: GetInput): SetVarsConfig | undefined {
   const setVarsUrl = get("set-vars-url");
   if (setVarsUrl === "") {
@@ -308,10 +239,4 @@ function readSetVars(get: Get, getRaw: GetInput): SetVarsConfig | undefined {
     throw new InputError("set-vars-sha256", `"${get("set-vars-sha256")}" is not a sha256 (64 hexadecimal digits)`);
   }
   return { url: url.toString(), env, variables, ...(sha256 !== "" && { sha256 }) };
-}
-
-/** A value in matching quotes means what is inside them, as in a dotenv line: `"_2_28"` and `'_2_28'` are `_2_28`. */
-export function unquote(value: string): string {
-  const match = value.match(/^(["'])(.*)\1$/s);
-  return match ? (match[2] ?? "") : value;
 }

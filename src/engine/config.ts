@@ -7,8 +7,8 @@
 // the token in the docker config it also reads.
 import { mkdtemp, readdir, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { removeOnExit } from "./lifecycle.js";
-import { dockerConfigDir, normaliseConfigKey, readDockerConfigFile } from "./registry/auth.js";
+import { removeOnExit } from "../lifecycle.js";
+import { dockerConfigDir, normaliseConfigKey, readDockerConfigFile } from "../registry/auth.js";
 
 type ConfigJson = Record<string, unknown> & { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };
 

@@ -1,6 +1,7 @@
 // images-from: find the build files (paths or globs under the workspace), read each by kind,
 // and turn what they name into images to pre-pull, each with the file and line that named it.
 import { dirname, isAbsolute, join, relative } from "node:path";
+import type { Logger } from "../report/log.js";
 // buildfiles.js is bundled apart (dist/buildfiles.cjs, its parsers are most of prepull's
 // bytes) and loaded only when images-from is used: see scripts/build.mjs.
 import {
@@ -14,10 +15,9 @@ import {
   parseDotEnv,
   workflowImages,
 } from "./buildfiles.js";
+import { FileRefused, findFiles, readWorkspaceFile } from "./files.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
 import { parseFileImageLine } from "./inputs.js";
-import type { Logger } from "./report.js";
-import { FileRefused, findFiles, readWorkspaceFile } from "./resolve/files.js";
 
 export interface ImagesFromOutcome {
   readonly images: (ImageSpec | ImageLineError)[];

@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { dockerConfigDir, readDockerConfigFile } from "./registry/auth.js";
-import { sha256Hex } from "./sha256.js";
+import { dockerConfigDir, readDockerConfigFile } from "../registry/auth.js";
+import { sha256Hex } from "../registry/sha256.js";
 
 export interface ApiAnswer {
   readonly status: number;

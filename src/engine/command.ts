@@ -2,7 +2,7 @@
 // shell. spawn rather than @actions/exec because a pull must be stoppable at its time limit
 // and its output streamed as it comes, which @actions/exec does not offer.
 import { spawn } from "node:child_process";
-import { childEnv } from "./lifecycle.js";
+import { childEnv } from "../lifecycle.js";
 
 export interface CommandResult {
   readonly exitCode: number;

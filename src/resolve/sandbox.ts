@@ -5,11 +5,11 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { onExit, removeOnExit } from "./lifecycle.js";
-import { type Isolation, reaperArgv, sandboxArgv } from "./resolve/isolation.js";
+import { onExit, removeOnExit } from "../lifecycle.js";
+import { type Isolation, reaperArgv, sandboxArgv } from "./isolation.js";
 
-export type { Isolation } from "./resolve/isolation.js";
-export { scriptIsolation } from "./resolve/isolation.js";
+export type { Isolation } from "./isolation.js";
+export { scriptIsolation } from "./isolation.js";
 
 export const SET_VARS_TIMEOUT_SECONDS = 30;
 /** What is kept of the script's output, and of the values it hands back: more is read and dropped. */

@@ -3,11 +3,11 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import * as z from "zod/mini";
+import { childEnv } from "../lifecycle.js";
+import { parseReference } from "../resolve/reference.js";
+import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
 import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
-import { pullOverApi, registryAuthHeader } from "./engine/pullapi.js";
-import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./engineapi.js";
-import { childEnv } from "./lifecycle.js";
-import { parseReference } from "./reference.js";
+import { pullOverApi, registryAuthHeader } from "./pullapi.js";
 
 export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
 

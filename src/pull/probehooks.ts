@@ -1,11 +1,12 @@
 // The probes as the pull uses them (PullHooks): each source probed once, a mirror verified,
 // pulled by the digest that was checked; the size estimate the disk guard asks for.
-import type { ImageSpec } from "./inputs.js";
+
+import type { RegistryClient } from "../registry/client.js";
+import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings, type SizeEstimate } from "../registry/probe.js";
+import type { ImageSpec } from "../resolve/inputs.js";
+import { digestReference, formatReference, type Reference } from "../resolve/reference.js";
+import type { ProbeVerdict, PullHooks } from "./hooks.js";
 import { quotaText } from "./policy.js";
-import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings, type SizeEstimate } from "./probe.js";
-import type { ProbeVerdict, PullHooks } from "./pullimage.js";
-import { digestReference, formatReference, type Reference } from "./reference.js";
-import type { RegistryClient } from "./registry/client.js";
 import type { Source } from "./sources.js";
 
 /** Whether upstream serves the image, from its HEAD: found, and not with a spent pull quota. */

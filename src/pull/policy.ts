@@ -1,7 +1,7 @@
 // The retry policy, pure and in one place: how a registry's HTTP answer or the engine's error
 // text is classified (worth retrying the same source, or not), and how long to wait.
 import type { IncomingHttpHeaders } from "node:http";
-import { headerText } from "./registry/http.js";
+import { headerText } from "../registry/http.js";
 
 /**
  * - `transient`: worth retrying the same source (5xx, resets, EOF, timeouts, a throttling 429).

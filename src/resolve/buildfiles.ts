@@ -4,9 +4,9 @@
 // src/resolve/dotenv.ts. The rules are pure functions, table-tested with the peers' own cases.
 
 import { Copy, DockerfileParser, From, type Instruction, Run } from "dockerfile-ast";
-import type { FileImages, NamedImage } from "./resolve/compose.js";
-import type { Lookup } from "./resolve/interpolate.js";
-import { processWord, splitWords } from "./resolve/shellword.js";
+import type { FileImages, NamedImage } from "./compose.js";
+import type { Lookup } from "./interpolate.js";
+import { processWord, splitWords } from "./shellword.js";
 
 export {
   type ComposeBuild,
@@ -15,8 +15,8 @@ export {
   composeImages,
   type FileImages,
   type NamedImage,
-} from "./resolve/compose.js";
-export { DotEnvError, parseDotEnv } from "./resolve/dotenv.js";
+} from "./compose.js";
+export { DotEnvError, parseDotEnv } from "./dotenv.js";
 
 type Scope = Map<string, string | undefined>;
 
@@ -194,7 +194,7 @@ function declareArg(
 }
 
 // Workflow files are parsed in their own module, bundled here with the other YAML parser.
-export { workflowImages } from "./resolve/workflows.js";
+export { workflowImages } from "./workflows.js";
 
 export type BuildFileKind = "dockerfile" | "compose" | "workflow";
 
