@@ -48,7 +48,7 @@ export type EngineEnv = () => NodeJS.ProcessEnv | Promise<NodeJS.ProcessEnv>;
 
 /**
  * The engine the build will use. Info, inspect, tag, untag, and pulls whose credentials need no
- * helper go to its API over the unix socket where there is one (engineapi.ts); everything else
+ * helper go to its API over the unix socket where there is one (api.ts); everything else
  * runs its CLI (an argument vector, the user's credential helpers).
  */
 export class Engine {

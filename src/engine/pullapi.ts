@@ -72,7 +72,7 @@ export function pullOverApi(socket: string, ref: string, auth: string, options: 
     let timedOut = false;
     const stderr: string[] = [];
     const settle = (exitCode: number) => resolve({ exitCode, stdout: "", stderr: stderr.join("\n"), timedOut });
-    // servername "": as in engineapi.ts (no IPv6 test of the Host header for a socket).
+    // servername "": as in api.ts (no IPv6 test of the Host header for a socket).
     const path = `/images/create?${pullQuery(ref, options.platform)}`;
     const target = { socketPath: socket, method: "POST", path, headers: { Host: "docker", "X-Registry-Auth": auth }, servername: "" };
     const req = request(target, (response) => {
