@@ -186,9 +186,10 @@ function runScript(
       reject(new SetVarsError(`cannot run bash for the set-vars script: ${error.message}`));
     });
     child.on("exit", (code, signal) => {
-      // A sandbox's PID namespace has ended with its first process, and the reaper has reaped;
-      // without either, the script's process group goes now.
-      if (options.isolation.kind === "none" && !options.isolation.reaper && child.pid) killQuietly(-child.pid, "SIGKILL");
+      // A sandbox's PID namespace has ended with its first process. Without one, the script's
+      // process group goes now: the reaper has reaped, unless the script killed it (it runs as
+      // the same user), and then what is left of the group is ended here.
+      if (options.isolation.kind === "none" && child.pid) killQuietly(-child.pid, "SIGKILL");
       setTimeout(() => {
         for (const stream of [child.stdout, child.stderr]) stream?.destroy();
         finish(code, signal);
