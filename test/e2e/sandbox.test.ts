@@ -208,6 +208,26 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
       await stoppedLeavesNothing(layout, serve, engine);
     });
 
+    it("set-vars-env values reach the script but no command line (root's, in ps and sudo's log)", async () => {
+      const image = await seeded(`env-${variant}`);
+      const url = serve("env", "sleep 2\nCONTAINER_SOURCE=$PREPULL_TEST_SOURCE\n");
+      const inputs = { "set-vars-url": url, "set-vars-env": `PREPULL_TEST_SOURCE=${image}`, "on-failure": "fail" };
+      let done = false;
+      const running = runAsRunner(layout, inputs, { env: engine.env }).finally(() => {
+        done = true;
+      });
+      const seen = new Set<string>();
+      while (!done) {
+        for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n"))
+          if (line.includes("PREPULL_TEST_SOURCE=")) seen.add(line);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const run = await running;
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(run.outputs.images).toBe(image);
+      expect([...seen]).toEqual([]);
+    });
+
     it("a script that ignores TERM in a session of its own, or only ignores TERM, is gone after SIGTERM of the step", async () => {
       for (const [script, marker] of hostileScripts())
         await hostileLeavesNothing(serve(`hostile-${variant}`, script), marker, "sigterm", layout, engine.env);
