@@ -116,8 +116,9 @@ function killQuietly(target: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the sandbox,
- * whose first process takes its PID namespace with it; the reaper answers SIGTERM by killing
+ * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the root-side
+ * `timeout`, which KILLs unshare a second later; the namespace's first process dies with
+ * unshare and takes its PID namespace with it; the reaper answers SIGTERM by killing
  * every descendant; otherwise the process group is killed at once. After a relay or the
  * reaper, a SIGKILL of the group follows a moment later, for one that did not end.
  */
