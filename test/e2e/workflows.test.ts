@@ -148,7 +148,7 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     expect(run.stdout).toMatch(/mirror drift: 5 mirror tag\(s\) missing, 1 differ from upstream, for 7 image\(s\)/);
     expect(run.stdout).toContain(`${mirror.host}/${flat(b)}:1: missing — ${up(b, "1")}, named in ${file} line 21`);
     expect(run.summary).toMatch(/### prepull plan: mirror drift/);
-    expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| images-from \.github\/workflows\/ci\.yml line 14 \|/);
+    expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| `images-from \.github\/workflows\/ci\.yml line 14` \|/);
   });
 
   it("plan drift's summary shows a file path a pull request chose (www.evil.example/login/Dockerfile) as a code span, never a link", async () => {
