@@ -13,6 +13,7 @@ import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
 import { platformSpec } from "../registry/manifests.js";
 import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import type { Result } from "../report/results.js";
+import { markdownCode } from "../report/text.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
 import { digestReference, formatReference, parseReference, type Reference } from "../resolve/reference.js";
 
@@ -136,7 +137,7 @@ export async function fillMirrors(host: Host, targets: readonly FillTarget[]): P
   }
 }
 
-interface FillOutcome {
+export interface FillOutcome {
   readonly target: FillTarget;
   readonly status: FillStatus;
   readonly detail: string;
@@ -182,16 +183,14 @@ async function fillOne(target: FillTarget, client: RegistryClient, settings: Pro
   }
 }
 
-/** Text from registries is shown as text: every markdown and HTML character escaped. */
-const cell = (text: string) => text.replaceAll(/[\r\n]+/g, " ").replaceAll(/[\\`*_{}[\]()#+!|<>~&@:]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function fillSummary(outcomes: readonly FillOutcome[]): string {
+/** The job summary's table: text from registries and names from the workflow are code spans (markdownCode), never markup. */
+export function fillSummary(outcomes: readonly FillOutcome[]): string {
   return [
     "### prepull fill-mirror",
     "",
     "| image | mirror | status | detail |",
     "|---|---|---|---|",
-    ...outcomes.map((o) => `| ${cell(o.target.image)} | ${cell(o.target.to)} | ${o.status} | ${cell(o.detail)} |`),
+    ...outcomes.map((o) => `| ${markdownCode(o.target.image)} | ${markdownCode(o.target.to)} | ${o.status} | ${markdownCode(o.detail)} |`),
     "",
   ].join("\n");
 }

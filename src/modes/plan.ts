@@ -7,6 +7,7 @@ import { type Source, sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import { failedResult, makeResult, type Result } from "../report/results.js";
+import { markdownCode } from "../report/text.js";
 import type { Config, ImageSpec } from "../resolve/inputs.js";
 import { formatReference } from "../resolve/reference.js";
 
@@ -38,7 +39,7 @@ export async function planAll(
 }
 
 /** A mirror tag that is missing or differs from upstream, and where its image was named. */
-interface Drift {
+export interface Drift {
   readonly image: string;
   readonly origin: string;
   readonly mirror: string;
@@ -56,17 +57,19 @@ async function reportDrift(drift: readonly Drift[], planned: number, host: Host)
   const head = `mirror drift: ${missing} mirror tag(s) missing, ${drift.length - missing} differ from upstream, for ${planned} image(s); mode: mirror over the same inputs copies them`;
   const line = (d: Drift) => `${d.mirror}: ${d.state}${d.state === "differs" ? ` (${d.detail})` : ""} — ${d.image}, named in ${d.origin}`;
   host.log.group(head, drift.map(line));
-  const cell = (text: string) => text.replaceAll(/[\r\n]+/g, " ").replaceAll(/[\\`*_{}[\]()#+!|<>~&@:]/g, (c) => `&#${c.charCodeAt(0)};`);
-  await host.writeSummary(
-    [
-      `### prepull plan: ${head}`,
-      "",
-      "| mirror | state | image | named in |",
-      "|---|---|---|---|",
-      ...drift.map((d) => `| ${cell(d.mirror)} | ${d.state} | ${cell(d.image)} | ${cell(d.origin)} |`),
-      "",
-    ].join("\n"),
-  );
+  await host.writeSummary(driftSummary(head, drift));
+}
+
+/** The job summary's drift table: names, file paths and registry text are code spans (markdownCode), never markup. */
+export function driftSummary(head: string, drift: readonly Drift[]): string {
+  return [
+    `### prepull plan: ${head}`,
+    "",
+    "| mirror | state | image | named in |",
+    "|---|---|---|---|",
+    ...drift.map((d) => `| ${markdownCode(d.mirror)} | ${d.state} | ${markdownCode(d.image)} | ${markdownCode(d.origin)} |`),
+    "",
+  ].join("\n");
 }
 
 interface Chosen {

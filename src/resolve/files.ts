@@ -69,8 +69,9 @@ function patternInside(pattern: string, workspace: string): string {
 /**
  * The files a path or glob names under the workspace (`node_modules` and `.git` left out),
  * sorted. A glob walks no symbolic link (a link to a directory out of the workspace is never
- * entered; a link to a file is not matched); each path found is still read by readWorkspaceFile,
- * which refuses one that leads out (a glob whose fixed part is a link, `linkdir/*`).
+ * entered; a link to a file is not matched), and its fixed part (`docker` of `docker/*.json`)
+ * must lead inside the workspace, or the pattern is refused before any walk; each path found is
+ * still read by readWorkspaceFile, which refuses one that leads out.
  */
 export async function findFiles(pattern: string, workspace: string): Promise<string[]> {
   const inside = patternInside(pattern, workspace);
@@ -83,6 +84,23 @@ export async function findFiles(pattern: string, workspace: string): Promise<str
       return [path];
     } catch {
       return [];
+    }
+  }
+  // The fixed part before the first glob character is walked as it is, links and all: it must
+  // lead to a directory inside the workspace (`docker/**` with `docker -> /` is refused, once).
+  const parts = inside.split(/[\\/]/);
+  const base = parts
+    .slice(
+      0,
+      parts.findIndex((part) => isDynamicPattern(part)),
+    )
+    .join("/");
+  if (base !== "") {
+    try {
+      insideWorkspace(base, workspace);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw error;
     }
   }
   const found = await glob(inside, {

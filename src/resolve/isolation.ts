@@ -32,7 +32,12 @@ const SYSTEM = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
  * /proc of the new PID namespace, five harmless devices, an empty tmpfs /tmp owned by the
  * script's user, the scripts read-only; the root made read-only; then chroot there, and
  * setpriv drops every capability (so no chroot escape, no mount), sets no_new_privs (no
- * setuid) and, given a uid, becomes it.
+ * setuid) and, given a uid, becomes it. This shell stays, as the PID namespace's first
+ * process, waiting for the script: when it ends the kernel kills every process of the
+ * namespace. The script is never that first process: it could ignore every signal, and its
+ * change of uid clears the parent-death signal that `unshare --kill-child` gives this shell,
+ * which the script cannot signal (root's) and which dies with unshare. (The last command of
+ * `bash -c` is exec'd: `&& s=0 || s=$?` keeps this shell.)
  */
 const SETUP = `set -eu
 new=$1; scripts=$2; uid=$3; shift 3
@@ -50,7 +55,8 @@ mount -t tmpfs -o "mode=0700,uid=\${uid:-0},gid=\${uid:-0},nosuid,nodev,size=${S
 mount --bind "$scripts" "$new/scripts"; ro "$new/scripts"
 mount -o remount,ro,nosuid,nodev prepull-root "$new"
 if [ -n "$uid" ]; then set -- --reuid="$uid" --regid="$uid" --clear-groups "$@"; fi
-exec unshare --root="$new" --wd=/tmp -- setpriv --no-new-privs --inh-caps=-all --bounding-set=-all "$@"
+unshare --root="$new" --wd=/tmp -- setpriv --no-new-privs --inh-caps=-all --bounding-set=-all "$@" && s=0 || s=$?
+exit "$s"
 `;
 
 const NAMESPACES = ["--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child"];
@@ -71,7 +77,8 @@ export function sandboxArgv(kind: Exclude<IsolationKind, "none">, command: Sandb
   const setup = ["bash", "--noprofile", "--norc", "-c", SETUP, "prepull-sandbox", command.newRoot, command.scripts, uid, ...command.inner];
   if (kind === "user-namespace") return ["unshare", "--user", "--map-root-user", ...NAMESPACES, "--", ...setup];
   // As root, a stop from this process may not reach everything (sudo relays SIGTERM, not SIGKILL): a limit of its own.
-  const asRoot = ["timeout", "--signal=KILL", String(command.timeoutSeconds), "unshare", ...NAMESPACES, "--", ...setup];
+  // A relayed SIGTERM becomes a KILL of unshare a second later, whose death kills the namespace's init (below).
+  const asRoot = ["timeout", "--signal=KILL", "--kill-after=1", String(command.timeoutSeconds), "unshare", ...NAMESPACES, "--", ...setup];
   return kind === "sudo" ? ["sudo", "-n", "--", ...asRoot] : asRoot;
 }
 
@@ -107,7 +114,8 @@ export function describeIsolation(kind: IsolationKind, why: readonly string[] = 
         "can read and write whatever that user can: its HOME (~/.docker/config.json logins), the workspace and its .git/config token, " +
         "RUNNER_TEMP and the step's file-command files (GITHUB_ENV, GITHUB_OUTPUT), the actions' code under _work/_actions, /tmp, " +
         "and /proc/<pid>/environ of this step's processes (github-token)" +
-        (reaper ? "" : "; what it starts in a session of its own (setsid) may outlive it") +
+        "; what it starts in a session of its own (setsid) may outlive it" +
+        (reaper ? " (a reaper ends those when the script ends, but the script can kill the reaper: it runs as the same user)" : "") +
         "; pin it with set-vars-sha256"
       );
     }

@@ -44,6 +44,11 @@ export interface Evaluation {
 const CALLER = (scriptFile: string) =>
   [
     "exec 3>&1 1>&2",
+    // set-vars-env's pairs come on stdin, NUL-separated (never on a command line, where ps and
+    // sudo's log would show them); stdin is then /dev/null.
+    "while IFS= read -r -d '' __prepull_p; do [[ ${__prepull_p%%=*} =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && export \"$__prepull_p\"; done",
+    "exec 0</dev/null",
+    "unset __prepull_p",
     '__prepull_vars=("$@")',
     "set --",
     `source "$(dirname "$0")/${scriptFile}" 3>&-`,
@@ -71,16 +76,18 @@ export async function evaluateScript(
   try {
     const dirs = await prepare(root, script, options.scriptName);
     const pairs = Object.entries(options.env).filter(([name]) => name !== "PATH" && name !== "HOME");
+    // The caller reads them from stdin (CALLER).
+    const input = pairs.map(([k, v]) => `${k}=${v}\0`).join("");
     const bash = (caller: string) => ["bash", "--noprofile", "--norc", caller, ...options.variables];
     if (isolation.kind === "none") {
       const argv = isolation.reaper ? reaperArgv(bash(dirs.caller)) : bash(dirs.caller);
-      const env = { ...Object.fromEntries(pairs), PATH: path, HOME: dirs.home };
-      return await runScript(argv, { cwd: dirs.work, env, timeoutSeconds, isolation });
+      const env = { PATH: path, HOME: dirs.home };
+      return await runScript(argv, { cwd: dirs.work, env, input, timeoutSeconds, isolation });
     }
     // Inside: the scripts at /scripts, HOME and the working directory the sandbox's empty /tmp.
-    const inner = ["env", "-i", `PATH=${path}`, "HOME=/tmp", ...pairs.map(([k, v]) => `${k}=${v}`), ...bash("/scripts/.prepull-caller.sh")];
+    const inner = ["env", "-i", `PATH=${path}`, "HOME=/tmp", ...bash("/scripts/.prepull-caller.sh")];
     const argv = sandboxArgv(isolation.kind, { newRoot: dirs.newRoot, scripts: dirs.scripts, inner, timeoutSeconds: timeoutSeconds + 5 });
-    return await runScript(argv, { cwd: root, env: { PATH: path }, timeoutSeconds, isolation });
+    return await runScript(argv, { cwd: root, env: { PATH: path }, input, timeoutSeconds, isolation });
   } finally {
     removeRoot();
   }
@@ -109,8 +116,9 @@ function killQuietly(target: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the sandbox,
- * whose first process takes its PID namespace with it; the reaper answers SIGTERM by killing
+ * Stops the run and everything it started. sudo relays SIGTERM (not SIGKILL) to the root-side
+ * `timeout`, which KILLs unshare a second later; the namespace's first process dies with
+ * unshare and takes its PID namespace with it; the reaper answers SIGTERM by killing
  * every descendant; otherwise the process group is killed at once. After a relay or the
  * reaper, a SIGKILL of the group follows a moment later, for one that did not end.
  */
@@ -147,7 +155,7 @@ function bounded(stream: NodeJS.ReadableStream | null | undefined, limit: number
  */
 function runScript(
   argv: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; timeoutSeconds: number; isolation: Isolation },
+  options: { cwd: string; env: NodeJS.ProcessEnv; input: string; timeoutSeconds: number; isolation: Isolation },
 ): Promise<Evaluation> {
   return new Promise<Evaluation>((resolve, reject) => {
     const [command = "bash", ...args] = argv;
@@ -156,8 +164,11 @@ function runScript(
       env: options.env,
       shell: false,
       detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
+    // Gone already (a script that ended at once) is no error here.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(options.input);
     const values = bounded(child.stdout, VALUES_LIMIT);
     const output = bounded(child.stderr, OUTPUT_LIMIT);
     const stop = stopper(child.pid, options.isolation);
@@ -186,9 +197,10 @@ function runScript(
       reject(new SetVarsError(`cannot run bash for the set-vars script: ${error.message}`));
     });
     child.on("exit", (code, signal) => {
-      // A sandbox's PID namespace has ended with its first process, and the reaper has reaped;
-      // without either, the script's process group goes now.
-      if (options.isolation.kind === "none" && !options.isolation.reaper && child.pid) killQuietly(-child.pid, "SIGKILL");
+      // A sandbox's PID namespace has ended with its first process. Without one, the script's
+      // process group goes now: the reaper has reaped, unless the script killed it (it runs as
+      // the same user), and then what is left of the group is ended here.
+      if (options.isolation.kind === "none" && child.pid) killQuietly(-child.pid, "SIGKILL");
       setTimeout(() => {
         for (const stream of [child.stdout, child.stderr]) stream?.destroy();
         finish(code, signal);

@@ -23,6 +23,7 @@ import {
   fileCommandFiles,
   type RunnerLayout,
   type RunnerVariant,
+  runAction,
   runAsRunner,
   runnerLayout,
   seedImage,
@@ -206,6 +207,49 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
     it("SIGTERM of the step leaves nothing of the script running", async () => {
       await stoppedLeavesNothing(layout, serve, engine);
     });
+
+    it("set-vars-env values reach the script but no command line (root's, in ps and sudo's log)", async () => {
+      const image = await seeded(`env-${variant}`);
+      const url = serve("env", "sleep 2\nCONTAINER_SOURCE=$PREPULL_TEST_SOURCE\n");
+      const inputs = { "set-vars-url": url, "set-vars-env": `PREPULL_TEST_SOURCE=${image}`, "on-failure": "fail" };
+      let done = false;
+      const running = runAsRunner(layout, inputs, { env: engine.env }).finally(() => {
+        done = true;
+      });
+      const seen = new Set<string>();
+      while (!done) {
+        for (const line of execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n"))
+          if (line.includes("PREPULL_TEST_SOURCE=")) seen.add(line);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const run = await running;
+      expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+      expect(run.outputs.images).toBe(image);
+      expect([...seen]).toEqual([]);
+    });
+
+    it("a script that ignores TERM in a session of its own, or only ignores TERM, is gone after SIGTERM of the step", async () => {
+      for (const [script, marker] of hostileScripts())
+        await hostileLeavesNothing(serve(`hostile-${variant}`, script), marker, "sigterm", layout, engine.env);
+    });
+
+    it.runIf(variant === "sudo")(
+      "a script that ignores TERM in a session of its own is gone once the step's time limit ends it",
+      async () => {
+        const [script, marker] = hostileScripts()[0] as [string, string];
+        await hostileLeavesNothing(serve(`deadline-${variant}`, script), marker, "deadline", layout, engine.env);
+      },
+      90_000,
+    );
+  });
+
+  describe("as root", () => {
+    it("a script that ignores TERM in a session of its own, or only ignores TERM, is gone after SIGTERM of the step and at the time limit", async () => {
+      for (const [script, marker] of hostileScripts())
+        await hostileLeavesNothing(serve("hostile-root", script), marker, "sigterm", undefined, engine.env);
+      const [script, marker] = hostileScripts()[0] as [string, string];
+      await hostileLeavesNothing(serve("deadline-root", script), marker, "deadline", undefined, engine.env);
+    }, 90_000);
   });
 
   describe("where no sandbox is possible (no sudo, user namespaces refused)", () => {
@@ -275,4 +319,49 @@ async function stoppedLeavesNothing(
   await new Promise((r) => setTimeout(r, 500));
   expect([...sleeping(escaped), ...sleeping(waiting)]).toEqual([]);
   expect(ownTemps().filter((name) => !temps.includes(name))).toEqual([]);
+}
+
+/**
+ * The reviewer's scripts: one that ignores TERM, HUP and INT and becomes a session of its own
+ * (it outlived the step while it was its PID namespace's first process), and one that only
+ * ignores them; each with what shows it in the process table.
+ */
+function hostileScripts(): [string, string][] {
+  const marker = `prepull-hostile-${randomBytes(4).toString("hex")}`;
+  const sleep = uniqueSleep();
+  return [
+    [
+      `trap '' TERM HUP INT; exec setsid bash -c 'trap "" TERM HUP INT; exec >/dev/null 2>&1; while :; do sleep 1; done # ${marker}'\n`,
+      marker,
+    ],
+    [`trap '' TERM HUP INT; while :; do sleep ${sleep}; done\n`, `sleep ${sleep}`],
+  ];
+}
+
+const running = (marker: string) =>
+  execFileSync("ps", ["-eo", "user,ppid,args"], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(marker) && !line.includes("ps -eo"));
+
+/** Runs the step (as the layout's user, or as root) until the script runs, then ends it by SIGTERM or lets the time limit do so; nothing may be left. */
+async function hostileLeavesNothing(
+  url: string,
+  marker: string,
+  end: "sigterm" | "deadline",
+  layout: RunnerLayout | undefined,
+  env: Record<string, string>,
+): Promise<void> {
+  let child: ChildProcess | undefined;
+  const options = { env, onSpawn: (c: ChildProcess) => (child = c) };
+  const inputs = { "set-vars-url": url };
+  const running_ = layout ? runAsRunner(layout, inputs, options) : runAction(inputs, options);
+  const deadline = Date.now() + 30_000;
+  while (running(marker).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(running(marker).length).toBeGreaterThan(0);
+  if (end === "sigterm") child?.kill("SIGTERM");
+  const run = await running_;
+  if (end === "sigterm") expect(run.exitCode).toBe(143);
+  else expect(run.stdout).toMatch(/set-vars script did not finish within 30 s/);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(running(marker)).toEqual([]);
 }

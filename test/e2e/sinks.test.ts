@@ -146,6 +146,33 @@ describe.skipIf(worldUnavailable !== "")("text sinks and the files inputs name, 
       expect(await engine.imageId(secret.up)).toBeUndefined();
     });
 
+    it("images-from whose fixed part is a symbolic link out of the workspace (docker -> /) is refused once, naming its line, before any walk", async () => {
+      const inside = await seeded("base-inside");
+      const secret = await seeded("base-outside");
+      const { workspace, outside, env } = checkout();
+      mkdirSync(join(workspace, "app"));
+      writeFileSync(join(workspace, "app/Dockerfile"), `FROM ${inside.up}\n`);
+      mkdirSync(join(outside, "sub"));
+      writeFileSync(join(outside, "sub/Dockerfile"), `FROM ${secret.up}\n`);
+      symlinkSync("/", join(workspace, "docker"));
+      symlinkSync(outside, join(workspace, "elsewhere"));
+      const run = await runAction(
+        { "images-from": "docker/**/*.json\nelsewhere/*/Dockerfile\napp/Dockerfile" },
+        { env, timeoutMs: 60_000 },
+      );
+      expect(run.results.map((r) => [r.image, r.status])).toEqual([[inside.up, "pulled"]]);
+      const lines = (n: number) => run.stdout.split("\n").filter((line) => line.includes(`images-from line ${n}`));
+      expect(lines(1)).toHaveLength(1);
+      expect(lines(1)[0]).toMatch(/images-from line 1: refused: docker leads out of the workspace through a symbolic link/);
+      expect(lines(2)).toHaveLength(1);
+      expect(lines(2)[0]).toMatch(/images-from line 2: refused: elsewhere leads out of the workspace through a symbolic link/);
+      // No name of a file outside the workspace reaches the log.
+      expect(run.stdout).not.toMatch(/docker\/(etc|usr|proc)\//);
+      expect(run.stdout).not.toContain("sub/Dockerfile");
+      expect(run.stdout).not.toContain(secret.up);
+      expect(await engine.imageId(secret.up)).toBeUndefined();
+    });
+
     it('a JSON file\'s "auth" value reaches no error, warning, result or summary: its lines are named by number', async () => {
       const { up, id } = await seeded("files-json");
       const { workspace, env } = checkout();

@@ -148,7 +148,25 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     expect(run.stdout).toMatch(/mirror drift: 5 mirror tag\(s\) missing, 1 differ from upstream, for 7 image\(s\)/);
     expect(run.stdout).toContain(`${mirror.host}/${flat(b)}:1: missing — ${up(b, "1")}, named in ${file} line 21`);
     expect(run.summary).toMatch(/### prepull plan: mirror drift/);
-    expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| images-from \.github\/workflows\/ci\.yml line 14 \|/);
+    expect(run.summary).toMatch(/\| [^|]+ \| differs \| [^|]+ \| `images-from \.github\/workflows\/ci\.yml line 14` \|/);
+  });
+
+  it("plan drift's summary shows a file path a pull request chose (www.evil.example/login/Dockerfile) as a code span, never a link", async () => {
+    const path = uniqueName("drift-path");
+    const image = `${upstream.host}/${path}:1`;
+    await seedImage(engine, [image]);
+    const workspace = mkdtempSync(join(tmpdir(), "prepull-workspace-"));
+    mkdirSync(join(workspace, "www.evil.example/login"), { recursive: true });
+    writeFileSync(join(workspace, "www.evil.example/login/Dockerfile"), `FROM ${image}\n`);
+    const run = await runAction(
+      { "images-from": "www.evil.example/login/Dockerfile", mirrors: `${mirror.host}/m`, mode: "plan" },
+      { env: { ...engine.env, GITHUB_WORKSPACE: workspace } },
+    );
+    expect(run.exitCode, run.stdout).toBe(0);
+    const row = run.summary.split("\n").find((line) => line.includes("| missing |"));
+    expect(row).toBe(
+      `| \`${mirror.host}/m/${path.replaceAll("/", "-")}:1\` | missing | \`${image}\` | \`images-from www.evil.example/login/Dockerfile line 1\` |`,
+    );
   });
 
   /** An upstream image the token-auth mirror lacks; the step that pulls it with fill-mirror: true. */

@@ -1,6 +1,8 @@
 // Issue 21 §4: every text sink neutralised. The log's neutraliser, judged by the runner's own
 // reading of a line (test/world/action.ts workflowCommands), and the job summary's escaping.
 import { describe, expect, it } from "vitest";
+import { fillSummary } from "../../src/modes/fill.js";
+import { driftSummary } from "../../src/modes/plan.js";
 import { consoleLogger } from "../../src/report/log.js";
 import { makeResult } from "../../src/report/results.js";
 import { summaryMarkdown, textTable } from "../../src/report/summary.js";
@@ -113,6 +115,26 @@ describe("the job summary: untrusted text is text", () => {
     const byName = Object.fromEntries(cells(head).map((name, i) => [name, cells(row)[i] ?? ""]));
     const flat = text.replace(/\r\n|[\r\n]/g, " ");
     for (const column of ["image", "ref", "mirror", "reason"]) expect(codeSpanText(byName[column] ?? "")).toBe(flat);
+  });
+
+  // fill-mirror's and plan drift's tables had an escaping of their own that left `www.host/path` a link.
+  const registryText = "log in at www.evil.example/login?x";
+  it.each([...hostile, registryText])("fill-mirror's and plan drift's summaries: %j is one cell, a code span", (text) => {
+    const fill = fillSummary([{ target: { image: text, from: text, to: text, digest: "sha256:0" }, status: "failed", detail: text }]);
+    const drift = driftSummary("head", [{ image: text, origin: text, mirror: text, state: "differs", detail: text }]);
+    const flat = text.replace(/\r\n|[\r\n]/g, " ");
+    for (const [markdown, columns] of [
+      [fill, ["image", "mirror", "detail"]],
+      [drift, ["mirror", "image", "named in"]],
+    ] as const) {
+      const lines = markdown.split("\n");
+      expect(lines).toHaveLength(6);
+      const head = cells(lines[2] ?? "");
+      const row = cells(lines[4] ?? "");
+      expect(row).toHaveLength(head.length);
+      const byName = Object.fromEntries(head.map((name, i) => [name, row[i] ?? ""]));
+      for (const column of columns) expect(codeSpanText(byName[column] ?? "")).toBe(flat);
+    }
   });
 
   it("a code span's fence is longer than any run of backticks in the text", () => {

@@ -18,6 +18,7 @@ const sleeping = (seconds: string) =>
     .filter((line) => line === `sleep ${seconds}`);
 const uniqueSleep = () => `${300 + Math.floor(Math.random() * 600)}.${randomBytes(3).readUIntBE(0, 3)}`;
 const REAPER: Isolation = { kind: "none", reaper: true, description: "none" };
+const ROOT: Isolation = { kind: "root", description: "root" };
 
 describe("the set-vars sandbox", () => {
   it("reads at most 64 KiB of values: 800 MB on every descriptor the script holds is read and dropped", async () => {
@@ -68,6 +69,41 @@ CONTAINER_SOURCE=x/y:1`,
     }
   });
 
+  // A script that ignores TERM and makes itself a session of its own outlived the step when it
+  // was its PID namespace's first process: setpriv's change of uid clears the parent-death signal.
+  const hostile = (marker: string) =>
+    `trap '' TERM HUP INT; exec setsid bash -c 'trap "" TERM HUP INT; exec >/dev/null 2>&1; while :; do sleep 1; done # ${marker}'`;
+  const trapOnly = (sleep: string) => `trap '' TERM HUP INT; while :; do sleep ${sleep}; done`;
+  const running = (marker: string) =>
+    execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
+      .split("\n")
+      .filter((line) => line.includes(marker) && !line.startsWith("ps "));
+  const settle = () => new Promise((r) => setTimeout(r, 1500));
+
+  it.runIf(process.getuid?.() === 0)(
+    "as root: a script ignoring TERM in a session of its own, or only ignoring TERM, is gone at the time limit",
+    async () => {
+      const marker = `prepull-hostile-${randomBytes(4).toString("hex")}`;
+      const sleep = uniqueSleep();
+      const [a, b] = await Promise.all([run(hostile(marker), ROOT, 2), run(trapOnly(sleep), ROOT, 2)]);
+      expect(a.timedOut && b.timedOut).toBe(true);
+      await settle();
+      expect(running(marker)).toEqual([]);
+      expect(sleeping(sleep)).toEqual([]);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "as root: what a script leaves in a session of its own ignoring TERM is gone when the script ends",
+    async () => {
+      const marker = `prepull-hostile-${randomBytes(4).toString("hex")}`;
+      const result = await run(`(${hostile(marker)}) </dev/null >/dev/null 2>&1 &\nCONTAINER_SOURCE=x/y:1`, ROOT, 20);
+      expect(result.values).toEqual({ CONTAINER_SOURCE: "x/y:1" });
+      await settle();
+      expect(running(marker)).toEqual([]);
+    },
+  );
+
   it("the warning where no sandbox is possible names what the script can reach", () => {
     const text = describeIsolation("none", ["sudo -n: a password is required", "a user namespace: Operation not permitted"], true);
     expect(text).toMatch(/^no sandbox is possible here \(sudo -n: a password is required; a user namespace: Operation not permitted\)/);
@@ -85,5 +121,18 @@ CONTAINER_SOURCE=x/y:1`,
       expect(text).toContain(reach);
     }
     expect(describeIsolation("none", [], false)).toContain("(setsid) may outlive it");
+    // The reaper is no guarantee: the script can kill it.
+    expect(text).toContain("(setsid) may outlive it (a reaper ends those when the script ends, but the script can kill the reaper");
+  });
+
+  it("without a sandbox, a script that kills its reaper still has its process group ended", async () => {
+    const sleep = uniqueSleep();
+    const result = await run(
+      `sleep ${sleep} </dev/null >/dev/null 2>&1 &\nkill -KILL $PPID\nsleep ${sleep}\nCONTAINER_SOURCE=x/y:1`,
+      REAPER,
+    );
+    expect(result.exitCode).toBe(128);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sleeping(sleep)).toEqual([]);
   });
 });
