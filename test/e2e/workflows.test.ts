@@ -18,13 +18,7 @@ import {
   workflowCommands,
   worldUnavailable,
 } from "../world/index.js";
-
-const ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
+import { ACCEPT } from "../world/oci.js";
 
 describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to end", () => {
   /** `ghcr`: a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
