@@ -85,7 +85,8 @@ describe.skipIf(worldUnavailable !== "")("mirror mode vs skopeo", () => {
     proxy: { upstream: upstreamProxy },
   } = useWorld({
     registries: { upstream: { tokenAuth: true, proxy: true, proxyTls: true } },
-    tokens: { service: "bench-mirror", policy: { isPrivate: () => false, users: { [USER]: PASSWORD } } },
+    // An HTTPS realm, as GHCR's: prepull sends no login to a plain-HTTP realm of a TLS registry (trust.test.ts §3).
+    tokens: { service: "bench-mirror", policy: { isPrivate: () => false, users: { [USER]: PASSWORD } }, tls: true },
   });
   const upstream: Site = { registry: upstreamRegistry, proxy: upstreamProxy };
   let config: string;
