@@ -53,6 +53,7 @@ function handle<T extends object>(find: () => T): T {
       const value: unknown = Reflect.get(part, key, part);
       return typeof value === "function" ? value.bind(part) : value;
     },
+    set: (_, key, value) => Reflect.set(find(), key, value),
     has: (_, key) => Reflect.has(find(), key),
     getPrototypeOf: () => Reflect.getPrototypeOf(find()),
   });
