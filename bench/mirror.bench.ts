@@ -9,14 +9,13 @@ import * as os from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type Docker,
-  docker,
   FaultProxy,
   runAction,
   seedImage,
   startRegistry,
-  TokenServer,
+  type TokenServer,
   uniqueName,
+  useWorld,
   worldUnavailable,
 } from "../test/world/index.js";
 import type { Registry } from "../test/world/registry.js";
@@ -79,17 +78,22 @@ const skopeo = (from: string, to: string) =>
   ]);
 
 describe.skipIf(worldUnavailable !== "")("mirror mode vs skopeo", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let upstream: Site;
+  const {
+    engine,
+    tokens,
+    registry: { upstream: upstreamRegistry },
+    proxy: { upstream: upstreamProxy },
+  } = useWorld({
+    registries: { upstream: { tokenAuth: true, proxy: true, proxyTls: true } },
+    // An HTTPS realm, as GHCR's: prepull sends no login to a plain-HTTP realm of a TLS registry (trust.test.ts §3).
+    tokens: { service: "bench-mirror", policy: { isPrivate: () => false, users: { [USER]: PASSWORD } }, tls: true },
+  });
+  const upstream: Site = { registry: upstreamRegistry, proxy: upstreamProxy };
   let config: string;
   let image: { path: string; ref: string; digest: string };
   const rows: string[][] = [];
 
   beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("bench-mirror", { isPrivate: () => false, users: { [USER]: PASSWORD } });
-    upstream = await startSite(tokens);
     config = mkdtempSync(join(os.tmpdir(), "prepull-bench-mirror-"));
     const path = uniqueName("copy200");
     // Seeded straight into the registry (the engine pushes plain HTTP to loopback), read through the TLS proxy.
@@ -105,8 +109,6 @@ describe.skipIf(worldUnavailable !== "")("mirror mode vs skopeo", () => {
   });
 
   afterAll(async () => {
-    await stopSite(upstream);
-    await tokens?.stop();
     rmSync(config, { recursive: true, force: true });
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
     const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));

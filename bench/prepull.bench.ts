@@ -14,13 +14,13 @@ import { parseReference } from "../src/resolve/reference.js";
 import { REPO } from "../test/world/action.js";
 import {
   type Docker,
-  docker,
   FaultProxy,
   runAction,
   seedImage,
   startRegistry,
   TokenServer,
   uniqueName,
+  useWorld,
   worldUnavailable,
 } from "../test/world/index.js";
 import type { Registry } from "../test/world/registry.js";
@@ -93,18 +93,16 @@ async function hitPairs(engine: Docker, up: Registry, mirror: Registry, pairs: n
 }
 
 describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let hub: FaultProxy;
-  let mirrorProxy: FaultProxy;
+  // The proxies keep their rules from test to test: the quota rule set below holds for the run.
+  const {
+    engine,
+    registry: { upstream, mirror },
+    proxy: { upstream: hub, mirror: mirrorProxy },
+  } = useWorld({ registries: { upstream: { proxy: true }, mirror: { proxy: true } }, resetProxies: false });
   /** ≥ 200 MB in 4 layers, upstream and in the mirror */
   let big: { path: string; up: string; mir: string };
 
   beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
-    [hub, mirrorProxy] = await Promise.all([FaultProxy.start(upstream.host), FaultProxy.start(mirror.host)]);
     const path = uniqueName("bench");
     await seedImage(engine, [`${upstream.host}/${path}:1`, `${mirror.host}/mirror/${path.replaceAll("/", "-")}:1`], {
       layers: 4,
@@ -116,8 +114,6 @@ describe.skipIf(worldUnavailable !== "")("prepull benchmarks", () => {
   });
 
   afterAll(async () => {
-    await Promise.all([hub?.stop(), mirrorProxy?.stop()]);
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
     const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
     const lines = rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  "));
     process.stdout.write(`\nprepull benchmarks (one run, side by side)\n${lines.join("\n")}\n\n`);

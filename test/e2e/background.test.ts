@@ -2,22 +2,19 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { isAlive as alive, readState } from "../../src/background.js";
-import { type Docker, docker, FaultProxy, runAction, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let proxy: FaultProxy;
+  const {
+    engine,
+    registry: { upstream, mirror },
+    proxy: { mirror: proxy },
+  } = useWorld({ registries: { upstream: {}, mirror: { proxy: true } }, cleanEngine: true });
   let big: { up: string; id: string };
 
   beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
-    proxy = await FaultProxy.start(mirror.host);
     // ≥ 200 MB across several layers, in the mirror and upstream.
     const path = uniqueName("big");
     const up = `${upstream.host}/${path}:1`;
@@ -27,15 +24,6 @@ describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
     });
     big = { up, id: built.id };
   }, 300_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    proxy.clearRules();
-    proxy.resetLog();
-  });
 
   const job = () => mkdtempSync(join(tmpdir(), "prepull-job-"));
   const inputs = (images: string, extra: Record<string, string> = {}) => ({ images, mirrors: `${proxy.host}/mirror`, ...extra });

@@ -5,38 +5,18 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine/engine.js";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  FileServer,
-  runAction,
-  seedImage,
-  startRegistry,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "")("images from the build's own files, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let proxy: FaultProxy;
-  let files: FileServer;
-
-  beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror, files] = await Promise.all([startRegistry(), startRegistry(), FileServer.start()]);
-    proxy = await FaultProxy.start(upstream.host);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all([upstream?.stop(), mirror?.stop(), files?.stop()]);
-  });
+  const {
+    engine,
+    files,
+    registry: { upstream, mirror },
+    proxy: { upstream: proxy },
+  } = useWorld({ registries: { upstream: { proxy: true }, mirror: {} }, files: true });
 
   it("a multi-stage Dockerfile and a compose file: every image they pull is pre-pulled; the build then needs no registry", async () => {
     await engine.removeAllImages();

@@ -3,37 +3,18 @@ import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  seedImage,
-  startRegistry,
-  uniqueName,
-  workflowCommands,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { seedImage, uniqueName, useWorld, workflowCommands, worldUnavailable } from "../world/index.js";
 
 const CLI = join(REPO, "dist/cli.cjs");
 
 describe.skipIf(worldUnavailable !== "")("prepull CLI, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let proxy: FaultProxy;
-
-  beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
-    proxy = await FaultProxy.start(upstream.host);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
-  });
+  const {
+    engine,
+    registry: { upstream, mirror },
+    proxy: { upstream: proxy },
+  } = useWorld({ registries: { upstream: { proxy: true }, mirror: {} } });
 
   const cli = (args: string[], extraEnv: Record<string, string> = {}, cwd?: string) =>
     spawnSync(CLI, args, {

@@ -1,30 +1,21 @@
 // Issue 7, end to end: the disk-space guard, on an engine whose data root is a small tmpfs.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EngineWorld } from "../world/engine.js";
-import {
-  Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startEngine,
-  startRegistry,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { Docker, docker, runAction, seedImage, startEngine, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "")("disk-space guard, end to end", () => {
+  const {
+    registry: { registry },
+    proxy: { registry: proxy },
+  } = useWorld({ registries: { registry: { proxy: true } } });
+  /** the engine whose data root is a small tmpfs */
   let small: EngineWorld;
   let smallEngine: Docker;
-  let registry: Registry;
-  let proxy: FaultProxy;
   let image: string;
 
   beforeAll(async () => {
-    [small, registry] = await Promise.all([startEngine({ tmpfsMegabytes: 48 }), startRegistry()]);
+    small = await startEngine({ tmpfsMegabytes: 48 });
     smallEngine = new Docker(small.dockerHost);
-    proxy = await FaultProxy.start(registry.host);
     // 30 MB of random bytes: no compression, so about 75 MB on disk by the estimate.
     const path = uniqueName("fat");
     await seedImage(docker(), [`${registry.host}/mirror/${path.replaceAll("/", "-")}:1`, `${registry.host}/${path}:1`], {
@@ -34,8 +25,6 @@ describe.skipIf(worldUnavailable !== "")("disk-space guard, end to end", () => {
     image = `${proxy.host}/${path}:1`;
   }, 120_000);
   afterAll(async () => {
-    await proxy?.stop();
-    await registry?.stop();
     await small?.stop();
   });
 

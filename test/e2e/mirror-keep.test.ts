@@ -4,20 +4,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
+import { describe, expect, it } from "vitest";
+import { type Docker, runAction, seedImage, startRegistry, TokenServer, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 import { getManifest, manifestDigest, pushCosignSignature, pushIndex, pushReferrer } from "../world/oci.js";
-import type { Registry } from "../world/registry.js";
 
 /**
  * `count` images in `upstream`, each FROM one base image (one layer of `baseBytes`) plus a layer
@@ -49,27 +38,11 @@ async function seedFamily(engine: Docker, upstream: string, count: number, baseB
 }
 
 describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, referrers, progress", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let upProxy: FaultProxy;
-  let mirrorProxy: FaultProxy;
-
-  beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
-    [upProxy, mirrorProxy] = await Promise.all([FaultProxy.start(upstream.host), FaultProxy.start(mirror.host)]);
-  });
-  afterAll(async () => {
-    await Promise.all([upProxy?.stop(), mirrorProxy?.stop()]);
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
-  });
-  beforeEach(() => {
-    for (const proxy of [upProxy, mirrorProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
-  });
+  const {
+    engine,
+    registry: { upstream, mirror },
+    proxy: { upstream: upProxy, mirror: mirrorProxy },
+  } = useWorld({ registries: { upstream: { proxy: true }, mirror: { proxy: true } } });
 
   const flat = (prefix: string, path: string) => `${prefix}/${path.replaceAll("/", "-")}`;
   /** blob uploads that carried `digest` (the PUT that ends an upload names it), and their bytes */

@@ -1,41 +1,14 @@
 // Issue 5, end to end: mode: mirror copies over the registry API, digests preserved.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
+import { describe, expect, it } from "vitest";
+import { runAction, seedImage, startRegistry, TokenServer, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 import { getManifest, manifestDigest, pushIndex } from "../world/oci.js";
-import type { Registry } from "../world/registry.js";
 
 describe.skipIf(worldUnavailable !== "")("mirror mode, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let upProxy: FaultProxy;
-  let mirrorProxy: FaultProxy;
-
-  beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
-    [upProxy, mirrorProxy] = await Promise.all([FaultProxy.start(upstream.host), FaultProxy.start(mirror.host)]);
-  });
-  afterAll(async () => {
-    await Promise.all([upProxy?.stop(), mirrorProxy?.stop()]);
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
-  });
-  beforeEach(() => {
-    for (const proxy of [upProxy, mirrorProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
-  });
+  const {
+    engine,
+    registry: { upstream, mirror },
+    proxy: { upstream: upProxy, mirror: mirrorProxy },
+  } = useWorld({ registries: { upstream: { proxy: true }, mirror: { proxy: true } } });
 
   const flat = (path: string) => `mirror/${path.replaceAll("/", "-")}`;
   const mirrorInputs = (images: string, extra: Record<string, string> = {}) => ({

@@ -4,22 +4,15 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
-import { type Docker, docker, seedImage, startRegistry, uniqueName, worldUnavailable } from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "")("the npm package, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-
-  beforeAll(async () => {
-    engine = docker();
-    upstream = await startRegistry();
-  });
-  afterAll(async () => {
-    await upstream?.stop();
-  });
+  const {
+    engine,
+    registry: { upstream },
+  } = useWorld({ registries: { upstream: {} } });
 
   const run = (command: string, args: string[], cwd: string, env: Record<string, string> = {}) =>
     spawnSync(command, args, {

@@ -6,18 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine/engine.js";
-import {
-  type Docker,
-  docker,
-  PACKAGES_TOKEN,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { PACKAGES_TOKEN, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 const podmanMissing = (() => {
   try {
@@ -29,34 +18,24 @@ const podmanMissing = (() => {
 })();
 
 describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.CI !== "true"))("engine: podman, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let tokens: TokenServer;
-  /** private/ needs credentials (as a private GHCR package) */
-  let privateMirror: Registry;
+  /** `privateMirror`: private/ needs credentials (as a private GHCR package) */
+  const {
+    engine,
+    registry: { upstream, mirror, privateMirror },
+  } = useWorld({
+    registries: { upstream: {}, mirror: {}, privateMirror: { tokenAuth: true } },
+    tokens: { service: "podman-test", policy: { users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN } } },
+  });
   let storage: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
-    engine = docker();
-    tokens = await TokenServer.start("podman-test", {
-      isPrivate: (repo) => repo.startsWith("private/"),
-      users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN },
-    });
-    [upstream, mirror, privateMirror] = await Promise.all([
-      startRegistry(),
-      startRegistry(),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-    ]);
     storage = mkdtempSync(join(tmpdir(), "prepull-podman-"));
     writeFileSync(join(storage, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`);
     env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
   });
   afterAll(async () => {
-    await Promise.all([upstream?.stop(), mirror?.stop(), privateMirror?.stop()]);
-    await tokens?.stop();
     if (storage) {
       await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
       rmSync(storage, { recursive: true, force: true });

@@ -3,41 +3,20 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  FileServer,
-  runAction,
-  seedImage,
-  startRegistry,
-  uniqueName,
-  workflowCommands,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { runAction, seedImage, uniqueName, useWorld, workflowCommands, worldUnavailable } from "../world/index.js";
 
 /** The engine's own requests (prepull's probes say `prepull`). */
 const ENGINE = /^docker\//;
 
 describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let files: FileServer;
-
-  beforeAll(async () => {
-    engine = docker();
-    [upstream, mirror, files] = await Promise.all([startRegistry(), startRegistry(), FileServer.start()]);
-  });
-  afterAll(async () => {
-    await Promise.all([upstream?.stop(), mirror?.stop(), files?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-  });
+  const world = useWorld({ registries: { upstream: {}, mirror: { proxy: true } }, files: true, cleanEngine: true });
+  const {
+    engine,
+    files,
+    registry: { upstream, mirror },
+  } = world;
 
   const env = () => engine.env;
   /** Seeds `path:tag` upstream and, flattened under `<mirror>/mirror`, in the mirror. */
@@ -275,17 +254,7 @@ describe.skipIf(worldUnavailable !== "")("pull, end to end", () => {
   });
 
   describe("through a fault-injecting proxy", () => {
-    let proxy: FaultProxy;
-    beforeAll(async () => {
-      proxy = await FaultProxy.start(mirror.host);
-    });
-    afterAll(async () => {
-      await proxy?.stop();
-    });
-    beforeEach(() => {
-      proxy.clearRules();
-      proxy.resetLog();
-    });
+    const { mirror: proxy } = world.proxy;
     const viaProxy = async (name: string) => {
       const path = uniqueName(name);
       const up = `${upstream.host}/${path}:1`;

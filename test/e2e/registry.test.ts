@@ -3,20 +3,9 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ActionRun } from "../world/action.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { type FaultProxy, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 /** A made-up GITHUB_TOKEN the test token server knows for the user `octo`. */
 const GITHUB_TOKEN = "ghs_FAKEgithubTOKENforTHEtests0123456789";
@@ -30,12 +19,16 @@ const EXHAUSTED = {
 };
 
 describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let hub: Registry;
-  let ghcr: Registry;
-  let hubProxy: FaultProxy;
-  let ghcrProxy: FaultProxy;
+  const {
+    engine,
+    tokens,
+    registry: { hub, ghcr },
+    proxy: { hub: hubProxy, ghcr: ghcrProxy },
+  } = useWorld({
+    registries: { hub: { tokenAuth: true, proxy: true }, ghcr: { tokenAuth: true, proxy: true } },
+    tokens: { policy: { users: { alice: "s3cret-password", octo: GITHUB_TOKEN } } },
+    cleanEngine: true,
+  });
   let seedConfig: string;
   let userConfig: string;
   const runs: ActionRun[] = [];
@@ -51,30 +44,11 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     return dir;
   };
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("test-registry", {
-      isPrivate: (repo) => repo.startsWith("private/"),
-      users: { alice: "s3cret-password", octo: GITHUB_TOKEN },
-    });
-    [hub, ghcr] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-    ]);
-    [hubProxy, ghcrProxy] = await Promise.all([FaultProxy.start(hub.host), FaultProxy.start(ghcr.host)]);
+  beforeAll(() => {
     seedConfig = configDir({ [hub.host]: "alice:s3cret-password", [ghcr.host]: "alice:s3cret-password" });
     userConfig = configDir({ [ghcrProxy.host]: "alice:s3cret-password" });
   });
-  afterAll(async () => {
-    await Promise.all([hubProxy?.stop(), ghcrProxy?.stop()]);
-    await Promise.all([hub?.stop(), ghcr?.stop(), tokens?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    for (const proxy of [hubProxy, ghcrProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
+  beforeEach(() => {
     // Docker Hub reports the quota on every manifest answer.
     hubProxy.addRule({ path: /\/manifests\//, addHeaders: QUOTA_HEADERS });
   });

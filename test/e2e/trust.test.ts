@@ -6,19 +6,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Fault } from "../world/fault-proxy.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
+import { FaultProxy, runAction, seedImage, startRegistry, TokenServer, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
 const USER = { alice: "s3cret-password" };
@@ -33,41 +23,23 @@ const configDir = (hosts: readonly string[]) => {
 };
 
 describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot forge, end to end", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let upstreamRegistry: Registry;
-  let mirrorRegistry: Registry;
-  /** HTTPS in front of each registry: what prepull and the engine talk to */
-  let upstream: FaultProxy;
-  let mirror: FaultProxy;
+  /** HTTPS in front of each registry (`upstream`, `mirror`): what prepull and the engine talk to */
+  const {
+    engine,
+    registry: { upstream: upstreamRegistry, mirror: mirrorRegistry },
+    proxy: { upstream, mirror },
+  } = useWorld({
+    registries: { upstream: { tokenAuth: true, proxy: true, proxyTls: true }, mirror: { tokenAuth: true, proxy: true, proxyTls: true } },
+    tokens: { service: "trust", policy: { users: USER }, tls: true },
+    cleanEngine: true,
+  });
   /** the user's logins: for the registries (seeding) and for the proxies (the action) */
   let seedConfig: string;
   let userConfig: string;
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("trust", { isPrivate: (repo) => repo.startsWith("private/"), users: USER }, { tls: true });
-    [upstreamRegistry, mirrorRegistry] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-    ]);
-    [upstream, mirror] = await Promise.all([
-      FaultProxy.start(upstreamRegistry.host, { tls: true }),
-      FaultProxy.start(mirrorRegistry.host, { tls: true }),
-    ]);
+  beforeAll(() => {
     seedConfig = configDir([upstreamRegistry.host, mirrorRegistry.host]);
     userConfig = configDir([upstream.host, mirror.host]);
-  });
-  afterAll(async () => {
-    await Promise.all([upstream?.stop(), mirror?.stop()]);
-    await Promise.all([upstreamRegistry?.stop(), mirrorRegistry?.stop(), tokens?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    for (const proxy of [upstream, mirror]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
   });
 
   const run = (inputs: Record<string, string>, timeoutMs?: number) =>

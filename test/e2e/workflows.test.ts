@@ -6,49 +6,30 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
 import {
-  type Docker,
-  docker,
   JOB_TOKEN,
   PACKAGES_TOKEN,
   runAction,
   seedImage,
-  startRegistry,
-  TokenServer,
   uniqueName,
+  useWorld,
   workflowCommands,
   worldUnavailable,
 } from "../world/index.js";
-import type { Registry } from "../world/registry.js";
-
-const ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
+import { ACCEPT } from "../world/oci.js";
 
 describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to end", () => {
-  let engine: Docker;
-  let upstream: Registry;
-  let mirror: Registry;
-  let tokens: TokenServer;
-  /** a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
-  let ghcr: Registry;
-
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("fill-test", { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } });
-    [upstream, mirror, ghcr] = await Promise.all([startRegistry(), startRegistry(), startRegistry({ tokenAuth: tokens.registryConfig() })]);
-  });
-  afterAll(async () => {
-    await Promise.all([upstream?.stop(), mirror?.stop(), ghcr?.stop()]);
-    await tokens?.stop();
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
+  /** `ghcr`: a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
+  const {
+    engine,
+    tokens,
+    registry: { upstream, mirror, ghcr },
+  } = useWorld({
+    registries: { upstream: {}, mirror: {}, ghcr: { tokenAuth: true } },
+    tokens: { service: "fill-test", policy: { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } } },
+    cleanEngine: true,
   });
 
   /** The digest `path:tag` has in the token-auth mirror (read as octo-runner), or undefined. */

@@ -20,6 +20,7 @@ export {
   shareEngine,
 } from "./runner.js";
 export { TokenServer } from "./token-server.js";
+export { type RegistrySpec, useWorld, type World, type WorldSpec } from "./world.js";
 
 /** Why the e2e world is unavailable ("" when it runs); with CI=true global setup fails instead. */
 export const worldUnavailable = inject("worldUnavailable");

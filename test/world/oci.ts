@@ -1,6 +1,7 @@
 // Registry API helpers for tests: read digests, and build a multi-platform index by pushing
 // platform manifests that exist and an index over them (what `docker buildx` would push).
-const ACCEPT = [
+/** the manifest types a registry is asked for, index first */
+export const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.oci.image.manifest.v1+json",

@@ -1,6 +1,8 @@
 // One test world a file: the parts an end-to-end file (or a benchmark) names in `useWorld`,
 // started once in its beforeAll and stopped in its afterAll; the fault proxies' rules and logs
-// are reset before each test. The engine is the run's own (global-setup.ts).
+// are reset before each test. The engine is the run's own (global-setup.ts). Every part is a
+// handle that finds the started part when used, so a describe block can name them all at once:
+//   const { engine, tokens, registry: { upstream, mirror }, proxy: { mirror: mirrorProxy } } = world;
 import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 import { FaultProxy } from "./fault-proxy.js";
 import { FileServer } from "./http-server.js";
@@ -28,6 +30,8 @@ export interface WorldSpec<R extends string> {
   readonly files?: boolean;
   /** every image removed from the engine before each test */
   readonly cleanEngine?: boolean;
+  /** false: the fault proxies keep their rules and logs from test to test (a rule set in beforeAll) */
+  readonly resetProxies?: boolean;
 }
 
 export interface World<R extends string> {
@@ -39,6 +43,20 @@ export interface World<R extends string> {
   readonly files: FileServer;
   /** where the action reaches registry `name`: through its proxy where it has one */
   host(name: R): string;
+}
+
+/** A stand-in for the part `find` returns, looked up at each use (methods bound to the part). */
+function handle<T extends object>(find: () => T): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const part = find();
+      const value: unknown = Reflect.get(part, key, part);
+      return typeof value === "function" ? value.bind(part) : value;
+    },
+    set: (_, key, value) => Reflect.set(find(), key, value),
+    has: (_, key) => Reflect.has(find(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(find()),
+  });
 }
 
 const DEFAULT_POLICY: TokenPolicy = { isPrivate: (repository) => repository.startsWith("private/"), users: {} };
@@ -91,6 +109,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
 
   beforeEach(async () => {
     if (spec.cleanEngine) await engine.removeAllImages();
+    if (spec.resetProxies === false) return;
     for (const proxy of Object.values<FaultProxy | undefined>(parts.proxy)) {
       proxy?.clearRules();
       proxy?.resetLog();
@@ -99,14 +118,14 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
 
   return {
     engine,
-    registry: new Proxy({} as Record<R, Registry>, { get: (_, name) => needs(parts.registry[name as R], `registry ${String(name)}`) }),
-    proxy: new Proxy({} as Record<R, FaultProxy>, { get: (_, name) => needs(parts.proxy[name as R], `proxy for ${String(name)}`) }),
-    get tokens() {
-      return needs(parts.tokens, "token server");
-    },
-    get files() {
-      return needs(parts.files, "file server");
-    },
+    registry: Object.fromEntries(
+      names.map((name) => [name, handle(() => needs<Registry>(parts.registry[name], `registry ${name}`))]),
+    ) as Record<R, Registry>,
+    proxy: Object.fromEntries(
+      names.map((name) => [name, handle(() => needs<FaultProxy>(parts.proxy[name], `proxy for ${name}`))]),
+    ) as Record<R, FaultProxy>,
+    tokens: handle(() => needs(parts.tokens, "token server")),
+    files: handle(() => needs(parts.files, "file server")),
     host(name) {
       const proxy: FaultProxy | undefined = parts.proxy[name];
       return proxy?.host ?? needs<Registry>(parts.registry[name], `registry ${name}`).host;
