@@ -5,22 +5,9 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  FileServer,
-  JOB_TOKEN,
-  runAction,
-  seedImage,
-  startRegistry,
-  uniqueName,
-  workflowCommands,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { JOB_TOKEN, runAction, seedImage, uniqueName, useWorld, workflowCommands, worldUnavailable } from "../world/index.js";
 
 /** A registry error message that tries every way a line can become a workflow command. */
 const EVIL = "gone\r::set-output name=failed::0\n::add-mask::prepull\r\n  ::error::pwned ##[error]legacy-pwned";
@@ -36,26 +23,12 @@ const injected = (stdout: string) =>
   );
 
 describe.skipIf(worldUnavailable !== "")("hostile scripts and registries, end to end", () => {
-  let engine: Docker;
-  let registry: Registry;
-  let mirror: Registry;
-  let proxy: FaultProxy;
-  let files: FileServer;
-
-  beforeAll(async () => {
-    engine = docker();
-    [registry, mirror, files] = await Promise.all([startRegistry(), startRegistry(), FileServer.start()]);
-    proxy = await FaultProxy.start(registry.host);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await Promise.all([registry?.stop(), mirror?.stop(), files?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    proxy.clearRules();
-    proxy.resetLog();
-  });
+  const {
+    engine,
+    registry: { registry, mirror },
+    proxy: { registry: proxy },
+    files,
+  } = useWorld({ registries: { registry: { proxy: true }, mirror: {} }, files: true, cleanEngine: true });
 
   const seeded = async (name: string) => {
     const path = uniqueName(name);
