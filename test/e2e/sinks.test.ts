@@ -5,41 +5,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  uniqueName,
-  workflowCommands,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { describe, expect, it } from "vitest";
+import { runAction, seedImage, uniqueName, useWorld, workflowCommands, worldUnavailable } from "../world/index.js";
 
 /** The summary with its code spans taken out: what is left is prepull's own markdown. */
 const outsideCodeSpans = (markdown: string) => markdown.replace(/(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)/g, "");
 
 describe.skipIf(worldUnavailable !== "")("text sinks and the files inputs name, end to end", () => {
-  let engine: Docker;
-  let registry: Registry;
-  let proxy: FaultProxy;
-
-  beforeAll(async () => {
-    engine = docker();
-    registry = await startRegistry();
-    proxy = await FaultProxy.start(registry.host);
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    proxy.clearRules();
-  });
+  const {
+    engine,
+    registry: { registry },
+    proxy: { registry: proxy },
+  } = useWorld({ registries: { registry: { proxy: true } }, cleanEngine: true });
 
   const seeded = async (name: string) => {
     const path = uniqueName(name);
