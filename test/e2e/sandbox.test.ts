@@ -11,28 +11,22 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { itkSetVarsScript } from "../fixtures/itk-set-vars.js";
 import {
   CHECKOUT_TOKEN,
   DOCKER_LOGIN,
   type Docker,
-  docker,
-  ensureRunnerUser,
-  FileServer,
   fileCommandFiles,
   type RunnerLayout,
   type RunnerVariant,
   runAction,
   runAsRunner,
-  runnerLayout,
   seedImage,
-  shareEngine,
-  startRegistry,
   uniqueName,
+  useWorld,
   worldUnavailable,
 } from "../world/index.js";
-import type { Registry } from "../world/registry.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
@@ -83,28 +77,24 @@ const ALL_DENIED = {
 const probes = (stdout: string) => Object.fromEntries([...stdout.matchAll(/probe (\S+)=(\S+)/g)].map((m) => [m[1], m[2]]));
 
 describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shaped machine (issue 21 §1)", () => {
-  let engine: Docker;
-  let registry: Registry;
-  let files: FileServer;
+  const world = useWorld({ registries: { registry: {} }, files: true, cleanEngine: true, runners: ["sudo", "no-sudo"] });
+  const {
+    engine,
+    registry: { registry },
+    files,
+  } = world;
   let canary: Server;
   let connections = 0;
 
   beforeAll(async () => {
-    engine = docker();
-    shareEngine(engine.dockerHost);
-    [registry, files] = await Promise.all([startRegistry(), FileServer.start()]);
     canary = createServer((socket) => {
       connections++;
       socket.destroy();
     });
     await new Promise<void>((resolve) => canary.listen(0, "127.0.0.1", resolve));
   });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-  });
-  afterAll(async () => {
+  afterAll(() => {
     canary?.close();
-    await Promise.all([registry?.stop(), files?.stop()]);
   });
 
   const canaryPort = () => {
@@ -135,10 +125,7 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
     ],
   ];
   describe.each(variants)("as a runner user (%s)", (variant, logged) => {
-    let layout: RunnerLayout;
-    beforeAll(() => {
-      layout = runnerLayout(ensureRunnerUser(variant));
-    });
+    const layout = world.runner(variant);
 
     it("a hostile script reaches nothing: no token, login, file-command file, action code, loopback server, environ, sudo, namespace of its own, write outside its /tmp, or process left behind", async () => {
       const marker = `prepull-pwned-${randomBytes(4).toString("hex")}`;
@@ -253,10 +240,9 @@ describe.skipIf(worldUnavailable !== "")("the set-vars sandbox on a runner-shape
   });
 
   describe("where no sandbox is possible (no sudo, user namespaces refused)", () => {
-    let layout: RunnerLayout;
+    const layout = world.runner("no-sudo");
     let bin: string;
     beforeAll(() => {
-      layout = runnerLayout(ensureRunnerUser("no-sudo"));
       // The host of an Ubuntu runner that forbids unprivileged user namespaces (AppArmor), without sudo.
       bin = mkdtempSync(join(tmpdir(), "prepull-no-userns-"));
       writeFileSync(join(bin, "unshare"), '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n');

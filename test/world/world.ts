@@ -3,11 +3,14 @@
 // are reset before each test. The engine is the run's own (global-setup.ts). Every part is a
 // handle that finds the started part when used, so a describe block can name them all at once:
 //   const { engine, tokens, registry: { upstream, mirror }, proxy: { mirror: mirrorProxy } } = world;
+// The runner-shaped users (runner.ts) are made once a file where `runners` names them; a
+// describe block takes a fresh /home/<user>/work layout of its own with `world.runner(variant)`.
 import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 import { FaultProxy } from "./fault-proxy.js";
 import { FileServer } from "./http-server.js";
 import { Docker } from "./images.js";
 import { type Registry, startRegistry } from "./registry.js";
+import { ensureRunnerUser, type RunnerLayout, type RunnerUser, type RunnerVariant, runnerLayout, shareEngine } from "./runner.js";
 import { type TokenPolicy, TokenServer } from "./token-server.js";
 
 export interface RegistrySpec {
@@ -32,6 +35,8 @@ export interface WorldSpec<R extends string> {
   readonly cleanEngine?: boolean;
   /** false: the fault proxies keep their rules and logs from test to test (a rule set in beforeAll) */
   readonly resetProxies?: boolean;
+  /** the runner-shaped users made (idempotently) and the engine's socket shared with them */
+  readonly runners?: readonly RunnerVariant[];
 }
 
 export interface World<R extends string> {
@@ -43,6 +48,11 @@ export interface World<R extends string> {
   readonly files: FileServer;
   /** where the action reaches registry `name`: through its proxy where it has one */
   host(name: R): string;
+  /**
+   * A fresh runner layout of a user named in `runners`, laid out in the beforeAll of the
+   * describe block that calls this (a handle, as the parts are).
+   */
+  runner(variant: RunnerVariant): RunnerLayout;
 }
 
 /** A stand-in for the part `find` returns, looked up at each use (methods bound to the part). */
@@ -68,7 +78,8 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     files?: FileServer;
     registry: Partial<Record<R, Registry>>;
     proxy: Partial<Record<R, FaultProxy>>;
-  } = { registry: {}, proxy: {} };
+    runners: Partial<Record<RunnerVariant, RunnerUser>>;
+  } = { registry: {}, proxy: {}, runners: {} };
   const names = Object.keys(spec.registries) as R[];
   const engine = new Docker(inject("dockerHost"));
   const needs = <T>(part: T | undefined, what: string): T => {
@@ -77,6 +88,8 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
   };
 
   beforeAll(async () => {
+    if (spec.runners?.length) shareEngine(engine.dockerHost);
+    for (const variant of spec.runners ?? []) parts.runners[variant] = ensureRunnerUser(variant);
     const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
     const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
     const [tokens, files] = await Promise.all([
@@ -129,6 +142,13 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     host(name) {
       const proxy: FaultProxy | undefined = parts.proxy[name];
       return proxy?.host ?? needs<Registry>(parts.registry[name], `registry ${name}`).host;
+    },
+    runner(variant) {
+      let layout: RunnerLayout | undefined;
+      beforeAll(() => {
+        layout = runnerLayout(needs(parts.runners[variant], `runner user ${variant}`));
+      });
+      return handle(() => needs(layout, `runner layout ${variant} (used before its beforeAll)`));
     },
   };
 }
