@@ -11,8 +11,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { isAlive, readState } from "../../src/background.js";
 import {
   ConnectProxy,
-  type Docker,
-  docker,
   FaultProxy,
   JOB_TOKEN,
   PACKAGES_TOKEN,
@@ -21,24 +19,31 @@ import {
   startRegistry,
   TokenServer,
   uniqueName,
+  useWorld,
   worldUnavailable,
 } from "../world/index.js";
 import { pushBuildKitIndex } from "../world/oci.js";
-import type { Registry } from "../world/registry.js";
 
 describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  /** HTTPS, token auth: stands for Docker Hub or Quay */
-  let tlsHub: Registry;
-  /** plain HTTP, no auth: a pull-through cache on the runner host */
-  let cache: Registry;
-  /** plain HTTP, token auth, private/ needs credentials: stands for GHCR */
-  let ghcr: Registry;
-  let ghcrProxy: FaultProxy;
-  /** plain HTTP, no auth */
-  let plain: Registry;
-  let plainProxy: FaultProxy;
+  const {
+    engine,
+    tokens,
+    registry: {
+      /** HTTPS, token auth: stands for Docker Hub or Quay */
+      tlsHub,
+      /** plain HTTP, no auth: a pull-through cache on the runner host */
+      cache,
+      /** plain HTTP, token auth, private/ needs credentials: stands for GHCR */
+      ghcr,
+      /** plain HTTP, no auth */
+      plain,
+    },
+    proxy: { ghcr: ghcrProxy, plain: plainProxy },
+  } = useWorld({
+    registries: { tlsHub: { tokenAuth: true, tls: true }, cache: {}, ghcr: { tokenAuth: true, proxy: true }, plain: { proxy: true } },
+    tokens: { policy: { users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN } } },
+    cleanEngine: true,
+  });
   let seedConfig: string;
 
   const configDir = (config: Record<string, unknown>) => {
@@ -48,31 +53,8 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
   };
   const basic = (pair: string) => ({ auth: Buffer.from(pair).toString("base64") });
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("test-registry", {
-      isPrivate: (repo) => repo.startsWith("private/"),
-      users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN },
-    });
-    [tlsHub, cache, ghcr, plain] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
-      startRegistry(),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-      startRegistry(),
-    ]);
-    [ghcrProxy, plainProxy] = await Promise.all([FaultProxy.start(ghcr.host), FaultProxy.start(plain.host)]);
+  beforeAll(() => {
     seedConfig = configDir({ auths: { [tlsHub.host]: basic("alice:s3cret-password"), [ghcr.host]: basic("alice:s3cret-password") } });
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all([ghcrProxy?.stop(), plainProxy?.stop()]);
-    await Promise.all([tlsHub?.stop(), cache?.stop(), ghcr?.stop(), plain?.stop(), tokens?.stop()]);
-  });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    for (const proxy of [ghcrProxy, plainProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
   });
 
   describe("§1 the world is a runner's", () => {
