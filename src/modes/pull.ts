@@ -7,7 +7,6 @@ import { type DiskVerdict, diskVerdict } from "../engine/disk.js";
 import { type Engine, EngineMissingError, type LocalImage } from "../engine/engine.js";
 import type { Host } from "../host.js";
 import { inspectUpstreamName, presentLocally, pullImage } from "../pull/image.js";
-import { digestOnly } from "../pull/overlap.js";
 import type { ImageHooks, probeHooks } from "../pull/probehooks.js";
 import { type Source, sourcesFor } from "../pull/sources.js";
 import type { SizeEstimate } from "../registry/probe.js";
@@ -109,7 +108,6 @@ function imageWork(
     present ??= presentLocally(spec, engine, hooks, inspect());
     return present;
   };
-  const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
   let needed: Promise<boolean> | undefined;
   const needsBytesOf = () => {
     if (!needed) {
@@ -120,33 +118,14 @@ function imageWork(
     }
     return needed;
   };
-  askHereEarly(hooks, engine, sources, needsBytesOf);
-  return { spec, lines, log, hooks, needed: needsBytesOf, sources };
-}
-
-/**
- * Whether the first mirror's digest reference is here already (pull/overlap.ts keeps what was),
- * asked as soon as its HEAD named it and the image is known to need bytes: beside the size read
- * and the disk guard, not once the early pull is about to start.
- */
-function askHereEarly(hooks: ImageHooks, engine: Engine, sources: readonly Source[], needed: () => Promise<boolean>): void {
-  const here = new Map<string, Promise<LocalImage | undefined>>();
-  hooks.hereBefore = (reference) => {
-    let asked = here.get(reference);
-    if (!asked) {
-      asked = engine.inspect(reference).catch(() => undefined);
-      here.set(reference, asked);
-    }
-    return asked;
+  return {
+    spec,
+    lines,
+    log,
+    hooks,
+    needed: needsBytesOf,
+    sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
   };
-  const mirror = sources.find((source) => source.kind === "mirror");
-  if (!mirror || !hooks.early) return;
-  Promise.all([hooks.early(mirror), needed()]).then(
-    ([ref, yes]) => {
-      if (ref && yes) hooks.hereBefore?.(digestOnly(ref));
-    },
-    () => undefined,
-  );
 }
 
 /** Each image's size from the source that would serve it (0 when present), four images at a time; never rejects. */

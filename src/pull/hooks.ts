@@ -1,6 +1,6 @@
 // What one image's pull asks of its caller: its options, and the hooks through which the
 // registry probes (probehooks.ts) and the engine's presence check take part.
-import type { Engine, LocalImage } from "../engine/engine.js";
+import type { Engine } from "../engine/engine.js";
 import type { HandedToken } from "../engine/pullapi.js";
 import type { ImageSpec } from "../resolve/inputs.js";
 import type { Layer } from "./progress.js";
@@ -31,8 +31,6 @@ export interface PullHooks {
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
   /** A mirror's pull reference as soon as its HEAD named the digest, to pull while its verification runs (pull/overlap.ts). */
   early?(source: Source): Promise<string | undefined>;
-  /** Whether `repo@digest` (an early pull's reference) is here already; asked once, as soon as the HEAD named it. */
-  hereBefore?(reference: string): Promise<LocalImage | undefined>;
   /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
   probeFailures?(source: Source): number;
   /** Whether the image is here already (its digest), where the caller has asked before; else presentLocally. */

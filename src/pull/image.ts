@@ -8,7 +8,7 @@ import type { ImageSpec } from "../resolve/inputs.js";
 import { formatReference, isLoopback, taggableReference } from "../resolve/reference.js";
 import { finish } from "./finish.js";
 import type { PullHooks, PullOptions } from "./hooks.js";
-import { digestOnly, pullDuringVerification } from "./overlap.js";
+import { pullDuringVerification } from "./overlap.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
 import { PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
 import { sleepSeconds } from "./retry.js";
@@ -103,15 +103,7 @@ class ImagePull {
       const early = await this.hooks.early?.(source);
       const pull = (signal: AbortSignal) => this.pullWithRetries(source, early ?? pullRef, signal);
       const overlap = early
-        ? await pullDuringVerification(
-            early,
-            this.hooks.probe(source, this.spec),
-            pull,
-            this.engine,
-            this.log,
-            this.leftovers,
-            this.hooks.hereBefore?.(digestOnly(early)),
-          )
+        ? await pullDuringVerification(early, this.hooks.probe(source, this.spec), pull, this.engine, this.log, this.leftovers)
         : undefined;
       const verdict = overlap?.verdict ?? (await this.hooks.probe(source, this.spec));
       this.attempts += this.hooks.probeFailures?.(source) ?? 0;

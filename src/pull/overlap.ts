@@ -4,7 +4,7 @@
 // mirror by the digest its HEAD named (`repo@sha256:…`: a digest reference, never a tag) while
 // upstream is asked; the caller tags under the upstream name only once the verdict trusts that
 // very digest. Refused, the early pull is stopped and what it brought is removed.
-import type { Engine, LocalImage } from "../engine/engine.js";
+import type { Engine } from "../engine/engine.js";
 import type { ProbeVerdict } from "./hooks.js";
 
 /** The verdict, and the early pull where the verdict trusted its very reference (it settles as the pull would). */
@@ -35,12 +35,10 @@ export async function pullDuringVerification(
   engine: Engine,
   log: (line: string) => void,
   leftovers: (() => Promise<void>)[],
-  asked?: Promise<LocalImage | undefined>,
 ): Promise<Overlap> {
   const reference = digestOnly(early);
   // A reference that was here before the pull is the user's: it stays whatever the verdict.
-  // `asked`: the caller's inspect of it, started once the HEAD named the digest (beside the size read and the disk guard).
-  const before = await (asked ?? engine.inspect(reference)).catch(() => undefined);
+  const before = await engine.inspect(reference).catch(() => undefined);
   log(`pulling ${early} while its verification runs; tagged only once verified`);
   const stop = new AbortController();
   const pulled = pull(stop.signal);
