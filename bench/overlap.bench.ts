@@ -256,6 +256,42 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     }
   });
 
+  it("the hit again, the mirror's token endpoint farther", async () => {
+    // As on a runner, where every token request is a round trip to the registry's realm (auth.docker.io,
+    // ghcr.io/token): each answer of the mirror's token endpoint comes 25 ms late. The loop's pull asks
+    // it once; the action's probe once, and its engine pull not again where it is handed the token (issue 24).
+    const tokenProxy = await FaultProxy.start(`127.0.0.1:${tokens.port}`);
+    tokenProxy.addRule({ path: /^\/token/, fault: { kind: "delay", ms: 25 } });
+    const farAuth = { ...tokens.registryConfig(), realm: `http://${tokenProxy.host}/token` };
+    const farMirror = await startRegistry({ tokenAuth: farAuth, tls: true });
+    try {
+      const hit = names("realm24");
+      const mirrorRef = `${farMirror.host}/mirror/${hit.path.replaceAll("/", "-")}:1`;
+      const farConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-realm-"));
+      const auth = Buffer.from("alice:bench-password").toString("base64");
+      writeFileSync(join(farConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [farMirror.host]: { auth } } }));
+      await seedImage(engine, [hit.upRef, mirrorRef], { layerBytes: 6_000_000, dockerConfig: farConfig });
+      rmSync(farConfig, { recursive: true, force: true });
+      await triples(
+        engine,
+        {
+          name: "6 MB verified mirror hit, the mirror's token realm 25 ms away",
+          prepare: () => engine.removeAllImages(),
+          bare: ["pull", mirrorRef],
+          loop: LOOP,
+          inputs: { images: hit.upRef, mirrors: `${farMirror.host}/mirror` },
+          expect: { status: "pulled", source: "mirror" },
+        },
+        mirrorRef,
+        hit.upRef,
+        TRIPLES,
+      );
+    } finally {
+      await farMirror.stop();
+      await tokenProxy.stop();
+    }
+  });
+
   it("a 300 MB image (3 × 100 MB layers): the action's pull against a bare pull", async () => {
     const big = names("big24");
     await seedImage(engine, [big.upRef, big.mirrorRef], { layers: 3, layerBytes: 100_000_000, dockerConfig: seedConfig });
