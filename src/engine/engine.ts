@@ -7,11 +7,14 @@ import { childEnv } from "../lifecycle.js";
 import { parseReference } from "../resolve/reference.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
 import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
-import { pullOverApi, registryAuthHeader } from "./pullapi.js";
+import { type HandedToken, handedTokenHeader, pullOverApi, registryAuthHeader } from "./pullapi.js";
 
 export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
 
 export type EngineName = "docker" | "podman";
+
+/** A pull's answer; `tokenHanded`: the engine was given prepull's own token for the registry (pullapi.ts). */
+export type PullResult = CommandResult & { readonly tokenHanded?: boolean };
 
 /** Argument vectors, one builder per command: pure, so tests pin them down. */
 export const engineArgs = {
@@ -143,18 +146,29 @@ export class Engine {
 
   /**
    * Through the API where the registry's credentials need no CLI (engine/pullapi.ts), else the
-   * CLI (a credential helper, tcp/ssh hosts, podman).
+   * CLI (a credential helper, tcp/ssh hosts, podman). `token`: prepull's own bearer token for
+   * the repository, handed to the engine over the API only, and only for that repository.
    */
   async pull(
     ref: string,
-    options: { platform?: string; insecure?: boolean; timeoutMs: number; onLine?: (line: string) => void; signal?: AbortSignal },
-  ): Promise<CommandResult> {
+    options: {
+      platform?: string;
+      insecure?: boolean;
+      timeoutMs: number;
+      onLine?: (line: string) => void;
+      signal?: AbortSignal;
+      token?: HandedToken;
+    },
+  ): Promise<PullResult> {
     const { platform, insecure } = options;
     const socket = await this.api();
-    const auth = socket === undefined ? undefined : registryAuthHeader(await this.env(), parseReference(ref).registry);
+    const { registry, path } = parseReference(ref);
+    const auth = socket === undefined ? undefined : registryAuthHeader(await this.env(), registry);
     if (socket !== undefined && auth !== undefined) {
+      const handed = handedTokenHeader(registry, path, options.token);
       try {
-        return await pullOverApi(socket, ref, auth, options);
+        const result = await pullOverApi(socket, ref, handed ?? auth, options);
+        return handed === undefined ? result : { ...result, tokenHanded: true };
       } catch (error) {
         if (!(error instanceof ApiUnavailable)) throw error;
         this.socket = Promise.resolve(undefined); // gone or not ours: the CLI from now on

@@ -10,6 +10,18 @@ import { parseReference } from "../resolve/reference.js";
 import { ApiUnavailable } from "./api.js";
 import type { CommandResult } from "./command.js";
 
+/**
+ * A bearer token prepull holds for one repository's pull scope (issue 24), handed to the engine
+ * as the pull's AuthConfig.RegistryToken: the engine then sends it as it is (moby's
+ * existingTokenHandler) instead of asking the registry's token endpoint itself. Only for a pull
+ * of that very repository on that very registry.
+ */
+export interface HandedToken {
+  readonly registry: string;
+  readonly repository: string;
+  readonly token: string;
+}
+
 export interface ApiPullOptions {
   readonly platform?: string;
   readonly timeoutMs: number;
@@ -47,6 +59,12 @@ export function registryAuthHeader(env: NodeJS.ProcessEnv, registry: string): st
     }
   }
   return encode({});
+}
+
+/** The X-Registry-Auth of a pull of `registry/repository` with `handed`, where it was issued for exactly those; else undefined. */
+export function handedTokenHeader(registry: string, repository: string, handed: HandedToken | undefined): string | undefined {
+  if (handed === undefined || handed.registry !== registry || handed.repository !== repository || !handed.token) return undefined;
+  return encode({ registrytoken: handed.token, serveraddress: helperServer(registry) });
 }
 
 const record = (value: unknown): Record<string, unknown> =>

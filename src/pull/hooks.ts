@@ -1,6 +1,7 @@
 // What one image's pull asks of its caller: its options, and the hooks through which the
 // registry probes (probehooks.ts) and the engine's presence check take part.
 import type { Engine } from "../engine/engine.js";
+import type { HandedToken } from "../engine/pullapi.js";
 import type { ImageSpec } from "../resolve/inputs.js";
 import type { Layer } from "./progress.js";
 import type { Source } from "./sources.js";
@@ -40,6 +41,8 @@ export interface PullHooks {
   layers?(): Promise<readonly Layer[] | undefined>;
   /** The engine without stored credentials, for a pull refused with them (see pull.ts). */
   anonymousEngine?: Engine;
+  /** The bearer token prepull holds for this source's repository (pull scope), to hand the engine's API pull. */
+  registryToken?(source: Source): HandedToken | undefined;
   /** Called before each engine pull (the engine's credentials are brought up to date). */
   beforePull?(): Promise<void>;
   /** A live line while a pull goes on (outside the image's group, which is written at the end). */

@@ -1,7 +1,8 @@
 // One image: try each source in order with the retry policy, then tag under the upstream name.
 import pRetry, { AbortError } from "p-retry";
-import type { CommandResult, Engine, LocalImage } from "../engine/engine.js";
+import type { CommandResult, Engine, LocalImage, PullResult } from "../engine/engine.js";
 import { oneLine } from "../engine/engine.js";
+import type { HandedToken } from "../engine/pullapi.js";
 import { makeResult, type Result } from "../report/results.js";
 import type { ImageSpec } from "../resolve/inputs.js";
 import { formatReference, isLoopback, taggableReference } from "../resolve/reference.js";
@@ -163,6 +164,37 @@ class ImagePull {
     });
   }
 
+  /**
+   * The engine's pull, with prepull's own token for the repository where it holds one. A refusal
+   * of that token (expired during a long pull, or not taken): pulled again as the engine would
+   * on its own. The probe got in, the engine was refused: stale stored credentials refuse what
+   * anonymous access allows (REGISTRY-NOTES.md); once per source, pulled without them.
+   */
+  private async engineOutcome(
+    source: Source,
+    pullWith: (which: Engine, token?: HandedToken) => Promise<PullResult>,
+    state: { anonymousTried: boolean },
+    signal?: AbortSignal,
+  ): Promise<CommandResult> {
+    let outcome = await pullWith(this.engine, this.hooks.registryToken?.(source));
+    signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
+    if (outcome.tokenHanded && refusedWithCredentials(outcome)) {
+      this.log(
+        `${label(source)}: the engine was refused with the token prepull handed it (${oneLine(outcome.stderr)}); pulling again with its own credentials`,
+      );
+      outcome = await pullWith(this.engine);
+      signal?.throwIfAborted();
+    }
+    const anonymous = this.hooks.anonymousEngine;
+    if (refusedWithCredentials(outcome) && this.hooks.probe && anonymous && !state.anonymousTried) {
+      state.anonymousTried = true;
+      this.log(`${label(source)}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+      this.attempts++;
+      outcome = await pullWith(anonymous);
+    }
+    return outcome;
+  }
+
   /** One try: the engine's pull (and once per source, without stored credentials), classified. */
   private async attempt(source: Source, pullRef: string, state: { anonymousTried: boolean }, signal?: AbortSignal): Promise<void> {
     this.attempts++;
@@ -176,26 +208,17 @@ class ImagePull {
         )
       : undefined;
     const platform = this.spec.platform ?? this.options.platform;
-    const pullWith = (which: Engine) =>
+    const pullWith = (which: Engine, token?: HandedToken) =>
       which.pull(pullRef, {
         ...(platform && { platform }),
         insecure: isLoopback(source.ref.registry),
         timeoutMs: this.options.pullTimeoutSeconds * 1000,
         onLine: (line) => tracker.onLine(line),
         ...(signal && { signal }),
+        ...(token && { token }),
       });
     try {
-      let outcome = await pullWith(this.engine);
-      signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
-      // The probe got in, the engine was refused: stale stored credentials refuse what
-      // anonymous access allows (REGISTRY-NOTES.md). Once per source, pull without them.
-      const anonymous = this.hooks.anonymousEngine;
-      if (refusedWithCredentials(outcome) && this.hooks.probe && anonymous && !state.anonymousTried) {
-        state.anonymousTried = true;
-        this.log(`${label(source)}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
-        this.attempts++;
-        outcome = await pullWith(anonymous);
-      }
+      const outcome = await this.engineOutcome(source, pullWith, state, signal);
       if (outcome.exitCode === 0) return;
       if (outcome.timedOut) {
         const timeout = { errorClass: "transient" as const, label: "timeout" };

@@ -1,7 +1,8 @@
 // The probes as the pull uses them (PullHooks): each source probed once, a mirror verified,
 // pulled by the digest that was checked; the size estimate the disk guard asks for.
 
-import type { RegistryClient } from "../registry/client.js";
+import type { HandedToken } from "../engine/pullapi.js";
+import { pullScope, type RegistryClient } from "../registry/client.js";
 import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings, type SizeEstimate } from "../registry/probe.js";
 import type { ImageSpec } from "../resolve/inputs.js";
 import { digestReference, formatReference, type Reference } from "../resolve/reference.js";
@@ -55,6 +56,7 @@ export function probeHooks(
         probe: probeSource,
         early: (source) => earlyPull(probe, spec, source),
         probeFailures: (source: Source) => probe.failuresOf(source.ref),
+        registryToken: (source: Source) => handedToken(client, source),
         sizeEstimate: (sources, needed) => {
           estimate ??= estimateSize(probe, probeSource, sources, needed);
           return estimate;
@@ -66,6 +68,17 @@ export function probeHooks(
       };
     },
   };
+}
+
+/**
+ * The token the probes got for this source's repository, for the engine to pull with instead of
+ * asking the registry's token endpoint again (issue 24). With 30 s to live at least; a pull it
+ * outlives is refused and pulled again without it (pull/image.ts).
+ */
+function handedToken(client: RegistryClient, source: Source): HandedToken | undefined {
+  const { registry, path } = source.ref;
+  const header = client.authHeader(registry, [pullScope(source.ref)], 30_000);
+  return header?.startsWith("Bearer ") ? { registry, repository: path, token: header.slice("Bearer ".length) } : undefined;
 }
 
 /**

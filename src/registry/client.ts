@@ -190,10 +190,10 @@ export class RegistryClient {
     });
   }
 
-  /** The Authorization header a request for these scopes would carry now (after a call has fetched the token). */
-  authHeader(registry: string, scopes: readonly string[]): string | undefined {
+  /** The Authorization header a request for these scopes would carry now; a token only with `minLifeMs` left to live. */
+  authHeader(registry: string, scopes: readonly string[], minLifeMs = 0): string | undefined {
     const cached = this.tokens.get(tokenKey(registry, scopes));
-    if (cached && cached.expires > Date.now()) return `Bearer ${cached.value}`;
+    if (cached && cached.expires - Date.now() > minLifeMs) return `Bearer ${cached.value}`;
     const basic = this.basic.get(registry);
     return basic ? basicHeader(basic) : undefined;
   }

@@ -177,4 +177,63 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(await engine.imageId(`${mirrorRepo}:1`)).toBeUndefined();
     expect(await tagEvents(since)).toEqual([`${id} ${up}`]);
   });
+
+  /** The tokens the token server issued to the engine itself (its User-Agent), and to prepull. */
+  const tokenAsks = (agent: RegExp) => tokens.requests.filter((r) => agent.test(r.agent) && r.status === 200);
+  /** The bearer tokens the engine sent the mirror with. */
+  const engineBearers = () =>
+    ghcrProxy.requests
+      .filter((r) => ENGINE.test(String(r.headers["user-agent"])))
+      .map((r) => String(r.headers.authorization ?? ""))
+      .filter((a) => a.startsWith("Bearer "))
+      .map((a) => a.slice("Bearer ".length));
+
+  it("a verified mirror hit: the engine pulls with the token prepull got for the mirror's repository, and asks the token server for none", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("handoff", "same");
+    hubProxy.clearRules();
+    tokens.requests.length = 0;
+    tokens.issued.length = 0;
+    const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: upDigest, ref: `${mirrorRepo}:1@${upDigest}` });
+    expect(await engine.imageId(up)).toBe(id);
+    // No token dance of the engine's own: every token was asked by prepull.
+    expect(tokenAsks(ENGINE)).toEqual([]);
+    const mirrorScope = `repository:${mirrorRepo.slice(ghcrProxy.host.length + 1)}:pull`;
+    expect(tokenAsks(/^prepull/).some((r) => r.scope.includes(mirrorScope))).toBe(true);
+    // The engine's manifest and blob requests carried a token prepull was issued; none is printed.
+    const bearers = engineBearers();
+    expect(bearers.length).toBeGreaterThan(0);
+    for (const bearer of bearers) expect(tokens.issued).toContain(bearer);
+    for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+  });
+
+  it("a handed token the mirror refuses: pulled again with the engine's own token dance, the mirror's image lands", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("handoff-refused", "same");
+    hubProxy.clearRules();
+    // The engine's first manifest request (with the handed token) is refused, as an expired token would be.
+    const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}"`;
+    ghcrProxy.addRule({
+      agent: ENGINE,
+      path: /\/manifests\//,
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 401,
+        headers: { "www-authenticate": challenge, "content-type": "application/json" },
+        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      },
+    });
+    tokens.requests.length = 0;
+    tokens.issued.length = 0;
+    const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: upDigest, ref: `${mirrorRepo}:1@${upDigest}` });
+    expect(await engine.imageId(up)).toBe(id);
+    expect(run.stdout).toContain("the engine was refused with the token prepull handed it");
+    // The refused request carried prepull's token; the second pull asked for a token of its own.
+    const refused = ghcrProxy.requests.find((r) => r.fault === "status");
+    const prepullTokens = tokens.issued.slice();
+    expect(String(refused?.headers.authorization).slice("Bearer ".length)).toSatisfy((t: string) => prepullTokens.includes(t));
+    expect(tokenAsks(ENGINE).length).toBeGreaterThan(0);
+    for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+  });
 });

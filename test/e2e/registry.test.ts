@@ -256,11 +256,35 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(tokens.requests.some((r) => r.user === "alice" && r.status === 401)).toBe(true);
   });
 
-  it("stale stored credentials refuse the engine's pull: it pulls again without them, from the mirror", async () => {
+  it("stale stored credentials: the engine pulls with the anonymous token prepull hands it, never with them", async () => {
     const { up, id } = await seed("stale-pull", "same");
     const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    tokens.requests.length = 0;
+    const result = await run({ images: up, mirrors: mirrors() }, stale);
+    expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", attempts: 1 });
+    expect(await engine.imageId(up)).toBe(id);
+    // The engine asked the token endpoint nothing: the stale credentials were refused once, by prepull's probe.
+    expect(tokens.requests.filter((r) => /^docker\//.test(r.agent))).toEqual([]);
+  });
+
+  it("stale stored credentials refuse the engine's pull once the handed token is refused too: it pulls again without them, from the mirror", async () => {
+    const { up, id } = await seed("stale-pull2", "same");
+    const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    // The engine's first manifest request (with prepull's token) is refused, as an expired token would be.
+    ghcrProxy.addRule({
+      agent: /^docker\//,
+      path: /\/manifests\//,
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 401,
+        headers: { "content-type": "application/json" },
+        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      },
+    });
     const result = await run({ images: up, mirrors: mirrors() }, stale);
     expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", attempts: 2 });
+    expect(result.stdout).toContain("the engine was refused with the token prepull handed it");
     expect(result.stdout).toMatch(/refused with the stored credentials \(.*\); pulling again without them/);
     expect(await engine.imageId(up)).toBe(id);
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { registryAuthHeader } from "../../src/engine/pullapi.js";
+import { handedTokenHeader, registryAuthHeader } from "../../src/engine/pullapi.js";
 
 const configEnv = (config: unknown) => {
   const dir = mkdtempSync(join(tmpdir(), "prepull-pullapi-"));
@@ -46,5 +46,25 @@ describe("registryAuthHeader", () => {
     expect(decoded(registryAuthHeader(configEnv({ credHelpers: { "quay.io": "q" } }), "ghcr.io"))).toEqual({});
     const fileForThis = configEnv({ credsStore: "desktop", credHelpers: { "ghcr.io": "" }, auths: { "ghcr.io": { auth: basic("u:p") } } });
     expect(decoded(registryAuthHeader(fileForThis, "ghcr.io"))).toEqual({ username: "u", password: "p", serveraddress: "ghcr.io" });
+  });
+});
+
+describe("handedTokenHeader (issue 24)", () => {
+  const handed = { registry: "ghcr.io", repository: "org/app", token: "tok.en.value" };
+
+  it("the token alone as RegistryToken, with the registry's server address: no user name or password", () => {
+    expect(decoded(handedTokenHeader("ghcr.io", "org/app", handed))).toEqual({ registrytoken: "tok.en.value", serveraddress: "ghcr.io" });
+    const hub = { registry: "docker.io", repository: "library/alpine", token: "hub" };
+    expect(decoded(handedTokenHeader("docker.io", "library/alpine", hub))).toEqual({
+      registrytoken: "hub",
+      serveraddress: "https://index.docker.io/v1/",
+    });
+  });
+
+  it("only for the registry and repository it was issued for", () => {
+    expect(handedTokenHeader("quay.io", "org/app", handed)).toBeUndefined();
+    expect(handedTokenHeader("ghcr.io", "org/other", handed)).toBeUndefined();
+    expect(handedTokenHeader("ghcr.io", "org/app", undefined)).toBeUndefined();
+    expect(handedTokenHeader("ghcr.io", "org/app", { ...handed, token: "" })).toBeUndefined();
   });
 });
