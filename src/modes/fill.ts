@@ -185,10 +185,11 @@ async function checkedFillOne(target: FillTarget, config: Config, client: Regist
   const upstream = parseReference(target.image);
   const spec = config.images.find((s) => formatReference(s.upstream) === target.image) ?? { upstream, origin: "fill-mirror" };
   const allowed = fillMirrorFor(spec, config);
+  const from = parseReference(target.from);
   const why =
     "why" in allowed
       ? allowed.why
-      : formatReference(allowed.ref) !== target.to || target.from !== digestReference(upstream, target.digest)
+      : formatReference(allowed.ref) !== target.to || from.digest !== target.digest || repositoryOf(from) !== repositoryOf(upstream)
         ? `not the copy the inputs name (${digestReference(upstream, target.digest)} into ${formatReference(allowed.ref)})`
         : undefined;
   if (!why) return fillOne(target, client, settings, host);

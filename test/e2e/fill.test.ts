@@ -96,25 +96,29 @@ describe.skipIf(worldUnavailable !== "")("fill-mirror pushes only where the inpu
 
   it("a bare-prefix mirrors line fills Docker Hub's images alone (it drops the registry); a REGISTRY= line fills its registry's", async () => {
     const path = uniqueName("bare");
-    const image = `${upstream.host}/${path}:1`;
+    // Named without a tag (`:latest`, as the engine reads it): the post step's check of the saved target agrees.
+    const named = `${upstream.host}/${path}`;
+    const image = `${named}:latest`;
     const digest = (await seedImage(engine, [image])).digests[image];
     const slot = `m/${path.replaceAll("/", "-")}`;
-    const bare = { ...base, images: image, mirrors: `${ghcr.host}/m` };
+    const bare = { ...base, images: named, mirrors: `${ghcr.host}/m` };
     const step = await runAction(bare, { env: engine.env });
-    expect(step.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest });
+    expect(step.results[0]).toMatchObject({ image, status: "pulled", source: "upstream", digest });
     expect(step.state.fill).toBeUndefined();
     expect(notices(step.stdout)).toEqual([
-      `::notice::fill-mirror: ${ghcr.host}/${slot}:1 not filled: mirrors line 1 serves every registry and drops the registry from the name; it fills only docker.io images (write "${upstream.host}=…" to fill this registry's)`,
+      `::notice::fill-mirror: ${ghcr.host}/${slot}:latest not filled: mirrors line 1 serves every registry and drops the registry from the name; it fills only docker.io images (write "${upstream.host}=…" to fill this registry's)`,
     ]);
-    expect(await ghcrDigest(slot, "1")).toBeUndefined();
+    expect(await ghcrDigest(slot, "latest")).toBeUndefined();
 
     await engine.removeAllImages();
-    const named = { ...base, images: image, mirrors: `${upstream.host}=${ghcr.host}/m` };
-    const again = await runAction(named, { env: engine.env });
-    expect(JSON.parse(again.state.fill ?? "[]")).toEqual([{ image, from: `${image}@${digest}`, to: `${ghcr.host}/${slot}:1`, digest }]);
-    const post = await runAction(named, { env: engine.env, state: again.state });
+    const registryLine = { ...base, images: named, mirrors: `${upstream.host}=${ghcr.host}/m` };
+    const again = await runAction(registryLine, { env: engine.env });
+    expect(JSON.parse(again.state.fill ?? "[]")).toEqual([
+      { image, from: `${named}@${digest}`, to: `${ghcr.host}/${slot}:latest`, digest },
+    ]);
+    const post = await runAction(registryLine, { env: engine.env, state: again.state });
     expect(post.stdout).toMatch(/fill-mirror: 1 filled/);
-    expect(await ghcrDigest(slot, "1")).toBe(digest);
+    expect(await ghcrDigest(slot, "latest")).toBe(digest);
   });
 
   it("a cosign signature tag the mirror holds is never replaced by fill (a notice); mode: mirror, an explicit copy of upstream, replaces it", async () => {
