@@ -6,7 +6,7 @@ import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
 import { TransientError } from "../pull/retry.js";
-import { type Source, sourcesFor } from "../pull/sources.js";
+import { mirrorFor, type Source, sourcesFor } from "../pull/sources.js";
 import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
 import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
@@ -15,7 +15,7 @@ import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import type { Result } from "../report/results.js";
 import { markdownCode } from "../report/text.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
-import { digestReference, formatReference, parseReference, type Reference } from "../resolve/reference.js";
+import { DEFAULT_REGISTRY, digestReference, formatReference, parseReference, type Reference, repositoryOf } from "../resolve/reference.js";
 
 /** What the post step copies: upstream by the digest that was pulled, into the first mirror's reference. */
 export interface FillTarget {
@@ -27,8 +27,39 @@ export interface FillTarget {
   readonly digest: string;
 }
 
-/** A result that the post step will copy into its first mirror. */
-export type FillMarked = Result & { fill?: FillTarget };
+/** A result that the post step will copy into its first mirror, or why it will not. */
+export type FillMarked = Result & { fill?: FillTarget; notFilled?: string };
+
+/**
+ * The mirror fill-mirror may push `spec` into: only one the workflow's own inputs name (a file
+ * of the repository, which a pull request changes, must not choose where the job's credentials
+ * push). An `=>` mirror counts only where written in the `images` input; a `mirror-map` entry
+ * names the upstream repository whole; a `mirrors` line serves the registries it names: a
+ * `REGISTRY=` line its own, a template with `{registry}` any (registries never share a name),
+ * and any other line (a bare prefix) Docker Hub's alone, since it drops the registry and
+ * `other.reg/a/b:T` would fill `docker.io/a/b:T`'s mirror tag.
+ */
+export function fillMirrorFor(spec: ImageSpec, config: Config): { ref: Reference } | { why: string } {
+  const first = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find((s) => s.kind === "mirror");
+  if (!first) return { why: "it has no mirror" };
+  if (spec.explicitMirror) {
+    if (spec.mirrorFromInput) return { ref: first.ref };
+    return { why: `its mirror was named by "=>" in ${spec.origin}, not by the workflow's inputs (mirrors, mirror-map, images)` };
+  }
+  if (config.mirrorMap.has(repositoryOf(spec.upstream))) return { ref: first.ref };
+  const key = formatReference(first.ref);
+  const rule = config.mirrors.find((r) => {
+    const ref = mirrorFor(r, spec.upstream);
+    return ref !== undefined && formatReference(ref) === key;
+  });
+  if (!rule) return { why: "its mirror is not one the inputs name" };
+  if (rule.onlyRegistry !== undefined || rule.template.includes("{registry}") || spec.upstream.registry === DEFAULT_REGISTRY) {
+    return { ref: first.ref };
+  }
+  return {
+    why: `mirrors line ${rule.line} serves every registry and drops the registry from the name; it fills only ${DEFAULT_REGISTRY} images (write "${spec.upstream.registry}=…" to fill this registry's)`,
+  };
+}
 
 /**
  * Watches the pull's probes for each image's first mirror: an image pulled from upstream after
@@ -36,12 +67,16 @@ export type FillMarked = Result & { fill?: FillTarget };
  */
 export class FillWatch {
   private readonly firstMirror = new Map<string, { spec: ImageSpec; ref: Reference }>();
+  /** images whose first mirror fill-mirror may not push into, and why */
+  private readonly refused = new Map<string, string>();
   private readonly states = new Map<string, ProbeVerdict["mirrorState"]>();
 
   constructor(images: readonly ImageSpec[], config: Config) {
     for (const spec of images) {
+      const target = fillMirrorFor(spec, config);
       const first = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find((s) => s.kind === "mirror");
       if (first) this.firstMirror.set(formatReference(spec.upstream), { spec, ref: first.ref });
+      if ("why" in target) this.refused.set(formatReference(spec.upstream), target.why);
     }
   }
 
@@ -75,6 +110,8 @@ export class FillWatch {
       return result;
     }
     if (this.states.get(result.image) !== "missing") return result;
+    const why = this.refused.get(result.image);
+    if (why) return { ...result, notFilled: `${formatReference(first.ref)} not filled: ${why}` };
     const from = digestReference(first.spec.upstream, result.digest);
     return { ...result, fill: { image: result.image, from, to: formatReference(first.ref), digest: result.digest } };
   }
@@ -120,7 +157,7 @@ export async function fillMirrors(host: Host, targets: readonly FillTarget[]): P
     const outcomes = await Promise.all(
       targets.map((target) =>
         limit(() =>
-          fillOne(target, client, settings, host).catch((error: Error): FillOutcome => {
+          checkedFillOne(target, config, client, settings, host).catch((error: Error): FillOutcome => {
             host.log.warning(`fill-mirror: ${target.to} not filled: unexpected: ${error.message}`);
             return { target, status: "failed", detail: error.message };
           }),
@@ -143,6 +180,23 @@ export interface FillOutcome {
   readonly detail: string;
 }
 
+/** The target checked again against the step's own inputs (the saved list and a worker's results are files), then copied. */
+async function checkedFillOne(target: FillTarget, config: Config, client: RegistryClient, settings: ProbeSettings, host: Host) {
+  const upstream = parseReference(target.image);
+  const spec = config.images.find((s) => formatReference(s.upstream) === target.image) ?? { upstream, origin: "fill-mirror" };
+  const allowed = fillMirrorFor(spec, config);
+  const from = parseReference(target.from);
+  const why =
+    "why" in allowed
+      ? allowed.why
+      : formatReference(allowed.ref) !== target.to || from.digest !== target.digest || repositoryOf(from) !== repositoryOf(upstream)
+        ? `not the copy the inputs name (${digestReference(upstream, target.digest)} into ${formatReference(allowed.ref)})`
+        : undefined;
+  if (!why) return fillOne(target, client, settings, host);
+  host.log.notice(`fill-mirror: ${target.to} not filled: ${why}`);
+  return { target, status: "not filled", detail: why } satisfies FillOutcome;
+}
+
 async function fillOne(target: FillTarget, client: RegistryClient, settings: ProbeSettings, host: Host): Promise<FillOutcome> {
   const lines: string[] = [];
   const log = (line: string) => lines.push(line);
@@ -163,7 +217,9 @@ async function fillOne(target: FillTarget, client: RegistryClient, settings: Pro
     host.log.notice(`fill-mirror: ${target.to} not filled: ${now.detail}`);
     return outcome("not filled", now.detail);
   }
-  const copier = new Copier(client, settings, log);
+  // Nothing in the mirror is overwritten: not the cosign tags of an image it holds already either.
+  const notice = (line: string) => host.log.notice(`fill-mirror: ${line}`);
+  const copier = new Copier(client, settings, log, { keepTags: { notice } });
   try {
     const copied = await copier.copy(from, to);
     const { stats } = copied;
@@ -200,6 +256,7 @@ export function fillSummary(outcomes: readonly FillOutcome[]): string {
  * background worker's are in its results already; the command line, with no post step, copies now.
  */
 export async function afterPulls(host: Host, results: readonly FillMarked[]): Promise<void> {
+  for (const { notFilled } of results) if (notFilled) host.log.notice(`fill-mirror: ${notFilled}`);
   const targets = fillTargets(results);
   if (host.saveState) {
     if (targets.length > 0) host.saveState("fill", JSON.stringify(targets));

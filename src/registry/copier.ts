@@ -44,6 +44,8 @@ export interface CopierOptions {
   readonly progressIntervalMs?: number;
   /** copy OCI referrers and cosign tags with the image (default true) */
   readonly referrers?: boolean;
+  /** fill-mirror: a cosign or fallback tag that holds other content is never replaced (told here); mirror mode replaces it */
+  readonly keepTags?: { notice(line: string): void };
 }
 
 export class Copier {
@@ -115,6 +117,10 @@ class CopyJob implements BlobContext, ReferrerCopier {
 
   counted(): void {
     this.stats.referrersCopied++;
+  }
+
+  get keepTags(): CopierOptions["keepTags"] {
+    return this.copier.options.keepTags;
   }
 
   async run(): Promise<CopyOutcome> {

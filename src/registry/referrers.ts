@@ -42,6 +42,8 @@ export interface ReferrerCopier {
   pushManifest(target: Reference, selector: string, body: Buffer, mediaType: string): Promise<void>;
   /** a referrer or a cosign tag written into the mirror */
   counted(): void;
+  /** fill-mirror: a tag that exists with other content is left as it is (said here), never replaced */
+  readonly keepTags?: { notice(line: string): void } | undefined;
 }
 
 /** `sha256:abc…` → `sha256-abc…`, the fallback tag of OCI 1.1 and the stem of cosign's tags. */
@@ -166,7 +168,10 @@ async function writeFallback(copier: ReferrerCopier, target: Reference, subject:
   const wanted = new Set(found.descriptors.map((d) => d.digest));
   const have = new Set(existing.map((d) => d.digest));
   if ([...wanted].every((digest) => have.has(digest))) return;
-  if (found.tagIndex && existing.every((d) => wanted.has(d.digest))) {
+  // Upstream's own index replaces the tag only where nothing is there or (mirror mode) it lists nothing else;
+  // fill-mirror only adds to a tag that exists (the union below).
+  const replaceable = head.status !== 200 || !copier.keepTags;
+  if (found.tagIndex && replaceable && existing.every((d) => wanted.has(d.digest))) {
     await copier.pushManifest(target, tag, found.tagIndex.body, found.tagIndex.mediaType || MEDIA_TYPES.ociIndex);
     return;
   }
@@ -183,7 +188,12 @@ async function copyCosignTag(copier: ReferrerCopier, source: Reference, target: 
   if (head.status !== 200) throw unexpected(`HEAD ${source.path}:${tag}`, source.registry, head);
   const digest = headerText(head.headers["docker-content-digest"]);
   const there = await headManifest(copier, target, tag);
-  if (digest && there.status === 200 && headerText(there.headers["docker-content-digest"]) === digest) return;
+  const thereDigest = headerText(there.headers["docker-content-digest"]);
+  if (digest && there.status === 200 && thereDigest === digest) return;
+  if (there.status === 200 && copier.keepTags) {
+    copier.keepTags.notice(`${target.path}:${tag} holds ${thereDigest || "other content"}, not upstream's ${digest}; left as it is`);
+    return;
+  }
   await copier.copyTree(source, target, await copier.fetchManifest(source, digest || tag), tag);
   copier.counted();
   copier.log(`cosign tag ${tag} copied (${digest})`);

@@ -8,6 +8,8 @@ export interface ImageSpec {
   readonly upstream: Reference;
   /** `UPSTREAM => MIRROR` on its line */
   readonly explicitMirror?: Reference;
+  /** that `=>` was written in the `images` input (the workflow's own text), not read from a file or script: fill-mirror may push there */
+  readonly mirrorFromInput?: boolean;
   /** e.g. `images line 3`, `images-file spec.txt line 2`, `set-vars CONTAINER_SOURCE`; several, `; `-joined, once merged */
   readonly origin: string;
   /** a platform the build file fixes for this image (`FROM --platform=linux/arm64`); else `platform` */

@@ -193,7 +193,12 @@ function readImages(get: Get, workspace: string): { images: ImageSpec[]; imageEr
       else images.push(parsed);
     }
   };
-  addImages(get("images"), "images", parseImageLine);
+  // A mirror named by `=>` in the input itself is the workflow author's (fill-mirror may push there);
+  // one read from a file is not (modes/fill.ts).
+  addImages(get("images"), "images", (text, origin) => {
+    const spec = parseImageLine(text, origin);
+    return "message" in spec || !spec.explicitMirror ? spec : { ...spec, mirrorFromInput: true };
+  });
   const imagesFile = get("images-file");
   if (imagesFile !== "") {
     // A file that cannot be read is that line's failure, as an invalid line is: the rest go ahead.

@@ -156,7 +156,8 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     const image = `${upstream.host}/${path}:1`;
     const seeded = await seedImage(engine, [image]);
     const mirrorPath = `m/${path.replaceAll("/", "-")}`;
-    const allInputs = { images: image, mirrors: `${ghcr.host}/m`, "fill-mirror": "true", backoff: "0.1", ...inputs };
+    // A `REGISTRY=` line: a bare prefix fills Docker Hub's images alone (fill.test.ts).
+    const allInputs = { images: image, mirrors: `${upstream.host}=${ghcr.host}/m`, "fill-mirror": "true", backoff: "0.1", ...inputs };
     const step = await runAction(allInputs, { env: engine.env, ...options });
     return { image, digest: seeded.digests[image] ?? "", mirrorPath, allInputs, step };
   };
@@ -225,7 +226,7 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     const mirrorPath = `m/${path.replaceAll("/", "-")}`;
     // Asynchronously: the token server answers from this process.
     const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const args = ["--images", image, "--mirrors", `${ghcr.host}/m`, "--fill-mirror", "true"];
+      const args = ["--images", image, "--mirrors", `${upstream.host}=${ghcr.host}/m`, "--fill-mirror", "true"];
       const env = {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/root",

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { FillWatch, fillTargets } from "../../src/modes/fill.js";
+import { FillWatch, fillMirrorFor, fillTargets } from "../../src/modes/fill.js";
 import type { ProbeVerdict, PullHooks } from "../../src/pull/hooks.js";
 import type { Source } from "../../src/pull/sources.js";
 import { makeResult } from "../../src/report/results.js";
-import { readConfig } from "../../src/resolve/inputs.js";
+import { type ImageSpec, parseFileImageLine, parseImageLine, readConfig } from "../../src/resolve/inputs.js";
+import { formatReference } from "../../src/resolve/reference.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const config = readConfig((name) => ({ images: "alpine:3.20\nbusybox:1", mirrors: "ghcr.io/org\nmirror.example.com/{path}" })[name] ?? "");
@@ -55,5 +56,47 @@ describe("FillWatch: which pulls fill the first mirror", () => {
     expect((await pulled("missing", { status: "pulled", source: "mirror" as never, digest: DIGEST })).fill).toBeUndefined();
     expect((await pulled("missing", { status: "present" as never, source: "local" as never, digest: DIGEST })).fill).toBeUndefined();
     expect((await pulled("missing", { status: "failed" as never, source: "none" as never, digest: "" })).fill).toBeUndefined();
+  });
+});
+
+describe("fillMirrorFor: only a mirror the workflow's own inputs name is filled", () => {
+  const make = (inputs: Record<string, string>) => readConfig((name) => inputs[name] ?? "");
+  const target = (spec: ImageSpec, inputs: Record<string, string>) => {
+    const got = fillMirrorFor(spec, make(inputs));
+    return "ref" in got ? formatReference(got.ref) : got.why;
+  };
+  const line = (text: string, origin: string) => {
+    const spec = parseFileImageLine(text, origin);
+    if ("message" in spec) throw new Error(spec.message);
+    return spec;
+  };
+
+  it("an `=>` in the images input is the author's: filled", () => {
+    const [spec] = make({ images: "up.example/a:1 => ghcr.io/org/product:v1" }).images;
+    if (!spec) throw new Error("no image");
+    expect(spec.mirrorFromInput).toBe(true);
+    expect(target(spec, { images: "up.example/a:1 => ghcr.io/org/product:v1" })).toBe("ghcr.io/org/product:v1");
+  });
+
+  it.each([
+    ["images-file spec.txt line 1", line],
+    ["images-from Dockerfile line 3", line],
+    ["set-vars CONTAINER_SOURCE", parseImageLine as typeof line],
+  ])("an `=>` read from %s: not filled, and why", (origin, parse) => {
+    const spec = parse("up.example/a:1 => ghcr.io/org/product:v1", origin);
+    expect(spec.mirrorFromInput).toBeUndefined();
+    expect(target(spec, { mirrors: "docker.io=ghcr.io/m" })).toBe(
+      `its mirror was named by "=>" in ${origin}, not by the workflow's inputs (mirrors, mirror-map, images)`,
+    );
+  });
+
+  it("a bare prefix fills docker.io images alone; REGISTRY=, {registry} and mirror-map fill any registry they name", () => {
+    const docker = line("dockcross/x:T", "images-from Dockerfile line 1");
+    const other = line("other.reg/dockcross/x:T", "images-from Dockerfile line 1");
+    expect(target(docker, { mirrors: "ghcr.io/org" })).toBe("ghcr.io/org/dockcross-x:T");
+    expect(target(other, { mirrors: "ghcr.io/org" })).toMatch(/^mirrors line 1 serves every registry .*"other\.reg=…"/);
+    expect(target(other, { mirrors: "other.reg=ghcr.io/org" })).toBe("ghcr.io/org/dockcross-x:T");
+    expect(target(other, { mirrors: "ghcr.io/org/{registry}/{path}" })).toBe("ghcr.io/org/other.reg/dockcross/x:T");
+    expect(target(other, { "mirror-map": "other.reg/dockcross/x => ghcr.io/org/x" })).toBe("ghcr.io/org/x:T");
   });
 });
