@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { REPO } from "../world/action.js";
 import {
   JOB_TOKEN,
+  loopbackRequest,
   PACKAGES_TOKEN,
   runAction,
   seedImage,
@@ -21,28 +22,26 @@ import {
 import { ACCEPT } from "../world/oci.js";
 
 describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to end", () => {
-  /** `ghcr`: a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
+  /** `ghcr`: a mirror behind token auth over HTTPS (an HTTPS realm too), as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
   const {
     engine,
     tokens,
     registry: { upstream, mirror, ghcr },
   } = useWorld({
-    registries: { upstream: {}, mirror: {}, ghcr: { tokenAuth: true } },
+    registries: { upstream: {}, mirror: {}, ghcr: { tokenAuth: true, tls: true } },
     tokens: { service: "fill-test", policy: { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } } },
     cleanEngine: true,
   });
 
   /** The digest `path:tag` has in the token-auth mirror (read as octo-runner), or undefined. */
   const ghcrDigest = async (path: string, tag: string) => {
-    const basic = Buffer.from(`octo-runner:${PACKAGES_TOKEN}`).toString("base64");
-    const scope = encodeURIComponent(`repository:${path}:pull`);
-    const got = await fetch(`${tokens.realm}?service=fill-test&scope=${scope}`, { headers: { Authorization: `Basic ${basic}` } });
-    const { token } = (await got.json()) as { token: string };
-    const head = await fetch(`http://${ghcr.host}/v2/${path}/manifests/${tag}`, {
+    const { token = "" } = await tokens.grant(`repository:${path}:pull`, `octo-runner:${PACKAGES_TOKEN}`);
+    const head = await loopbackRequest(`https://${ghcr.host}/v2/${path}/manifests/${tag}`, {
       method: "HEAD",
       headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
     });
-    return head.status === 200 ? (head.headers.get("docker-content-digest") ?? undefined) : undefined;
+    const digest = head.headers["docker-content-digest"];
+    return head.status === 200 && typeof digest === "string" ? digest : undefined;
   };
 
   it("plan mode lists every image a workflow runs (container, image:, services, docker:// steps, matrix list + include) with its file and line, the drift of the mirror, and warns of another expression", async () => {

@@ -27,7 +27,10 @@ export interface RegistrySpec {
 
 export interface WorldSpec<R extends string> {
   readonly registries: { readonly [name in R]: RegistrySpec };
-  /** the token server of every `tokenAuth` registry (default policy: `private/*` needs a login) */
+  /**
+   * the token server of every `tokenAuth` registry (default policy: `private/*` needs a login);
+   * its realm is HTTPS, as Docker Hub's and GHCR's are, unless `tls: false` asks for plain HTTP
+   */
   readonly tokens?: { readonly service?: string; readonly policy?: Partial<TokenPolicy>; readonly tls?: boolean };
   /** a loopback file server (set-vars scripts, redirects) */
   readonly files?: boolean;
@@ -93,7 +96,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
     const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
     const [tokens, files] = await Promise.all([
-      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? false }) : undefined,
+      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? true }) : undefined,
       spec.files ? FileServer.start() : undefined,
     ]);
     Object.assign(parts, { tokens, files });
