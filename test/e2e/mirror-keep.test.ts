@@ -49,7 +49,7 @@ async function seedFamily(engine: Docker, upstream: string, count: number, baseB
 
 describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, referrers, progress", () => {
   /**
-   * `mirror`: open, plain HTTP; `ghcr`: as GHCR is, HTTPS (its fault proxy terminates TLS) with
+   * `mirror`: open, plain HTTP; `ghcr`: as GHCR is, HTTPS (its fault proxy too) with
    * token auth and an HTTPS realm, every repository private, alice's login allowed to push.
    */
   const {
@@ -58,7 +58,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
     registry: { upstream, mirror, ghcr },
     proxy: { upstream: upProxy, mirror: mirrorProxy, ghcr: ghcrProxy },
   } = useWorld({
-    registries: { upstream: { proxy: true }, mirror: { proxy: true }, ghcr: { tokenAuth: true, proxy: true, proxyTls: true } },
+    registries: { upstream: { proxy: true }, mirror: { proxy: true }, ghcr: { tokenAuth: true, tls: true, proxy: true, proxyTls: true } },
     tokens: { service: "keep", tls: true, policy: { isPrivate: () => true, users: { alice: "secret" } } },
   });
 
@@ -89,7 +89,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
     },
     async digest(path, selector) {
       const { token = "" } = await tokens.grant(`repository:${path}:pull`, "alice:secret");
-      const head = await loopbackRequest(`http://${ghcr.host}/v2/${path}/manifests/${selector}`, {
+      const head = await loopbackRequest(`https://${ghcr.host}/v2/${path}/manifests/${selector}`, {
         method: "HEAD",
         headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
       });

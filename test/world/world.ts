@@ -18,7 +18,7 @@ export interface RegistrySpec {
   readonly tokenAuth?: boolean;
   /** HTTPS (a self-signed certificate for 127.0.0.1), as every public registry speaks */
   readonly tls?: boolean;
-  /** a fault proxy in front, speaking TLS where `proxyTls` (the registry behind it stays as it is) */
+  /** a fault proxy in front, speaking TLS where `proxyTls` (to the registry behind it, as that registry speaks) */
   readonly proxy?: boolean;
   readonly proxyTls?: boolean;
   /** with `tls`: more names the certificate holds */
@@ -109,7 +109,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
           ...(certNames && { names: certNames }),
         });
         parts.registry[name] = registry;
-        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false });
+        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false, targetTls: tls ?? false });
       }),
     );
   });
