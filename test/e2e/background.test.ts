@@ -1,17 +1,21 @@
 // Issue 7, end to end: a background pull that overlaps the job, a wait step, the post step.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isAlive as alive, readState } from "../../src/background.js";
-import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+import type { RunOptions } from "../world/action.js";
+import { runAction, runAsRunner, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
+  const world = useWorld({ registries: { upstream: {}, mirror: { proxy: true } }, cleanEngine: true, runners: ["sudo"] });
   const {
     engine,
     registry: { upstream, mirror },
     proxy: { mirror: proxy },
-  } = useWorld({ registries: { upstream: {}, mirror: { proxy: true } }, cleanEngine: true });
+  } = world;
+  /** the runner's user with sudo, as on a GitHub-hosted runner: the steps, the worker and the post step run as it */
+  const layout = world.runner("sudo");
   let big: { up: string; id: string };
 
   beforeAll(async () => {
@@ -26,50 +30,66 @@ describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
   }, 300_000);
 
   const job = () => mkdtempSync(join(tmpdir(), "prepull-job-"));
+  /** Who runs the steps: root (as in a container job) or the runner's user with sudo (a hosted runner). */
+  const WHO = ["root", "the runner user with sudo"] as const;
+  type Who = (typeof WHO)[number];
+  /** A job's RUNNER_TEMP that `who` owns. */
+  const jobOf = (who: Who) => {
+    if (who === "root") return job();
+    const dir = mkdtempSync(join(layout.temp, "job-"));
+    chownSync(dir, layout.user.uid, layout.user.gid);
+    return dir;
+  };
+  const act = (who: Who, inputs: Record<string, string>, options: RunOptions) =>
+    who === "root" ? runAction(inputs, options) : runAsRunner(layout, inputs, options);
   const inputs = (images: string, extra: Record<string, string> = {}) => ({ images, mirrors: `${proxy.host}/mirror`, ...extra });
 
-  it("returns within 2 s while a ≥ 200 MB pull goes on; the worker outlives the step; wait reports as a foreground run would", async () => {
-    const runnerTemp = job();
-    // A slow first blob keeps the pull going well past the step's end.
-    proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "delay", ms: 3000 }, times: 1 });
-    const step = await runAction(inputs(big.up, { background: "true" }), { env: engine.env, runnerTemp });
-    expect(step.exitCode, step.stdout).toBe(0);
-    expect(step.seconds).toBeLessThan(2);
-    expect(step.outputs.images).toBe(big.up);
-    expect(step.stdout).toMatch(/started a background pull of 1 image\(s\) \(worker pid \d+\)/);
-    const workerDir = step.state.workerDir ?? "";
-    const running = readState(workerDir);
-    expect(running?.status).toBe("running");
-    // The step's process has ended; the worker has not.
-    expect(alive(running?.pid ?? 0)).toBe(true);
-    expect(await engine.imageId(big.up)).toBeUndefined();
+  for (const who of WHO) {
+    it(`returns within 2 s while a ≥ 200 MB pull goes on; the worker outlives the step; wait reports as a foreground run would (${who})`, async () => {
+      const runnerTemp = jobOf(who);
+      // A slow first blob keeps the pull going well past the step's end.
+      proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "delay", ms: 3000 }, times: 1 });
+      const step = await act(who, inputs(big.up, { background: "true" }), { env: engine.env, runnerTemp });
+      expect(step.exitCode, step.stdout).toBe(0);
+      expect(step.seconds).toBeLessThan(2);
+      expect(step.outputs.images).toBe(big.up);
+      expect(step.stdout).toMatch(/started a background pull of 1 image\(s\) \(worker pid \d+\)/);
+      const workerDir = step.state.workerDir ?? "";
+      const running = readState(workerDir);
+      expect(running?.status).toBe("running");
+      // The step's process has ended; the worker has not.
+      expect(alive(running?.pid ?? 0)).toBe(true);
+      // …as the step's own user.
+      expect(statSync(`/proc/${running?.pid}`).uid).toBe(who === "root" ? 0 : layout.user.uid);
+      expect(await engine.imageId(big.up)).toBeUndefined();
 
-    const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });
-    expect(wait.exitCode, wait.stdout).toBe(0);
-    expect(wait.results).toHaveLength(1);
-    expect(wait.results[0]).toMatchObject({ image: big.up, source: "mirror", status: "pulled" });
-    expect(wait.outputs.failed).toBe("0");
-    expect(wait.stdout).toMatch(/::group::.*: pulled from mirror/); // the worker's log, streamed
-    expect(wait.summary).toContain("| image | status |");
-    expect(await engine.imageId(big.up)).toBe(big.id);
-    expect(alive(running?.pid ?? 0)).toBe(false);
+      const wait = await act(who, { mode: "wait" }, { env: engine.env, runnerTemp });
+      expect(wait.exitCode, wait.stdout).toBe(0);
+      expect(wait.results).toHaveLength(1);
+      expect(wait.results[0]).toMatchObject({ image: big.up, source: "mirror", status: "pulled" });
+      expect(wait.outputs.failed).toBe("0");
+      expect(wait.stdout).toMatch(/::group::.*: pulled from mirror/); // the worker's log, streamed
+      expect(wait.summary).toContain("| image | status |");
+      expect(await engine.imageId(big.up)).toBe(big.id);
+      expect(alive(running?.pid ?? 0)).toBe(false);
 
-    // The same image in the foreground gives the same result.
-    await engine.removeAllImages();
-    const foreground = await runAction(inputs(big.up), { env: engine.env });
-    const comparable = (r: Record<string, unknown>) => ({
-      image: r.image,
-      source: r.source,
-      ref: r.ref,
-      digest: r.digest,
-      status: r.status,
+      // The same image in the foreground gives the same result.
+      await engine.removeAllImages();
+      const foreground = await act(who, inputs(big.up), { env: engine.env });
+      const comparable = (r: Record<string, unknown>) => ({
+        image: r.image,
+        source: r.source,
+        ref: r.ref,
+        digest: r.digest,
+        status: r.status,
+      });
+      expect(comparable(wait.results[0] ?? {})).toEqual(comparable(foreground.results[0] ?? {}));
+
+      // The post step after a wait has nothing left to do.
+      const postStep = await act(who, {}, { env: engine.env, runnerTemp, state: step.state });
+      expect(postStep.stdout).not.toMatch(/background/);
     });
-    expect(comparable(wait.results[0] ?? {})).toEqual(comparable(foreground.results[0] ?? {}));
-
-    // The post step after a wait has nothing left to do.
-    const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
-    expect(postStep.stdout).not.toMatch(/background/);
-  });
+  }
 
   it("the post step with no wait stops a worker still running, and says so", async () => {
     const runnerTemp = job();
@@ -193,29 +213,31 @@ describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
       }
     });
 
-    it("a worker that crashes mid-run: the post step says so (not 'finished'), keeps what it pulled, fails the rest with why", async () => {
-      const runnerTemp = job();
-      const fast = await small("crash-fast");
-      const slowPath = uniqueName("crash-slow");
-      const slow = `${upstream.host}/${slowPath}:1`;
-      await seedImage(engine, [slow, `${mirror.host}/mirror/${slowPath.replaceAll("/", "-")}:1`]);
-      // One at a time, the fast one first; the slow one's blobs stall at the mirror (for 20 s, so
-      // that the engine's download slots come free for the tests after this one).
-      proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "stall", ms: 20_000 } });
-      const step = await runAction(inputs(`${fast.up}\n${slow}`, { background: "true", concurrency: "1" }), {
-        env: engine.env,
-        runnerTemp,
+    for (const who of WHO) {
+      it(`a worker that crashes mid-run: the post step says so (not 'finished'), keeps what it pulled, fails the rest with why (${who})`, async () => {
+        const runnerTemp = jobOf(who);
+        const fast = await small("crash-fast");
+        const slowPath = uniqueName("crash-slow");
+        const slow = `${upstream.host}/${slowPath}:1`;
+        await seedImage(engine, [slow, `${mirror.host}/mirror/${slowPath.replaceAll("/", "-")}:1`]);
+        // One at a time, the fast one first; the slow one's blobs stall at the mirror (for 20 s, so
+        // that the engine's download slots come free for the tests after this one).
+        proxy.addRule({ method: "GET", path: /\/blobs\//, fault: { kind: "stall", ms: 20_000 } });
+        const step = await act(who, inputs(`${fast.up}\n${slow}`, { background: "true", concurrency: "1" }), {
+          env: engine.env,
+          runnerTemp,
+        });
+        const dir = step.state.workerDir ?? "";
+        const running = await until(dir, (state) => (state?.results ?? []).some((r) => r.image === fast.up));
+        expect(running?.status).toBe("running");
+        kill(running?.pid ?? 0); // a crash: no last word from the worker
+        await new Promise((r) => setTimeout(r, 300));
+        const postStep = await act(who, {}, { env: engine.env, runnerTemp, state: step.state });
+        expect(postStep.stdout).toMatch(/::warning::the background worker \(pid \d+\) ended before it finished.*1 of 2 image\(s\) failed/);
+        expect(postStep.stdout).not.toMatch(/background pull finished/);
+        expect(postStep.summary).toMatch(new RegExp(`${fast.up}.*\\| pulled \\|`));
+        expect(postStep.summary).toMatch(new RegExp(`${slow}.*\\| failed \\|.*the background worker ended without a result for it`));
       });
-      const dir = step.state.workerDir ?? "";
-      const running = await until(dir, (state) => (state?.results ?? []).some((r) => r.image === fast.up));
-      expect(running?.status).toBe("running");
-      kill(running?.pid ?? 0); // a crash: no last word from the worker
-      await new Promise((r) => setTimeout(r, 300));
-      const postStep = await runAction({}, { env: engine.env, runnerTemp, state: step.state });
-      expect(postStep.stdout).toMatch(/::warning::the background worker \(pid \d+\) ended before it finished.*1 of 2 image\(s\) failed/);
-      expect(postStep.stdout).not.toMatch(/background pull finished/);
-      expect(postStep.summary).toMatch(new RegExp(`${fast.up}.*\\| pulled \\|`));
-      expect(postStep.summary).toMatch(new RegExp(`${slow}.*\\| failed \\|.*the background worker ended without a result for it`));
-    });
+    }
   });
 });

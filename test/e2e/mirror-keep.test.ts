@@ -5,8 +5,18 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type Docker, runAction, seedImage, startRegistry, TokenServer, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
-import { getManifest, manifestDigest, pushCosignSignature, pushIndex, pushReferrer } from "../world/oci.js";
+import {
+  type Docker,
+  loopbackRequest,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  useWorld,
+  worldUnavailable,
+} from "../world/index.js";
+import { ACCEPT, getManifest, manifestDigest, pushCosignSignature, pushIndex, pushReferrer } from "../world/oci.js";
 
 /**
  * `count` images in `upstream`, each FROM one base image (one layer of `baseBytes`) plus a layer
@@ -38,81 +48,161 @@ async function seedFamily(engine: Docker, upstream: string, count: number, baseB
 }
 
 describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, referrers, progress", () => {
+  /**
+   * `mirror`: open, plain HTTP; `ghcr`: as GHCR is, HTTPS (its fault proxy too) with
+   * token auth and an HTTPS realm, every repository private, alice's login allowed to push.
+   */
   const {
     engine,
-    registry: { upstream, mirror },
-    proxy: { upstream: upProxy, mirror: mirrorProxy },
-  } = useWorld({ registries: { upstream: { proxy: true }, mirror: { proxy: true } } });
+    tokens,
+    registry: { upstream, mirror, ghcr },
+    proxy: { upstream: upProxy, mirror: mirrorProxy, ghcr: ghcrProxy },
+  } = useWorld({
+    registries: { upstream: { proxy: true }, mirror: { proxy: true }, ghcr: { tokenAuth: true, tls: true, proxy: true, proxyTls: true } },
+    tokens: { service: "keep", tls: true, policy: { isPrivate: () => true, users: { alice: "secret" } } },
+  });
 
   const flat = (prefix: string, path: string) => `${prefix}/${path.replaceAll("/", "-")}`;
+
+  /** A target mirror as the tests use it: where the action reaches it, its log, how a test reads it. */
+  interface Target {
+    readonly proxy: typeof mirrorProxy;
+    /** the action's environment: the engine's, and alice's login where the mirror wants one */
+    env(): Record<string, string>;
+    digest(path: string, selector: string): Promise<string | undefined>;
+  }
+  const open: Target = {
+    proxy: mirrorProxy,
+    env: () => engine.env,
+    digest: (path, selector) => manifestDigest(mirror.host, path, selector),
+  };
+  let aliceConfig = "";
+  const locked: Target = {
+    proxy: ghcrProxy,
+    env: () => {
+      if (!aliceConfig) {
+        aliceConfig = mkdtempSync(join(tmpdir(), "prepull-keep-alice-"));
+        const auth = Buffer.from("alice:secret").toString("base64");
+        writeFileSync(join(aliceConfig, "config.json"), JSON.stringify({ auths: { [ghcrProxy.host]: { auth } } }));
+      }
+      return { ...engine.env, DOCKER_CONFIG: aliceConfig };
+    },
+    async digest(path, selector) {
+      const { token = "" } = await tokens.grant(`repository:${path}:pull`, "alice:secret");
+      const head = await loopbackRequest(`https://${ghcr.host}/v2/${path}/manifests/${selector}`, {
+        method: "HEAD",
+        headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
+      });
+      const digest = head.headers["docker-content-digest"];
+      return head.status === 200 && typeof digest === "string" ? digest : undefined;
+    },
+  };
   /** blob uploads that carried `digest` (the PUT that ends an upload names it), and their bytes */
-  const uploadsOf = (digest: string) =>
-    mirrorProxy.requests.filter((r) => r.method === "PUT" && r.path.includes(`digest=${encodeURIComponent(digest)}`));
-  const mountsOf = (digest: string) =>
-    mirrorProxy.requests.filter((r) => r.method === "POST" && r.path.includes(`mount=${encodeURIComponent(digest)}`) && r.status === 201);
-
-  it("three images sharing a base layer, three new repositories, concurrency 3: the base goes up once; a second run into other repositories mounts", async () => {
-    const family = await seedFamily(engine, upstream.host, 3, 3_000_000);
-    const manifest = JSON.parse((await getManifest(upstream.host, family[0]?.path ?? "", "1"))?.body ?? "{}") as {
-      layers: { digest: string; size: number }[];
-    };
-    const base = manifest.layers[0] ?? { digest: "", size: 0 };
-    expect(base.size).toBeGreaterThan(2_900_000);
-    const images = family.map((f) => `${upProxy.host}/${f.path}:1`).join("\n");
-    const first = await runAction({ images, mirrors: `${mirrorProxy.host}/keep`, mode: "mirror", concurrency: "3" }, { env: engine.env });
-    expect(first.exitCode, first.stdout).toBe(0);
-    for (const [i, f] of family.entries()) {
-      expect(first.results[i]).toMatchObject({ status: "copied", digest: f.digest });
-      expect(await manifestDigest(mirror.host, flat("keep", f.path), "1")).toBe(f.digest);
-    }
-    // The shared layer: one upload of its bytes, mounted into the two other repositories.
-    expect(uploadsOf(base.digest)).toHaveLength(1);
-    expect(uploadsOf(base.digest)[0]?.bytesUp).toBe(base.size);
-    expect(mountsOf(base.digest)).toHaveLength(2);
-    // Everything that went up: the base once, three own layers, configs and manifests; never the base twice.
-    expect(mirrorProxy.bytes.up).toBeGreaterThan(base.size + 300_000);
-    expect(mirrorProxy.bytes.up).toBeLessThan(base.size + 400_000);
-    const counts = first.results.map((r) => r.copy as { uploaded: number; mounted: number });
-    expect(counts.map((c) => c.mounted).sort()).toEqual([0, base.size, base.size]);
-    expect(counts.reduce((sum, c) => sum + c.uploaded, 0)).toBeLessThan(base.size + 400_000);
-    expect(first.stdout).toMatch(/mirror totals:/);
-    expect(first.summary).toMatch(/\| copied \| 3 \| [\d.]+ MB \| uploaded \|/);
-    expect(first.summary).toMatch(/\| mounted \| {2}\| 6\.0 MB \|/);
-
-    // A second run into other repositories (a new first mirror line; the old one second): nothing
-    // goes up but manifests, every blob is mounted from where the first run put it.
-    mirrorProxy.resetLog();
-    upProxy.resetLog();
-    const second = await runAction(
-      { images, mirrors: `${mirrorProxy.host}/again\n${mirrorProxy.host}/keep`, mode: "mirror", concurrency: "3" },
-      { env: engine.env },
+  const uploadsOf = (target: Target, digest: string) =>
+    target.proxy.requests.filter((r) => r.method === "PUT" && r.path.includes(`digest=${encodeURIComponent(digest)}`));
+  const mountsOf = (target: Target, digest: string) =>
+    target.proxy.requests.filter((r) => r.method === "POST" && r.path.includes(`mount=${encodeURIComponent(digest)}`) && r.status === 201);
+  /** the token requests alice's login made for push on `repository` and pull on another of `prefix`'s */
+  const mountGrants = (repository: string, prefix: string) =>
+    tokens.requests.filter(
+      (r) =>
+        r.user === "alice" &&
+        r.status === 200 &&
+        r.scope.includes(`repository:${repository}:pull,push`) &&
+        r.scope.some(
+          (scope) => scope !== `repository:${repository}:pull,push` && scope.startsWith(`repository:${prefix}/`) && scope.endsWith(":pull"),
+        ),
     );
-    expect(second.exitCode, second.stdout).toBe(0);
-    for (const [i, f] of family.entries()) {
-      expect(second.results[i]).toMatchObject({ status: "copied", digest: f.digest });
-      expect(second.results[i]?.reason).toMatch(/0 blobs uploaded \(0 B\), 3 mounted/);
-      expect(await manifestDigest(mirror.host, flat("again", f.path), "1")).toBe(f.digest);
-    }
-    expect(mirrorProxy.count("PUT", /\/blobs\/uploads\//)).toBe(0);
-    expect(upProxy.count("GET", /\/blobs\//)).toBe(0);
-    expect(mirrorProxy.bytes.up).toBeLessThan(10_000); // three manifests
-  });
 
-  it("a new image beside earlier ones: its shared layer is mounted from a repository an earlier run filled", async () => {
-    const [a, b] = await seedFamily(engine, upstream.host, 2, 1_000_000);
-    if (!a || !b) throw new Error("no family");
-    const mirrors = `${mirrorProxy.host}/daily`;
-    await runAction({ images: `${upProxy.host}/${a.path}:1`, mirrors, mode: "mirror" }, { env: engine.env });
-    mirrorProxy.resetLog();
-    const run = await runAction(
-      { images: `${upProxy.host}/${a.path}:1\n${upProxy.host}/${b.path}:1`, mirrors, mode: "mirror" },
-      { env: engine.env },
-    );
-    expect(run.results[0]).toMatchObject({ status: "present" });
-    expect(run.results[1]).toMatchObject({ status: "copied", digest: b.digest });
-    expect(run.results[1]?.reason).toMatch(/2 blobs uploaded \([\d.]+ KB\), 1 mounted \(1\.0 MB\)/);
-    expect(mirrorProxy.bytes.up).toBeLessThan(200_000);
-  });
+  for (const [kind, target] of [
+    ["an open plain-HTTP mirror", open],
+    ["a GHCR-like mirror (HTTPS, token auth, HTTPS realm, a login that may push)", locked],
+  ] as const) {
+    it(`three images sharing a base layer, three new repositories, concurrency 3: the base goes up once; a second run into other repositories mounts (${kind})`, async () => {
+      const family = await seedFamily(engine, upstream.host, 3, 3_000_000);
+      const manifest = JSON.parse((await getManifest(upstream.host, family[0]?.path ?? "", "1"))?.body ?? "{}") as {
+        layers: { digest: string; size: number }[];
+      };
+      const base = manifest.layers[0] ?? { digest: "", size: 0 };
+      expect(base.size).toBeGreaterThan(2_900_000);
+      const images = family.map((f) => `${upProxy.host}/${f.path}:1`).join("\n");
+      const tokensBefore = target === locked ? tokens.requests.length : 0;
+      const first = await runAction(
+        { images, mirrors: `${target.proxy.host}/keep`, mode: "mirror", concurrency: "3" },
+        { env: target.env() },
+      );
+      expect(first.exitCode, first.stdout).toBe(0);
+      for (const [i, f] of family.entries()) {
+        expect(first.results[i]).toMatchObject({ status: "copied", digest: f.digest });
+        expect(await target.digest(flat("keep", f.path), "1")).toBe(f.digest);
+      }
+      // The shared layer: one upload of its bytes, mounted into the two other repositories.
+      expect(uploadsOf(target, base.digest)).toHaveLength(1);
+      expect(uploadsOf(target, base.digest)[0]?.bytesUp).toBe(base.size);
+      expect(mountsOf(target, base.digest)).toHaveLength(2);
+      // Everything that went up: the base once, three own layers, configs and manifests; never the base twice.
+      expect(target.proxy.bytes.up).toBeGreaterThan(base.size + 300_000);
+      expect(target.proxy.bytes.up).toBeLessThan(base.size + 400_000);
+      const counts = first.results.map((r) => r.copy as { uploaded: number; mounted: number });
+      expect(counts.map((c) => c.mounted).sort()).toEqual([0, base.size, base.size]);
+      expect(counts.reduce((sum, c) => sum + c.uploaded, 0)).toBeLessThan(base.size + 400_000);
+      expect(first.stdout).toMatch(/mirror totals:/);
+      expect(first.summary).toMatch(/\| copied \| 3 \| [\d.]+ MB \| uploaded \|/);
+      expect(first.summary).toMatch(/\| mounted \| {2}\| 6\.0 MB \|/);
+      if (target === locked) {
+        // Each mount within the run: one token for push on its repository and pull on the peer's it mounts from.
+        const mounted = family.filter((_, i) => (counts[i]?.mounted ?? 0) > 0);
+        expect(mounted).toHaveLength(2);
+        for (const f of mounted) expect(mountGrants(flat("keep", f.path), "keep")).not.toEqual([]);
+        expect(tokens.requests.slice(tokensBefore).filter((r) => r.status !== 200)).toEqual([]);
+      }
+
+      // A second run into other repositories (a new first mirror line; the old one second): nothing
+      // goes up but manifests, every blob is mounted from where the first run put it.
+      target.proxy.resetLog();
+      upProxy.resetLog();
+      const second = await runAction(
+        { images, mirrors: `${target.proxy.host}/again\n${target.proxy.host}/keep`, mode: "mirror", concurrency: "3" },
+        { env: target.env() },
+      );
+      expect(second.exitCode, second.stdout).toBe(0);
+      for (const [i, f] of family.entries()) {
+        expect(second.results[i]).toMatchObject({ status: "copied", digest: f.digest });
+        expect(second.results[i]?.reason).toMatch(/0 blobs uploaded \(0 B\), 3 mounted/);
+        expect(await target.digest(flat("again", f.path), "1")).toBe(f.digest);
+        // Through token auth: push on the new repository and pull on the one the first run filled, in one token.
+        if (target === locked)
+          expect(tokens.requests).toContainEqual(
+            expect.objectContaining({
+              user: "alice",
+              status: 200,
+              scope: expect.arrayContaining([`repository:${flat("again", f.path)}:pull,push`, `repository:${flat("keep", f.path)}:pull`]),
+            }),
+          );
+      }
+      expect(target.proxy.count("PUT", /\/blobs\/uploads\//)).toBe(0);
+      expect(upProxy.count("GET", /\/blobs\//)).toBe(0);
+      expect(target.proxy.bytes.up).toBeLessThan(10_000); // three manifests
+    });
+
+    it(`a new image beside earlier ones: its shared layer is mounted from a repository an earlier run filled (${kind})`, async () => {
+      const [a, b] = await seedFamily(engine, upstream.host, 2, 1_000_000);
+      if (!a || !b) throw new Error("no family");
+      const mirrors = `${target.proxy.host}/daily`;
+      await runAction({ images: `${upProxy.host}/${a.path}:1`, mirrors, mode: "mirror" }, { env: target.env() });
+      target.proxy.resetLog();
+      const run = await runAction(
+        { images: `${upProxy.host}/${a.path}:1\n${upProxy.host}/${b.path}:1`, mirrors, mode: "mirror" },
+        { env: target.env() },
+      );
+      expect(run.results[0]).toMatchObject({ status: "present" });
+      expect(run.results[1]).toMatchObject({ status: "copied", digest: b.digest });
+      expect(run.results[1]?.reason).toMatch(/2 blobs uploaded \([\d.]+ KB\), 1 mounted \(1\.0 MB\)/);
+      expect(target.proxy.bytes.up).toBeLessThan(200_000);
+      expect(await target.digest(flat("daily", b.path), "1")).toBe(b.digest);
+      if (target === locked) expect(mountGrants(flat("daily", b.path), "daily")).not.toEqual([]);
+    });
+  }
 
   it("an image with a cosign .sig tag and an OCI referrer behind the fallback tag arrives whole, every digest kept", async () => {
     const path = uniqueName("signed");

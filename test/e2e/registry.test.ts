@@ -26,7 +26,10 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     proxy: { hub: hubProxy, ghcr: ghcrProxy },
   } = useWorld({
     registries: { hub: { tokenAuth: true, proxy: true }, ghcr: { tokenAuth: true, proxy: true } },
-    tokens: { policy: { users: { alice: "s3cret-password", octo: GITHUB_TOKEN } } },
+    // Plain-HTTP loopback registries with a plain-HTTP realm, as a registry service container
+    // speaks: the one world where credentials may go over plain HTTP, and where a hit loads no TLS.
+    // TLS registries and realms, as Docker Hub and GHCR speak, are runner.test.ts's and trust.test.ts's.
+    tokens: { policy: { users: { alice: "s3cret-password", octo: GITHUB_TOKEN } }, tls: false },
     cleanEngine: true,
   });
   let seedConfig: string;

@@ -179,9 +179,7 @@ describe.skipIf(worldUnavailable !== "")("real-runner differences, end to end", 
       expect(await engine.imageId(up)).toBe(id);
       // The world's token server takes the job token on this public repository, as GHCR does…
       const scope = `repository:public/${path.replaceAll("/", "-")}:pull`;
-      const granted = await fetch(`${tokens.realm}?service=test-registry&scope=${encodeURIComponent(scope)}`, {
-        headers: { Authorization: `Basic ${Buffer.from(`octo-runner:${JOB_TOKEN}`).toString("base64")}` },
-      });
+      const granted = await tokens.grant(scope, `octo-runner:${JOB_TOKEN}`);
       expect(granted.status).toBe(200);
       // …but prepull never sent it: anonymous access was enough.
       expect(tokens.requests.filter((r) => r.user === "octo-runner" && r.scope.includes(scope))).toHaveLength(1);

@@ -7,11 +7,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO } from "../world/action.js";
+import { REPO, type RunOptions } from "../world/action.js";
 import {
   JOB_TOKEN,
+  loopbackRequest,
   PACKAGES_TOKEN,
   runAction,
+  runAsRunner,
   seedImage,
   uniqueName,
   useWorld,
@@ -21,28 +23,34 @@ import {
 import { ACCEPT } from "../world/oci.js";
 
 describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to end", () => {
-  /** `ghcr`: a mirror behind token auth, as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
+  /** `ghcr`: a mirror behind token auth over HTTPS (an HTTPS realm too), as GHCR: octo-runner's PACKAGES_TOKEN may push, the job token may only read */
+  const world = useWorld({
+    registries: { upstream: {}, mirror: {}, ghcr: { tokenAuth: true, tls: true } },
+    tokens: { service: "fill-test", policy: { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } } },
+    cleanEngine: true,
+    runners: ["sudo"],
+  });
   const {
     engine,
     tokens,
     registry: { upstream, mirror, ghcr },
-  } = useWorld({
-    registries: { upstream: {}, mirror: {}, ghcr: { tokenAuth: true } },
-    tokens: { service: "fill-test", policy: { isPrivate: () => false, users: { "octo-runner": PACKAGES_TOKEN } } },
-    cleanEngine: true,
-  });
+  } = world;
+  /** the runner's user with sudo, as on a GitHub-hosted runner: the step and its post step run as it */
+  const layout = world.runner("sudo");
+  const WHO = ["root", "the runner user with sudo"] as const;
+  type Who = (typeof WHO)[number];
+  const act = (who: Who, inputs: Record<string, string>, options: RunOptions) =>
+    who === "root" ? runAction(inputs, options) : runAsRunner(layout, inputs, options);
 
   /** The digest `path:tag` has in the token-auth mirror (read as octo-runner), or undefined. */
   const ghcrDigest = async (path: string, tag: string) => {
-    const basic = Buffer.from(`octo-runner:${PACKAGES_TOKEN}`).toString("base64");
-    const scope = encodeURIComponent(`repository:${path}:pull`);
-    const got = await fetch(`${tokens.realm}?service=fill-test&scope=${scope}`, { headers: { Authorization: `Basic ${basic}` } });
-    const { token } = (await got.json()) as { token: string };
-    const head = await fetch(`http://${ghcr.host}/v2/${path}/manifests/${tag}`, {
+    const { token = "" } = await tokens.grant(`repository:${path}:pull`, `octo-runner:${PACKAGES_TOKEN}`);
+    const head = await loopbackRequest(`https://${ghcr.host}/v2/${path}/manifests/${tag}`, {
       method: "HEAD",
       headers: { Accept: ACCEPT, Authorization: `Bearer ${token}` },
     });
-    return head.status === 200 ? (head.headers.get("docker-content-digest") ?? undefined) : undefined;
+    const digest = head.headers["docker-content-digest"];
+    return head.status === 200 && typeof digest === "string" ? digest : undefined;
   };
 
   it("plan mode lists every image a workflow runs (container, image:, services, docker:// steps, matrix list + include) with its file and line, the drift of the mirror, and warns of another expression", async () => {
@@ -151,42 +159,44 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
   });
 
   /** An upstream image the token-auth mirror lacks; the step that pulls it with fill-mirror: true. */
-  const missFromMirror = async (inputs: Record<string, string>, options: { runnerTemp?: string } = {}) => {
+  const missFromMirror = async (inputs: Record<string, string>, options: { runnerTemp?: string } = {}, who: Who = "root") => {
     const path = uniqueName("fill");
     const image = `${upstream.host}/${path}:1`;
     const seeded = await seedImage(engine, [image]);
     const mirrorPath = `m/${path.replaceAll("/", "-")}`;
     // A `REGISTRY=` line: a bare prefix fills Docker Hub's images alone (fill.test.ts).
     const allInputs = { images: image, mirrors: `${upstream.host}=${ghcr.host}/m`, "fill-mirror": "true", backoff: "0.1", ...inputs };
-    const step = await runAction(allInputs, { env: engine.env, ...options });
+    const step = await act(who, allInputs, { env: engine.env, ...options });
     return { image, digest: seeded.digests[image] ?? "", mirrorPath, allInputs, step };
   };
 
-  it("fill-mirror: a miss pulled from upstream is in the mirror with upstream's digest after the post step (and not before)", async () => {
-    const { image, digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN });
-    expect(step.exitCode, step.stdout).toBe(0);
-    expect(step.results[0]).toMatchObject({ image, status: "pulled", source: "upstream", digest });
-    expect(JSON.parse(step.state.fill ?? "[]")).toEqual([
-      { image, from: `${image}@${digest}`, to: `${ghcr.host}/${mirrorPath}:1`, digest },
-    ]);
-    // The job did not wait for it: the mirror has nothing yet.
-    expect(await ghcrDigest(mirrorPath, "1")).toBeUndefined();
+  for (const who of WHO) {
+    it(`fill-mirror: a miss pulled from upstream is in the mirror with upstream's digest after the post step (and not before) (${who})`, async () => {
+      const { image, digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN }, {}, who);
+      expect(step.exitCode, step.stdout).toBe(0);
+      expect(step.results[0]).toMatchObject({ image, status: "pulled", source: "upstream", digest });
+      expect(JSON.parse(step.state.fill ?? "[]")).toEqual([
+        { image, from: `${image}@${digest}`, to: `${ghcr.host}/${mirrorPath}:1`, digest },
+      ]);
+      // The job did not wait for it: the mirror has nothing yet.
+      expect(await ghcrDigest(mirrorPath, "1")).toBeUndefined();
 
-    const post = await runAction(allInputs, { env: engine.env, state: step.state });
-    expect(post.exitCode, post.stdout).toBe(0);
-    expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
-    expect(post.stdout).toMatch(/fill-mirror: 1 filled, 0 already there, 0 not filled, 0 failed/);
-    expect(post.summary).toMatch(/### prepull fill-mirror/);
-    expect(workflowCommands(post.stdout).filter((c) => /^::(warning|error)/.test(c))).toEqual([]);
-    // The token is masked (as by the pulling step), never printed.
-    expect(post.stdout.split("\n").filter((line) => line.includes(PACKAGES_TOKEN))).toEqual([`::add-mask::${PACKAGES_TOKEN}`]);
+      const post = await act(who, allInputs, { env: engine.env, state: step.state });
+      expect(post.exitCode, post.stdout).toBe(0);
+      expect(await ghcrDigest(mirrorPath, "1")).toBe(digest);
+      expect(post.stdout).toMatch(/fill-mirror: 1 filled, 0 already there, 0 not filled, 0 failed/);
+      expect(post.summary).toMatch(/### prepull fill-mirror/);
+      expect(workflowCommands(post.stdout).filter((c) => /^::(warning|error)/.test(c))).toEqual([]);
+      // The token is masked (as by the pulling step), never printed.
+      expect(post.stdout.split("\n").filter((line) => line.includes(PACKAGES_TOKEN))).toEqual([`::add-mask::${PACKAGES_TOKEN}`]);
 
-    // The next run finds the mirror: nothing left to fill.
-    await engine.removeAllImages();
-    const again = await runAction(allInputs, { env: engine.env });
-    expect(again.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest });
-    expect(again.state.fill).toBeUndefined();
-  });
+      // The next run finds the mirror: nothing left to fill.
+      await engine.removeAllImages();
+      const again = await act(who, allInputs, { env: engine.env });
+      expect(again.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest });
+      expect(again.state.fill).toBeUndefined();
+    });
+  }
 
   it("fill-mirror: a push the registry refuses for the job token (a fork's pull request) is a notice; the post step does not fail", async () => {
     const { digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": JOB_TOKEN, "on-failure": "fail" });

@@ -3,7 +3,7 @@
 // tests can assert how many of which kind a run made.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,14 +84,15 @@ export class FaultProxy {
   private constructor(
     private readonly server: Server,
     readonly port: number,
-    private readonly target: { host: string; port: number },
+    private readonly target: { host: string; port: number; tls: boolean },
   ) {}
 
   /**
    * `tls`: the proxy speaks HTTPS (a self-signed certificate for 127.0.0.1), as GHCR and Docker
    * Hub do; it still forwards to its target over plain HTTP.
    */
-  static async start(targetHost: string, options: { tls?: boolean } = {}): Promise<FaultProxy> {
+  /** `targetTls`: the registry behind speaks HTTPS (its self-signed certificate accepted). */
+  static async start(targetHost: string, options: { tls?: boolean; targetTls?: boolean } = {}): Promise<FaultProxy> {
     const [host = "127.0.0.1", targetPort = "80"] = targetHost.split(":");
     let server: Server;
     if (options.tls) {
@@ -103,7 +104,7 @@ export class FaultProxy {
     } else server = createServer();
     let connections = 0;
     const port = await listenOnLoopback(server);
-    const proxy = new FaultProxy(server, port, { host, port: Number(targetPort) });
+    const proxy = new FaultProxy(server, port, { host, port: Number(targetPort), tls: options.targetTls ?? false });
     server.on("request", (req, res) => proxy.handle(req, res));
     // Requests arrive on the TLS socket, not on the TCP connection beneath it.
     server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
@@ -269,7 +270,11 @@ export class FaultProxy {
     const fault = rule?.fault;
     // Behind TLS, as a load balancer says so: the registry then names https in an upload's Location.
     const headers = "encrypted" in req.socket ? { ...req.headers, "x-forwarded-proto": "https" } : req.headers;
-    const upstream = request({ host: this.target.host, port: this.target.port, method, path, headers }, (answer) => {
+    const target = { host: this.target.host, port: this.target.port, method, path, headers };
+    const send = this.target.tls
+      ? (onAnswer: (answer: IncomingMessage) => void) => httpsRequest({ ...target, rejectUnauthorized: false }, onAnswer)
+      : (onAnswer: (answer: IncomingMessage) => void) => request(target, onAnswer);
+    const upstream = send((answer) => {
       entry.status = answer.statusCode ?? 0;
       const headers = { ...answer.headers, ...(rule?.addHeaders ?? {}) };
       if (fault?.kind === "forge") {

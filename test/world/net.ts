@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 
@@ -43,4 +45,27 @@ export function selfSignedCertificate(dir: string, subject: string, extra: reado
     { stdio: "ignore" },
   );
   return { cert, key };
+}
+
+/**
+ * A request of the test's own to a loopback server, HTTP or HTTPS (its self-signed certificate
+ * accepted, as the engine accepts a loopback registry's): the status, headers and body.
+ */
+export function loopbackRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const answer = (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    };
+    const { method = "GET", headers = {} } = options;
+    const req = url.startsWith("https:")
+      ? httpsRequest(url, { method, headers, rejectUnauthorized: false }, answer)
+      : httpRequest(url, { method, headers }, answer);
+    req.on("error", reject);
+    req.end();
+  });
 }

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOB_TOKEN } from "./action.js";
-import { listenOnLoopback, selfSignedCertificate } from "./net.js";
+import { listenOnLoopback, loopbackRequest, selfSignedCertificate } from "./net.js";
 import type { TokenAuthConfig } from "./registry.js";
 
 export interface TokenPolicy {
@@ -98,6 +98,17 @@ export class TokenServer {
 
   get realm(): string {
     return `${this.scheme}://127.0.0.1:${this.port}/token`;
+  }
+
+  /**
+   * A token request of the test's own (`user:password` as Basic credentials where given), over
+   * the realm's scheme; its self-signed certificate is accepted. The status and the token.
+   */
+  async grant(scope: string, credentials?: string): Promise<{ status: number; token?: string }> {
+    const url = `${this.realm}?service=${encodeURIComponent(this.service)}&scope=${encodeURIComponent(scope)}`;
+    const headers = credentials ? { Authorization: `Basic ${Buffer.from(credentials).toString("base64")}` } : {};
+    const { status, body } = await loopbackRequest(url, { headers });
+    return status === 200 ? { status, token: (JSON.parse(body) as { token: string }).token } : { status };
   }
 
   /** The registry's `auth.token` settings for this server. */

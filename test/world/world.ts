@@ -18,7 +18,7 @@ export interface RegistrySpec {
   readonly tokenAuth?: boolean;
   /** HTTPS (a self-signed certificate for 127.0.0.1), as every public registry speaks */
   readonly tls?: boolean;
-  /** a fault proxy in front, speaking TLS where `proxyTls` (the registry behind it stays as it is) */
+  /** a fault proxy in front, speaking TLS where `proxyTls` (to the registry behind it, as that registry speaks) */
   readonly proxy?: boolean;
   readonly proxyTls?: boolean;
   /** with `tls`: more names the certificate holds */
@@ -27,7 +27,10 @@ export interface RegistrySpec {
 
 export interface WorldSpec<R extends string> {
   readonly registries: { readonly [name in R]: RegistrySpec };
-  /** the token server of every `tokenAuth` registry (default policy: `private/*` needs a login) */
+  /**
+   * the token server of every `tokenAuth` registry (default policy: `private/*` needs a login);
+   * its realm is HTTPS, as Docker Hub's and GHCR's are, unless `tls: false` asks for plain HTTP
+   */
   readonly tokens?: { readonly service?: string; readonly policy?: Partial<TokenPolicy>; readonly tls?: boolean };
   /** a loopback file server (set-vars scripts, redirects) */
   readonly files?: boolean;
@@ -93,7 +96,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
     const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
     const [tokens, files] = await Promise.all([
-      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? false }) : undefined,
+      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? true }) : undefined,
       spec.files ? FileServer.start() : undefined,
     ]);
     Object.assign(parts, { tokens, files });
@@ -106,7 +109,7 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
           ...(certNames && { names: certNames }),
         });
         parts.registry[name] = registry;
-        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false });
+        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false, targetTls: tls ?? false });
       }),
     );
   });
