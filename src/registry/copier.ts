@@ -8,18 +8,9 @@ import { PROGRESS_INTERVAL_SECONDS } from "../pull/progress.js";
 import { type RetrySettings, retryTransient } from "../pull/retry.js";
 import { CopyProgress } from "../report/copyreport.js";
 import { formatReference, manifestSelector, type Reference } from "../resolve/reference.js";
-import {
-  type BlobContext,
-  BlobLedger,
-  CopyError,
-  type CopyStats,
-  copyBlob,
-  emptyStats,
-  PushRefusedError,
-  pushScope,
-  unexpected,
-} from "./blobs.js";
+import { type BlobContext, BlobLedger, CopyError, type CopyStats, copyBlob, emptyStats, PushRefusedError, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
+import { pushScope } from "./http.js";
 import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestFault, parseManifest, sha256Digest } from "./manifests.js";
 import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 

@@ -46,8 +46,12 @@ export function credentialsMayGoTo(realm: string | undefined, registry: string, 
   return url.protocol === "http:" && registryScheme === "http" && isLoopback(registry) && isLoopback(url.host);
 }
 
-export function pullScope(ref: Reference): string {
-  return `repository:${ref.path}:pull`;
+export function pullScope(ref: Reference | string): string {
+  return `repository:${typeof ref === "string" ? ref : ref.path}:pull`;
+}
+
+export function pushScope(ref: Reference): string {
+  return `repository:${ref.path}:pull,push`;
 }
 
 export function tokenKey(registry: string, scopes: readonly string[]): string {

@@ -4,8 +4,9 @@
 // and cosign's `sha256-<hex>.sig`, `.att` and `.sbom` tags. Every manifest keeps its digest.
 import * as z from "zod/mini";
 import type { Reference } from "../resolve/reference.js";
-import { pullScope, unexpected } from "./blobs.js";
+import { unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
+import { pullScope } from "./http.js";
 import { MEDIA_TYPES, sha256Digest } from "./manifests.js";
 
 /** cosign's tags beside an image: signatures, attestations, SBOMs (cosign before v3). */
