@@ -99,7 +99,7 @@ export async function fillMirrors(host: Host, targets: readonly FillTarget[]): P
   let config: Config;
   try {
     // The step's own inputs (the post step has them); the files they name are not needed here.
-    config = readConfig((name) => (name === "images-file" || name === "images-from" ? "" : host.getInput(name)), host.workspace);
+    config = readConfig(host.getInput, host.workspace, { files: false });
   } catch (error) {
     host.log.warning(`fill-mirror: ${(error as Error).message}; nothing copied into the mirrors`);
     return;

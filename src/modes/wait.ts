@@ -63,7 +63,7 @@ export async function waitForWorkers(host: Host): Promise<Collected | undefined>
  * and on-failure are used here).
  */
 function backgroundSettings(request: WorkerRequest, host: Host): Config {
-  return readConfig((name) => (name === "images-file" || name === "images-from" ? "" : (request.inputs[name] ?? "")), host.workspace);
+  return readConfig((name) => request.inputs[name] ?? "", host.workspace, { files: false });
 }
 
 /** One worker: its log replayed as it grows, until it is done, gone, or past the deadline. */
