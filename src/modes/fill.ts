@@ -7,15 +7,14 @@ import type { Host } from "../host.js";
 import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
 import { TransientError } from "../pull/retry.js";
 import { type Source, sourcesFor } from "../pull/sources.js";
-import { Credentials } from "../registry/auth.js";
-import { RegistryClient } from "../registry/client.js";
+import type { RegistryClient } from "../registry/client.js";
 import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
-import { platformSpec } from "../registry/manifests.js";
 import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import type { Result } from "../report/results.js";
 import { markdownCode } from "../report/text.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
 import { digestReference, formatReference, parseReference, type Reference } from "../resolve/reference.js";
+import { registryAccess } from "./run.js";
 
 /** What the post step copies: upstream by the digest that was pulled, into the first mirror's reference. */
 export interface FillTarget {
@@ -105,15 +104,7 @@ export async function fillMirrors(host: Host, targets: readonly FillTarget[]): P
     return;
   }
   if (config.githubToken) host.setSecret(config.githubToken);
-  const env = host.env ?? process.env;
-  const credentials = new Credentials(env, config.githubToken, undefined, undefined, config.engine);
-  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
-  const settings: ProbeSettings = {
-    verify: config.verify,
-    platform: platformSpec(config.platform),
-    attempts: config.attempts,
-    backoffSeconds: config.backoffSeconds,
-  };
+  const { client, settings } = registryAccess(config, host);
   host.log.info(`fill-mirror: copying ${targets.length} image(s) that came from upstream into their first mirror`);
   const limit = pLimit(config.concurrency);
   try {
