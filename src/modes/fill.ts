@@ -5,11 +5,11 @@
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
-import { TransientError } from "../pull/retry.js";
 import { type Source, sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
-import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
+import { Copier, copyFailureText, PushRefusedError } from "../registry/copier.js";
 import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
+import { copyStatsText } from "../report/copyreport.js";
 import type { Result } from "../report/results.js";
 import { markdownCode } from "../report/text.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
@@ -158,17 +158,13 @@ async function fillOne(target: FillTarget, client: RegistryClient, settings: Pro
   try {
     const copied = await copier.copy(from, to);
     const { stats } = copied;
-    return outcome(
-      "filled",
-      `${target.to} now has ${copied.digest} (${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed)`,
-    );
+    return outcome("filled", `${target.to} now has ${copied.digest} (${copyStatsText(stats)})`);
   } catch (error) {
     if (error instanceof PushRefusedError) {
       host.log.notice(`fill-mirror: ${target.to} not filled: ${error.message} (a pull request from a fork may not push)`);
       return outcome("not filled", error.message);
     }
-    const message =
-      error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+    const message = copyFailureText(error);
     host.log.warning(`fill-mirror: ${target.to} not filled: ${message}`);
     return outcome("failed", message);
   }

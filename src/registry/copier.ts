@@ -5,7 +5,7 @@
 import pLimit from "p-limit";
 import { registryErrorText } from "../pull/policy.js";
 import { PROGRESS_INTERVAL_SECONDS } from "../pull/progress.js";
-import { type RetrySettings, retryTransient } from "../pull/retry.js";
+import { type RetrySettings, retryTransient, TransientError } from "../pull/retry.js";
 import { CopyProgress } from "../report/copyreport.js";
 import { formatReference, manifestSelector, type Reference } from "../resolve/reference.js";
 import { type BlobContext, BlobLedger, CopyError, type CopyStats, copyBlob, emptyStats, PushRefusedError, unexpected } from "./blobs.js";
@@ -15,6 +15,11 @@ import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestF
 import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 
 export { BlobLedger, CopyError, type CopyStats, PushRefusedError } from "./blobs.js";
+
+/** A failed copy in a sentence: a CopyError's or TransientError's own message; anything else `unexpected:`. */
+export function copyFailureText(error: unknown): string {
+  return error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+}
 
 /** Blobs of one image copied at once. */
 export const BLOBS_AT_ONCE = 3;
