@@ -8,6 +8,7 @@ import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
 import { type Source, sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { Copier, copyFailureText, PushRefusedError } from "../registry/copier.js";
+import { isDigest } from "../registry/manifests.js";
 import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import { copyStatsText } from "../report/copyreport.js";
 import type { Result } from "../report/results.js";
@@ -70,7 +71,7 @@ export class FillWatch {
   /** The result, marked where its first mirror was missing and upstream served it. */
   mark(result: Result): FillMarked {
     const first = this.firstMirror.get(result.image);
-    if (!first || result.status !== "pulled" || result.source !== "upstream" || !/^sha256:[a-f0-9]{64}$/.test(result.digest)) {
+    if (!first || result.status !== "pulled" || result.source !== "upstream" || !isDigest(result.digest)) {
       return result;
     }
     if (this.states.get(result.image) !== "missing") return result;

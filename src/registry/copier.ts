@@ -11,7 +11,15 @@ import { formatReference, manifestSelector, type Reference } from "../resolve/re
 import { type BlobContext, BlobLedger, CopyError, type CopyStats, copyBlob, emptyStats, PushRefusedError, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import { pushScope } from "./http.js";
-import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestFault, parseManifest, sha256Digest } from "./manifests.js";
+import {
+  announcedDigestFault,
+  type Descriptor,
+  isDigest,
+  MANIFEST_ACCEPT,
+  manifestDigestFault,
+  parseManifest,
+  sha256Digest,
+} from "./manifests.js";
 import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 
 export { BlobLedger, CopyError, type CopyStats, PushRefusedError } from "./blobs.js";
@@ -126,7 +134,7 @@ class CopyJob implements BlobContext, ReferrerCopier {
     // A pin is copied by the pin: an upstream that names other content for it is not copied from.
     const wrong = announcedDigestFault(announced, source.digest);
     if (wrong) throw new CopyError(`${formatReference(source)}: ${wrong}; not copied`);
-    const wanted = source.digest ?? (/^sha256:[a-f0-9]{64}$/.test(announced) ? announced : undefined);
+    const wanted = source.digest ?? (isDigest(announced) ? announced : undefined);
     const targetSelector = target.tag ?? wanted;
     if (wanted && targetSelector) {
       const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));

@@ -7,7 +7,7 @@ import type { Reference } from "../resolve/reference.js";
 import { unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import { pullScope } from "./http.js";
-import { MEDIA_TYPES, sha256Digest } from "./manifests.js";
+import { DIGEST, MEDIA_TYPES, sha256Digest } from "./manifests.js";
 
 /** cosign's tags beside an image: signatures, attestations, SBOMs (cosign before v3). */
 export const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
@@ -18,7 +18,7 @@ const MAX_PAGES = 10;
 
 const ReferrerDescriptor = z.object({
   mediaType: z.string(),
-  digest: z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/)),
+  digest: DIGEST,
   size: z.int().check(z.nonnegative()),
   artifactType: z.optional(z.string()),
   annotations: z.optional(z.record(z.string(), z.string())),
