@@ -4,7 +4,7 @@
 // and cosign's `sha256-<hex>.sig`, `.att` and `.sbom` tags. Every manifest keeps its digest.
 import * as z from "zod/mini";
 import type { Reference } from "../resolve/reference.js";
-import { unexpected } from "./blobs.js";
+import { CopyError, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import { pullScope } from "./http.js";
 import { DIGEST, MEDIA_TYPES, sha256Digest } from "./manifests.js";
@@ -138,7 +138,14 @@ async function discover(copier: ReferrerCopier, source: Reference, subject: stri
   if (head.status === 404) return { descriptors: [] };
   if (head.status !== 200) throw unexpected(`HEAD ${source.path}:${fallbackTag(subject)}`, source.registry, head);
   const tagIndex = await copier.fetchManifest(source, headerText(head.headers["docker-content-digest"]) || fallbackTag(subject));
-  return { descriptors: ReferrersIndex.parse(JSON.parse(tagIndex.body.toString("utf8"))).manifests, tagIndex };
+  return { descriptors: indexManifests(tagIndex, `${source.registry}/${source.path}:${fallbackTag(subject)}`), tagIndex };
+}
+
+/** A fallback tag's referrers; a tag that holds no referrers index fails the copy, said as such. */
+function indexManifests(fetched: Fetched, where: string): ReferrerDescriptor[] {
+  const index = ReferrersIndex.safeParse(parseJson(fetched.body));
+  if (!index.success) throw new CopyError(`${where} is not a referrers index (an OCI image index of sha256 descriptors)`);
+  return index.data.manifests;
 }
 
 /** Whether the target's registry keeps referrers itself (the API answers), per registry and run. */
@@ -163,7 +170,7 @@ async function writeFallback(copier: ReferrerCopier, target: Reference, subject:
   const tag = fallbackTag(subject);
   const head = await headManifest(copier, target, tag);
   const existing =
-    head.status === 200 ? ReferrersIndex.parse(JSON.parse((await copier.fetchManifest(target, tag)).body.toString("utf8"))).manifests : [];
+    head.status === 200 ? indexManifests(await copier.fetchManifest(target, tag), `${target.registry}/${target.path}:${tag}`) : [];
   const wanted = new Set(found.descriptors.map((d) => d.digest));
   const have = new Set(existing.map((d) => d.digest));
   if ([...wanted].every((digest) => have.has(digest))) return;
