@@ -38,7 +38,7 @@ export interface PullHooks {
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
   layers?(): Promise<readonly Layer[] | undefined>;
-  /** The engine without stored credentials, for a pull refused with them (see pull.ts). */
+  /** The engine without stored credentials, for a pull refused with them (see pull/image.ts). */
   anonymousEngine?: Engine;
   /** Called before each engine pull (the engine's credentials are brought up to date). */
   beforePull?(): Promise<void>;

@@ -38,7 +38,7 @@ export interface CopyOutcome {
   readonly stats: CopyStats;
 }
 
-/** Added to the copier's arguments; each is optional, a Copier made without them copies as before. */
+/** What a run adds to a copier: each optional (fill-mirror copies one image with none of them). */
 export interface CopierOptions {
   /** shared by the copiers of one run: a blob is uploaded once per registry and mounted elsewhere */
   readonly ledger?: BlobLedger;

@@ -10,7 +10,6 @@ export function copyStatsText(stats: CopyStats): string {
   return `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded (${formatBytes(stats.bytesUploaded)}), ${stats.blobsMounted} mounted (${formatBytes(stats.bytesMounted)}), ${stats.blobsPresent} already there (${formatBytes(stats.bytesPresent)}), ${stats.manifestsPushed} manifests pushed${referrers}`;
 }
 
-/** Per image, in `results` (mode: mirror): bytes uploaded, mounted from another repository, already in the mirror. */
 /** One image's copy as it goes: blob bytes known to be needed, and how far each has come. */
 export class CopyProgress {
   private total = 0;
