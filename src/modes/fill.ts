@@ -94,7 +94,7 @@ type FillStatus = "filled" | "present" | "not filled" | "failed";
  * a tag that holds something else is never overwritten; a push refused for lack of permission
  * (a pull request from a fork) is a notice; any other failure a warning: never the step's failure.
  */
-export async function fillMirrors(host: Host, targets: readonly FillTarget[]): Promise<void> {
+async function fillMirrors(host: Host, targets: readonly FillTarget[]): Promise<void> {
   if (targets.length === 0) return;
   let config: Config;
   try {

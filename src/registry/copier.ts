@@ -30,7 +30,7 @@ export function copyFailureText(error: unknown): string {
 }
 
 /** Blobs of one image copied at once. */
-export const BLOBS_AT_ONCE = 3;
+const BLOBS_AT_ONCE = 3;
 
 export interface CopyOutcome {
   readonly status: "copied" | "present";

@@ -10,9 +10,9 @@ import { pullScope } from "./http.js";
 import { DIGEST, MEDIA_TYPES, sha256Digest } from "./manifests.js";
 
 /** cosign's tags beside an image: signatures, attestations, SBOMs (cosign before v3). */
-export const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
+const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
 /** Referrers of the image, and referrers of those (a signature of an SBOM); no deeper. */
-export const REFERRER_DEPTH = 2;
+const REFERRER_DEPTH = 2;
 /** Pages of a referrers API answer followed at most. */
 const MAX_PAGES = 10;
 

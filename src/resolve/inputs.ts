@@ -7,7 +7,7 @@ import { InputError, type Line, parseLines, readDotEnvInput, readPairs, VARIABLE
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
 
 export { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
-export { InputError, type Line, parseLines, unquote } from "./lines.js";
+export { InputError, type Line, parseLines } from "./lines.js";
 
 export type GetInput = (name: string) => string;
 

@@ -23,7 +23,7 @@ export interface Isolation {
 
 const NOBODY = "65534";
 /** The sandbox's writable /tmp, in memory: bounded, and gone with the mount namespace. */
-export const SANDBOX_TMP_SIZE = "128m";
+const SANDBOX_TMP_SIZE = "128m";
 const SYSTEM = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
 
 /**
