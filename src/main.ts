@@ -105,7 +105,7 @@ export async function runWorker(host: Host, dir: string, request: WorkerRequest 
   let pulled: Result[] | undefined;
   let why = "the background worker ended before this image's result";
   try {
-    const config = readConfig((name) => (name === "images-file" || name === "images-from" ? "" : host.getInput(name)), host.workspace);
+    const config = readConfig(host.getInput, host.workspace, { files: false });
     const onResult = (result: Result) => {
       done.push(result);
       writeState(dir, { status: "running", pid, results: [...request.invalid, ...done] });

@@ -29,31 +29,30 @@ export async function post(host: Host, workerDir: string): Promise<void> {
   } catch {
     // no request: only what the state says can be reported
   }
-  if (state && state.status !== "done" && isAlive(state.pid)) {
+  const stillRunning = state !== undefined && state.status !== "done" && isAlive(state.pid);
+  if (stillRunning) {
     host.log.warning(
       `the background pull is still running and no step with mode: wait collected it; stopping it (worker pid ${state.pid})`,
     );
-    if (log.text) replayLog(log.text, host.log);
-    stopWorker(state.pid);
-    await report(host, completeResults(request, state.results ?? [], "stopped by the post step: no step with mode: wait collected it"));
-    markCollected(workerDir);
-    return;
   }
   if (log.text) replayLog(log.text, host.log);
-  if (state?.status !== "done") {
-    const results = completeResults(request, state?.results ?? [], "the background worker ended without a result for it");
+  if (stillRunning) stopWorker(state.pid);
+  const finished = state?.status === "done";
+  const why = stillRunning
+    ? "stopped by the post step: no step with mode: wait collected it"
+    : finished
+      ? "the background worker finished without a result for it"
+      : "the background worker ended without a result for it";
+  const results = completeResults(request, state?.results ?? [], why);
+  const failed = `${failedCount(results)} of ${results.length} image(s) failed`;
+  if (finished) {
+    host.log.notice(`the background pull finished but no step with mode: wait collected it: ${failed}`);
+    for (const problem of state.problems ?? []) host.log.warning(problem);
+  } else if (!stillRunning) {
     host.log.warning(
-      `the background worker (pid ${state?.pid ?? "?"}) ended before it finished, and no step with mode: wait collected it: ${failedCount(results)} of ${results.length} image(s) failed; its log is above`,
+      `the background worker (pid ${state?.pid ?? "?"}) ended before it finished, and no step with mode: wait collected it: ${failed}; its log is above`,
     );
-    await report(host, results);
-    markCollected(workerDir);
-    return;
   }
-  const results = completeResults(request, state.results ?? [], "the background worker finished without a result for it");
-  host.log.notice(
-    `the background pull finished but no step with mode: wait collected it: ${failedCount(results)} of ${results.length} image(s) failed`,
-  );
-  for (const problem of state.problems ?? []) host.log.warning(problem);
   await report(host, results);
   markCollected(workerDir);
 }

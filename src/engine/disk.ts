@@ -1,5 +1,5 @@
 // The disk-space guard: before any byte moves, compare what the images will need with the
-// free space of the engine's data root. Pure arithmetic here; main.ts gathers the numbers.
+// free space of the engine's data root. Pure arithmetic here; modes/pull.ts gathers the numbers.
 import { formatBytes } from "../report/results.js";
 
 /**

@@ -111,7 +111,7 @@ export class Engine {
         async () => {
           const result = await this.run(engineArgs.version(), { timeoutMs: 30_000 });
           if (result.exitCode !== 0) {
-            throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${oneLine(result.stderr)}`);
+            throw new EngineMissingError(`'${this.name} version' failed, so the engine cannot be reached: ${engineMessage(result.stderr)}`);
           }
         },
       );
@@ -194,7 +194,7 @@ export class Engine {
       },
       async () => {
         const result = await this.run(engineArgs.tag(from, to), { timeoutMs: 60_000 });
-        if (result.exitCode !== 0) throw failed(oneLine(result.stderr));
+        if (result.exitCode !== 0) throw failed(engineMessage(result.stderr));
       },
     );
   }
@@ -209,7 +209,7 @@ export class Engine {
       },
       async () => {
         const result = await this.run(engineArgs.untag(this.name, ref), { timeoutMs: 60_000 });
-        if (result.exitCode !== 0) throw failed(oneLine(result.stderr));
+        if (result.exitCode !== 0) throw failed(engineMessage(result.stderr));
       },
     );
   }
@@ -260,8 +260,8 @@ export function engineEnv(engine: EngineName, env: NodeJS.ProcessEnv): NodeJS.Pr
   return rest;
 }
 
-/** The engine's message on one line, for a log line or a `reason`. */
-export function oneLine(text: string): string {
+/** The engine's message (its stderr) on one line, its lines joined by " | " and cut at 1000 characters, for a log line or a `reason` (report/text.ts's oneLine only turns line ends to spaces). */
+export function engineMessage(text: string): string {
   return text
     .split(/\r?\n/)
     .map((line) => line.trim())

@@ -5,17 +5,17 @@
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
-import { TransientError } from "../pull/retry.js";
 import { mirrorFor, type Source, sourcesFor } from "../pull/sources.js";
-import { Credentials } from "../registry/auth.js";
-import { RegistryClient } from "../registry/client.js";
-import { Copier, CopyError, PushRefusedError } from "../registry/copier.js";
-import { platformSpec } from "../registry/manifests.js";
+import type { RegistryClient } from "../registry/client.js";
+import { Copier, copyFailureText, PushRefusedError } from "../registry/copier.js";
+import { isDigest } from "../registry/manifests.js";
 import { ImageProbe, type ProbeSettings } from "../registry/probe.js";
+import { copyStatsText } from "../report/copyreport.js";
 import type { Result } from "../report/results.js";
 import { markdownCode } from "../report/text.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
 import { DEFAULT_REGISTRY, digestReference, formatReference, parseReference, type Reference, repositoryOf } from "../resolve/reference.js";
+import { registryAccess } from "./run.js";
 
 /** What the post step copies: upstream by the digest that was pulled, into the first mirror's reference. */
 export interface FillTarget {
@@ -106,7 +106,7 @@ export class FillWatch {
   /** The result, marked where its first mirror was missing and upstream served it. */
   mark(result: Result): FillMarked {
     const first = this.firstMirror.get(result.image);
-    if (!first || result.status !== "pulled" || result.source !== "upstream" || !/^sha256:[a-f0-9]{64}$/.test(result.digest)) {
+    if (!first || result.status !== "pulled" || result.source !== "upstream" || !isDigest(result.digest)) {
       return result;
     }
     if (this.states.get(result.image) !== "missing") return result;
@@ -131,26 +131,18 @@ type FillStatus = "filled" | "present" | "not filled" | "failed";
  * a tag that holds something else is never overwritten; a push refused for lack of permission
  * (a pull request from a fork) is a notice; any other failure a warning: never the step's failure.
  */
-export async function fillMirrors(host: Host, targets: readonly FillTarget[]): Promise<void> {
+async function fillMirrors(host: Host, targets: readonly FillTarget[]): Promise<void> {
   if (targets.length === 0) return;
   let config: Config;
   try {
     // The step's own inputs (the post step has them); the files they name are not needed here.
-    config = readConfig((name) => (name === "images-file" || name === "images-from" ? "" : host.getInput(name)), host.workspace);
+    config = readConfig(host.getInput, host.workspace, { files: false });
   } catch (error) {
     host.log.warning(`fill-mirror: ${(error as Error).message}; nothing copied into the mirrors`);
     return;
   }
   if (config.githubToken) host.setSecret(config.githubToken);
-  const env = host.env ?? process.env;
-  const credentials = new Credentials(env, config.githubToken, undefined, undefined, config.engine);
-  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
-  const settings: ProbeSettings = {
-    verify: config.verify,
-    platform: platformSpec(config.platform),
-    attempts: config.attempts,
-    backoffSeconds: config.backoffSeconds,
-  };
+  const { client, settings } = registryAccess(config, host);
   host.log.info(`fill-mirror: copying ${targets.length} image(s) that came from upstream into their first mirror`);
   const limit = pLimit(config.concurrency);
   try {
@@ -223,17 +215,13 @@ async function fillOne(target: FillTarget, client: RegistryClient, settings: Pro
   try {
     const copied = await copier.copy(from, to);
     const { stats } = copied;
-    return outcome(
-      "filled",
-      `${target.to} now has ${copied.digest} (${stats.blobsUploaded} blobs uploaded, ${stats.blobsMounted} mounted, ${stats.blobsPresent} already there, ${stats.manifestsPushed} manifests pushed)`,
-    );
+    return outcome("filled", `${target.to} now has ${copied.digest} (${copyStatsText(stats)})`);
   } catch (error) {
     if (error instanceof PushRefusedError) {
       host.log.notice(`fill-mirror: ${target.to} not filled: ${error.message} (a pull request from a fork may not push)`);
       return outcome("not filled", error.message);
     }
-    const message =
-      error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+    const message = copyFailureText(error);
     host.log.warning(`fill-mirror: ${target.to} not filled: ${message}`);
     return outcome("failed", message);
   }

@@ -4,13 +4,12 @@
 // per registry, whatever the concurrency, and is mounted into the other repositories.
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
-import { TransientError } from "../pull/retry.js";
 import { sourcesFor } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
-import { BlobLedger, Copier, CopyError } from "../registry/copier.js";
+import { BlobLedger, Copier, copyFailureText } from "../registry/copier.js";
 import type { ProbeSettings } from "../registry/probe.js";
-import { copyTotals } from "../report/copyreport.js";
-import { formatBytes, makeResult, type Result } from "../report/results.js";
+import { copyStatsText, copyTotals } from "../report/copyreport.js";
+import { makeResult, type Result } from "../report/results.js";
 import type { Config, ImageSpec } from "../resolve/inputs.js";
 import { formatReference, type Reference } from "../resolve/reference.js";
 
@@ -76,8 +75,7 @@ async function copyImage(spec: ImageSpec, target: Reference, copier: Copier, lin
   const elapsed = () => (performance.now() - started) / 1000;
   try {
     const { status, digest, stats } = await copier.copy(spec.upstream, target);
-    const referrers = stats.referrersCopied > 0 ? `, ${stats.referrersCopied} referrers copied` : "";
-    const moved = `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded (${formatBytes(stats.bytesUploaded)}), ${stats.blobsMounted} mounted (${formatBytes(stats.bytesMounted)}), ${stats.blobsPresent} already there (${formatBytes(stats.bytesPresent)}), ${stats.manifestsPushed} manifests pushed${referrers}; mirror digest checked equal`;
+    const moved = `${copyStatsText(stats)}; mirror digest checked equal`;
     const copy = {
       uploaded: stats.bytesUploaded,
       mounted: stats.bytesMounted,
@@ -96,8 +94,7 @@ async function copyImage(spec: ImageSpec, target: Reference, copier: Copier, lin
       copy,
     });
   } catch (error) {
-    const message =
-      error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+    const message = copyFailureText(error);
     lines.push(message);
     return makeResult(image, {
       ...base,

@@ -9,22 +9,29 @@ import { probeHooks } from "../pull/probehooks.js";
 import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
 import { platformSpec } from "../registry/manifests.js";
+import type { ProbeSettings } from "../registry/probe.js";
 import type { Result } from "../report/results.js";
 import type { Config, ImageSpec } from "../resolve/inputs.js";
 import { pullAll } from "./pull.js";
 
-export async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
-  const baseEnv = host.env ?? process.env;
-  const credentials = new Credentials(baseEnv, config.githubToken, undefined, undefined, config.engine);
+/** The registry client with the user's credentials (a problem with them a warning) and the probe settings: every mode's and fill-mirror's. */
+export function registryAccess(config: Config, host: Host): { client: RegistryClient; settings: ProbeSettings } {
+  const credentials = new Credentials(host.env ?? process.env, config.githubToken, undefined, undefined, config.engine);
   if (credentials.problem) host.log.warning(credentials.problem);
   // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
   const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
-  const settings = {
+  const settings: ProbeSettings = {
     verify: config.verify,
     platform: platformSpec(config.platform),
     attempts: config.attempts,
     backoffSeconds: config.backoffSeconds,
   };
+  return { client, settings };
+}
+
+export async function runMode(images: readonly ImageSpec[], config: Config, host: Host): Promise<Result[]> {
+  const baseEnv = host.env ?? process.env;
+  const { client, settings } = registryAccess(config, host);
   try {
     // Each mode's own code loads when that mode runs (the copier brings node's TLS with it).
     if (config.mode === "plan") return await (await import("./plan.js")).planAll(images, config, client, settings, host);

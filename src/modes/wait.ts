@@ -13,7 +13,7 @@ import {
   type WorkerRequest,
 } from "../background.js";
 import type { Host } from "../host.js";
-import { MAX_BACKOFF_SECONDS } from "../pull/policy.js";
+import { backoffSeconds } from "../pull/policy.js";
 import { sourcesFor } from "../pull/sources.js";
 import { replayLog } from "../report/log.js";
 import type { Result } from "../report/results.js";
@@ -63,7 +63,7 @@ export async function waitForWorkers(host: Host): Promise<Collected | undefined>
  * and on-failure are used here).
  */
 function backgroundSettings(request: WorkerRequest, host: Host): Config {
-  return readConfig((name) => (name === "images-file" || name === "images-from" ? "" : (request.inputs[name] ?? "")), host.workspace);
+  return readConfig((name) => request.inputs[name] ?? "", host.workspace, { files: false });
 }
 
 /** One worker: its log replayed as it grows, until it is done, gone, or past the deadline. */
@@ -118,7 +118,7 @@ const MARGIN_SECONDS = 10;
 export function waitSeconds(images: readonly ImageSpec[], config: Config): number {
   let backoff = 0;
   for (let retry = 1; retry < config.attempts; retry++) {
-    backoff += Math.min(MAX_BACKOFF_SECONDS, config.backoffSeconds * 2 ** (retry - 1) * 1.5);
+    backoff += backoffSeconds(retry, config.backoffSeconds, () => 1); // the jitter at its most
   }
   const perSource = config.attempts * (config.pullTimeoutSeconds + PROBE_SECONDS) + 2 * backoff;
   const longest = Math.max(

@@ -39,7 +39,7 @@ export interface PullHooks {
   expectedDigest?(spec: ImageSpec): Promise<string | undefined>;
   /** The layers the chosen source will bring, where known (for progress). */
   layers?(): Promise<readonly Layer[] | undefined>;
-  /** The engine without stored credentials, for a pull refused with them (see pull.ts). */
+  /** The engine without stored credentials, for a pull refused with them (see pull/image.ts). */
   anonymousEngine?: Engine;
   /** The bearer token prepull holds for this source's repository (pull scope), to hand the engine's API pull. */
   registryToken?(source: Source): HandedToken | undefined;

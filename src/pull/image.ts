@@ -1,7 +1,7 @@
 // One image: try each source in order with the retry policy, then tag under the upstream name.
 import pRetry, { AbortError } from "p-retry";
 import type { CommandResult, Engine, LocalImage, PullResult } from "../engine/engine.js";
-import { oneLine } from "../engine/engine.js";
+import { engineMessage } from "../engine/engine.js";
 import type { HandedToken } from "../engine/pullapi.js";
 import { makeResult, type Result } from "../report/results.js";
 import type { ImageSpec } from "../resolve/inputs.js";
@@ -180,7 +180,7 @@ class ImagePull {
     signal?.throwIfAborted(); // stopped on purpose (a refused mirror): not a failure to classify
     if (outcome.tokenHanded && refusedWithCredentials(outcome)) {
       this.log(
-        `${label(source)}: the engine was refused with the token prepull handed it (${oneLine(outcome.stderr)}); pulling again with its own credentials`,
+        `${label(source)}: the engine was refused with the token prepull handed it (${engineMessage(outcome.stderr)}); pulling again with its own credentials`,
       );
       outcome = await pullWith(this.engine);
       signal?.throwIfAborted();
@@ -188,7 +188,7 @@ class ImagePull {
     const anonymous = this.hooks.anonymousEngine;
     if (refusedWithCredentials(outcome) && this.hooks.probe && anonymous && !state.anonymousTried) {
       state.anonymousTried = true;
-      this.log(`${label(source)}: refused with the stored credentials (${oneLine(outcome.stderr)}); pulling again without them`);
+      this.log(`${label(source)}: refused with the stored credentials (${engineMessage(outcome.stderr)}); pulling again without them`);
       this.attempts++;
       outcome = await pullWith(anonymous);
     }
@@ -224,7 +224,7 @@ class ImagePull {
         const timeout = { errorClass: "transient" as const, label: "timeout" };
         throw new PullFailure(`no result within pull-timeout (${this.options.pullTimeoutSeconds} s); stopped`, timeout);
       }
-      const message = oneLine(outcome.stderr) || `exit code ${outcome.exitCode}`;
+      const message = engineMessage(outcome.stderr) || `exit code ${outcome.exitCode}`;
       const classified = classifyEngineError(message, source.ref.registry, [pullRef, formatReference(source.ref), this.image]);
       const failure = new PullFailure(message, classified);
       throw classified.errorClass === "transient" ? failure : new AbortError(failure);

@@ -10,7 +10,7 @@ import { classifyHttp, registryErrorText } from "../pull/policy.js";
 import { TransientError } from "../pull/retry.js";
 import { isLoopback, type Reference } from "../resolve/reference.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
-import { ANSWER_LIMITS, readAnswer } from "./http.js";
+import { ANSWER_LIMITS, pullScope, pushScope, readAnswer } from "./http.js";
 import type { Descriptor } from "./manifests.js";
 
 /** A refusal that no retry will change: missing permission, missing content. */
@@ -48,9 +48,6 @@ export const emptyStats = (): CopyStats => ({
   manifestsPushed: 0,
   referrersCopied: 0,
 });
-
-export const pushScope = (ref: Reference) => `repository:${ref.path}:pull,push`;
-export const pullScope = (ref: Reference | string) => `repository:${typeof ref === "string" ? ref : ref.path}:pull`;
 
 /** Other repositories asked for a blob before it is uploaded: a bound, so a run of hundreds costs no quadratic HEADs. */
 export const MAX_PEERS = 8;

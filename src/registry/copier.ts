@@ -5,28 +5,32 @@
 import pLimit from "p-limit";
 import { registryErrorText } from "../pull/policy.js";
 import { PROGRESS_INTERVAL_SECONDS } from "../pull/progress.js";
-import { type RetrySettings, retryTransient } from "../pull/retry.js";
+import { type RetrySettings, retryTransient, TransientError } from "../pull/retry.js";
 import { CopyProgress } from "../report/copyreport.js";
 import { formatReference, manifestSelector, type Reference } from "../resolve/reference.js";
-import {
-  type BlobContext,
-  BlobLedger,
-  CopyError,
-  type CopyStats,
-  copyBlob,
-  emptyStats,
-  PushRefusedError,
-  pushScope,
-  unexpected,
-} from "./blobs.js";
+import { type BlobContext, BlobLedger, CopyError, type CopyStats, copyBlob, emptyStats, PushRefusedError, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
-import { announcedDigestFault, type Descriptor, MANIFEST_ACCEPT, manifestDigestFault, parseManifest, sha256Digest } from "./manifests.js";
+import { pushScope } from "./http.js";
+import {
+  announcedDigestFault,
+  type Descriptor,
+  isDigest,
+  MANIFEST_ACCEPT,
+  manifestDigestFault,
+  parseManifest,
+  sha256Digest,
+} from "./manifests.js";
 import { copyReferrers, type Fetched, type ReferrerCopier } from "./referrers.js";
 
 export { BlobLedger, CopyError, type CopyStats, PushRefusedError } from "./blobs.js";
 
+/** A failed copy in a sentence: a CopyError's or TransientError's own message; anything else `unexpected:`. */
+export function copyFailureText(error: unknown): string {
+  return error instanceof CopyError || error instanceof TransientError ? error.message : `unexpected: ${(error as Error).message}`;
+}
+
 /** Blobs of one image copied at once. */
-export const BLOBS_AT_ONCE = 3;
+const BLOBS_AT_ONCE = 3;
 
 export interface CopyOutcome {
   readonly status: "copied" | "present";
@@ -34,7 +38,7 @@ export interface CopyOutcome {
   readonly stats: CopyStats;
 }
 
-/** Added to the copier's arguments; each is optional, a Copier made without them copies as before. */
+/** What a run adds to a copier: each optional (fill-mirror copies one image with none of them). */
 export interface CopierOptions {
   /** shared by the copiers of one run: a blob is uploaded once per registry and mounted elsewhere */
   readonly ledger?: BlobLedger;
@@ -136,7 +140,7 @@ class CopyJob implements BlobContext, ReferrerCopier {
     // A pin is copied by the pin: an upstream that names other content for it is not copied from.
     const wrong = announcedDigestFault(announced, source.digest);
     if (wrong) throw new CopyError(`${formatReference(source)}: ${wrong}; not copied`);
-    const wanted = source.digest ?? (/^sha256:[a-f0-9]{64}$/.test(announced) ? announced : undefined);
+    const wanted = source.digest ?? (isDigest(announced) ? announced : undefined);
     const targetSelector = target.tag ?? wanted;
     if (wanted && targetSelector) {
       const targetHead = await this.retry(`HEAD ${formatReference(target)}`, () => this.client.headManifest(target, targetSelector));

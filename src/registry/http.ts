@@ -46,8 +46,12 @@ export function credentialsMayGoTo(realm: string | undefined, registry: string, 
   return url.protocol === "http:" && registryScheme === "http" && isLoopback(registry) && isLoopback(url.host);
 }
 
-export function pullScope(ref: Reference): string {
-  return `repository:${ref.path}:pull`;
+export function pullScope(ref: Reference | string): string {
+  return `repository:${typeof ref === "string" ? ref : ref.path}:pull`;
+}
+
+export function pushScope(ref: Reference): string {
+  return `repository:${ref.path}:pull,push`;
 }
 
 export function tokenKey(registry: string, scopes: readonly string[]): string {
@@ -205,7 +209,7 @@ export function identitiesInOrder(
   realmTakes: (realm: string | undefined) => boolean,
 ): (Credential | undefined)[] {
   // A realm that may not have them (plain HTTP, unless the registry is a plain-HTTP one on this machine) gets anonymous access only.
-  const allowed = bearer ? identities.filter(() => realmTakes(bearer.params.realm)) : identities;
+  const allowed = !bearer || realmTakes(bearer.params.realm) ? identities : [];
   const github = allowed.filter((c) => c.from === "github-token" && (!bearer || tokenMayGoTo(bearer.params.realm)));
   const own = allowed.filter((c) => c.from !== "github-token");
   return [...own, ...(bearer ? [undefined] : []), ...github];

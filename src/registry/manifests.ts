@@ -12,9 +12,17 @@ export const MEDIA_TYPES = {
 /** All four, always: a registry missing one substitutes content (REGISTRY-NOTES.md). */
 export const MANIFEST_ACCEPT = Object.values(MEDIA_TYPES).join(", ");
 
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** A sha256 digest as registries write it: `sha256:` and 64 lowercase hex digits. */
+export const isDigest = (text: string): boolean => DIGEST_RE.test(text);
+
+/** A descriptor's digest field. */
+export const DIGEST = z.string().check(z.regex(DIGEST_RE));
+
 const Descriptor = z.object({
   mediaType: z.optional(z.string()),
-  digest: z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/)),
+  digest: DIGEST,
   size: z.int().check(z.nonnegative()),
   urls: z.optional(z.array(z.string())),
 });

@@ -10,6 +10,7 @@ import { formatReference, manifestSelector, type Reference, repositoryOf } from 
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
 import {
   announcedDigestFault,
+  isDigest,
   manifestDigestFault,
   type ParsedManifest,
   type PlatformSpec,
@@ -122,7 +123,7 @@ export class ImageProbe {
       // A pin is pulled by the pin: a source that names other content for it is not pulled at all.
       const wrong = announcedDigestFault(digest, ref.digest);
       if (wrong) return { kind: "refused", detail: `${where}: ${wrong}` };
-      if (/^sha256:[a-f0-9]{64}$/.test(digest)) return { kind: "found", digest, ...(quota && { quota }) };
+      if (isDigest(digest)) return { kind: "found", digest, ...(quota && { quota }) };
       // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
       const got = await this.client.getManifest(ref, manifestSelector(ref));
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);

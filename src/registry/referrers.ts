@@ -4,20 +4,21 @@
 // and cosign's `sha256-<hex>.sig`, `.att` and `.sbom` tags. Every manifest keeps its digest.
 import * as z from "zod/mini";
 import type { Reference } from "../resolve/reference.js";
-import { pullScope, unexpected } from "./blobs.js";
+import { CopyError, unexpected } from "./blobs.js";
 import { headerText, type RegistryClient, type RegistryResponse } from "./client.js";
-import { MEDIA_TYPES, sha256Digest } from "./manifests.js";
+import { pullScope } from "./http.js";
+import { DIGEST, MEDIA_TYPES, sha256Digest } from "./manifests.js";
 
 /** cosign's tags beside an image: signatures, attestations, SBOMs (cosign before v3). */
-export const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
+const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
 /** Referrers of the image, and referrers of those (a signature of an SBOM); no deeper. */
-export const REFERRER_DEPTH = 2;
+const REFERRER_DEPTH = 2;
 /** Pages of a referrers API answer followed at most. */
 const MAX_PAGES = 10;
 
 const ReferrerDescriptor = z.object({
   mediaType: z.string(),
-  digest: z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/)),
+  digest: DIGEST,
   size: z.int().check(z.nonnegative()),
   artifactType: z.optional(z.string()),
   annotations: z.optional(z.record(z.string(), z.string())),
@@ -139,7 +140,14 @@ async function discover(copier: ReferrerCopier, source: Reference, subject: stri
   if (head.status === 404) return { descriptors: [] };
   if (head.status !== 200) throw unexpected(`HEAD ${source.path}:${fallbackTag(subject)}`, source.registry, head);
   const tagIndex = await copier.fetchManifest(source, headerText(head.headers["docker-content-digest"]) || fallbackTag(subject));
-  return { descriptors: ReferrersIndex.parse(JSON.parse(tagIndex.body.toString("utf8"))).manifests, tagIndex };
+  return { descriptors: indexManifests(tagIndex, `${source.registry}/${source.path}:${fallbackTag(subject)}`), tagIndex };
+}
+
+/** A fallback tag's referrers; a tag that holds no referrers index fails the copy, said as such. */
+function indexManifests(fetched: Fetched, where: string): ReferrerDescriptor[] {
+  const index = ReferrersIndex.safeParse(parseJson(fetched.body));
+  if (!index.success) throw new CopyError(`${where} is not a referrers index (an OCI image index of sha256 descriptors)`);
+  return index.data.manifests;
 }
 
 /** Whether the target's registry keeps referrers itself (the API answers), per registry and run. */
@@ -164,7 +172,7 @@ async function writeFallback(copier: ReferrerCopier, target: Reference, subject:
   const tag = fallbackTag(subject);
   const head = await headManifest(copier, target, tag);
   const existing =
-    head.status === 200 ? ReferrersIndex.parse(JSON.parse((await copier.fetchManifest(target, tag)).body.toString("utf8"))).manifests : [];
+    head.status === 200 ? indexManifests(await copier.fetchManifest(target, tag), `${target.registry}/${target.path}:${tag}`) : [];
   const wanted = new Set(found.descriptors.map((d) => d.digest));
   const have = new Set(existing.map((d) => d.digest));
   if ([...wanted].every((digest) => have.has(digest))) return;

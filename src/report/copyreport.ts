@@ -1,9 +1,15 @@
 // What mode: mirror tells while and after it copies: progress lines for a long copy (bytes,
 // rate, what is left, at the pull's interval), and the totals of a run (copied / mounted /
 // present / failed, with bytes) for the log and the job summary.
+import type { CopyStats } from "../registry/blobs.js";
 import { type CopyCounts, formatBytes, type Result } from "./results.js";
 
-/** Per image, in `results` (mode: mirror): bytes uploaded, mounted from another repository, already in the mirror. */
+/** One copy's numbers: `1.2 MB moved: 3 blobs uploaded (1.2 MB), 0 mounted (0 B), 1 already there (4 KB), 1 manifests pushed`. */
+export function copyStatsText(stats: CopyStats): string {
+  const referrers = stats.referrersCopied > 0 ? `, ${stats.referrersCopied} referrers copied` : "";
+  return `${formatBytes(stats.bytesMoved)} moved: ${stats.blobsUploaded} blobs uploaded (${formatBytes(stats.bytesUploaded)}), ${stats.blobsMounted} mounted (${formatBytes(stats.bytesMounted)}), ${stats.blobsPresent} already there (${formatBytes(stats.bytesPresent)}), ${stats.manifestsPushed} manifests pushed${referrers}`;
+}
+
 /** One image's copy as it goes: blob bytes known to be needed, and how far each has come. */
 export class CopyProgress {
   private total = 0;

@@ -96,7 +96,7 @@ export function dockerfileImages(
 }
 
 /** The platform of the engine's host, as BuildKit names it (`linux/amd64`, `linux/arm64`, `linux/arm/v7`). */
-export function hostPlatform(): string {
+function hostPlatform(): string {
   const arch: Record<string, string> = { x64: "amd64", ia32: "386", arm: "arm/v7", ppc64: "ppc64le" };
   return `linux/${arch[process.arch] ?? process.arch}`;
 }

@@ -12,6 +12,12 @@ import { type Lookup, substitute } from "./interpolate.js";
 /** A .env compose would refuse, with the line it stops at. */
 export class DotEnvError extends Error {
   override name = "DotEnvError";
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`);
+  }
 }
 
 const SPACE = new Set(["\t", "\v", "\f", "\r", " ", "\u0085", "\u00a0"]);
@@ -19,23 +25,37 @@ const ESCAPES: Record<string, string> = { a: "\x07", b: "\b", f: "\f", n: "\n", 
 
 /** The variables a .env defines, in order; `lookup` (the environment) wins over earlier lines in expansions. */
 export function parseDotEnv(content: string, lookup: Lookup = () => undefined): Map<string, string> {
+  return parseDotEnvLines(content, lookup).values;
+}
+
+/** parseDotEnv, with the line each variable is defined on (its last definition). */
+export function parseDotEnvLines(
+  content: string,
+  lookup: Lookup = () => undefined,
+): { values: Map<string, string>; lines: Map<string, number> } {
   const out = new Map<string, string>();
+  const lines = new Map<string, number>();
   const find: Lookup = (name) => lookup(name) ?? out.get(name);
   const state = { line: 1 };
   let rest = content.replace(/^\uFEFF/, "");
   for (;;) {
     rest = statementStart(rest, state);
-    if (rest === "") return out;
+    if (rest === "") return { values: out, lines };
+    const line = state.line;
     const { key, left, inherited } = keyName(rest, state);
-    if (key.includes(" ")) throw new DotEnvError(`line ${state.line}: key cannot contain a space`);
+    if (key.includes(" ")) throw new DotEnvError(state.line, "key cannot contain a space");
     if (inherited) {
       const value = lookup(key);
-      if (value !== undefined) out.set(key, value);
+      if (value !== undefined) {
+        out.set(key, value);
+        lines.set(key, line);
+      }
       rest = left;
       continue;
     }
     const parsed = value(left, find, state);
     out.set(key, parsed.value);
+    lines.set(key, line);
     rest = parsed.left;
   }
 }
@@ -61,8 +81,7 @@ function keyName(text: string, state: { line: number }): { key: string; left: st
   const end = /[=:\n]/.exec(src);
   const candidate = end ? src.slice(0, end.index) : src;
   const bad = [...candidate].find((char) => !SPACE.has(char) && !/[_.\-[\]\p{L}\p{N}]/u.test(char));
-  if (bad !== undefined)
-    throw new DotEnvError(`line ${state.line}: unexpected character "${bad}" in variable name "${src.split("\n")[0]}"`);
+  if (bad !== undefined) throw new DotEnvError(state.line, `unexpected character "${bad}" in variable name "${src.split("\n")[0]}"`);
   const key = end ? candidate : "";
   const inherited = end?.[0] === "\n";
   const offset = end ? end.index + 1 : 0;
@@ -106,14 +125,14 @@ function value(src: string, lookup: Lookup, state: { line: number }): { value: s
     }
     return { value: quote === '"' ? expandIn(unescapeDoubleQuoted(chars), lookup, state) : chars, left: src.slice(i + 1) };
   }
-  throw new DotEnvError(`line ${state.line}: unterminated quoted value ${src.split("\n")[0]}`);
+  throw new DotEnvError(state.line, `unterminated quoted value ${src.split("\n")[0]}`);
 }
 
 function expandIn(text: string, lookup: Lookup, state: { line: number }): string {
   try {
     return substitute(text, lookup).value;
   } catch (error) {
-    throw new DotEnvError(`line ${state.line}: ${(error as Error).message}`);
+    throw new DotEnvError(state.line, (error as Error).message);
   }
 }
 

@@ -5,7 +5,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 
-export const MAX_INPUT_FILE_BYTES = 1024 * 1024;
+const MAX_INPUT_FILE_BYTES = 1024 * 1024;
 
 /** A file an input names that prepull will not read; the message says why, never what it holds. */
 export class FileRefused extends Error {
@@ -24,7 +24,7 @@ const shownPath = (path: string, workspace: string) => relative(resolve(workspac
  * The real path of `path` (relative to the workspace), refused where it leaves the workspace
  * by its name or through a symbolic link. A missing file throws ENOENT as fs does.
  */
-export function insideWorkspace(path: string, workspace: string): string {
+function insideWorkspace(path: string, workspace: string): string {
   const absolute = resolve(workspace, path);
   if (leaves(resolve(workspace), absolute)) throw new FileRefused(`${path} is outside the workspace (${workspace})`);
   const real = realpathSync(absolute);

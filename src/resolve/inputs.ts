@@ -7,7 +7,7 @@ import { InputError, type Line, parseLines, readDotEnvInput, readPairs, VARIABLE
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
 
 export { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
-export { InputError, type Line, parseLines, unquote } from "./lines.js";
+export { InputError, type Line, parseLines } from "./lines.js";
 
 export type GetInput = (name: string) => string;
 
@@ -106,7 +106,13 @@ const intIn = (min: number, max: number) =>
 
 type Get = (name: string) => string;
 
-export function readConfig(getRaw: GetInput, workspace = process.cwd()): Config {
+/** `files: false`: the files `images-file` and `images-from` name are not read (a step that resolved its images already). */
+export interface ReadOptions {
+  readonly files?: boolean;
+}
+
+export function readConfig(input: GetInput, workspace = process.cwd(), { files = true }: ReadOptions = {}): Config {
+  const getRaw: GetInput = files ? input : (name) => (name === "images-file" || name === "images-from" ? "" : input(name));
   const get: Get = (name) => {
     const value = getRaw(name).trim();
     return value === "" ? (DEFAULTS[name] ?? "") : value;

@@ -5,10 +5,10 @@
 // nobody; else inside a user namespace with the same view; else nothing, and one warning says
 // what the script can reach. util-linux (unshare, setpriv, mount) builds it: it is on every
 // Linux runner, where bubblewrap is not (README).
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "../engine/command.js";
 
 export type IsolationKind = "root" | "sudo" | "user-namespace" | "none";
 
@@ -23,7 +23,7 @@ export interface Isolation {
 
 const NOBODY = "65534";
 /** The sandbox's writable /tmp, in memory: bounded, and gone with the mount namespace. */
-export const SANDBOX_TMP_SIZE = "128m";
+const SANDBOX_TMP_SIZE = "128m";
 const SYSTEM = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
 
 /**
@@ -82,18 +82,19 @@ export function sandboxArgv(kind: Exclude<IsolationKind, "none">, command: Sandb
   return kind === "sudo" ? ["sudo", "-n", "--", ...asRoot] : asRoot;
 }
 
-/** Runs argv to its end; ok when it exits 0, else the first line it printed on stderr. */
-export function tryCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; why: string }> {
-  return new Promise((resolve) => {
-    const [command = "true", ...args] = argv;
-    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], env });
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
-    child.on("error", (error) => resolve({ ok: false, why: error.message }));
-    child.on("close", (code) => resolve({ ok: code === 0, why: stderr.trim().split("\n")[0] || `exit code ${code}` }));
-  });
+/** A check's time limit (sudo asked for nothing, a sandbox that runs `true`): a hung one is a failed one. */
+const CHECK_TIMEOUT_MS = 20_000;
+
+/** Runs argv to its end (CHECK_TIMEOUT_MS at most); ok when it exits 0, else the first line it printed on stderr. */
+async function tryCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; why: string }> {
+  const [command = "true", ...args] = argv;
+  try {
+    const run = await runCommand(command, args, { env, timeoutMs: CHECK_TIMEOUT_MS });
+    if (run.timedOut) return { ok: false, why: `no end in ${CHECK_TIMEOUT_MS / 1000} s` };
+    return { ok: run.exitCode === 0, why: run.stderr.trim().split("\n")[0] || `exit code ${run.exitCode}` };
+  } catch (error) {
+    return { ok: false, why: (error as Error).message };
+  }
 }
 
 const REACHES_NOTHING =

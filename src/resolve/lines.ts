@@ -1,6 +1,6 @@
 // The inputs' list format: one item a line (blank lines and `#` comments ignored), `NAME=value`
 // pairs and dotenv documents; an error names the input and the line.
-import { parseDotEnv } from "./dotenv.js";
+import { DotEnvError, parseDotEnvLines } from "./dotenv.js";
 
 export const VARIABLE_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -51,26 +51,18 @@ export function readPairs(get: (name: string) => string, input: string, expected
  * ` # comment`, escapes in double quotes, `$NAME` of earlier lines; nothing of the step's environment.
  */
 export function readDotEnvInput(text: string, input: string, expected: string): Record<string, string> {
-  let values: Map<string, string>;
+  let parsed: ReturnType<typeof parseDotEnvLines>;
   try {
-    values = parseDotEnv(text);
+    parsed = parseDotEnvLines(text);
   } catch (error) {
-    const line = /^line (\d+): /.exec((error as Error).message);
-    throw new InputError(
-      input,
-      line ? (error as Error).message.slice(line[0].length) : (error as Error).message,
-      line ? Number(line[1]) : undefined,
-    );
+    if (error instanceof DotEnvError) throw new InputError(input, error.reason, error.line);
+    throw new InputError(input, (error as Error).message);
   }
-  const lines = text.split(/\r?\n/);
-  for (const key of values.keys()) {
+  for (const [key, line] of parsed.lines) {
     if (VARIABLE_RE.test(key)) continue;
-    const index = lines.findIndex(
-      (l) => /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*[=:]/.test(l) === false && l.trim() !== "" && !l.trim().startsWith("#"),
-    );
-    throw new InputError(input, `"${key || lines[index]?.trim() || ""}" is not ${expected}`, index >= 0 ? index + 1 : undefined);
+    throw new InputError(input, `"${key || text.split(/\r?\n/)[line - 1]?.trim() || ""}" is not ${expected}`, line);
   }
-  return Object.fromEntries(values);
+  return Object.fromEntries(parsed.values);
 }
 
 /** A value in matching quotes means what is inside them, as in a dotenv line: `"_2_28"` and `'_2_28'` are `_2_28`. */

@@ -1,7 +1,7 @@
 // images-from: the images a GitHub workflow file makes the runner pull before any step runs
 // (`jobs.*.container`, `jobs.*.services.*.image`) or as a step (`uses: docker://IMAGE`), with
 // `${{ matrix.X }}` expanded over the job's literal matrix as GitHub expands it. Bundled with
-// the other build-file parsers (dist/buildfiles.cjs), re-exported by src/buildfiles.ts.
+// the other build-file parsers (dist/buildfiles.cjs), re-exported by src/resolve/buildfiles.ts.
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import type { FileImages, NamedImage } from "./compose.js";
 

@@ -1,7 +1,10 @@
 // Mirror mode's progress text and run totals (src/report/copyreport.ts), and the ledger that
-// makes a blob go up once per registry (src/registry/blobs.ts).
+// makes a blob go up once per registry (src/registry/blobs.ts), and a referrers fallback tag that
+// holds something else (src/registry/referrers.ts).
 import { describe, expect, it } from "vitest";
-import { BlobLedger, MAX_PEERS } from "../../src/registry/blobs.js";
+import { BlobLedger, CopyError, MAX_PEERS } from "../../src/registry/blobs.js";
+import type { RegistryClient, RegistryResponse } from "../../src/registry/client.js";
+import { copyReferrers, type ReferrerCopier } from "../../src/registry/referrers.js";
 import { CopyProgress, copyTotals } from "../../src/report/copyreport.js";
 import { makeResult } from "../../src/report/results.js";
 import { summaryMarkdown } from "../../src/report/summary.js";
@@ -74,5 +77,35 @@ describe("BlobLedger", () => {
     expect(await waiting).toBe("org/a");
     ledger.claim("r", "sha256:y")(undefined);
     expect(await ledger.holder("r", "sha256:y")).toBeUndefined();
+  });
+});
+
+describe("a referrers fallback tag", () => {
+  const answer = (status: number, headers: Record<string, string> = {}): RegistryResponse =>
+    ({ status, headers, body: Buffer.from("") }) as unknown as RegistryResponse;
+  const subject = `sha256:${"a".repeat(64)}`;
+
+  it.each([
+    ["not JSON", "<html>a proxy's page</html>"],
+    ["JSON of another shape", JSON.stringify({ schemaVersion: 2, manifests: [{ digest: "sha256:short" }] })],
+  ])("holding %s fails the copy with a CopyError naming the tag, not a SyntaxError or ZodError", async (_, body) => {
+    const client = {
+      // No referrers API: the fallback tag is read.
+      call: async () => answer(404),
+      headManifest: async (_ref: unknown, selector: string) =>
+        selector === subject.replace(":", "-") ? answer(200, { "docker-content-digest": `sha256:${"b".repeat(64)}` }) : answer(404),
+    } as unknown as RegistryClient;
+    const copier: ReferrerCopier = {
+      client,
+      retry: (_what, operation) => operation(),
+      log: () => undefined,
+      fetchManifest: async () => ({ body: Buffer.from(body), mediaType: "application/vnd.oci.image.index.v1+json", digest: "" }),
+      copyTree: async () => undefined,
+      pushManifest: async () => undefined,
+      counted: () => undefined,
+    };
+    const copy = copyReferrers(copier, parseReference("localhost:5000/up/app"), parseReference("localhost:5001/down/app"), [subject]);
+    await expect(copy).rejects.toThrow(CopyError);
+    await expect(copy).rejects.toThrow(`localhost:5000/up/app:sha256-${"a".repeat(64)} is not a referrers index`);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { diskVerdict } from "../../src/engine/disk.js";
-import { engineArgs, engineEnv, oneLine, runCommand } from "../../src/engine/engine.js";
+import { engineArgs, engineEnv, engineMessage, runCommand } from "../../src/engine/engine.js";
 import { PullProgress } from "../../src/pull/progress.js";
 
 describe("engine argument vectors", () => {
@@ -51,7 +51,7 @@ describe("engine argument vectors", () => {
   });
 
   it("puts the engine's message on one line", () => {
-    expect(oneLine("Error response from daemon:\n  manifest unknown\n\n")).toBe("Error response from daemon: | manifest unknown");
+    expect(engineMessage("Error response from daemon:\n  manifest unknown\n\n")).toBe("Error response from daemon: | manifest unknown");
   });
 });
 

@@ -97,6 +97,12 @@ describe("readConfig", () => {
     );
   });
 
+  it("a set-vars-env name compose takes but the shell does not is an error on its own line, after a quoted value of two lines", () => {
+    expect(() => config({ "set-vars-url": "https://example.com/s.sh", "set-vars-env": `A=1\nB="two\nlines"\n# c\nC.D=2` })).toThrow(
+      /input 'set-vars-env' line 5: "C.D" is not/,
+    );
+  });
+
   it("keeps valid images and reports each invalid line by number", () => {
     const c = config({ images: "alpine:3\n# comment\n\nAlpine:3\nghcr.io/o/x:1 => ghcr.io/m/x   # trailing comment\nalpine:3\nbad:" });
     expect(c.images.map((i) => formatReference(i.upstream))).toEqual(["docker.io/library/alpine:3", "ghcr.io/o/x:1"]);
