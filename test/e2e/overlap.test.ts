@@ -178,6 +178,30 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(await tagEvents(since)).toEqual([`${id} ${up}`]);
   });
 
+  it("two images on one mirror digest, one verified and one refused: the refusal leaves the verified image's pull alone; both land", async () => {
+    // A => M/shared:1 (M holds A's content), B => M/shared:1 (B's upstream differs). B's verdict
+    // (1.5 s) comes while A's verified pull waits for its own (4 s): B's refusal must not remove
+    // the `M/shared@X` A is about to tag from.
+    const [pathA, pathB, shared] = [uniqueName("shared-a"), uniqueName("shared-b"), `mirror/${uniqueName("shared").replaceAll("/", "-")}`];
+    const [pushA, pushB, pushShared] = [`${hub.host}/${pathA}:1`, `${hub.host}/${pathB}:1`, `${ghcr.host}/${shared}:1`];
+    const a = await seedImage(engine, [pushA, pushShared], { dockerConfig: seedConfig });
+    const b = await seedImage(engine, [pushB], { dockerConfig: seedConfig });
+    const digest = a.digests[pushShared] ?? "";
+    const [upA, upB, mirror] = [`${hubProxy.host}/${pathA}:1`, `${hubProxy.host}/${pathB}:1`, `${ghcrProxy.host}/${shared}`];
+    hubProxy.clearRules();
+    hubProxy.addRule({ agent: /^prepull/, path: new RegExp(`/${pathA}/manifests/`), fault: { kind: "delay", ms: 4000 } });
+    hubProxy.addRule({ agent: /^prepull/, path: new RegExp(`/${pathB}/manifests/`), fault: { kind: "delay", ms: 1500 } });
+    const run = await runAction({ images: `${upA} => ${mirror}:1\n${upB} => ${mirror}:1` }, { env: engine.env });
+    const byImage = new Map(run.results.map((r) => [r.image, r]));
+    expect(byImage.get(upA)).toMatchObject({ status: "pulled", source: "mirror", digest, ref: `${mirror}:1@${digest}` });
+    expect(byImage.get(upB)).toMatchObject({ status: "pulled", source: "upstream", digest: b.digests[pushB] });
+    expect(await engine.imageId(upA)).toBe(a.id);
+    expect(await engine.imageId(upB)).toBe(b.id);
+    // The verified pull's digest reference stays (as every verified mirror pull's does).
+    expect(await engine.imageId(`${mirror}@${digest}`)).toBe(a.id);
+    expect(run.stdout).not.toContain(`removed ${mirror}@${digest}`);
+  });
+
   /** The tokens the token server issued to the engine itself (its User-Agent), and to prepull. */
   const tokenAsks = (agent: RegExp) => tokens.requests.filter((r) => agent.test(r.agent) && r.status === 200);
   /** The bearer tokens the engine sent the mirror with. */
