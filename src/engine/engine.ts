@@ -30,18 +30,24 @@ export const engineArgs = {
   ],
   tag: (from: string, to: string): string[] => ["tag", from, to],
   untag: (engine: EngineName, ref: string): string[] => (engine === "podman" ? ["untag", ref] : ["image", "rm", ref]),
+  /** an image by its ID, where it has no name left (podman's untag leaves it in the store) */
+  removeImage: (id: string): string[] => ["image", "rm", id],
   inspect: (ref: string): string[] => ["image", "inspect", ref],
   version: (): string[] => ["version", "--format", "{{json .}}"],
   info: (engine: EngineName): string[] => (engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]),
 };
 
 const InspectedImage = z.object({
+  Id: z.optional(z.string()),
+  RepoTags: z.nullish(z.array(z.string())),
   RepoDigests: z.nullish(z.array(z.string())),
   Size: z.optional(z.number()),
 });
 const InspectSchema = z.array(InspectedImage);
 
 export interface LocalImage {
+  readonly id?: string;
+  readonly repoTags?: readonly string[];
   readonly repoDigests: readonly string[];
   readonly size?: number;
 }
@@ -214,6 +220,12 @@ export class Engine {
     );
   }
 
+  /** Removes an image by its ID (the CLI: podman's untag leaves an image with no name in its store). */
+  async removeImage(id: string): Promise<void> {
+    const result = await this.run(engineArgs.removeImage(id), { timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`removing image ${id} failed: ${oneLine(result.stderr)}`);
+  }
+
   /** The local image under `ref`, or undefined when there is none. */
   inspect(ref: string): Promise<LocalImage | undefined> {
     return this.viaApi(
@@ -232,8 +244,13 @@ export class Engine {
 function localImage(json: unknown): LocalImage | undefined {
   const parsed = InspectedImage.safeParse(json);
   if (!parsed.success) return undefined;
-  const { RepoDigests, Size } = parsed.data;
-  return { repoDigests: RepoDigests ?? [], ...(Size !== undefined && { size: Size }) };
+  const { Id, RepoTags, RepoDigests, Size } = parsed.data;
+  return {
+    ...(Id !== undefined && { id: Id }),
+    repoTags: RepoTags ?? [],
+    repoDigests: RepoDigests ?? [],
+    ...(Size !== undefined && { size: Size }),
+  };
 }
 
 /** Whether `command` is an executable file on PATH, asked without starting a process. */

@@ -60,10 +60,17 @@ export async function pullDuringVerification(
 /** Removes `repo@digest` where it is here; the image goes with it when nothing else refers to it. */
 async function removeReference(engine: Engine, ledger: ReferenceLedger, reference: string, log: (line: string) => void): Promise<void> {
   if (!(await ledger.removable(reference))) return;
-  if ((await engine.inspect(reference).catch(() => undefined)) === undefined) return;
+  const local = await engine.inspect(reference).catch(() => undefined);
+  if (local === undefined) return;
   try {
     await engine.untag(reference);
     log(`removed ${reference}, which the pull started before verification brought`);
+    // docker's untag removes an image left with no name; podman's drops only the name.
+    const left = local.id !== undefined && engine.name === "podman" ? await engine.inspect(local.id) : undefined;
+    if (left && left.repoTags?.length === 0 && left.repoDigests.length === 0) {
+      await engine.removeImage(local.id ?? "");
+      log(`removed image ${local.id}, which had no name left`);
+    }
   } catch (error) {
     log(`could not remove ${reference}, which the pull started before verification brought: ${(error as Error).message}`);
   }

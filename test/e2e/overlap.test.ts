@@ -3,10 +3,12 @@
 // upstream name, and what a refused mirror brought is removed. Registries speak TLS with token
 // auth (as GHCR and Docker Hub); upstream's answers to prepull are held back, so that the
 // engine's pull of the mirror is well under way (here: done) before the verdict is in.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { runCommand } from "../../src/engine/engine.js";
 import {
   type Docker,
   docker,
@@ -19,6 +21,15 @@ import {
   worldUnavailable,
 } from "../world/index.js";
 import type { Registry } from "../world/registry.js";
+
+const podmanMissing = (() => {
+  try {
+    execFileSync("podman", ["--version"], { stdio: "ignore" });
+    return "";
+  } catch {
+    return "podman is not installed";
+  }
+})();
 
 const ENGINE = /^docker\//;
 /** prepull's own manifest requests to upstream wait this long: the verdict comes after the pull */
@@ -202,6 +213,40 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     // The verified pull's digest reference stays (as every verified mirror pull's does).
     expect(await engine.imageId(`${mirror}@${digest}`)).toBe(a.id);
     expect(run.stdout).not.toContain(`removed ${mirror}@${digest}`);
+  });
+
+  describe.skipIf(podmanMissing !== "" && process.env.CI !== "true")("engine: podman", () => {
+    let storage: string;
+    let env: Record<string, string>;
+    beforeAll(() => {
+      if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
+      storage = mkdtempSync(join(tmpdir(), "prepull-overlap-podman-"));
+      writeFileSync(
+        join(storage, "storage.conf"),
+        `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`,
+      );
+      env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
+    });
+    afterAll(async () => {
+      if (!storage) return;
+      await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
+      rmSync(storage, { recursive: true, force: true });
+    });
+    const podman = (args: string[]) => runCommand("podman", args, { env: { ...process.env, ...env } });
+
+    it("a refused mirror's image, pulled while verification ran, is gone from podman's store (by its ID, not only its name); upstream's lands", async () => {
+      const { up, mirrorRepo, id, upDigest, other } = await seed("refused-podman", "other");
+      if (!other) throw new Error("no other image");
+      const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror`, engine: "podman" }, { env });
+      expect(run.results[0], run.stdout).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+      // podman pulled the mirror's image while upstream was held back.
+      const engineGets = ghcrProxy.requests.filter((r) => r.method === "GET" && /podman|containers/i.test(String(r.headers["user-agent"])));
+      expect(engineGets.some((r) => r.path.endsWith(`/manifests/${other.digest}`))).toBe(true);
+      expect(run.stdout).toContain(`removed ${mirrorRepo}@${other.digest}, which the pull started before verification brought`);
+      expect(run.stdout).toContain(`removed image ${other.id.replace(/^sha256:/, "")}`);
+      const ids = (await podman(["image", "ls", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+      expect(ids.map((i) => `sha256:${i.replace(/^sha256:/, "")}`)).toEqual([id]);
+    });
   });
 
   /** The tokens the token server issued to the engine itself (its User-Agent), and to prepull. */
