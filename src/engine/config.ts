@@ -9,6 +9,7 @@ import { mkdtemp, readdir, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeOnExit } from "../lifecycle.js";
 import { type AuthEntryJson, dockerConfigDir, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
+import { configWritten } from "./pullapi.js";
 
 type ConfigJson = Record<string, unknown> & { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };
 
@@ -34,6 +35,7 @@ export async function shadowConfigDir(env: NodeJS.ProcessEnv, tempRoot: string, 
     async write(config) {
       await writeFile(`${file}.tmp`, JSON.stringify(config), { mode: 0o600 });
       await rename(`${file}.tmp`, file);
+      configWritten(dir);
     },
     remove,
   };

@@ -7,7 +7,7 @@ import { childEnv } from "../lifecycle.js";
 import { parseReference } from "../resolve/reference.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
 import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
-import { type HandedToken, handedTokenHeader, pullOverApi, registryAuthHeader } from "./pullapi.js";
+import { cachedRegistryAuthHeader, type HandedToken, handedTokenHeader, pullOverApi } from "./pullapi.js";
 
 export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
 
@@ -169,7 +169,8 @@ export class Engine {
     const { platform, insecure } = options;
     const socket = await this.api();
     const { registry, path } = parseReference(ref);
-    const auth = socket === undefined ? undefined : registryAuthHeader(await this.env(), registry);
+    // config.json read once per config directory (and again once prepull rewrote it), not every pull
+    const auth = socket === undefined ? undefined : cachedRegistryAuthHeader(await this.env(), registry);
     if (socket !== undefined && auth !== undefined) {
       const handed = handedTokenHeader(registry, path, options.token);
       try {

@@ -5,7 +5,7 @@
 // leaves the pull to the CLI, which asks the helper as the user's own `docker pull` would. Issue
 // 24: one CLI process fewer per pull (its start is 10–25 ms here).
 import { request } from "node:http";
-import { helperServer, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
+import { dockerConfigDir, helperServer, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
 import { parseReference } from "../resolve/reference.js";
 import { ApiUnavailable } from "./api.js";
 import type { CommandResult } from "./command.js";
@@ -49,6 +49,26 @@ export function registryAuthHeader(env: NodeJS.ProcessEnv, registry: string): st
     if (username !== undefined && password !== undefined) return encode({ username, password, serveraddress });
   }
   return encode({});
+}
+
+/** Headers computed, by config directory then registry: config.json is read once, not on every pull. */
+const headers = new Map<string, Map<string, string | undefined>>();
+
+/** registryAuthHeader, computed once per config directory and registry, until configWritten names the directory. */
+export function cachedRegistryAuthHeader(env: NodeJS.ProcessEnv, registry: string): string | undefined {
+  const dir = dockerConfigDir(env);
+  let byRegistry = headers.get(dir);
+  if (!byRegistry) {
+    byRegistry = new Map();
+    headers.set(dir, byRegistry);
+  }
+  if (!byRegistry.has(registry)) byRegistry.set(registry, registryAuthHeader(env, registry));
+  return byRegistry.get(registry);
+}
+
+/** config.json of `dir` was rewritten (config.ts): its headers are computed again. */
+export function configWritten(dir: string): void {
+  headers.delete(dir);
 }
 
 /** The X-Registry-Auth of a pull of `registry/repository` with `handed`, where it was issued for exactly those; else undefined. */
