@@ -9,18 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine/engine.js";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 const podmanMissing = (() => {
   try {
@@ -36,43 +25,41 @@ const ENGINE = /^docker\//;
 const HOLD_MS = 2500;
 
 describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its verification (issue 24)", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let hub: Registry;
-  let ghcr: Registry;
-  let hubProxy: FaultProxy;
-  let ghcrProxy: FaultProxy;
+  // Registries behind TLS proxies, token auth with an HTTPS realm (as Docker Hub's and GHCR's);
+  // `private/*` needs alice's login.
+  const {
+    engine,
+    tokens,
+    registry: { hub, ghcr },
+    proxy: { hub: hubProxy, ghcr: ghcrProxy },
+  } = useWorld({
+    registries: { hub: { tokenAuth: true, proxy: true, proxyTls: true }, ghcr: { tokenAuth: true, proxy: true, proxyTls: true } },
+    tokens: { service: "overlap", tls: true, policy: { users: { alice: "s3cret" } } },
+    cleanEngine: true,
+  });
+  /** the seeding's login (the registries directly) */
   let seedConfig: string;
+  /** the engine user's own docker config: alice's login for the mirror, as `docker login` stores it */
+  let loginConfig: string;
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("overlap", { isPrivate: () => false, users: { alice: "s3cret" } });
-    [hub, ghcr] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-    ]);
-    [hubProxy, ghcrProxy] = await Promise.all([FaultProxy.start(hub.host, { tls: true }), FaultProxy.start(ghcr.host, { tls: true })]);
-    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
+  beforeAll(() => {
     const auth = Buffer.from("alice:s3cret").toString("base64");
+    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
     writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [hub.host]: { auth }, [ghcr.host]: { auth } } }));
+    loginConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-login-"));
+    writeFileSync(join(loginConfig, "config.json"), JSON.stringify({ auths: { [ghcrProxy.host]: { auth } } }));
   });
-  afterAll(async () => {
-    await Promise.all([hubProxy?.stop(), ghcrProxy?.stop()]);
-    await Promise.all([hub?.stop(), ghcr?.stop(), tokens?.stop()]);
+  afterAll(() => {
+    for (const dir of [seedConfig, loginConfig]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    for (const proxy of [hubProxy, ghcrProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
+  beforeEach(() => {
     hubProxy.addRule({ agent: /^prepull/, path: /\/manifests\//, fault: { kind: "delay", ms: HOLD_MS } });
   });
 
   /** Upstream `hub/path:1`; the mirror `ghcr/mirror/<flat>:1` with the same image or another one. */
-  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number) => {
+  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number, prefix = "mirror") => {
     const path = uniqueName(name);
-    const mirrorPath = `mirror/${path.replaceAll("/", "-")}`;
+    const mirrorPath = `${prefix}/${path.replaceAll("/", "-")}`;
     const pushUp = `${hub.host}/${path}:1`;
     const pushMirror = `${ghcr.host}/${mirrorPath}:1`;
     const upstream = await seedImage(engine, mirror === "same" ? [pushUp, pushMirror] : [pushUp], { dockerConfig: seedConfig });
@@ -306,5 +293,48 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(String(refused?.headers.authorization).slice("Bearer ".length)).toSatisfy((t: string) => prepullTokens.includes(t));
     expect(tokenAsks(ENGINE).length).toBeGreaterThan(0);
     for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+  });
+  it("a private mirror behind the login in the engine user's docker config: probed and pulled with it; a refused handed token, pulled again with the login (the config's X-Registry-Auth)", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("private", "same", undefined, "private");
+    hubProxy.clearRules();
+    // The handed token refused once: the engine's second pull carries the config's login, and its own token dance spends it.
+    const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}"`;
+    ghcrProxy.addRule({
+      agent: ENGINE,
+      path: /\/manifests\//,
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 401,
+        headers: { "www-authenticate": challenge, "content-type": "application/json" },
+        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      },
+    });
+    tokens.requests.length = 0;
+    tokens.issued.length = 0;
+    const mirrorScope = `repository:${mirrorRepo.slice(ghcrProxy.host.length + 1)}:pull`;
+    const run = await runAction(
+      { images: up, mirrors: `${ghcrProxy.host}/private` },
+      { env: { ...engine.env, DOCKER_CONFIG: loginConfig } },
+    );
+    expect(run.results[0], run.stdout).toMatchObject({
+      status: "pulled",
+      source: "mirror",
+      digest: upDigest,
+      ref: `${mirrorRepo}:1@${upDigest}`,
+    });
+    expect(await engine.imageId(up)).toBe(id);
+    expect(run.stdout).toContain("the engine was refused with the token prepull handed it");
+    // prepull's probes logged in as alice; so did the engine, with the login its config holds (over the HTTPS realm).
+    const asked = (agent: RegExp) => tokens.requests.filter((r) => agent.test(r.agent) && r.scope.includes(mirrorScope));
+    expect(asked(/^prepull/).some((r) => r.user === "alice" && r.status === 200)).toBe(true);
+    expect(
+      asked(ENGINE)
+        .filter((r) => r.status === 200)
+        .map((r) => r.user),
+    ).toEqual(["alice"]);
+    expect(tokens.realm).toMatch(/^https:/);
+    for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+    expect(run.stdout).not.toContain("s3cret");
   });
 });
