@@ -14,16 +14,15 @@ import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPO } from "../test/world/action.js";
 import {
   type Docker,
-  docker,
   FaultProxy,
   runAction,
   seedImage,
   startRegistry,
   TokenServer,
   uniqueName,
+  useWorld,
   worldUnavailable,
 } from "../test/world/index.js";
-import type { Registry } from "../test/world/registry.js";
 
 /** The shell loop prepull replaces, as `sh -c LOOP sh MIRROR UPSTREAM`. */
 const LOOP = 'docker pull "$1" && docker tag "$1" "$2"';
@@ -122,29 +121,26 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
 }
 
 describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit against the shell loop", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let up: Registry;
-  let mirror: Registry;
+  // Registries speak TLS with token auth, the realm HTTPS (as GHCR's and Docker Hub's).
+  const {
+    engine,
+    tokens,
+    registry: { up, mirror },
+  } = useWorld({
+    registries: { up: { tokenAuth: true, tls: true }, mirror: { tokenAuth: true, tls: true } },
+    tokens: { service: "bench24", tls: true, policy: { isPrivate: () => false, users: { alice: "bench-password" } } },
+  });
   let seedConfig: string;
   const started = load();
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("bench24", { isPrivate: () => false, users: { alice: "bench-password" } });
-    [up, mirror] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
-      startRegistry({ tokenAuth: tokens.registryConfig(), tls: true }),
-    ]);
+  beforeAll(() => {
     seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-"));
     const auth = Buffer.from("alice:bench-password").toString("base64");
     writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [mirror.host]: { auth } } }));
   });
 
-  afterAll(async () => {
-    await Promise.all([up?.stop(), mirror?.stop()]);
-    await tokens?.stop();
-    rmSync(seedConfig, { recursive: true, force: true });
+  afterAll(() => {
+    if (seedConfig) rmSync(seedConfig, { recursive: true, force: true });
     if (beforeEntry) rmSync(join(beforeEntry, "..", ".."), { recursive: true, force: true });
     row(
       "machine",
@@ -260,9 +256,11 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     // As on a runner, where every token request is a round trip to the registry's realm (auth.docker.io,
     // ghcr.io/token): each answer of the mirror's token endpoint comes 25 ms late. The loop's pull asks
     // it once; the action's probe once, and its engine pull not again where it is handed the token (issue 24).
-    const tokenProxy = await FaultProxy.start(`127.0.0.1:${tokens.port}`);
+    // Its own token server behind a delaying proxy (plain HTTP: the proxy speaks plain to what it fronts).
+    const farTokens = await TokenServer.start("bench24-far", { isPrivate: () => false, users: { alice: "bench-password" } });
+    const tokenProxy = await FaultProxy.start(`127.0.0.1:${farTokens.port}`);
     tokenProxy.addRule({ path: /^\/token/, fault: { kind: "delay", ms: 25 } });
-    const farAuth = { ...tokens.registryConfig(), realm: `http://${tokenProxy.host}/token` };
+    const farAuth = { ...farTokens.registryConfig(), realm: `http://${tokenProxy.host}/token` };
     const farMirror = await startRegistry({ tokenAuth: farAuth, tls: true });
     try {
       const hit = names("realm24");
@@ -289,6 +287,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     } finally {
       await farMirror.stop();
       await tokenProxy.stop();
+      await farTokens.stop();
     }
   });
 

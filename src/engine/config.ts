@@ -8,7 +8,8 @@
 import { mkdtemp, readdir, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeOnExit } from "../lifecycle.js";
-import { dockerConfigDir, normaliseConfigKey, readDockerConfigFile } from "../registry/auth.js";
+import { type AuthEntryJson, dockerConfigDir, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
+import { configWritten } from "./pullapi.js";
 
 type ConfigJson = Record<string, unknown> & { auths?: Record<string, unknown>; credHelpers?: Record<string, string> };
 
@@ -34,6 +35,7 @@ export async function shadowConfigDir(env: NodeJS.ProcessEnv, tempRoot: string, 
     async write(config) {
       await writeFile(`${file}.tmp`, JSON.stringify(config), { mode: 0o600 });
       await rename(`${file}.tmp`, file);
+      configWritten(dir);
     },
     remove,
   };
@@ -72,11 +74,15 @@ export class EngineAuth {
     this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
     const shadow = await this.shadow;
     const config = userConfigJson(this.env);
+    const { config: valid, problem } = readDockerConfigFile(this.env);
+    const checked = valid.auths ?? {};
+    // An entry the schema refused is still the user's: it is kept, the token not added over it.
+    const users = (key: string) => (problem !== undefined ? true : hasSecret(checked[key]));
     const auths = { ...(config.auths ?? {}) };
     const credHelpers = { ...(config.credHelpers ?? {}) };
     const actor = this.env.GITHUB_ACTOR || "prepull";
     for (const registry of this.written) {
-      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry && hasSecret(auths[key]))) continue;
+      if (Object.keys(auths).some((key) => normaliseConfigKey(key) === registry && users(key))) continue;
       auths[registry] = { auth: Buffer.from(`${actor}:${this.githubToken}`).toString("base64") };
       // A helper (credsStore) would be asked instead of this entry: "" sends this registry to the file.
       if (config.credsStore || config.credHelpers) credHelpers[registry] = "";
@@ -89,10 +95,11 @@ export class EngineAuth {
   }
 }
 
-function hasSecret(entry: unknown): boolean {
-  if (!entry || typeof entry !== "object") return false;
-  const { auth, password, identitytoken } = entry as Record<string, unknown>;
-  return Boolean(auth || password || identitytoken);
+/** Whether the user's `auths` entry (as the schema checked it) holds a secret of its own; absent, not. */
+function hasSecret(entry: AuthEntryJson | undefined): boolean {
+  if (entry === undefined) return false;
+  const { password, identitytoken, malformedAuth } = readAuthEntry(entry);
+  return Boolean(password || identitytoken || malformedAuth);
 }
 
 /**

@@ -7,7 +7,7 @@ import { childEnv } from "../lifecycle.js";
 import { parseReference } from "../resolve/reference.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
 import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
-import { type HandedToken, handedTokenHeader, pullOverApi, registryAuthHeader } from "./pullapi.js";
+import { cachedRegistryAuthHeader, type HandedToken, handedTokenHeader, pullOverApi } from "./pullapi.js";
 
 export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
 
@@ -30,18 +30,24 @@ export const engineArgs = {
   ],
   tag: (from: string, to: string): string[] => ["tag", from, to],
   untag: (engine: EngineName, ref: string): string[] => (engine === "podman" ? ["untag", ref] : ["image", "rm", ref]),
+  /** an image by its ID, where it has no name left (podman's untag leaves it in the store) */
+  removeImage: (id: string): string[] => ["image", "rm", id],
   inspect: (ref: string): string[] => ["image", "inspect", ref],
   version: (): string[] => ["version", "--format", "{{json .}}"],
   info: (engine: EngineName): string[] => (engine === "podman" ? ["info", "--format", "json"] : ["info", "--format", "{{json .}}"]),
 };
 
 const InspectedImage = z.object({
+  Id: z.optional(z.string()),
+  RepoTags: z.nullish(z.array(z.string())),
   RepoDigests: z.nullish(z.array(z.string())),
   Size: z.optional(z.number()),
 });
 const InspectSchema = z.array(InspectedImage);
 
 export interface LocalImage {
+  readonly id?: string;
+  readonly repoTags?: readonly string[];
   readonly repoDigests: readonly string[];
   readonly size?: number;
 }
@@ -163,7 +169,8 @@ export class Engine {
     const { platform, insecure } = options;
     const socket = await this.api();
     const { registry, path } = parseReference(ref);
-    const auth = socket === undefined ? undefined : registryAuthHeader(await this.env(), registry);
+    // config.json read once per config directory (and again once prepull rewrote it), not every pull
+    const auth = socket === undefined ? undefined : cachedRegistryAuthHeader(await this.env(), registry);
     if (socket !== undefined && auth !== undefined) {
       const handed = handedTokenHeader(registry, path, options.token);
       try {
@@ -214,6 +221,12 @@ export class Engine {
     );
   }
 
+  /** Removes an image by its ID (the CLI: podman's untag leaves an image with no name in its store). */
+  async removeImage(id: string): Promise<void> {
+    const result = await this.run(engineArgs.removeImage(id), { timeoutMs: 60_000 });
+    if (result.exitCode !== 0) throw new Error(`removing image ${id} failed: ${engineMessage(result.stderr)}`);
+  }
+
   /** The local image under `ref`, or undefined when there is none. */
   inspect(ref: string): Promise<LocalImage | undefined> {
     return this.viaApi(
@@ -232,8 +245,13 @@ export class Engine {
 function localImage(json: unknown): LocalImage | undefined {
   const parsed = InspectedImage.safeParse(json);
   if (!parsed.success) return undefined;
-  const { RepoDigests, Size } = parsed.data;
-  return { repoDigests: RepoDigests ?? [], ...(Size !== undefined && { size: Size }) };
+  const { Id, RepoTags, RepoDigests, Size } = parsed.data;
+  return {
+    ...(Id !== undefined && { id: Id }),
+    repoTags: RepoTags ?? [],
+    repoDigests: RepoDigests ?? [],
+    ...(Size !== undefined && { size: Size }),
+  };
 }
 
 /** Whether `command` is an executable file on PATH, asked without starting a process. */

@@ -5,7 +5,7 @@
 // leaves the pull to the CLI, which asks the helper as the user's own `docker pull` would. Issue
 // 24: one CLI process fewer per pull (its start is 10–25 ms here).
 import { request } from "node:http";
-import { helperServer, normaliseConfigKey, readDockerConfigFile } from "../registry/auth.js";
+import { dockerConfigDir, helperServer, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
 import { parseReference } from "../resolve/reference.js";
 import { ApiUnavailable } from "./api.js";
 import type { CommandResult } from "./command.js";
@@ -34,31 +34,41 @@ export interface ApiPullOptions {
  * undefined where only the CLI can tell (a credential helper, an unreadable config).
  */
 export function registryAuthHeader(env: NodeJS.ProcessEnv, registry: string): string | undefined {
-  const { json, problem } = readDockerConfigFile(env);
+  const { config, problem } = readDockerConfigFile(env);
   if (problem) return undefined;
-  const helpers = record(json.credHelpers);
+  const helpers = config.credHelpers ?? {};
   const helperKey = Object.keys(helpers).find((key) => normaliseConfigKey(key) === registry);
-  const helper = helperKey !== undefined ? helpers[helperKey] : json.credsStore;
+  const helper = helperKey !== undefined ? helpers[helperKey] : config.credsStore;
   if (helper !== undefined && helper !== "") return undefined;
-  const auths = record(json.auths);
-  const entries = Object.keys(auths)
-    .filter((key) => normaliseConfigKey(key) === registry)
-    .map((key) => record(auths[key]));
   const serveraddress = helperServer(registry);
-  for (const entry of entries) {
-    if (typeof entry.identitytoken === "string" && entry.identitytoken)
-      return encode({ identitytoken: entry.identitytoken, serveraddress });
-    if (typeof entry.auth === "string" && entry.auth) {
-      const text = Buffer.from(entry.auth, "base64").toString("utf8");
-      const colon = text.indexOf(":");
-      if (colon < 0) return undefined; // the CLI says what is wrong with it
-      return encode({ username: text.slice(0, colon), password: text.slice(colon + 1), serveraddress });
-    }
-    if (typeof entry.username === "string" && typeof entry.password === "string") {
-      return encode({ username: entry.username, password: entry.password, serveraddress });
-    }
+  const entries = Object.entries(config.auths ?? {}).filter(([key]) => normaliseConfigKey(key) === registry);
+  for (const [, entry] of entries) {
+    const { identitytoken, username, password, malformedAuth } = readAuthEntry(entry);
+    if (identitytoken) return encode({ identitytoken, serveraddress });
+    if (malformedAuth) return undefined; // the CLI says what is wrong with it
+    if (username !== undefined && password !== undefined) return encode({ username, password, serveraddress });
   }
   return encode({});
+}
+
+/** Headers computed, by config directory then registry: config.json is read once, not on every pull. */
+const headers = new Map<string, Map<string, string | undefined>>();
+
+/** registryAuthHeader, computed once per config directory and registry, until configWritten names the directory. */
+export function cachedRegistryAuthHeader(env: NodeJS.ProcessEnv, registry: string): string | undefined {
+  const dir = dockerConfigDir(env);
+  let byRegistry = headers.get(dir);
+  if (!byRegistry) {
+    byRegistry = new Map();
+    headers.set(dir, byRegistry);
+  }
+  if (!byRegistry.has(registry)) byRegistry.set(registry, registryAuthHeader(env, registry));
+  return byRegistry.get(registry);
+}
+
+/** config.json of `dir` was rewritten (config.ts): its headers are computed again. */
+export function configWritten(dir: string): void {
+  headers.delete(dir);
 }
 
 /** The X-Registry-Auth of a pull of `registry/repository` with `handed`, where it was issued for exactly those; else undefined. */
@@ -67,8 +77,6 @@ export function handedTokenHeader(registry: string, repository: string, handed: 
   return encode({ registrytoken: handed.token, serveraddress: helperServer(registry) });
 }
 
-const record = (value: unknown): Record<string, unknown> =>
-  value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 /** base64url with its padding, as the CLI sends it (Go's URLEncoding; the engine refuses it unpadded). */
 const encode = (auth: Record<string, string>) =>
   Buffer.from(JSON.stringify(auth)).toString("base64").replaceAll("+", "-").replaceAll("/", "_");

@@ -8,18 +8,19 @@ import type { Source } from "./sources.js";
 /**
  * Tags the pulled image under the upstream name; a mirror's tag is removed unless
  * keep-mirror-tag. A digest reference (`repo@sha256:…`) is not a tag and stays: it is how a
- * later run sees the image is already present. Returns the manifest digest.
+ * later run sees the image is already present. `byDigest`: the digest `pullRef` names, where
+ * it names one. Returns the manifest digest.
  */
 export async function finish(
   spec: ImageSpec,
   source: Source,
   pullRef: string,
+  byDigest: string | undefined,
   engine: Engine,
   options: PullOptions,
   log: (line: string) => void,
 ): Promise<{ digest: string; size?: number }> {
   const target = taggableReference(spec.upstream);
-  const byDigest = pullRef.match(/@(sha256:[a-f0-9]{64})$/)?.[1];
   // The inspect (for the size, and the digest of a pull by tag) and the tag at once.
   const [local] = await Promise.all([engine.inspect(pullRef), tagUpstreamName(spec, pullRef, target, engine, log)]);
   const size = local?.size;

@@ -18,6 +18,8 @@ export interface PullOptions {
 export interface ProbeVerdict {
   /** pull this instead of the tag (`repo@sha256:…`) so that what was checked is what lands */
   readonly pullRef?: string;
+  /** the manifest digest `pullRef` names (set with it) */
+  readonly digest?: string;
   /** skip this source; the reason is logged and kept */
   readonly skip?: string;
   /** Docker Hub quota text, where a response carried it */
@@ -26,11 +28,18 @@ export interface ProbeVerdict {
   readonly mirrorState?: string;
 }
 
+/** A mirror's pull by the digest its HEAD named, started before its verdict (pull/overlap.ts). */
+export interface EarlyPull {
+  /** `repo:tag@sha256:…` */
+  readonly pullRef: string;
+  readonly digest: string;
+}
+
 export interface PullHooks {
   /** Checked before a source is pulled; absent, every source is pulled blindly. */
   probe?(source: Source, spec: ImageSpec): Promise<ProbeVerdict>;
   /** A mirror's pull reference as soon as its HEAD named the digest, to pull while its verification runs (pull/overlap.ts). */
-  early?(source: Source): Promise<string | undefined>;
+  early?(source: Source): Promise<EarlyPull | undefined>;
   /** Transient failures of this source's probe: tries, counted in `attempts` like failed pulls. */
   probeFailures?(source: Source): number;
   /** Whether the image is here already (its digest), where the caller has asked before; else presentLocally. */

@@ -1,15 +1,17 @@
 // One image: try each source in order with the retry policy, then tag under the upstream name.
 import pRetry, { AbortError } from "p-retry";
-import type { CommandResult, Engine, LocalImage, PullResult } from "../engine/engine.js";
+import type { CommandResult, Engine, PullResult } from "../engine/engine.js";
 import { engineMessage } from "../engine/engine.js";
 import type { HandedToken } from "../engine/pullapi.js";
 import { makeResult, type Result } from "../report/results.js";
 import type { ImageSpec } from "../resolve/inputs.js";
-import { formatReference, isLoopback, taggableReference } from "../resolve/reference.js";
+import { formatReference, isLoopback, repositoryOf } from "../resolve/reference.js";
 import { finish } from "./finish.js";
 import type { PullHooks, PullOptions } from "./hooks.js";
+import { ReferenceLedger } from "./ledger.js";
 import { pullDuringVerification } from "./overlap.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
+import { presentLocally } from "./present.js";
 import { PROGRESS_INTERVAL_SECONDS, PullProgress } from "./progress.js";
 import { sleepSeconds } from "./retry.js";
 import type { Source } from "./sources.js";
@@ -21,6 +23,14 @@ class PullFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/** What a source's pull brought: its reference, and the digest it names where it names one. */
+interface Pulled {
+  readonly pullRef: string;
+  readonly digest: string | undefined;
+  /** a mirror's `repo@digest` this image holds in the run's ledger until it is tagged */
+  readonly held?: { readonly reference: string; readonly release: () => void };
 }
 
 /** One image: the sources in order, each with the retry policy; tagged under the upstream name. */
@@ -70,10 +80,13 @@ class ImagePull {
       return this.result({ status: "present", source: "local", ref: this.image, digest: present });
     }
     for (const source of sources) {
-      const pullRef = await this.trySource(source);
-      if (pullRef === undefined) continue;
+      const pulled = await this.trySource(source);
+      if (pulled === undefined) continue;
+      const { pullRef } = pulled;
       this.log(`${label(source)}: pulled ${pullRef}`);
-      const { digest, size } = await finish(this.spec, source, pullRef, this.engine, this.options, this.log);
+      const finished = await this.finish(source, pulled);
+      if (finished === undefined) continue;
+      const { digest, size } = finished;
       return this.result({
         status: "pulled",
         source: source.kind,
@@ -96,35 +109,68 @@ class ImagePull {
   }
 
   /** The probe's verdict, then the pull with retries: what was pulled, or undefined (the reason kept). */
-  private async trySource(source: Source): Promise<string | undefined> {
+  private async trySource(source: Source): Promise<Pulled | undefined> {
     let pullRef = formatReference(source.ref);
+    let digest = source.ref.digest;
     if (this.hooks.probe) {
       // A mirror's pull starts once its HEAD named the digest; its verdict decides the rest.
       const early = await this.hooks.early?.(source);
-      const pull = (signal: AbortSignal) => this.pullWithRetries(source, early ?? pullRef, signal);
+      const pull = (signal: AbortSignal) => this.pullWithRetries(source, early?.pullRef ?? pullRef, signal);
+      const verdict = this.hooks.probe(source, this.spec);
       const overlap = early
-        ? await pullDuringVerification(early, this.hooks.probe(source, this.spec), pull, this.engine, this.log, this.leftovers)
+        ? await pullDuringVerification(source.ref, early, verdict, pull, this.engine, this.log, this.leftovers)
         : undefined;
-      const verdict = overlap?.verdict ?? (await this.hooks.probe(source, this.spec));
+      const said = overlap?.verdict ?? (await verdict);
       this.attempts += this.hooks.probeFailures?.(source) ?? 0;
-      if (verdict.quota !== undefined) this.quota = verdict.quota;
-      if (verdict.skip !== undefined) {
-        this.log(`${label(source)}: skipped: ${verdict.skip}; next source`);
-        this.skipped.push(`${label(source)}: ${verdict.skip}`);
+      if (said.quota !== undefined) this.quota = said.quota;
+      if (said.skip !== undefined) {
+        this.log(`${label(source)}: skipped: ${said.skip}; next source`);
+        this.skipped.push(`${label(source)}: ${said.skip}`);
         return undefined;
       }
-      if (verdict.pullRef) pullRef = verdict.pullRef;
-      if (overlap?.pulled) return this.settle(source, pullRef, overlap.pulled);
+      if (said.pullRef) [pullRef, digest] = [said.pullRef, said.digest];
+      if (overlap?.pulled) {
+        const held = overlap.release && { reference: overlap.reference, release: overlap.release };
+        return this.settle(source, { pullRef, digest, ...(held && { held }) }, overlap.pulled);
+      }
     }
-    return this.settle(source, pullRef, this.pullWithRetries(source, pullRef));
+    const held = await this.hold(source, digest);
+    return this.settle(source, { pullRef, digest, ...(held && { held }) }, this.pullWithRetries(source, pullRef));
   }
 
-  /** The pull's end: what was pulled, or undefined with the reason kept. */
-  private async settle(source: Source, pullRef: string, pulled: Promise<void>): Promise<string | undefined> {
+  /** A mirror's pull by digest holds its `repo@digest` in the run's ledger until tagged (ledger.ts). */
+  private async hold(source: Source, digest: string | undefined): Promise<Pulled["held"]> {
+    if (source.kind !== "mirror" || digest === undefined) return undefined;
+    const reference = `${repositoryOf(source.ref)}@${digest}`;
+    return { reference, release: await ReferenceLedger.of(this.engine).hold(reference) };
+  }
+
+  /**
+   * Tagged under the upstream name; a failing tag (e.g. the image gone meanwhile) is this
+   * source's failure, and the next source is tried. The mirror's digest reference is kept.
+   */
+  private async finish(source: Source, pulled: Pulled): Promise<{ digest: string; size?: number } | undefined> {
+    try {
+      const done = await finish(this.spec, source, pulled.pullRef, pulled.digest, this.engine, this.options, this.log);
+      if (pulled.held) ReferenceLedger.of(this.engine).keep(pulled.held.reference);
+      return done;
+    } catch (error) {
+      const message = engineMessageOf(error);
+      this.log(`${label(source)}: permanent (tag): ${message}; next source at once`);
+      this.skipped.push(`${label(source)}: permanent (tag): ${message}`);
+      return undefined;
+    } finally {
+      pulled.held?.release();
+    }
+  }
+
+  /** The pull's end: what was pulled, or undefined with the reason kept (and this image's hold on it ended). */
+  private async settle(source: Source, pulling: Pulled, pulled: Promise<void>): Promise<Pulled | undefined> {
     try {
       await pulled;
-      return pullRef;
+      return pulling;
     } catch (error) {
+      pulling.held?.release();
       const failure = error instanceof AbortError ? error.originalError : error;
       if (!(failure instanceof PullFailure)) throw error;
       const { errorClass, label: kind } = failure.classified;
@@ -235,36 +281,10 @@ class ImagePull {
   }
 }
 
+const engineMessageOf = (error: unknown) => engineMessage(error instanceof Error ? error.message : String(error));
+
 const label = (source: Source) => `${source.kind} ${formatReference(source.ref)}`;
 
 function refusedWithCredentials(outcome: CommandResult): boolean {
   return outcome.exitCode !== 0 && !outcome.timedOut && /unauthorized|denied|authentication required/i.test(outcome.stderr);
-}
-
-/** What the engine holds under the upstream name (the local inspect every presence check starts from). */
-export function inspectUpstreamName(spec: ImageSpec, engine: Engine): Promise<LocalImage | undefined> {
-  return engine.inspect(taggableReference(spec.upstream) ?? formatReference(spec.upstream));
-}
-
-/**
- * The image is here already under the upstream name with the digest upstream names now.
- * `inspected`: the local inspect when the caller started it already (it runs alongside upstream's HEAD).
- */
-export async function presentLocally(
-  spec: ImageSpec,
-  engine: Engine,
-  hooks: PullHooks,
-  inspected: Promise<LocalImage | undefined> = inspectUpstreamName(spec, engine),
-): Promise<string | undefined> {
-  // Upstream's HEAD is asked at once (verification needs it too), but nothing here under that
-  // name (the usual case) is known without waiting for it.
-  const asked = spec.upstream.digest ?? hooks.expectedDigest?.(spec);
-  if (asked instanceof Promise) asked.catch(() => undefined);
-  const local = await inspected;
-  if (!local) return undefined;
-  const expected = await asked;
-  if (expected === undefined) return undefined;
-  // A digest names content, whichever repository it was pulled from (a verified mirror included).
-  const has = local.repoDigests.some((entry) => entry.endsWith(`@${expected}`));
-  return has ? expected : undefined;
 }

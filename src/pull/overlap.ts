@@ -5,62 +5,72 @@
 // upstream is asked; the caller tags under the upstream name only once the verdict trusts that
 // very digest. Refused, the early pull is stopped and what it brought is removed.
 import type { Engine } from "../engine/engine.js";
-import type { ProbeVerdict } from "./hooks.js";
+import { type Reference, repositoryOf } from "../resolve/reference.js";
+import type { EarlyPull, ProbeVerdict } from "./hooks.js";
+import { ReferenceLedger } from "./ledger.js";
 
 /** The verdict, and the early pull where the verdict trusted its very reference (it settles as the pull would). */
 export interface Overlap {
   readonly verdict: ProbeVerdict;
   /** absent: refused, or to be pulled by another reference; nothing of the early pull stays */
   readonly pulled?: Promise<void>;
-}
-
-/** `repo@sha256:…` of `repo:tag@sha256:…`: the reference a pull by digest leaves in the engine. */
-export function digestOnly(pullRef: string): string {
-  const at = pullRef.lastIndexOf("@");
-  const name = pullRef.slice(0, at);
-  const colon = name.lastIndexOf(":");
-  return `${colon > name.lastIndexOf("/") ? name.slice(0, colon) : name}${pullRef.slice(at)}`;
+  /** with `pulled`: ends this image's use of the reference (once it is tagged, or its pull failed) */
+  readonly release?: () => void;
+  /** `repo@sha256:…`: the reference the early pull leaves in the engine */
+  readonly reference: string;
 }
 
 /**
  * Starts `pull(signal)` of `early` at once and awaits `verdict` meanwhile. Trusted (the verdict
  * names `early` itself): the pull goes on. Otherwise the pull is stopped, and the reference it
- * made (when it was not here before) is removed: `leftovers` gets a check to run again once the
- * image is done, for an engine that finishes a stopped pull after its CLI has gone.
+ * made is removed, when it was not here before the run and no other image of the run pulls or
+ * keeps it: `leftovers` gets a check to run again once the image is done, for an engine that
+ * finishes a stopped pull after its CLI has gone.
  */
 export async function pullDuringVerification(
-  early: string,
+  source: Reference,
+  early: EarlyPull,
   verdict: Promise<ProbeVerdict>,
   pull: (signal: AbortSignal) => Promise<void>,
   engine: Engine,
   log: (line: string) => void,
   leftovers: (() => Promise<void>)[],
 ): Promise<Overlap> {
-  const reference = digestOnly(early);
-  // A reference that was here before the pull is the user's: it stays whatever the verdict.
-  const before = await engine.inspect(reference).catch(() => undefined);
-  log(`pulling ${early} while its verification runs; tagged only once verified`);
+  // `repo@sha256:…`: the reference a pull by digest leaves in the engine.
+  const reference = `${repositoryOf(source)}@${early.digest}`;
+  // Held from before the pull: another image of the run refused the same digest removes it
+  // only once no image pulls or needs it (ledger.ts); one that was here before the run stays.
+  const ledger = ReferenceLedger.of(engine);
+  const release = await ledger.hold(reference);
+  log(`pulling ${early.pullRef} while its verification runs; tagged only once verified`);
   const stop = new AbortController();
   const pulled = pull(stop.signal);
   pulled.catch(() => undefined);
   const said = await verdict;
-  if (said.skip === undefined && said.pullRef === early) return { verdict: said, pulled };
+  if (said.skip === undefined && said.pullRef === early.pullRef) return { verdict: said, pulled, release, reference };
   stop.abort(new Error("verification refused the mirror"));
   await pulled.catch(() => undefined);
-  if (before === undefined) {
-    const remove = () => removeReference(engine, reference, log);
-    await remove();
-    leftovers.push(remove);
-  }
-  return { verdict: said };
+  release();
+  const remove = () => removeReference(engine, ledger, reference, log);
+  await remove();
+  leftovers.push(remove);
+  return { verdict: said, reference };
 }
 
 /** Removes `repo@digest` where it is here; the image goes with it when nothing else refers to it. */
-async function removeReference(engine: Engine, reference: string, log: (line: string) => void): Promise<void> {
-  if ((await engine.inspect(reference).catch(() => undefined)) === undefined) return;
+async function removeReference(engine: Engine, ledger: ReferenceLedger, reference: string, log: (line: string) => void): Promise<void> {
+  if (!(await ledger.removable(reference))) return;
+  const local = await engine.inspect(reference).catch(() => undefined);
+  if (local === undefined) return;
   try {
     await engine.untag(reference);
     log(`removed ${reference}, which the pull started before verification brought`);
+    // docker's untag removes an image left with no name; podman's drops only the name.
+    const left = local.id !== undefined && engine.name === "podman" ? await engine.inspect(local.id) : undefined;
+    if (left && left.repoTags?.length === 0 && left.repoDigests.length === 0) {
+      await engine.removeImage(local.id ?? "");
+      log(`removed image ${local.id}, which had no name left`);
+    }
   } catch (error) {
     log(`could not remove ${reference}, which the pull started before verification brought: ${(error as Error).message}`);
   }

@@ -6,7 +6,7 @@ import { pullScope, type RegistryClient } from "../registry/client.js";
 import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings, type SizeEstimate } from "../registry/probe.js";
 import type { ImageSpec } from "../resolve/inputs.js";
 import { digestReference, formatReference, type Reference } from "../resolve/reference.js";
-import type { ProbeVerdict, PullHooks } from "./hooks.js";
+import type { EarlyPull, ProbeVerdict, PullHooks } from "./hooks.js";
 import { quotaText } from "./policy.js";
 import type { Source } from "./sources.js";
 
@@ -17,7 +17,7 @@ export function upstreamVerdict(ref: Reference, upstream: HeadOutcome): ProbeVer
   if (upstream.quota?.remaining === 0) {
     return { skip: `Docker Hub pull quota exhausted (${quotaText(upstream.quota)}): not pulled, the window is hours`, ...quota };
   }
-  return { pullRef: digestReference(ref, upstream.digest), ...quota };
+  return { pullRef: digestReference(ref, upstream.digest), digest: upstream.digest, ...quota };
 }
 
 export interface ImageHooks extends PullHooks {
@@ -85,13 +85,13 @@ function handedToken(client: RegistryClient, source: Source): HandedToken | unde
  * What a mirror's pull may start with before its verification ends: the digest its HEAD named
  * (a pinned line: only its pin). Upstream has nothing to wait for: its verdict is its HEAD.
  */
-async function earlyPull(probe: ImageProbe, spec: ImageSpec, source: Source): Promise<string | undefined> {
+async function earlyPull(probe: ImageProbe, spec: ImageSpec, source: Source): Promise<EarlyPull | undefined> {
   if (source.kind !== "mirror") return undefined;
   const head = await probe.head(source.ref);
   if (head.kind !== "found") return undefined;
   const pin = spec.upstream.digest;
   if (pin !== undefined && head.digest !== pin) return undefined;
-  return digestReference(source.ref, head.digest);
+  return { pullRef: digestReference(source.ref, head.digest), digest: head.digest };
 }
 
 /** One source's verdict: upstream served unless its quota is spent; a mirror as verify says. */
@@ -107,7 +107,7 @@ async function sourceVerdict(
   if (assessed.state === "ok" || assessed.state === "unverified") {
     if (assessed.state === "ok") log(`${name}: ${assessed.detail}`);
     else warn(`${name}: ${assessed.detail}`);
-    return { pullRef: digestReference(source.ref, assessed.digest) };
+    return { pullRef: digestReference(source.ref, assessed.digest), digest: assessed.digest };
   }
   if (assessed.state === "differs") warn(`${name}: ${assessed.detail}; skipped`);
   return { skip: assessed.detail, mirrorState: assessed.state };
@@ -134,7 +134,7 @@ async function estimateSize(
       continue;
     }
     const verdict = await probeSource(source);
-    const digest = verdict.pullRef?.split("@")[1];
+    const digest = verdict.digest;
     if (verdict.skip !== undefined || !digest) continue;
     const upstream = source.kind === "upstream" ? await probe.upstream() : undefined;
     if (source.ref.registry === "docker.io" || (upstream?.kind === "found" && upstream.quota)) {

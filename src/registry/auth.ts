@@ -83,6 +83,8 @@ const DockerConfigSchema = z.object({
   credHelpers: z.optional(z.record(z.string(), z.string())),
 });
 type DockerConfig = z.infer<typeof DockerConfigSchema>;
+/** An `auths` entry as the schema checked it. */
+export type AuthEntryJson = z.infer<typeof AuthEntry>;
 
 /** The engine's config directory, as the docker CLI finds it. */
 export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -145,19 +147,27 @@ export function readDockerConfig(env: NodeJS.ProcessEnv = process.env): Map<stri
   return credentialsOf(config.auths ?? {}, file);
 }
 
-function credentialsOf(auths: Record<string, z.infer<typeof AuthEntry>>, file: string): Map<string, Credential> {
+/**
+ * The one reader of an `auths` entry (credentials, the engine's X-Registry-Auth, the config
+ * handed on): user and password (from `auth` where it decodes), the identity token;
+ * `malformedAuth`: an `auth` that is not base64 of `user:password` (the CLI says what is wrong).
+ */
+export function readAuthEntry(entry: AuthEntryJson) {
+  const decoded = entry.auth ? Buffer.from(entry.auth, "base64").toString("utf8") : undefined;
+  const colon = decoded?.indexOf(":") ?? -1;
+  const fromAuth = decoded !== undefined && colon > 0;
+  return {
+    username: fromAuth ? decoded.slice(0, colon) : entry.username,
+    password: fromAuth ? decoded.slice(colon + 1) : entry.password,
+    identitytoken: entry.identitytoken || undefined,
+    malformedAuth: decoded !== undefined && !fromAuth,
+  };
+}
+
+function credentialsOf(auths: Record<string, AuthEntryJson>, file: string): Map<string, Credential> {
   const found = new Map<string, Credential>();
   for (const [key, entry] of Object.entries(auths)) {
-    let username = entry.username;
-    let password = entry.password;
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      if (colon > 0) {
-        username = decoded.slice(0, colon);
-        password = decoded.slice(colon + 1);
-      }
-    }
+    const { username, password } = readAuthEntry(entry);
     if (username && password && !found.has(normaliseConfigKey(key))) found.set(normaliseConfigKey(key), { username, password, from: file });
   }
   return found;

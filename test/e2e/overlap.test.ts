@@ -3,65 +3,63 @@
 // upstream name, and what a refused mirror brought is removed. Registries speak TLS with token
 // auth (as GHCR and Docker Hub); upstream's answers to prepull are held back, so that the
 // engine's pull of the mirror is well under way (here: done) before the verdict is in.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  type Docker,
-  docker,
-  FaultProxy,
-  runAction,
-  seedImage,
-  startRegistry,
-  TokenServer,
-  uniqueName,
-  worldUnavailable,
-} from "../world/index.js";
-import type { Registry } from "../world/registry.js";
+import { runCommand } from "../../src/engine/engine.js";
+import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+
+const podmanMissing = (() => {
+  try {
+    execFileSync("podman", ["--version"], { stdio: "ignore" });
+    return "";
+  } catch {
+    return "podman is not installed";
+  }
+})();
 
 const ENGINE = /^docker\//;
 /** prepull's own manifest requests to upstream wait this long: the verdict comes after the pull */
 const HOLD_MS = 2500;
 
 describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its verification (issue 24)", () => {
-  let engine: Docker;
-  let tokens: TokenServer;
-  let hub: Registry;
-  let ghcr: Registry;
-  let hubProxy: FaultProxy;
-  let ghcrProxy: FaultProxy;
+  // Registries behind TLS proxies, token auth with an HTTPS realm (as Docker Hub's and GHCR's);
+  // `private/*` needs alice's login.
+  const {
+    engine,
+    tokens,
+    registry: { hub, ghcr },
+    proxy: { hub: hubProxy, ghcr: ghcrProxy },
+  } = useWorld({
+    registries: { hub: { tokenAuth: true, proxy: true, proxyTls: true }, ghcr: { tokenAuth: true, proxy: true, proxyTls: true } },
+    tokens: { service: "overlap", tls: true, policy: { users: { alice: "s3cret" } } },
+    cleanEngine: true,
+  });
+  /** the seeding's login (the registries directly) */
   let seedConfig: string;
+  /** the engine user's own docker config: alice's login for the mirror, as `docker login` stores it */
+  let loginConfig: string;
 
-  beforeAll(async () => {
-    engine = docker();
-    tokens = await TokenServer.start("overlap", { isPrivate: () => false, users: { alice: "s3cret" } });
-    [hub, ghcr] = await Promise.all([
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-      startRegistry({ tokenAuth: tokens.registryConfig() }),
-    ]);
-    [hubProxy, ghcrProxy] = await Promise.all([FaultProxy.start(hub.host, { tls: true }), FaultProxy.start(ghcr.host, { tls: true })]);
-    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
+  beforeAll(() => {
     const auth = Buffer.from("alice:s3cret").toString("base64");
+    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
     writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [hub.host]: { auth }, [ghcr.host]: { auth } } }));
+    loginConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-login-"));
+    writeFileSync(join(loginConfig, "config.json"), JSON.stringify({ auths: { [ghcrProxy.host]: { auth } } }));
   });
-  afterAll(async () => {
-    await Promise.all([hubProxy?.stop(), ghcrProxy?.stop()]);
-    await Promise.all([hub?.stop(), ghcr?.stop(), tokens?.stop()]);
+  afterAll(() => {
+    for (const dir of [seedConfig, loginConfig]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  beforeEach(async () => {
-    await engine.removeAllImages();
-    for (const proxy of [hubProxy, ghcrProxy]) {
-      proxy.clearRules();
-      proxy.resetLog();
-    }
+  beforeEach(() => {
     hubProxy.addRule({ agent: /^prepull/, path: /\/manifests\//, fault: { kind: "delay", ms: HOLD_MS } });
   });
 
   /** Upstream `hub/path:1`; the mirror `ghcr/mirror/<flat>:1` with the same image or another one. */
-  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number) => {
+  const seed = async (name: string, mirror: "same" | "other", otherBytes?: number, prefix = "mirror") => {
     const path = uniqueName(name);
-    const mirrorPath = `mirror/${path.replaceAll("/", "-")}`;
+    const mirrorPath = `${prefix}/${path.replaceAll("/", "-")}`;
     const pushUp = `${hub.host}/${path}:1`;
     const pushMirror = `${ghcr.host}/${mirrorPath}:1`;
     const upstream = await seedImage(engine, mirror === "same" ? [pushUp, pushMirror] : [pushUp], { dockerConfig: seedConfig });
@@ -156,7 +154,8 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(run.stdout).toContain(`pulling ${mirrorRepo}:1@${other.digest} while its verification runs`);
     // The engine had begun on the mirror's blobs, and was stopped well before it could finish.
     expect(ghcrProxy.requests.some((r) => ENGINE.test(String(r.headers["user-agent"])) && r.path.includes("/blobs/"))).toBe(true);
-    expect(run.seconds).toBeLessThan(8);
+    // Stopped, not finished: the mirror sent less than its one layer's 1.5 MB (random, so its gzip is no smaller).
+    expect(ghcrProxy.bytes.down).toBeLessThan(1_500_000);
     expect(await engine.imageId(up)).toBe(id);
     expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBeUndefined();
     expect(await engine.imageId(other.id)).toBeUndefined();
@@ -164,6 +163,7 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     // Later too (an engine that finished the stopped pull after its client left would show here).
     await new Promise((r) => setTimeout(r, 1000));
     expect((await engine.ok(["image", "ls", "-aq", "--no-trunc"])).split("\n")).toEqual([id]);
+    expect(ghcrProxy.bytes.down).toBeLessThan(1_500_000);
   });
 
   it("a verified mirror hit: pulled while upstream was asked, tagged under the upstream name once verified, no mirror tag", async () => {
@@ -176,6 +176,64 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(await engine.imageId(up)).toBe(id);
     expect(await engine.imageId(`${mirrorRepo}:1`)).toBeUndefined();
     expect(await tagEvents(since)).toEqual([`${id} ${up}`]);
+  });
+
+  it("two images on one mirror digest, one verified and one refused: the refusal leaves the verified image's pull alone; both land", async () => {
+    // A => M/shared:1 (M holds A's content), B => M/shared:1 (B's upstream differs). B's verdict
+    // (1.5 s) comes while A's verified pull waits for its own (4 s): B's refusal must not remove
+    // the `M/shared@X` A is about to tag from.
+    const [pathA, pathB, shared] = [uniqueName("shared-a"), uniqueName("shared-b"), `mirror/${uniqueName("shared").replaceAll("/", "-")}`];
+    const [pushA, pushB, pushShared] = [`${hub.host}/${pathA}:1`, `${hub.host}/${pathB}:1`, `${ghcr.host}/${shared}:1`];
+    const a = await seedImage(engine, [pushA, pushShared], { dockerConfig: seedConfig });
+    const b = await seedImage(engine, [pushB], { dockerConfig: seedConfig });
+    const digest = a.digests[pushShared] ?? "";
+    const [upA, upB, mirror] = [`${hubProxy.host}/${pathA}:1`, `${hubProxy.host}/${pathB}:1`, `${ghcrProxy.host}/${shared}`];
+    hubProxy.clearRules();
+    hubProxy.addRule({ agent: /^prepull/, path: new RegExp(`/${pathA}/manifests/`), fault: { kind: "delay", ms: 4000 } });
+    hubProxy.addRule({ agent: /^prepull/, path: new RegExp(`/${pathB}/manifests/`), fault: { kind: "delay", ms: 1500 } });
+    const run = await runAction({ images: `${upA} => ${mirror}:1\n${upB} => ${mirror}:1` }, { env: engine.env });
+    const byImage = new Map(run.results.map((r) => [r.image, r]));
+    expect(byImage.get(upA)).toMatchObject({ status: "pulled", source: "mirror", digest, ref: `${mirror}:1@${digest}` });
+    expect(byImage.get(upB)).toMatchObject({ status: "pulled", source: "upstream", digest: b.digests[pushB] });
+    expect(await engine.imageId(upA)).toBe(a.id);
+    expect(await engine.imageId(upB)).toBe(b.id);
+    // The verified pull's digest reference stays (as every verified mirror pull's does).
+    expect(await engine.imageId(`${mirror}@${digest}`)).toBe(a.id);
+    expect(run.stdout).not.toContain(`removed ${mirror}@${digest}`);
+  });
+
+  describe.skipIf(podmanMissing !== "" && process.env.CI !== "true")("engine: podman", () => {
+    let storage: string;
+    let env: Record<string, string>;
+    beforeAll(() => {
+      if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
+      storage = mkdtempSync(join(tmpdir(), "prepull-overlap-podman-"));
+      writeFileSync(
+        join(storage, "storage.conf"),
+        `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`,
+      );
+      env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
+    });
+    afterAll(async () => {
+      if (!storage) return;
+      await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
+      rmSync(storage, { recursive: true, force: true });
+    });
+    const podman = (args: string[]) => runCommand("podman", args, { env: { ...process.env, ...env } });
+
+    it("a refused mirror's image, pulled while verification ran, is gone from podman's store (by its ID, not only its name); upstream's lands", async () => {
+      const { up, mirrorRepo, id, upDigest, other } = await seed("refused-podman", "other");
+      if (!other) throw new Error("no other image");
+      const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror`, engine: "podman" }, { env });
+      expect(run.results[0], run.stdout).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+      // podman pulled the mirror's image while upstream was held back.
+      const engineGets = ghcrProxy.requests.filter((r) => r.method === "GET" && /podman|containers/i.test(String(r.headers["user-agent"])));
+      expect(engineGets.some((r) => r.path.endsWith(`/manifests/${other.digest}`))).toBe(true);
+      expect(run.stdout).toContain(`removed ${mirrorRepo}@${other.digest}, which the pull started before verification brought`);
+      expect(run.stdout).toContain(`removed image ${other.id.replace(/^sha256:/, "")}`);
+      const ids = (await podman(["image", "ls", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+      expect(ids.map((i) => `sha256:${i.replace(/^sha256:/, "")}`)).toEqual([id]);
+    });
   });
 
   /** The tokens the token server issued to the engine itself (its User-Agent), and to prepull. */
@@ -235,5 +293,48 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(String(refused?.headers.authorization).slice("Bearer ".length)).toSatisfy((t: string) => prepullTokens.includes(t));
     expect(tokenAsks(ENGINE).length).toBeGreaterThan(0);
     for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+  });
+  it("a private mirror behind the login in the engine user's docker config: probed and pulled with it; a refused handed token, pulled again with the login (the config's X-Registry-Auth)", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("private", "same", undefined, "private");
+    hubProxy.clearRules();
+    // The handed token refused once: the engine's second pull carries the config's login, and its own token dance spends it.
+    const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}"`;
+    ghcrProxy.addRule({
+      agent: ENGINE,
+      path: /\/manifests\//,
+      times: 1,
+      fault: {
+        kind: "status",
+        status: 401,
+        headers: { "www-authenticate": challenge, "content-type": "application/json" },
+        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      },
+    });
+    tokens.requests.length = 0;
+    tokens.issued.length = 0;
+    const mirrorScope = `repository:${mirrorRepo.slice(ghcrProxy.host.length + 1)}:pull`;
+    const run = await runAction(
+      { images: up, mirrors: `${ghcrProxy.host}/private` },
+      { env: { ...engine.env, DOCKER_CONFIG: loginConfig } },
+    );
+    expect(run.results[0], run.stdout).toMatchObject({
+      status: "pulled",
+      source: "mirror",
+      digest: upDigest,
+      ref: `${mirrorRepo}:1@${upDigest}`,
+    });
+    expect(await engine.imageId(up)).toBe(id);
+    expect(run.stdout).toContain("the engine was refused with the token prepull handed it");
+    // prepull's probes logged in as alice; so did the engine, with the login its config holds (over the HTTPS realm).
+    const asked = (agent: RegExp) => tokens.requests.filter((r) => agent.test(r.agent) && r.scope.includes(mirrorScope));
+    expect(asked(/^prepull/).some((r) => r.user === "alice" && r.status === 200)).toBe(true);
+    expect(
+      asked(ENGINE)
+        .filter((r) => r.status === 200)
+        .map((r) => r.user),
+    ).toEqual(["alice"]);
+    expect(tokens.realm).toMatch(/^https:/);
+    for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
+    expect(run.stdout).not.toContain("s3cret");
   });
 });

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { handedTokenHeader, registryAuthHeader } from "../../src/engine/pullapi.js";
+import { shadowConfigDir } from "../../src/engine/config.js";
+import { cachedRegistryAuthHeader, handedTokenHeader, registryAuthHeader } from "../../src/engine/pullapi.js";
 
 const configEnv = (config: unknown) => {
   const dir = mkdtempSync(join(tmpdir(), "prepull-pullapi-"));
@@ -66,5 +67,21 @@ describe("handedTokenHeader (issue 24)", () => {
     expect(handedTokenHeader("ghcr.io", "org/other", handed)).toBeUndefined();
     expect(handedTokenHeader("ghcr.io", "org/app", undefined)).toBeUndefined();
     expect(handedTokenHeader("ghcr.io", "org/app", { ...handed, token: "" })).toBeUndefined();
+  });
+});
+
+describe("cachedRegistryAuthHeader", () => {
+  it("reads config.json once per config directory; again only once prepull rewrote it (config.ts's write)", async () => {
+    const home = mkdtempSync(join(tmpdir(), "prepull-pullapi-"));
+    const shadow = await shadowConfigDir({ DOCKER_CONFIG: home }, tmpdir(), "prepull-pullapi-shadow-");
+    const env = { DOCKER_CONFIG: shadow.dir };
+    await shadow.write({ auths: { "ghcr.io": { auth: basic("a:one") } } });
+    expect(decoded(cachedRegistryAuthHeader(env, "ghcr.io"))).toMatchObject({ password: "one" });
+    // Changed behind prepull's back: the header computed once stands (no read on every pull).
+    writeFileSync(join(shadow.dir, "config.json"), JSON.stringify({ auths: { "ghcr.io": { auth: basic("a:two") } } }));
+    expect(decoded(cachedRegistryAuthHeader(env, "ghcr.io"))).toMatchObject({ password: "one" });
+    await shadow.write({ auths: { "ghcr.io": { auth: basic("a:three") } } });
+    expect(decoded(cachedRegistryAuthHeader(env, "ghcr.io"))).toMatchObject({ password: "three" });
+    shadow.remove();
   });
 });
