@@ -265,11 +265,8 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     for (const token of tokens.issued) expect(run.stdout).not.toContain(token);
   });
 
-  it("a handed token the mirror refuses: pulled again with the engine's own token dance, the mirror's image lands", async () => {
-    const { up, mirrorRepo, id, upDigest } = await seed("handoff-refused", "same");
-    hubProxy.clearRules();
-    // The engine's first manifest request (with the handed token) is refused, as an expired token would be.
-    const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}"`;
+  /** The mirror answers the engine's next manifest request 401 with its challenge (a handed token expired); the token logs start afresh. */
+  const refuseEnginesTokenOnce = () => {
     ghcrProxy.addRule({
       agent: ENGINE,
       path: /\/manifests\//,
@@ -277,12 +274,19 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
       fault: {
         kind: "status",
         status: 401,
-        headers: { "www-authenticate": challenge, "content-type": "application/json" },
+        headers: { "www-authenticate": `Bearer realm="${tokens.realm}",service="${tokens.service}"`, "content-type": "application/json" },
         body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
       },
     });
     tokens.requests.length = 0;
     tokens.issued.length = 0;
+  };
+
+  it("a handed token the mirror refuses: pulled again with the engine's own token dance, the mirror's image lands", async () => {
+    const { up, mirrorRepo, id, upDigest } = await seed("handoff-refused", "same");
+    hubProxy.clearRules();
+    // The engine's first manifest request (with the handed token) is refused, as an expired token would be.
+    refuseEnginesTokenOnce();
     const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
     expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: upDigest, ref: `${mirrorRepo}:1@${upDigest}` });
     expect(await engine.imageId(up)).toBe(id);
@@ -298,20 +302,7 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     const { up, mirrorRepo, id, upDigest } = await seed("private", "same", undefined, "private");
     hubProxy.clearRules();
     // The handed token refused once: the engine's second pull carries the config's login, and its own token dance spends it.
-    const challenge = `Bearer realm="${tokens.realm}",service="${tokens.service}"`;
-    ghcrProxy.addRule({
-      agent: ENGINE,
-      path: /\/manifests\//,
-      times: 1,
-      fault: {
-        kind: "status",
-        status: 401,
-        headers: { "www-authenticate": challenge, "content-type": "application/json" },
-        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-      },
-    });
-    tokens.requests.length = 0;
-    tokens.issued.length = 0;
+    refuseEnginesTokenOnce();
     const mirrorScope = `repository:${mirrorRepo.slice(ghcrProxy.host.length + 1)}:pull`;
     const run = await runAction(
       { images: up, mirrors: `${ghcrProxy.host}/private` },
