@@ -4,11 +4,12 @@
 // nothing about speed is asserted. Run it alone:
 //   npx vitest run --config bench/vitest.config.ts bench/mirror.bench.ts
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  dockerConfig,
   FaultProxy,
   runAction,
   seedImage,
@@ -97,8 +98,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode vs skopeo", () => {
     config = mkdtempSync(join(os.tmpdir(), "prepull-bench-mirror-"));
     const path = uniqueName("copy200");
     // Seeded straight into the registry (the engine pushes plain HTTP to loopback), read through the TLS proxy.
-    const auth = Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
-    writeFileSync(join(config, "config.json"), JSON.stringify({ auths: { [upstream.registry.host]: { auth } } }));
+    dockerConfig({ [upstream.registry.host]: `${USER}:${PASSWORD}` }, config);
     const { digests } = await seedImage(engine, [`${upstream.registry.host}/${path}:1`], {
       layers: LAYERS,
       layerBytes: LAYER_BYTES,
@@ -123,11 +123,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode vs skopeo", () => {
       // A fresh pair of mirror registries each round: neither tool meets blobs it (or the other) put there before.
       const [forPrepull, forSkopeo] = await Promise.all([startSite(tokens), startSite(tokens)]);
       try {
-        const auth = Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
-        writeFileSync(
-          join(config, "config.json"),
-          JSON.stringify({ auths: Object.fromEntries([upstream, forPrepull].map((s) => [s.proxy.host, { auth }])) }),
-        );
+        dockerConfig(Object.fromEntries([upstream, forPrepull].map((s) => [s.proxy.host, `${USER}:${PASSWORD}`])), config);
         const env = { ...engine.env, DOCKER_CONFIG: config };
         const prepull = async (mirrors: string, into: "prepullCold" | "prepullSecond") => {
           forPrepull.proxy.resetLog();

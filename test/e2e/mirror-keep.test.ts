@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type Docker,
+  dockerConfig,
   loopbackRequest,
   runAction,
   seedImage,
@@ -81,9 +82,7 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
     proxy: ghcrProxy,
     env: () => {
       if (!aliceConfig) {
-        aliceConfig = mkdtempSync(join(tmpdir(), "prepull-keep-alice-"));
-        const auth = Buffer.from("alice:secret").toString("base64");
-        writeFileSync(join(aliceConfig, "config.json"), JSON.stringify({ auths: { [ghcrProxy.host]: { auth } } }));
+        aliceConfig = dockerConfig({ [ghcrProxy.host]: "alice:secret" });
       }
       return { ...engine.env, DOCKER_CONFIG: aliceConfig };
     },
@@ -311,12 +310,8 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
   it("through token auth: a mount asks one token for push on the target and pull on the repository it mounts from", async () => {
     const tokens = await TokenServer.start("mounts", { isPrivate: () => true, users: { alice: "secret" } });
     const locked = await startRegistry({ tokenAuth: tokens.registryConfig() });
-    const config = mkdtempSync(join(tmpdir(), "prepull-mount-auth-"));
+    const config = dockerConfig({ [locked.host]: "alice:secret" });
     try {
-      writeFileSync(
-        join(config, "config.json"),
-        JSON.stringify({ auths: { [locked.host]: { auth: Buffer.from("alice:secret").toString("base64") } } }),
-      );
       const path = uniqueName("authmount");
       const { digests } = await seedImage(engine, [`${upstream.host}/${path}:1`], { layers: 2 });
       const env = { ...engine.env, DOCKER_CONFIG: config };

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine/engine.js";
-import { runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+import { dockerConfig, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 const podmanMissing = (() => {
   try {
@@ -43,11 +43,8 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
   let loginConfig: string;
 
   beforeAll(() => {
-    const auth = Buffer.from("alice:s3cret").toString("base64");
-    seedConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-"));
-    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [hub.host]: { auth }, [ghcr.host]: { auth } } }));
-    loginConfig = mkdtempSync(join(tmpdir(), "prepull-overlap-login-"));
-    writeFileSync(join(loginConfig, "config.json"), JSON.stringify({ auths: { [ghcrProxy.host]: { auth } } }));
+    seedConfig = dockerConfig({ [hub.host]: "alice:s3cret", [ghcr.host]: "alice:s3cret" });
+    loginConfig = dockerConfig({ [ghcrProxy.host]: "alice:s3cret" });
   });
   afterAll(() => {
     for (const dir of [seedConfig, loginConfig]) if (dir) rmSync(dir, { recursive: true, force: true });

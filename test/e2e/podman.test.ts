@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../../src/engine/engine.js";
-import { PACKAGES_TOKEN, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+import { dockerConfig, PACKAGES_TOKEN, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 const podmanMissing = (() => {
   try {
@@ -80,9 +80,7 @@ describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.
   const seedPrivate = async (name: string) => {
     const path = uniqueName(name);
     const up = `${upstream.host}/${path}:1`;
-    const seedConfig = mkdtempSync(join(tmpdir(), "prepull-seed-"));
-    const auth = Buffer.from("alice:s3cret-password").toString("base64");
-    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [privateMirror.host]: { auth } } }));
+    const seedConfig = dockerConfig({ [privateMirror.host]: "alice:s3cret-password" });
     const { id } = await seedImage(engine, [up, `${privateMirror.host}/private/${path.replaceAll("/", "-")}:1`], {
       dockerConfig: seedConfig,
     });

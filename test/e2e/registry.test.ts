@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ActionRun } from "../world/action.js";
-import { type FaultProxy, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+import { dockerConfig, type FaultProxy, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
 
 /** A made-up GITHUB_TOKEN the test token server knows for the user `octo`. */
 const GITHUB_TOKEN = "ghs_FAKEgithubTOKENforTHEtests0123456789";
@@ -36,20 +36,9 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
   let userConfig: string;
   const runs: ActionRun[] = [];
 
-  const configDir = (auths: Record<string, string>) => {
-    const dir = mkdtempSync(join(tmpdir(), "prepull-docker-config-"));
-    writeFileSync(
-      join(dir, "config.json"),
-      JSON.stringify({
-        auths: Object.fromEntries(Object.entries(auths).map(([host, pair]) => [host, { auth: Buffer.from(pair).toString("base64") }])),
-      }),
-    );
-    return dir;
-  };
-
   beforeAll(() => {
-    seedConfig = configDir({ [hub.host]: "alice:s3cret-password", [ghcr.host]: "alice:s3cret-password" });
-    userConfig = configDir({ [ghcrProxy.host]: "alice:s3cret-password" });
+    seedConfig = dockerConfig({ [hub.host]: "alice:s3cret-password", [ghcr.host]: "alice:s3cret-password" });
+    userConfig = dockerConfig({ [ghcrProxy.host]: "alice:s3cret-password" });
   });
   beforeEach(() => {
     // Docker Hub reports the quota on every manifest answer.
@@ -253,7 +242,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
 
   it("stale stored credentials: the token endpoint refuses them and the probe falls back to anonymous", async () => {
     const { up, upDigest } = await seed("stale", "same");
-    const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    const stale = dockerConfig({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
     const result = await run({ images: up, mirrors: mirrors(), mode: "plan" }, stale);
     expect(result.results[0]).toMatchObject({ status: "planned", source: "mirror", digest: upDigest });
     expect(tokens.requests.some((r) => r.user === "alice" && r.status === 401)).toBe(true);
@@ -261,7 +250,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
 
   it("stale stored credentials: the engine pulls with the anonymous token prepull hands it, never with them", async () => {
     const { up, id } = await seed("stale-pull", "same");
-    const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    const stale = dockerConfig({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
     tokens.requests.length = 0;
     const result = await run({ images: up, mirrors: mirrors() }, stale);
     expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", attempts: 1 });
@@ -272,7 +261,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
 
   it("stale stored credentials refuse the engine's pull once the handed token is refused too: it pulls again without them, from the mirror", async () => {
     const { up, id } = await seed("stale-pull2", "same");
-    const stale = configDir({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
+    const stale = dockerConfig({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
     // The engine's first manifest request (with prepull's token) is refused, as an expired token would be.
     ghcrProxy.addRule({
       agent: /^docker\//,

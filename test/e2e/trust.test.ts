@@ -3,24 +3,24 @@
 // (FaultProxy.forge: prepull's requests only), credentials go only where they belong, and an
 // error answer that never ends is bounded. HTTPS registries with token auth and an HTTPS token
 // realm, as GHCR and Docker Hub are; the user's login stored in the engine's config.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Fault } from "../world/fault-proxy.js";
-import { FaultProxy, runAction, seedImage, startRegistry, TokenServer, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
+import {
+  dockerConfig,
+  FaultProxy,
+  runAction,
+  seedImage,
+  startRegistry,
+  TokenServer,
+  uniqueName,
+  useWorld,
+  worldUnavailable,
+} from "../world/index.js";
 import type { Registry } from "../world/registry.js";
 
 const USER = { alice: "s3cret-password" };
-const basic = (pair: string) => ({ auth: Buffer.from(pair).toString("base64") });
-const configDir = (hosts: readonly string[]) => {
-  const dir = mkdtempSync(join(tmpdir(), "prepull-trust-docker-"));
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({ auths: Object.fromEntries(hosts.map((h) => [h, basic("alice:s3cret-password")])) }),
-  );
-  return dir;
-};
+const _basic = (pair: string) => ({ auth: Buffer.from(pair).toString("base64") });
+const configDir = (hosts: readonly string[]) => dockerConfig(Object.fromEntries(hosts.map((h) => [h, "alice:s3cret-password"])));
 
 describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot forge, end to end", () => {
   /** HTTPS in front of each registry (`upstream`, `mirror`): what prepull and the engine talk to */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO, type RunOptions } from "../world/action.js";
 import {
+  dockerConfig,
   JOB_TOKEN,
   loopbackRequest,
   PACKAGES_TOKEN,
@@ -272,9 +273,7 @@ describe.skipIf(worldUnavailable !== "")("workflow files and fill-mirror, end to
     const { image, digest, mirrorPath, allInputs, step } = await missFromMirror({ "github-token": PACKAGES_TOKEN });
     expect(JSON.parse(step.state.fill ?? "[]")[0]).toMatchObject({ image, digest });
     // Someone pushes other content under the tag before the post step.
-    const seedConfig = mkdtempSync(join(tmpdir(), "prepull-docker-config-"));
-    const auth = Buffer.from(`octo-runner:${PACKAGES_TOKEN}`).toString("base64");
-    writeFileSync(join(seedConfig, "config.json"), JSON.stringify({ auths: { [ghcr.host]: { auth } } }));
+    const seedConfig = dockerConfig({ [ghcr.host]: `octo-runner:${PACKAGES_TOKEN}` });
     const other = await seedImage(engine, [`${ghcr.host}/${mirrorPath}:1`], { dockerConfig: seedConfig });
     const post = await runAction(allInputs, { env: engine.env, state: step.state });
     expect(post.exitCode).toBe(0);

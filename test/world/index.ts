@@ -7,6 +7,7 @@ export { startEngine } from "./engine.js";
 export { FaultProxy } from "./fault-proxy.js";
 export { FileServer } from "./http-server.js";
 export { Docker, seedImage, uniqueName } from "./images.js";
+export { dockerConfig } from "./logins.js";
 export { loopbackRequest } from "./net.js";
 export { startRegistry } from "./registry.js";
 export {
