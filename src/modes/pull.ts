@@ -56,11 +56,24 @@ export async function pullAll(
       host.log.error(outcome.error.message);
       return images.map((spec) => failedResult(formatReference(spec.upstream), outcome.error.message));
     }
-    const disk = await checkDisk(estimates, () => engine.dataRoot(), config, host);
-    if (disk && !disk.enough && config.onFailure === "fail") {
-      return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+    const guard = checkDisk(estimates, () => engine.dataRoot(), config, host);
+    if (config.onFailure === "fail") {
+      // Short of space, nothing is pulled: the pulls wait for the guard's verdict.
+      const disk = await guard;
+      if (disk && !disk.enough) {
+        return images.map((spec) => failedResult(formatReference(spec.upstream), `${disk.message}; nothing pulled (on-failure: fail)`));
+      }
     }
-    return await pullEach(work, config, host, engine);
+    // Under on-failure: warn the verdict changes no pull (short, it is tried anyway), so the
+    // pulls do not wait for it (issue 24: the size read is off a hit's path); its line still
+    // comes first in the log.
+    const said = guard.then(
+      () => undefined,
+      (error: Error) => host.log.info(`disk space: not checked (${error.message})`),
+    );
+    const results = await pullEach(work, config, host, engine, said);
+    await said;
+    return results;
   } finally {
     anonymous.cleanup();
   }
@@ -153,16 +166,20 @@ function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
   );
 }
 
-async function pullEach(work: readonly ImageWork[], config: Config, host: Host, engine: Engine): Promise<Result[]> {
+/** Each image's sources in order, `concurrency` images at a time; an image's lines follow the disk guard's (`guardSaid`). */
+async function pullEach(work: readonly ImageWork[], config: Config, host: Host, engine: Engine, guardSaid: Promise<void>): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
   return Promise.all(
     work.map(({ spec, lines, log, hooks, sources }) =>
       limit(async () => {
         const image = formatReference(spec.upstream);
+        const pulled = pullImage(spec, sources, engine, config, log, hooks);
+        pulled.catch(() => undefined);
+        await guardSaid;
         host.log.info(`→ ${image} (${spec.origin})`);
         let result: Result;
         try {
-          result = await pullImage(spec, sources, engine, config, log, hooks);
+          result = await pulled;
         } catch (error) {
           lines.push(`unexpected error: ${(error as Error).message}`);
           result = failedResult(image, (error as Error).message);

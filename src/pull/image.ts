@@ -245,7 +245,12 @@ class ImagePull {
   private async attempt(source: Source, pullRef: string, state: { anonymousTried: boolean }, signal?: AbortSignal): Promise<void> {
     this.attempts++;
     await this.hooks.beforePull?.();
-    const tracker = new PullProgress(await this.hooks.layers?.(), Date.now());
+    const tracker = new PullProgress(undefined, Date.now());
+    // The layers come with the disk guard's size read, which the pull does not wait for.
+    this.hooks.layers?.().then(
+      (layers) => tracker.knowLayers(layers),
+      () => undefined,
+    );
     const progress = this.hooks.progress;
     const ticker = progress
       ? setInterval(

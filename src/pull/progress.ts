@@ -19,9 +19,14 @@ export class PullProgress {
   private readonly done = new Set<string>();
 
   constructor(
-    private readonly layers: readonly Layer[] | undefined,
+    private layers: readonly Layer[] | undefined,
     private readonly startedMs: number,
   ) {}
+
+  /** The layers, once the size read the pull does not wait for has them (issue 24). */
+  knowLayers(layers: readonly Layer[] | undefined): void {
+    this.layers ??= layers;
+  }
 
   /** Feeds one line of the engine's output. */
   onLine(line: string): void {
