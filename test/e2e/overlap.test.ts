@@ -175,6 +175,42 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(await tagEvents(since)).toEqual([`${id} ${up}`]);
   });
 
+  it("the disk guard's size read is off a hit's path under on-failure: warn, and on it under on-failure: fail (nothing pulled before it judged)", async () => {
+    const { up, mirrorRepo, upDigest } = await seed("sizeread", "same");
+    // The size read: prepull's GET of the mirror's manifest by digest, held back.
+    const sizeRead = /\/manifests\/sha256:/;
+    ghcrProxy.addRule({ method: "GET", agent: /^prepull/, path: sizeRead, fault: { kind: "delay", ms: HOLD_MS } });
+    const sizeAnswered = () =>
+      ghcrProxy.requests.some(
+        (r) => /^prepull/.test(String(r.headers["user-agent"])) && r.method === "GET" && sizeRead.test(r.path) && r.status !== undefined,
+      );
+    try {
+      for (const [onFailure, answeredFirst] of [
+        ["warn", false],
+        ["fail", true],
+      ] as const) {
+        await engine.removeAllImages();
+        ghcrProxy.resetLog();
+        const running = runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror`, "on-failure": onFailure }, { env: engine.env });
+        let finished = false;
+        running.finally(() => {
+          finished = true;
+        });
+        let answeredWhenPulled: boolean | undefined;
+        while (!finished && answeredWhenPulled === undefined) {
+          if ((await engine.imageId(`${mirrorRepo}@${upDigest}`)) !== undefined) answeredWhenPulled = sizeAnswered();
+          else await new Promise((r) => setTimeout(r, 50));
+        }
+        const run = await running;
+        expect(run.results[0]).toMatchObject({ status: "pulled", source: "mirror", digest: upDigest });
+        expect({ onFailure, answeredWhenPulled }).toEqual({ onFailure, answeredWhenPulled: answeredFirst });
+        expect(run.stdout).toMatch(/disk space: needs about/);
+      }
+    } finally {
+      ghcrProxy.clearRules();
+    }
+  });
+
   it("two images on one mirror digest, one verified and one refused: the refusal leaves the verified image's pull alone; both land", async () => {
     // A => M/shared:1 (M holds A's content), B => M/shared:1 (B's upstream differs). B's verdict
     // (1.5 s) comes while A's verified pull waits for its own (4 s): B's refusal must not remove
