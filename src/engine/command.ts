@@ -2,6 +2,8 @@
 // shell. spawn rather than @actions/exec because a pull must be stoppable at its time limit
 // and its output streamed as it comes, which @actions/exec does not offer.
 import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
 import { childEnv } from "../lifecycle.js";
 
 export interface CommandResult {
@@ -76,4 +78,28 @@ export function runCommand(command: string, args: readonly string[], options: Ru
       resolve({ exitCode: code ?? (signal ? 128 : 1), stdout: output.stdout, stderr: output.stderr, timedOut });
     });
   });
+}
+
+/** Whether `command` is an executable file on PATH, asked without starting a process. */
+export function onPath(command: string, path: string | undefined): boolean {
+  for (const dir of (path ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
+/** The engine's message (its stderr) on one line, its lines joined by " | " and cut at 1000 characters, for a log line or a `reason` (report/text.ts's oneLine only turns line ends to spaces). */
+export function engineMessage(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join(" | ")
+    .slice(0, 1000);
 }

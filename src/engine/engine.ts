@@ -1,15 +1,15 @@
 // The container engine (docker or podman): its CLI behind argument builders that tests check
 // (run as argument vectors, command.ts), and its API over the unix socket where it has one.
-import { accessSync, constants, existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import * as z from "zod/mini";
 import { childEnv } from "../lifecycle.js";
-import { parseReference } from "../resolve/reference.js";
+import { familiarName, parseReference, parseRepository, repositoryOf } from "../resolve/reference.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
-import { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
+import { type CommandResult, EngineMissingError, engineMessage, onPath, type RunOptions, runCommand } from "./command.js";
 import { cachedRegistryAuthHeader, type HandedToken, handedTokenHeader, pullOverApi } from "./pullapi.js";
 
-export { type CommandResult, EngineMissingError, type RunOptions, runCommand } from "./command.js";
+export { type CommandResult, EngineMissingError, engineMessage, type RunOptions, runCommand } from "./command.js";
 
 export type EngineName = "docker" | "podman";
 
@@ -44,6 +44,7 @@ const InspectedImage = z.object({
   Size: z.optional(z.number()),
 });
 const InspectSchema = z.array(InspectedImage);
+const ImageList = z.array(z.object({ RepoDigests: z.nullish(z.array(z.string())) }));
 
 export interface LocalImage {
   readonly id?: string;
@@ -227,6 +228,26 @@ export class Engine {
     if (result.exitCode !== 0) throw new Error(`removing image ${id} failed: ${engineMessage(result.stderr)}`);
   }
 
+  /**
+   * The `repo@sha256:…` references the engine holds for `repository` (normalised as
+   * repositoryOf names them), over the API only: undefined without it, or where it says
+   * nothing usable (the caller then inspects the one reference it needs).
+   */
+  async digestReferences(repository: string): Promise<ReadonlySet<string> | undefined> {
+    const socket = await this.api();
+    if (socket === undefined) return undefined;
+    const filters = JSON.stringify({ reference: { [familiarName(parseRepository(repository))]: true } });
+    try {
+      const answer = await callEngine(socket, "GET", `/images/json?filters=${encodeURIComponent(filters)}`, this.requests.signal);
+      const listed = answer.status === 200 ? ImageList.safeParse(JSON.parse(answer.body)) : undefined;
+      if (!listed?.success) return undefined;
+      const entries = listed.data.flatMap((image) => image.RepoDigests ?? []);
+      return new Set(entries.flatMap((entry) => digestReferenceOf(entry)));
+    } catch {
+      return undefined; // the caller's inspect says what the engine holds
+    }
+  }
+
   /** The local image under `ref`, or undefined when there is none. */
   inspect(ref: string): Promise<LocalImage | undefined> {
     return this.viaApi(
@@ -242,6 +263,16 @@ export class Engine {
   }
 }
 
+/** A listed `name@sha256:…` as repositoryOf names it; nothing for what is not one (`<none>@<none>`). */
+function digestReferenceOf(entry: string): string[] {
+  try {
+    const ref = parseReference(entry);
+    return ref.digest ? [`${repositoryOf(ref)}@${ref.digest}`] : [];
+  } catch {
+    return [];
+  }
+}
+
 function localImage(json: unknown): LocalImage | undefined {
   const parsed = InspectedImage.safeParse(json);
   if (!parsed.success) return undefined;
@@ -254,20 +285,6 @@ function localImage(json: unknown): LocalImage | undefined {
   };
 }
 
-/** Whether `command` is an executable file on PATH, asked without starting a process. */
-function onPath(command: string, path: string | undefined): boolean {
-  for (const dir of (path ?? "").split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
-
 /**
  * podman fails every pull when DOCKER_CONFIG names a directory without config.json (docker
  * does not mind); such a DOCKER_CONFIG says nothing, so podman does not see it.
@@ -276,14 +293,4 @@ export function engineEnv(engine: EngineName, env: NodeJS.ProcessEnv): NodeJS.Pr
   if (engine !== "podman" || !env.DOCKER_CONFIG || existsSync(join(env.DOCKER_CONFIG, "config.json"))) return env;
   const { DOCKER_CONFIG: _unused, ...rest } = env;
   return rest;
-}
-
-/** The engine's message (its stderr) on one line, its lines joined by " | " and cut at 1000 characters, for a log line or a `reason` (report/text.ts's oneLine only turns line ends to spaces). */
-export function engineMessage(text: string): string {
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .join(" | ")
-    .slice(0, 1000);
 }

@@ -167,7 +167,13 @@ function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
 }
 
 /** Each image's sources in order, `concurrency` images at a time; an image's lines follow the disk guard's (`guardSaid`). */
-async function pullEach(work: readonly ImageWork[], config: Config, host: Host, engine: Engine, guardSaid: Promise<void>): Promise<Result[]> {
+async function pullEach(
+  work: readonly ImageWork[],
+  config: Config,
+  host: Host,
+  engine: Engine,
+  guardSaid: Promise<void>,
+): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
   return Promise.all(
     work.map(({ spec, lines, log, hooks, sources }) =>

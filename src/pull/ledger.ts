@@ -16,6 +16,8 @@ const ledgers = new WeakMap<Engine, ReferenceLedger>();
 
 export class ReferenceLedger {
   private readonly entries = new Map<string, Entry>();
+  /** by repository: the digest references the engine held when first asked (expect) */
+  private readonly listings = new Map<string, Promise<ReadonlySet<string> | undefined>>();
 
   private constructor(private readonly engine: Engine) {}
 
@@ -36,10 +38,14 @@ export class ReferenceLedger {
   async hold(reference: string): Promise<() => void> {
     let entry = this.entries.get(reference);
     if (!entry) {
-      const before = this.engine.inspect(reference).then(
-        (found) => found !== undefined,
-        () => false,
-      );
+      const inspected = () =>
+        this.engine.inspect(reference).then(
+          (found) => found !== undefined,
+          () => false,
+        );
+      // From the repository's listing where one was asked for, else the reference's own inspect.
+      const listing = this.listings.get(reference.slice(0, reference.lastIndexOf("@")));
+      const before = listing ? listing.then((held) => held?.has(reference) ?? inspected()) : inspected();
       entry = { users: 0, kept: false, before };
       this.entries.set(reference, entry);
     }
@@ -52,6 +58,19 @@ export class ReferenceLedger {
       released = true;
       held.users--;
     };
+  }
+
+  /**
+   * Asks now which digest references the engine holds for `repository` (`registry/path`), so
+   * that `hold` of one of them need not ask the engine again once a HEAD named the digest
+   * (issue 24: the mirror's pull then starts at once). Asked once a repository, before the run uses it.
+   */
+  expect(repository: string): void {
+    if (!this.listings.has(repository))
+      this.listings.set(
+        repository,
+        this.engine.digestReferences(repository).catch(() => undefined),
+      );
   }
 
   /** A verified image was tagged from `reference`: it stays, as every verified pull's digest reference does. */

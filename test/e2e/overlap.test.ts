@@ -138,6 +138,19 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
     expect(tags.filter((line) => line.endsWith(up))).toEqual([`${id} ${up}`]);
   });
 
+  it("a refused mirror whose digest reference the engine held before the run: it stays (the user's), upstream's lands", async () => {
+    const { up, mirrorRepo, id, upDigest, other } = await seed("heldbefore", "other");
+    if (!other) throw new Error("no other image");
+    // The user had pulled the mirror's image by its digest before the step ran.
+    await engine.ok(["pull", `${mirrorRepo}@${other.digest}`]);
+    const run = await runAction({ images: up, mirrors: `${ghcrProxy.host}/mirror` }, { env: engine.env });
+    expect(run.results[0]).toMatchObject({ status: "pulled", source: "upstream", digest: upDigest });
+    expect(run.stdout).toMatch(new RegExp(`mirror digest ${other.digest} differs from upstream ${upDigest}`));
+    expect(run.stdout).not.toContain(`removed ${mirrorRepo}@${other.digest}`);
+    expect(await engine.imageId(`${mirrorRepo}@${other.digest}`)).toBe(other.id);
+    expect(await engine.imageId(up)).toBe(id);
+  });
+
   it("a refused mirror whose pull is still under way when the verdict comes: the pull is stopped, nothing of it stays, upstream's lands", async () => {
     const { up, mirrorRepo, id, upDigest, other } = await seed("stopped", "other", 1_500_000);
     if (!other) throw new Error("no other image");
