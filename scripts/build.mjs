@@ -54,11 +54,19 @@ const LAZY_MEMBERS = {
     members: ["httpOverHttp", "httpsOverHttp", "httpOverHttps", "httpsOverHttps"],
   },
   crypto: { module: "node:crypto", importer: /@actions[/\\]core[/\\]/, members: ["randomUUID"] },
+  // @actions/core's platform details (never asked by prepull) run @actions/exec, which brings
+  // @actions/io (node's fs/promises at its load); its job summary writer is used once, at the end.
+  "@actions/exec": { module: "./node_modules/@actions/exec/lib/exec.js", importer: /@actions[/\\]core[/\\]/, members: ["exec", "getExecOutput"] },
+  "./summary.js": {
+    module: "./node_modules/@actions/core/lib/summary.js",
+    importer: /@actions[/\\]core[/\\]lib[/\\]core\.js$/,
+    members: ["summary", "markdownSummary", "SUMMARY_ENV_VAR", "SUMMARY_DOCS_URL"],
+  },
 };
 const lazyBuiltins = {
   name: "lazy-builtins",
   setup(build) {
-    build.onResolve({ filter: /^(https|tunnel|crypto)$/ }, ({ path, importer }) =>
+    build.onResolve({ filter: /^(https|tunnel|crypto|@actions\/exec|\.\/summary\.js)$/ }, ({ path, importer }) =>
       LAZY_MEMBERS[path].importer.test(importer) ? { path, namespace: "lazy" } : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: "lazy" }, ({ path }) => {

@@ -1,7 +1,6 @@
 // A command run as an argument vector with node's spawn (shell: false): no input reaches a
 // shell. spawn rather than @actions/exec because a pull must be stoppable at its time limit
 // and its output streamed as it comes, which @actions/exec does not offer.
-import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { childEnv } from "../lifecycle.js";
@@ -30,7 +29,9 @@ export interface RunOptions {
 }
 
 /** Runs `command args…`; never throws for a non-zero exit, throws EngineMissingError when the binary is absent. */
-export function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  // Loaded with the first command: 2 ms of every start otherwise, and a hit over the engine's API runs none.
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       shell: false,

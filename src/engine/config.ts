@@ -5,7 +5,6 @@
 // `docker` talks to (its current context) and every credential the user configured stay as
 // they were; podman keeps its own auth file (REGISTRY_AUTH_FILE is never replaced) and finds
 // the token in the docker config it also reads.
-import { mkdtemp, readdir, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeOnExit } from "../lifecycle.js";
 import { type AuthEntryJson, dockerConfigDir, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
@@ -22,6 +21,8 @@ export interface ConfigDir {
 
 /** A temporary config directory beside the user's: every entry linked but config.json, which `write` fills. */
 export async function shadowConfigDir(env: NodeJS.ProcessEnv, tempRoot: string, prefix: string): Promise<ConfigDir> {
+  // Loaded when a run needs it (node's fs/promises brings readline: 1 ms of every start otherwise).
+  const { mkdtemp, readdir, rename, symlink, writeFile } = await import("node:fs/promises");
   const dir = await mkdtemp(join(tempRoot, prefix));
   const remove = removeOnExit(dir);
   const userDir = dockerConfigDir(env);
@@ -110,6 +111,7 @@ export async function anonymousEngineEnv(env: NodeJS.ProcessEnv, tempRoot: strin
   const shadow = await shadowConfigDir(env, tempRoot, "prepull-anonymous-");
   const { auths: _a, credsStore: _s, credHelpers: _h, ...rest } = userConfigJson(env);
   await shadow.write(rest);
+  const { writeFile } = await import("node:fs/promises");
   await writeFile(join(shadow.dir, "auth.json"), "{}", { mode: 0o600 });
   return { env: { ...env, DOCKER_CONFIG: shadow.dir, REGISTRY_AUTH_FILE: join(shadow.dir, "auth.json") }, remove: shadow.remove };
 }

@@ -1,5 +1,4 @@
 // mode: pull — the disk guard over every image, then each image's sources in order.
-import { statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import { anonymousEngineEnv } from "../engine/config.js";
@@ -217,6 +216,7 @@ async function checkDisk(
   }
   let free: number;
   try {
+    const { statfs } = await import("node:fs/promises"); // loaded when asked, not at every start
     const stats = await statfs(root);
     free = stats.bavail * stats.bsize;
   } catch {

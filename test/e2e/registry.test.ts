@@ -90,7 +90,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     expect(new Set(mirrorRequests.map((r) => r.connection)).size).toBe(1);
   });
 
-  it("a plain-HTTP mirror hit loads neither node:tls nor node:https: what a step does not use is not loaded (issue 11)", async () => {
+  it("a plain-HTTP mirror hit loads neither node:tls nor node:https, nor node:child_process: what a step does not use is not loaded (issues 11, 24)", async () => {
     const { up, upDigest } = await seed("unloaded", "same");
     const dir = mkdtempSync(join(tmpdir(), "prepull-builtins-"));
     const preload = join(dir, "record-builtins.cjs");
@@ -109,6 +109,8 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     // The list is the one node keeps: the registry requests' own module is in it.
     expect(builtins).toContain("NativeModule http");
     expect(builtins.filter((m) => /^NativeModule (tls|https)$/.test(m))).toEqual([]);
+    // The engine's API served the whole hit: no process started, and node's child_process (2 ms of a start) never loaded.
+    expect(builtins.filter((m) => /^NativeModule child_process$/.test(m))).toEqual([]);
     // node:crypto is used: every manifest body read (here the mirror's, for the size) is hashed (issue 21 §2).
     expect(builtins).toContain("NativeModule crypto");
   });
