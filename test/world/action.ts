@@ -3,7 +3,7 @@
 // the job summary through GITHUB_STEP_SUMMARY.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chownSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
@@ -57,6 +57,12 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** run as this runner-shaped user, in its layout (test/world/runner.ts) */
   readonly runner?: RunnerStep;
+  /**
+   * `fresh`: node's compile cache starts empty, as for the first step of a job on a hosted
+   * runner (a new VM: the bundle has never been compiled there); the benchmarks time that.
+   * Otherwise the machine's own cache (os.tmpdir()), warm after the first run.
+   */
+  readonly compileCache?: "fresh";
   /** called with the action's process once it is started (to signal it) */
   readonly onSpawn?: (child: ChildProcess) => void;
 }
@@ -106,6 +112,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     if (runner) chownSync(file, runner.uid, runner.gid);
   }
   const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
+  const compileCache = options.compileCache === "fresh" ? mkdtempSync(join(tmpdir(), "prepull-compile-cache-")) : undefined;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: runner?.home ?? process.env.HOME ?? dir,
@@ -122,6 +129,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     ...Object.fromEntries(Object.entries(options.state ?? {}).map(([name, value]) => [`STATE_${name}`, value])),
     // A runner-shaped user has its own ~/.docker/config.json, as on a runner.
     ...(!runner && { DOCKER_CONFIG: join(dir, "docker-config") }),
+    ...(compileCache && { NODE_COMPILE_CACHE: compileCache }),
     ...options.env,
   };
   for (const [name, spec] of Object.entries(action.inputs)) {
@@ -154,6 +162,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
       resolvePromise({ exitCode: code ?? 1, stdout: out, stderr: err });
     });
   });
+  if (compileCache) rmSync(compileCache, { recursive: true, force: true });
   const outputs = parseOutputFile(readFileSync(outputFile, "utf8"));
   return {
     exitCode,

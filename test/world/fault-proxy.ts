@@ -85,6 +85,9 @@ export class FaultProxy {
     private readonly server: Server,
     readonly port: number,
     private readonly target: { host: string; port: number; tls: boolean },
+    private readonly hostName = "127.0.0.1",
+    /** with `tls`: the proxy's certificate, to trust where it is reached by a name */
+    readonly certFile?: string,
   ) {}
 
   /**
@@ -92,19 +95,29 @@ export class FaultProxy {
    * Hub do; it still forwards to its target over plain HTTP.
    */
   /** `targetTls`: the registry behind speaks HTTPS (its self-signed certificate accepted). */
-  static async start(targetHost: string, options: { tls?: boolean; targetTls?: boolean } = {}): Promise<FaultProxy> {
+  /** `hostName`: with `tls`, reached by that name (its certificate holds it; net.ts addHostNames). */
+  static async start(targetHost: string, options: { tls?: boolean; targetTls?: boolean; hostName?: string } = {}): Promise<FaultProxy> {
     const [host = "127.0.0.1", targetPort = "80"] = targetHost.split(":");
     let server: Server;
+    let certFile: string | undefined;
     if (options.tls) {
+      const altNames = ["IP:127.0.0.1", ...(options.hostName ? [`DNS:${options.hostName}`] : [])].join(",");
       const { cert, key } = selfSignedCertificate(mkdtempSync(join(tmpdir(), "prepull-fault-proxy-")), "/CN=127.0.0.1", [
         "-addext",
-        "subjectAltName=IP:127.0.0.1",
+        `subjectAltName=${altNames}`,
       ]);
+      certFile = cert;
       server = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }) as unknown as Server;
     } else server = createServer();
     let connections = 0;
     const port = await listenOnLoopback(server);
-    const proxy = new FaultProxy(server, port, { host, port: Number(targetPort), tls: options.targetTls ?? false });
+    const proxy = new FaultProxy(
+      server,
+      port,
+      { host, port: Number(targetPort), tls: options.targetTls ?? false },
+      options.hostName,
+      certFile,
+    );
     server.on("request", (req, res) => proxy.handle(req, res));
     // Requests arrive on the TLS socket, not on the TCP connection beneath it.
     server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
@@ -116,7 +129,7 @@ export class FaultProxy {
   }
 
   get host(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.hostName}:${this.port}`;
   }
 
   addRule(rule: FaultRule): this {

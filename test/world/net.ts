@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
@@ -68,4 +69,33 @@ export function loopbackRequest(
     req.on("error", reject);
     req.end();
   });
+}
+
+const HOSTS_FILE = "/etc/hosts";
+
+/**
+ * Names that resolve to 127.0.0.1 (lines added to /etc/hosts; root only), so that a registry is
+ * reached by a name as a runner reaches ghcr.io: HTTPS verified against its certificate, no
+ * loopback address for the engine or prepull to treat as this machine's. Resolves once the
+ * engine sees them (its Go resolver keeps /etc/hosts up to 5 s: net/hosts.go cacheMaxAge) to
+ * a function that takes out the lines it added.
+ */
+export async function addHostNames(names: readonly string[]): Promise<() => void> {
+  const known = readFileSync(HOSTS_FILE, "utf8");
+  const listed = new Set(known.split("\n").flatMap((line) => line.replace(/#.*/, "").trim().split(/\s+/).slice(1)));
+  const added = names.filter((name) => !listed.has(name)).map((name) => `127.0.0.1 ${name} # prepull test world`);
+  if (added.length > 0) {
+    appendFileSync(HOSTS_FILE, `${known.endsWith("\n") || known === "" ? "" : "\n"}${added.join("\n")}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 5_500));
+  }
+  return () => {
+    const now = readFileSync(HOSTS_FILE, "utf8");
+    writeFileSync(
+      HOSTS_FILE,
+      now
+        .split("\n")
+        .filter((line) => !added.includes(line))
+        .join("\n"),
+    );
+  };
 }

@@ -5,7 +5,7 @@
 // The job token (JOB_TOKEN, `${{ github.token }}`) is what GHCR takes it for: a valid GitHub
 // credential, under any user name, that reads what anonymous reads and nothing private.
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
@@ -37,10 +37,19 @@ export class TokenServer {
     readonly service: string,
     private readonly policy: TokenPolicy,
     private readonly scheme: "http" | "https",
+    private readonly hostName: string,
   ) {}
 
-  /** `tls`: the realm is HTTPS (a self-signed certificate for 127.0.0.1), as Docker Hub's and GHCR's are. */
-  static async start(service: string, policy: TokenPolicy, options: { tls?: boolean } = {}): Promise<TokenServer> {
+  /** with `tls`: the realm's certificate, to trust (NODE_EXTRA_CA_CERTS) where the realm is reached by a name */
+  get tlsCertFile(): string | undefined {
+    return this.scheme === "https" ? join(this.dir, "tls-cert.pem") : undefined;
+  }
+
+  /**
+   * `tls`: the realm is HTTPS (a self-signed certificate for 127.0.0.1), as Docker Hub's and GHCR's are.
+   * `hostName`: the realm names the server so (its certificate holds the name; see net.ts addHostNames).
+   */
+  static async start(service: string, policy: TokenPolicy, options: { tls?: boolean; hostName?: string } = {}): Promise<TokenServer> {
     const dir = mkdtempSync(join(tmpdir(), "prepull-token-"));
     const { cert: certFile, key: keyFile } = selfSignedCertificate(dir, "/CN=prepull-test-token");
     const key = createPrivateKey(readFileSync(keyFile));
@@ -50,12 +59,15 @@ export class TokenServer {
     let server: Server;
     if (options.tls) {
       const tlsDir = mkdtempSync(join(tmpdir(), "prepull-token-tls-"));
-      const tls = selfSignedCertificate(tlsDir, "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]);
+      const altNames = ["IP:127.0.0.1", ...(options.hostName ? [`DNS:${options.hostName}`] : [])].join(",");
+      const tls = selfSignedCertificate(tlsDir, "/CN=127.0.0.1", ["-addext", `subjectAltName=${altNames}`]);
       server = createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }) as unknown as Server;
+      writeFileSync(join(dir, "tls-cert.pem"), readFileSync(tls.cert));
       rmSync(tlsDir, { recursive: true, force: true });
     } else server = createServer();
     const port = await listenOnLoopback(server);
-    const tokens = new TokenServer(server, port, dir, key, certDer, service, policy, options.tls ? "https" : "http");
+    const scheme = options.tls ? "https" : "http";
+    const tokens = new TokenServer(server, port, dir, key, certDer, service, policy, scheme, options.hostName ?? "127.0.0.1");
     server.on("request", (req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const scopes = url.searchParams.getAll("scope");
@@ -97,7 +109,7 @@ export class TokenServer {
   }
 
   get realm(): string {
-    return `${this.scheme}://127.0.0.1:${this.port}/token`;
+    return `${this.scheme}://${this.hostName}:${this.port}/token`;
   }
 
   /**

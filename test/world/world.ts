@@ -5,10 +5,14 @@
 //   const { engine, tokens, registry: { upstream, mirror }, proxy: { mirror: mirrorProxy } } = world;
 // The runner-shaped users (runner.ts) are made once a file where `runners` names them; a
 // describe block takes a fresh /home/<user>/work layout of its own with `world.runner(variant)`.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 import { FaultProxy } from "./fault-proxy.js";
 import { FileServer } from "./http-server.js";
 import { Docker } from "./images.js";
+import { addHostNames } from "./net.js";
 import { type Registry, startRegistry } from "./registry.js";
 import { ensureRunnerUser, type RunnerLayout, type RunnerUser, type RunnerVariant, runnerLayout, shareEngine } from "./runner.js";
 import { type TokenPolicy, TokenServer } from "./token-server.js";
@@ -23,6 +27,12 @@ export interface RegistrySpec {
   readonly proxyTls?: boolean;
   /** with `tls`: more names the certificate holds */
   readonly names?: readonly string[];
+  /**
+   * with `tls`: reached as `hostName:PORT`, a name that resolves to 127.0.0.1 (net.ts
+   * addHostNames), as a runner reaches ghcr.io: no loopback address for prepull or the engine to
+   * treat as this machine's, HTTPS verified against the certificate (World.trust)
+   */
+  readonly hostName?: string;
 }
 
 export interface WorldSpec<R extends string> {
@@ -31,7 +41,13 @@ export interface WorldSpec<R extends string> {
    * the token server of every `tokenAuth` registry (default policy: `private/*` needs a login);
    * its realm is HTTPS, as Docker Hub's and GHCR's are, unless `tls: false` asks for plain HTTP
    */
-  readonly tokens?: { readonly service?: string; readonly policy?: Partial<TokenPolicy>; readonly tls?: boolean };
+  readonly tokens?: {
+    readonly service?: string;
+    readonly policy?: Partial<TokenPolicy>;
+    readonly tls?: boolean;
+    /** the realm names the token server so (as `hostName` of a registry) */
+    readonly hostName?: string;
+  };
   /** a loopback file server (set-vars scripts, redirects) */
   readonly files?: boolean;
   /** every image removed from the engine before each test */
@@ -51,6 +67,11 @@ export interface World<R extends string> {
   readonly files: FileServer;
   /** where the action reaches registry `name`: through its proxy where it has one */
   host(name: R): string;
+  /**
+   * A file of the world's TLS certificates (registries and realm), for NODE_EXTRA_CA_CERTS: what
+   * a runner's system trust store is to ghcr.io's certificate, where a part is reached by a name.
+   */
+  trust(): string;
   /**
    * A fresh runner layout of a user named in `runners`, laid out in the beforeAll of the
    * describe block that calls this (a handle, as the parts are).
@@ -90,24 +111,35 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     return part;
   };
 
+  let removeHostNames: (() => void) | undefined;
+  let trustFile: string | undefined;
+
   beforeAll(async () => {
+    const hostNames = [...names.map((name) => spec.registries[name].hostName), spec.tokens?.hostName].filter((n) => n !== undefined);
+    if (hostNames.length > 0) removeHostNames = await addHostNames(hostNames);
     if (spec.runners?.length) shareEngine(engine.dockerHost);
     for (const variant of spec.runners ?? []) parts.runners[variant] = ensureRunnerUser(variant);
     const wantsTokens = spec.tokens !== undefined || names.some((name) => spec.registries[name].tokenAuth);
     const policy = { ...DEFAULT_POLICY, ...spec.tokens?.policy };
     const [tokens, files] = await Promise.all([
-      wantsTokens ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, { tls: spec.tokens?.tls ?? true }) : undefined,
+      wantsTokens
+        ? TokenServer.start(spec.tokens?.service ?? "test-registry", policy, {
+            tls: spec.tokens?.tls ?? true,
+            ...(spec.tokens?.hostName && { hostName: spec.tokens.hostName }),
+          })
+        : undefined,
       spec.files ? FileServer.start() : undefined,
     ]);
     Object.assign(parts, { tokens, files });
     await Promise.all(
       names.map(async (name) => {
-        const { tokenAuth, tls, names: certNames, proxy, proxyTls } = spec.registries[name];
-        const registry = await startRegistry({
+        const { tokenAuth, tls, names: certNames, proxy, proxyTls, hostName } = spec.registries[name];
+        const started = await startRegistry({
           ...(tokenAuth && tokens && { tokenAuth: tokens.registryConfig() }),
           ...(tls && { tls }),
-          ...(certNames && { names: certNames }),
+          ...((certNames || hostName) && { names: [...(certNames ?? []), ...(hostName ? [hostName] : [])] }),
         });
+        const registry = hostName ? { ...started, host: `${hostName}:${started.port}` } : started;
         parts.registry[name] = registry;
         if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false, targetTls: tls ?? false });
       }),
@@ -115,6 +147,8 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
   });
 
   afterAll(async () => {
+    removeHostNames?.();
+    if (trustFile) rmSync(dirname(trustFile), { recursive: true, force: true });
     await Promise.all(Object.values<FaultProxy | undefined>(parts.proxy).map((proxy) => proxy?.stop()));
     await Promise.all([
       ...Object.values<Registry | undefined>(parts.registry).map((registry) => registry?.stop()),
@@ -145,6 +179,14 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     host(name) {
       const proxy: FaultProxy | undefined = parts.proxy[name];
       return proxy?.host ?? needs<Registry>(parts.registry[name], `registry ${name}`).host;
+    },
+    trust() {
+      if (!trustFile) {
+        const certs = [...Object.values<Registry | undefined>(parts.registry).map((r) => r?.certFile), parts.tokens?.tlsCertFile];
+        trustFile = join(mkdtempSync(join(tmpdir(), "prepull-trust-")), "ca.pem");
+        writeFileSync(trustFile, certs.flatMap((file) => (file ? [readFileSync(file, "utf8")] : [])).join("\n"));
+      }
+      return trustFile;
     },
     runner(variant) {
       let layout: RunnerLayout | undefined;
