@@ -127,11 +127,15 @@ async function estimateSize(
   for (const source of sources) {
     if (source.kind === "mirror") {
       // A mirror's size is read from the digest its HEAD named, without waiting for its
-      // verification: the pull starts while that runs (issue 24), and the disk guard judges
-      // before it. A refused mirror's image is as large as upstream's, give or take a version.
+      // verification: the pull starts while that runs (issue 24), and under on-failure: fail the
+      // disk guard judges before it. A refused mirror's image is as large as upstream's, give or take a version.
       const [head, wanted] = await Promise.all([probe.head(source.ref), needed()]);
-      if (head.kind === "found") return wanted ? probe.compressedSize(source.ref, head.digest) : { bytes: 0 };
-      continue;
+      if (head.kind !== "found") continue;
+      if (!wanted) return { bytes: 0 };
+      // After the early pull's request has gone to the engine (its awaits are microtasks, so one
+      // turn of the event loop lets it go first): under on-failure: warn nothing waits for this GET.
+      await new Promise((resolve) => setImmediate(resolve));
+      return probe.compressedSize(source.ref, head.digest);
     }
     const verdict = await probeSource(source);
     const digest = verdict.digest;
