@@ -248,11 +248,14 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     // The same hit where upstream is farther than the mirror (as Docker Hub often is from a
     // runner beside GHCR): every answer of upstream's comes 25 ms late. The loop never asks it.
     const far = await startRegistry({ tokenAuth: tokens.registryConfig() });
-    const removeNames = await addHostNames(["hub-far.prepull.test"]);
-    const farProxy = await FaultProxy.start(far.host, { tls: true, hostName: "hub-far.prepull.test" });
-    farProxy.addRule({ path: /^\/v2\//, fault: { kind: "delay", ms: 25 } });
-    const trustFile = trustBundle(trust(), farProxy.certFile);
+    let removeNames: (() => void) | undefined;
+    let farProxy: FaultProxy | undefined;
+    let trustFile: string | undefined;
     try {
+      removeNames = await addHostNames(["hub-far.prepull.test"]);
+      farProxy = await FaultProxy.start(far.host, { tls: true, hostName: "hub-far.prepull.test" });
+      farProxy.addRule({ path: /^\/v2\//, fault: { kind: "delay", ms: 25 } });
+      trustFile = trustBundle(trust(), farProxy.certFile);
       const farUp = `${farProxy.host}/${path}:1`;
       const farMirror = `${mirror.host}/mirror/far-${path.replaceAll("/", "-")}:1`;
       const farConfig = dockerConfig({ [far.host]: "alice:bench-password", [mirror.host]: "alice:bench-password" });
@@ -274,10 +277,10 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       );
       rmSync(farConfig, { recursive: true, force: true });
     } finally {
-      await farProxy.stop();
+      await farProxy?.stop();
       await far.stop();
-      removeNames();
-      rmSync(dirname(trustFile), { recursive: true, force: true });
+      removeNames?.();
+      if (trustFile) rmSync(dirname(trustFile), { recursive: true, force: true });
     }
   });
 
@@ -286,15 +289,19 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
     // ghcr.io/token): each answer of the mirror's token endpoint comes 25 ms late. The loop's pull asks
     // it once; the action's probe once, and its engine pull not again where it is handed the token (issue 24).
     // Its own token server behind a delaying HTTPS proxy, reached by a name as the mirror is.
-    const removeNames = await addHostNames(["auth-far.prepull.test", "ghcr-far.prepull.test"]);
     const farTokens = await TokenServer.start("bench24-far", { isPrivate: () => false, users: { alice: "bench-password" } });
-    const tokenProxy = await FaultProxy.start(`127.0.0.1:${farTokens.port}`, { tls: true, hostName: "auth-far.prepull.test" });
-    tokenProxy.addRule({ path: /^\/token/, fault: { kind: "delay", ms: 25 } });
-    const farAuth = { ...farTokens.registryConfig(), realm: `https://${tokenProxy.host}/token` };
-    const farMirror = await startRegistry({ tokenAuth: farAuth, tls: true, names: ["ghcr-far.prepull.test"] });
-    const farMirrorHost = `ghcr-far.prepull.test:${farMirror.port}`;
-    const trustFile = trustBundle(trust(), tokenProxy.certFile, farMirror.certFile);
+    let removeNames: (() => void) | undefined;
+    let tokenProxy: FaultProxy | undefined;
+    let farMirror: Awaited<ReturnType<typeof startRegistry>> | undefined;
+    let trustFile: string | undefined;
     try {
+      removeNames = await addHostNames(["auth-far.prepull.test", "ghcr-far.prepull.test"]);
+      tokenProxy = await FaultProxy.start(`127.0.0.1:${farTokens.port}`, { tls: true, hostName: "auth-far.prepull.test" });
+      tokenProxy.addRule({ path: /^\/token/, fault: { kind: "delay", ms: 25 } });
+      const farAuth = { ...farTokens.registryConfig(), realm: `https://${tokenProxy.host}/token` };
+      farMirror = await startRegistry({ tokenAuth: farAuth, tls: true, names: ["ghcr-far.prepull.test"] });
+      const farMirrorHost = `ghcr-far.prepull.test:${farMirror.port}`;
+      trustFile = trustBundle(trust(), tokenProxy.certFile, farMirror.certFile);
       const hit = names("realm24");
       const mirrorRef = `${farMirrorHost}/mirror/${hit.path.replaceAll("/", "-")}:1`;
       const farConfig = dockerConfig({ [up.host]: "alice:bench-password", [farMirrorHost]: "alice:bench-password" });
@@ -316,11 +323,11 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
         trustFile,
       );
     } finally {
-      await farMirror.stop();
-      await tokenProxy.stop();
+      await farMirror?.stop();
+      await tokenProxy?.stop();
       await farTokens.stop();
-      removeNames();
-      rmSync(dirname(trustFile), { recursive: true, force: true });
+      removeNames?.();
+      if (trustFile) rmSync(dirname(trustFile), { recursive: true, force: true });
     }
   });
 

@@ -56,7 +56,11 @@ const LAZY_MEMBERS = {
   crypto: { module: "node:crypto", importer: /@actions[/\\]core[/\\]/, members: ["randomUUID"] },
   // @actions/core's platform details (never asked by prepull) run @actions/exec, which brings
   // @actions/io (node's fs/promises at its load); its job summary writer is used once, at the end.
-  "@actions/exec": { module: "./node_modules/@actions/exec/lib/exec.js", importer: /@actions[/\\]core[/\\]/, members: ["exec", "getExecOutput"] },
+  "@actions/exec": {
+    module: "./node_modules/@actions/exec/lib/exec.js",
+    importer: /@actions[/\\]core[/\\]/,
+    members: ["exec", "getExecOutput"],
+  },
   "./summary.js": {
     module: "./node_modules/@actions/core/lib/summary.js",
     importer: /@actions[/\\]core[/\\]lib[/\\]core\.js$/,

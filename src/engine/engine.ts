@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as z from "zod/mini";
 import { childEnv } from "../lifecycle.js";
-import { familiarName, parseReference, parseRepository, repositoryOf } from "../resolve/reference.js";
+import { parseReference } from "../resolve/reference.js";
 import { type ApiAnswer, ApiUnavailable, apiMessage, callEngine, engineSocket } from "./api.js";
 import { type CommandResult, EngineMissingError, engineMessage, onPath, type RunOptions, runCommand } from "./command.js";
 import { cachedRegistryAuthHeader, type HandedToken, handedTokenHeader, pullOverApi } from "./pullapi.js";
@@ -44,7 +44,6 @@ const InspectedImage = z.object({
   Size: z.optional(z.number()),
 });
 const InspectSchema = z.array(InspectedImage);
-const ImageList = z.array(z.object({ RepoDigests: z.nullish(z.array(z.string())) }));
 
 export interface LocalImage {
   readonly id?: string;
@@ -228,26 +227,6 @@ export class Engine {
     if (result.exitCode !== 0) throw new Error(`removing image ${id} failed: ${engineMessage(result.stderr)}`);
   }
 
-  /**
-   * The `repo@sha256:…` references the engine holds for `repository` (normalised as
-   * repositoryOf names them), over the API only: undefined without it, or where it says
-   * nothing usable (the caller then inspects the one reference it needs).
-   */
-  async digestReferences(repository: string): Promise<ReadonlySet<string> | undefined> {
-    const socket = await this.api();
-    if (socket === undefined) return undefined;
-    const filters = JSON.stringify({ reference: { [familiarName(parseRepository(repository))]: true } });
-    try {
-      const answer = await callEngine(socket, "GET", `/images/json?filters=${encodeURIComponent(filters)}`, this.requests.signal);
-      const listed = answer.status === 200 ? ImageList.safeParse(JSON.parse(answer.body)) : undefined;
-      if (!listed?.success) return undefined;
-      const entries = listed.data.flatMap((image) => image.RepoDigests ?? []);
-      return new Set(entries.flatMap((entry) => digestReferenceOf(entry)));
-    } catch {
-      return undefined; // the caller's inspect says what the engine holds
-    }
-  }
-
   /** The local image under `ref`, or undefined when there is none. */
   inspect(ref: string): Promise<LocalImage | undefined> {
     return this.viaApi(
@@ -260,16 +239,6 @@ export class Engine {
         return localImage(InspectSchema.parse(JSON.parse(result.stdout))[0]);
       },
     );
-  }
-}
-
-/** A listed `name@sha256:…` as repositoryOf names it; nothing for what is not one (`<none>@<none>`). */
-function digestReferenceOf(entry: string): string[] {
-  try {
-    const ref = parseReference(entry);
-    return ref.digest ? [`${repositoryOf(ref)}@${ref.digest}`] : [];
-  } catch {
-    return [];
   }
 }
 

@@ -1,4 +1,4 @@
-// mode: pull — the disk guard over every image, then each image's sources in order.
+// mode: pull — each image's sources in order, and the disk guard over every image.
 import { tmpdir } from "node:os";
 import pLimit from "p-limit";
 import { anonymousEngineEnv } from "../engine/config.js";
@@ -28,7 +28,8 @@ type Estimate = { readonly image: string; readonly estimate: SizeEstimate };
 
 /**
  * The engine check, the local inspects and the probes of every image start at once (nothing
- * serial that can overlap); the disk guard judges when both are in; then each image's pull.
+ * serial that can overlap); then each image's pull, after the disk guard's verdict under
+ * on-failure: fail, beside it under warn (where the verdict changes no pull).
  */
 export async function pullAll(
   images: readonly ImageSpec[],
@@ -39,10 +40,11 @@ export async function pullAll(
 ): Promise<Result[]> {
   // The probes first: their round trips to the registries are the longest wait.
   const anonymous = lazyAnonymous(engine, host.env ?? process.env);
-  // The engine's data root (for the disk guard) is asked as soon as one image needs bytes:
-  // `info` is the engine's slowest answer, and a run whose images are all here never asks it.
-  const needsBytes = () => engine.dataRoot().catch(() => undefined);
-  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine, needsBytes));
+  // The engine's data root and its free space (for the disk guard) are read as soon as one image
+  // needs bytes, before its pull can land: `info` is the engine's slowest answer, and a run
+  // whose images are all here never asks it.
+  const space = spaceReader(engine);
+  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine, () => void space()));
   const estimates = estimateAll(work);
   const checked = engine.check().then(
     () => ({}),
@@ -55,7 +57,7 @@ export async function pullAll(
       host.log.error(outcome.error.message);
       return images.map((spec) => failedResult(formatReference(spec.upstream), outcome.error.message));
     }
-    const guard = checkDisk(estimates, () => engine.dataRoot(), config, host);
+    const guard = checkDisk(estimates, space, config, host);
     if (config.onFailure === "fail") {
       // Short of space, nothing is pulled: the pulls wait for the guard's verdict.
       const disk = await guard;
@@ -175,54 +177,70 @@ async function pullEach(
 ): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
   return Promise.all(
-    work.map(({ spec, lines, log, hooks, sources }) =>
-      limit(async () => {
-        const image = formatReference(spec.upstream);
-        const pulled = pullImage(spec, sources, engine, config, log, hooks);
-        pulled.catch(() => undefined);
-        await guardSaid;
-        host.log.info(`→ ${image} (${spec.origin})`);
-        let result: Result;
-        try {
-          result = await pulled;
-        } catch (error) {
-          lines.push(`unexpected error: ${(error as Error).message}`);
-          result = failedResult(image, (error as Error).message);
-        }
-        host.log.group(
-          `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
-          lines,
-        );
-        host.onResult?.(result);
-        return result;
-      }),
-    ),
+    work.map(async ({ spec, lines, log, hooks, sources }) => {
+      const image = formatReference(spec.upstream);
+      // Only the pull takes a slot: an image waiting for the guard's line holds none.
+      const pulled = limit(() => pullImage(spec, sources, engine, config, log, hooks));
+      pulled.catch(() => undefined);
+      await guardSaid;
+      host.log.info(`→ ${image} (${spec.origin})`);
+      let result: Result;
+      try {
+        result = await pulled;
+      } catch (error) {
+        lines.push(`unexpected error: ${(error as Error).message}`);
+        result = failedResult(image, (error as Error).message);
+      }
+      host.log.group(
+        `${image}: ${result.status}${result.source !== "none" ? ` from ${result.source}` : ""} (${result.seconds.toFixed(1)} s)`,
+        lines,
+      );
+      host.onResult?.(result);
+      return result;
+    }),
   );
 }
 
-/** Before any byte moves: what the images will need on disk against the engine's free space. */
+type Space = { readonly root: string; readonly free: number } | { readonly note: string };
+
+/** The engine's data root and its free space, read once, when first asked (never rejects). */
+function spaceReader(engine: Engine): () => Promise<Space> {
+  let space: Promise<Space> | undefined;
+  const read = async (): Promise<Space> => {
+    const root = await engine.dataRoot();
+    if (!root) return { note: "disk space: the engine did not say where it keeps images; not checked" };
+    try {
+      const { statfs } = await import("node:fs/promises"); // loaded when asked, not at every start
+      const stats = await statfs(root);
+      return { root, free: stats.bavail * stats.bsize };
+    } catch {
+      return { note: `disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked` };
+    }
+  };
+  return () => {
+    space ??= read().catch((error: Error) => ({ note: `disk space: not checked (${error.message})` }));
+    return space;
+  };
+}
+
+/**
+ * What the images will need on disk against the engine's free space, read before any pull could
+ * land: under on-failure: fail before any byte moves, under warn beside the first pulls.
+ */
 async function checkDisk(
   estimated: Promise<Estimate[]>,
-  dataRoot: () => Promise<string | undefined>,
+  space: () => Promise<Space>,
   config: Config,
   host: Host,
 ): Promise<DiskVerdict | undefined> {
   const estimates = await estimated;
   if (estimates.every(({ estimate }) => estimate.bytes === 0)) return undefined; // all here already: nothing to store
-  const root = await dataRoot();
-  if (!root) {
-    host.log.info("disk space: the engine did not say where it keeps images; not checked");
+  const read = await space();
+  if ("note" in read) {
+    host.log.info(read.note);
     return undefined;
   }
-  let free: number;
-  try {
-    const { statfs } = await import("node:fs/promises"); // loaded when asked, not at every start
-    const stats = await statfs(root);
-    free = stats.bavail * stats.bsize;
-  } catch {
-    host.log.info(`disk space: ${root} (the engine's data root) is not visible from here (a remote engine?); not checked`);
-    return undefined;
-  }
+  const { root, free } = read;
   const compressed = estimates.reduce((sum, { estimate }) => sum + (estimate.bytes ?? 0), 0);
   const unknown = estimates.flatMap(({ image, estimate }) => (estimate.bytes === undefined ? [`${image}: ${estimate.note}`] : []));
   const verdict = diskVerdict(compressed, free, root, unknown, unknown.length < estimates.length || estimates.length === 0);

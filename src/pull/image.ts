@@ -113,9 +113,7 @@ class ImagePull {
     let pullRef = formatReference(source.ref);
     let digest = source.ref.digest;
     if (this.hooks.probe) {
-      // A mirror's pull starts once its HEAD named the digest; its verdict decides the rest. What
-      // the engine holds of the mirror's repository is asked meanwhile (pull/ledger.ts).
-      if (source.kind === "mirror") ReferenceLedger.of(this.engine).expect(repositoryOf(source.ref));
+      // A mirror's pull starts once its HEAD named the digest; its verdict decides the rest.
       const early = await this.hooks.early?.(source);
       const pull = (signal: AbortSignal) => this.pullWithRetries(source, early?.pullRef ?? pullRef, signal);
       const verdict = this.hooks.probe(source, this.spec);

@@ -16,9 +16,6 @@ const ledgers = new WeakMap<Engine, ReferenceLedger>();
 
 export class ReferenceLedger {
   private readonly entries = new Map<string, Entry>();
-  /** by repository: the digest references the engine held when first asked (expect) */
-  private readonly listings = new Map<string, Promise<ReadonlySet<string> | undefined>>();
-
   private constructor(private readonly engine: Engine) {}
 
   /** The run's ledger for `engine` (an engine is made once a run). */
@@ -32,45 +29,31 @@ export class ReferenceLedger {
   }
 
   /**
-   * One more user of `reference`, counted at once; resolves once the run knows whether it was
-   * here before (the pull starts after that). The returned release ends that use, once.
+   * One more user of `reference`, counted at once. Whether it was here before is asked of the
+   * engine now, and not waited for (issue 24: the pull starts at once): a pull makes its
+   * reference only when it ends, well after the engine has answered an inspect sent before it;
+   * were that answer late, it could only say "here", which keeps the reference (a refused
+   * mirror's image left behind, never a user's image removed). The returned release ends that use, once.
    */
   async hold(reference: string): Promise<() => void> {
     let entry = this.entries.get(reference);
     if (!entry) {
-      const inspected = () =>
-        this.engine.inspect(reference).then(
-          (found) => found !== undefined,
-          () => false,
-        );
-      // From the repository's listing where one was asked for, else the reference's own inspect.
-      const listing = this.listings.get(reference.slice(0, reference.lastIndexOf("@")));
-      const before = listing ? listing.then((held) => held?.has(reference) ?? inspected()) : inspected();
+      // An engine that cannot say counts as "here before": nothing is removed on a guess.
+      const before = this.engine.inspect(reference).then(
+        (found) => found !== undefined,
+        () => true,
+      );
       entry = { users: 0, kept: false, before };
       this.entries.set(reference, entry);
     }
     const held = entry;
     held.users++;
     let released = false;
-    await held.before;
     return () => {
       if (released) return;
       released = true;
       held.users--;
     };
-  }
-
-  /**
-   * Asks now which digest references the engine holds for `repository` (`registry/path`), so
-   * that `hold` of one of them need not ask the engine again once a HEAD named the digest
-   * (issue 24: the mirror's pull then starts at once). Asked once a repository, before the run uses it.
-   */
-  expect(repository: string): void {
-    if (!this.listings.has(repository))
-      this.listings.set(
-        repository,
-        this.engine.digestReferences(repository).catch(() => undefined),
-      );
   }
 
   /** A verified image was tagged from `reference`: it stays, as every verified pull's digest reference does. */

@@ -119,12 +119,6 @@ export function repositoryOf(ref: Reference): string {
   return `${ref.registry}/${ref.path}`;
 }
 
-/** The repository as the engine lists it (its familiar form): `alpine`, `org/app`, `ghcr.io/org/app`. */
-export function familiarName(ref: Reference): string {
-  if (ref.registry !== DEFAULT_REGISTRY) return repositoryOf(ref);
-  return ref.path.startsWith("library/") && ref.path.indexOf("/", 8) === -1 ? ref.path.slice("library/".length) : ref.path;
-}
-
 /** Full normalised text: `docker.io/library/alpine:latest`, `r/p:t@sha256:…`, `r/p@sha256:…`. */
 export function formatReference(ref: Reference): string {
   const tag = ref.tag ?? (ref.digest === undefined ? "latest" : undefined);

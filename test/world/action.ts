@@ -113,6 +113,8 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   }
   const action = parse(readFileSync(join(REPO, "action.yml"), "utf8")) as ActionYml;
   const compileCache = options.compileCache === "fresh" ? mkdtempSync(join(tmpdir(), "prepull-compile-cache-")) : undefined;
+  // The runner's user writes its own cache (a directory it cannot write leaves node's cache off).
+  if (compileCache && runner) chownSync(compileCache, runner.uid, runner.gid);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: runner?.home ?? process.env.HOME ?? dir,
@@ -141,7 +143,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   }
   for (const name of Object.keys(inputs)) if (!(name in action.inputs)) throw new Error(`action.yml has no input '${name}'`);
   const started = performance.now();
-  const { exitCode, stdout, stderr } = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolvePromise, reject) => {
+  const finished = new Promise<{ exitCode: number; stdout: string; stderr: string }>((resolvePromise, reject) => {
     const entry = [process.execPath, options.entry ?? ACTION_ENTRY];
     // As the runner's user with its groups (docker): node's own uid/gid option drops supplementary groups.
     const argv = runner ? ["setpriv", `--reuid=${runner.uid}`, `--regid=${runner.gid}`, "--init-groups", "--", ...entry] : entry;
@@ -162,7 +164,9 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
       resolvePromise({ exitCode: code ?? 1, stdout: out, stderr: err });
     });
   });
-  if (compileCache) rmSync(compileCache, { recursive: true, force: true });
+  const { exitCode, stdout, stderr } = await finished.finally(() => {
+    if (compileCache) rmSync(compileCache, { recursive: true, force: true });
+  });
   const outputs = parseOutputFile(readFileSync(outputFile, "utf8"));
   return {
     exitCode,

@@ -1,12 +1,12 @@
 // A small fault-injecting HTTP proxy in front of a real registry: 5xx bursts, connection
 // resets, truncated bodies, stalls, 429 with quota headers. It logs every request, so
 // tests can assert how many of which kind a run made.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { listenOnLoopback, selfSignedCertificate } from "./net.js";
 
 export type Fault =
@@ -165,6 +165,7 @@ export class FaultProxy {
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.certFile) rmSync(dirname(this.certFile), { recursive: true, force: true });
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

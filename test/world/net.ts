@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
@@ -78,24 +78,36 @@ const HOSTS_FILE = "/etc/hosts";
  * reached by a name as a runner reaches ghcr.io: HTTPS verified against its certificate, no
  * loopback address for the engine or prepull to treat as this machine's. Resolves once the
  * engine sees them (its Go resolver keeps /etc/hosts up to 5 s: net/hosts.go cacheMaxAge) to
- * a function that takes out the lines it added.
+ * a function that takes out the lines this process added, and only those.
  */
 export async function addHostNames(names: readonly string[]): Promise<() => void> {
+  if (process.getuid?.() !== 0)
+    throw new Error(`names for the test world (${names.join(", ")}) need root: they are lines in ${HOSTS_FILE}`);
   const known = readFileSync(HOSTS_FILE, "utf8");
   const listed = new Set(known.split("\n").flatMap((line) => line.replace(/#.*/, "").trim().split(/\s+/).slice(1)));
-  const added = names.filter((name) => !listed.has(name)).map((name) => `127.0.0.1 ${name} # prepull test world`);
+  const added = names.filter((name) => !listed.has(name)).map((name) => `127.0.0.1 ${name} # prepull test world, pid ${process.pid}`);
   if (added.length > 0) {
     appendFileSync(HOSTS_FILE, `${known.endsWith("\n") || known === "" ? "" : "\n"}${added.join("\n")}\n`);
     await new Promise((resolve) => setTimeout(resolve, 5_500));
   }
   return () => {
-    const now = readFileSync(HOSTS_FILE, "utf8");
-    writeFileSync(
-      HOSTS_FILE,
-      now
-        .split("\n")
-        .filter((line) => !added.includes(line))
-        .join("\n"),
-    );
+    if (added.length === 0) return;
+    const left = [...added];
+    const kept = readFileSync(HOSTS_FILE, "utf8")
+      .split("\n")
+      .filter((line) => {
+        const mine = left.indexOf(line);
+        if (mine >= 0) left.splice(mine, 1);
+        return mine < 0;
+      })
+      .join("\n");
+    // Rewritten in place and then cut to length: the file is never empty meanwhile (localhost stays).
+    const fd = openSync(HOSTS_FILE, "r+");
+    try {
+      writeSync(fd, kept, 0);
+      ftruncateSync(fd, Buffer.byteLength(kept));
+    } finally {
+      closeSync(fd);
+    }
   };
 }
