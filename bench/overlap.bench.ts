@@ -86,7 +86,9 @@ function distAt(commit: string): string | undefined {
 }
 const beforeEntry = distAt(BEFORE);
 
-type Way = "bare" | "loop" | "action" | "before";
+type Way = "bare" | "loop" | "floor" | "action" | "before";
+/** bench/minimal-hit.cjs: the least a node program does for the same hit (node's own floor) */
+const FLOOR = join(REPO, "bench", "minimal-hit.cjs");
 interface Scenario {
   readonly name: string;
   /** before each timed run, the local store as the scenario wants it */
@@ -97,19 +99,30 @@ interface Scenario {
   readonly inputs: Record<string, string>;
   /** the result the action must give */
   readonly expect: { status: string; source: string };
+  /** also time bench/minimal-hit.cjs (a hit of a public image) */
+  readonly floor?: boolean;
 }
 
 /** `n` triples, the order rotated each time so that none always runs first (or after the same one). */
 async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number, trustFile: string) {
   const env = { ...process.env, ...engine.env };
-  const times: Record<Way, number[]> = { bare: [], loop: [], action: [], before: [] };
-  const ways: Way[] = beforeEntry ? ["bare", "loop", "action", "before"] : ["bare", "loop", "action"];
+  const times: Record<Way, number[]> = { bare: [], loop: [], floor: [], action: [], before: [] };
+  const ways: Way[] = [
+    "bare",
+    "loop",
+    ...(scenario.floor ? (["floor"] as const) : []),
+    "action",
+    ...(beforeEntry ? (["before"] as const) : []),
+  ];
+  const socket = String(engine.env.DOCKER_HOST).replace(/^unix:\/\//, "");
   for (let i = 0; i < n; i++) {
     // Rotated: each way goes first, second, … in turn.
     for (const way of ways.map((_, k) => ways[(k + i) % ways.length] as Way)) {
       await scenario.prepare();
       if (way === "bare") times.bare.push(await timed("docker", scenario.bare, env));
       else if (way === "loop") times.loop.push(await timed("sh", ["-c", scenario.loop, "sh", mirrorRef, upRef], env));
+      else if (way === "floor")
+        times.floor.push(await timed(process.execPath, [FLOOR, mirrorRef, upRef, socket], { ...env, NODE_EXTRA_CA_CERTS: trustFile }));
       else {
         const run = await runAction(scenario.inputs, {
           env: { ...engine.env, NODE_EXTRA_CA_CERTS: trustFile },
@@ -132,6 +145,7 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
     `action ${spread(times.action)}`,
     `action − loop ${spread(over(times.action))}`,
     beforeEntry ? `before (${BEFORE}) − loop ${spread(over(times.before))}` : "",
+    scenario.floor ? `node floor (minimal-hit.cjs) − loop ${spread(over(times.floor))}` : "",
   );
   return times;
 }
@@ -192,6 +206,7 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
       engine,
       {
         name: "6 MB verified mirror hit",
+        floor: true,
         prepare: () => engine.removeAllImages(),
         bare: ["pull", hit.mirrorRef],
         loop: LOOP,
