@@ -87,6 +87,11 @@ export class Engine {
     return this.socket;
   }
 
+  /** Whether calls go to the API (answered at once) rather than through a CLI process (tens of ms to start). */
+  async overApi(): Promise<boolean> {
+    return (await this.api()) !== undefined;
+  }
+
   /** Through the API where it answers, else `fallback` (the CLI). */
   private async viaApi<T>(method: string, path: string, use: (answer: ApiAnswer) => T, fallback: () => Promise<T>): Promise<T> {
     const socket = await this.api();

@@ -30,10 +30,12 @@ export class ReferenceLedger {
 
   /**
    * One more user of `reference`, counted at once. Whether it was here before is asked of the
-   * engine now, and not waited for (issue 24: the pull starts at once): a pull makes its
-   * reference only when it ends, well after the engine has answered an inspect sent before it;
-   * were that answer late, it could only say "here", which keeps the reference (a refused
-   * mirror's image left behind, never a user's image removed). The returned release ends that use, once.
+   * engine now; over its API it is not waited for (issue 24: the pull starts at once): a pull
+   * makes its reference only when it ends, well after the engine has answered an inspect sent
+   * before it; were that answer late, it could only say "here", which keeps the reference (a
+   * refused mirror's image left behind, never a user's image removed). Through a CLI (podman,
+   * tcp/ssh) the inspect is a process of its own, so it is waited for: the pull's process could
+   * otherwise end first. The returned release ends that use, once.
    */
   async hold(reference: string): Promise<() => void> {
     let entry = this.entries.get(reference);
@@ -49,6 +51,7 @@ export class ReferenceLedger {
     const held = entry;
     held.users++;
     let released = false;
+    if (!(await this.engine.overApi())) await held.before;
     return () => {
       if (released) return;
       released = true;

@@ -14,6 +14,7 @@ function fakeEngine(local: string[], fails = false) {
   const asked: string[] = [];
   const waiting: (() => void)[] = [];
   const engine = {
+    overApi: async () => true,
     inspect: (ref: string) =>
       new Promise<LocalImage | undefined>((resolve, reject) => {
         asked.push(ref);
@@ -65,5 +66,23 @@ describe("ReferenceLedger", () => {
     ledger.keep(NEW);
     expect(await ledger.removable(NEW)).toBe(false);
     expect(await ledger.removable(HELD)).toBe(false);
+  });
+
+  it("through a CLI (podman, tcp/ssh) a hold waits for the inspect: its process could end after the pull's", async () => {
+    const { engine, answer } = fakeEngine([HELD]);
+    const cli = Object.assign(Object.create(engine) as Engine, { overApi: async () => false });
+    let resolved = false;
+    const held = ReferenceLedger.of(cli)
+      .hold(HELD)
+      .then((release) => {
+        resolved = true;
+        return release;
+      });
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    answer();
+    (await held)();
+    expect(resolved).toBe(true);
+    expect(await ReferenceLedger.of(cli).removable(HELD)).toBe(false);
   });
 });
