@@ -3,22 +3,18 @@
 // upstream name, and what a refused mirror brought is removed. Registries speak TLS with token
 // auth (as GHCR and Docker Hub); upstream's answers to prepull are held back, so that the
 // engine's pull of the mirror is well under way (here: done) before the verdict is in.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runCommand } from "../../src/engine/engine.js";
-import { dockerConfig, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
-
-const podmanMissing = (() => {
-  try {
-    execFileSync("podman", ["--version"], { stdio: "ignore" });
-    return "";
-  } catch {
-    return "podman is not installed";
-  }
-})();
+import {
+  dockerConfig,
+  podmanMissing,
+  runAction,
+  seedImage,
+  uniqueName,
+  usePodmanStore,
+  useWorld,
+  worldUnavailable,
+} from "../world/index.js";
 
 const ENGINE = /^docker\//;
 /** prepull's own manifest requests to upstream wait this long: the verdict comes after the pull */
@@ -249,23 +245,7 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
   });
 
   describe.skipIf(podmanMissing !== "" && process.env.CI !== "true")("engine: podman", () => {
-    let storage: string;
-    let env: Record<string, string>;
-    beforeAll(() => {
-      if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
-      storage = mkdtempSync(join(tmpdir(), "prepull-overlap-podman-"));
-      writeFileSync(
-        join(storage, "storage.conf"),
-        `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`,
-      );
-      env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
-    });
-    afterAll(async () => {
-      if (!storage) return;
-      await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
-      rmSync(storage, { recursive: true, force: true });
-    });
-    const podman = (args: string[]) => runCommand("podman", args, { env: { ...process.env, ...env } });
+    const { env, podman } = usePodmanStore("prepull-overlap-podman-");
 
     it("a refused mirror's image, pulled while verification ran, is gone from podman's store (by its ID, not only its name); upstream's lands", async () => {
       const { up, mirrorRepo, id, upDigest, other } = await seed("refused-podman", "other");

@@ -1,21 +1,20 @@
 // Issue 6, end to end: engine: podman pulls and tags where a podman-based build looks
 // (Debian's podman, rootful, vfs storage under a temporary directory).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCommand } from "../../src/engine/engine.js";
-import { dockerConfig, PACKAGES_TOKEN, runAction, seedImage, uniqueName, useWorld, worldUnavailable } from "../world/index.js";
-
-const podmanMissing = (() => {
-  try {
-    execFileSync("podman", ["--version"], { stdio: "ignore" });
-    return "";
-  } catch {
-    return "podman is not installed";
-  }
-})();
+import { describe, expect, it } from "vitest";
+import {
+  dockerConfig,
+  PACKAGES_TOKEN,
+  podmanMissing,
+  runAction,
+  seedImage,
+  uniqueName,
+  usePodmanStore,
+  useWorld,
+  worldUnavailable,
+} from "../world/index.js";
 
 describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.CI !== "true"))("engine: podman, end to end", () => {
   /** `privateMirror`: private/ needs credentials (as a private GHCR package) */
@@ -26,23 +25,7 @@ describe.skipIf(worldUnavailable !== "" || (podmanMissing !== "" && process.env.
     registries: { upstream: {}, mirror: {}, privateMirror: { tokenAuth: true } },
     tokens: { service: "podman-test", policy: { users: { alice: "s3cret-password", "octo-runner": PACKAGES_TOKEN } } },
   });
-  let storage: string;
-  let env: Record<string, string>;
-
-  beforeAll(async () => {
-    if (podmanMissing) throw new Error(`CI=true and ${podmanMissing}`);
-    storage = mkdtempSync(join(tmpdir(), "prepull-podman-"));
-    writeFileSync(join(storage, "storage.conf"), `[storage]\ndriver = "vfs"\ngraphroot = "${storage}/graph"\nrunroot = "${storage}/run"\n`);
-    env = { CONTAINERS_STORAGE_CONF: join(storage, "storage.conf") };
-  });
-  afterAll(async () => {
-    if (storage) {
-      await runCommand("podman", ["system", "reset", "--force"], { env: { ...process.env, ...env } }).catch(() => undefined);
-      rmSync(storage, { recursive: true, force: true });
-    }
-  });
-
-  const podman = async (args: string[]) => runCommand("podman", args, { env: { ...process.env, ...env } });
+  const { env, podman } = usePodmanStore("prepull-podman-");
   const podmanId = async (ref: string) => {
     const result = await podman(["image", "inspect", "--format", "{{.Id}}", ref]);
     return result.exitCode === 0 ? `sha256:${result.stdout.trim().replace(/^sha256:/, "")}` : undefined;

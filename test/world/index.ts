@@ -9,6 +9,7 @@ export { FileServer } from "./http-server.js";
 export { Docker, seedImage, uniqueName } from "./images.js";
 export { dockerConfig } from "./logins.js";
 export { loopbackRequest } from "./net.js";
+export { podmanMissing, usePodmanStore } from "./podman.js";
 export { startRegistry } from "./registry.js";
 export {
   CHECKOUT_TOKEN,
