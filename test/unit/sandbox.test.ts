@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -12,10 +13,12 @@ import { evaluateScript } from "../../src/resolve/sandbox.js";
 
 const run = (script: string, isolation: Isolation, timeoutSeconds = 20) =>
   evaluateScript(Buffer.from(script), { env: {}, variables: ["CONTAINER_SOURCE"], isolation, timeoutSeconds });
-const sleeping = (seconds: string) =>
+/** The processes on this machine whose command line holds `marker`. */
+const running = (marker: string) =>
   execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
     .split("\n")
-    .filter((line) => line === `sleep ${seconds}`);
+    .filter((line) => line.includes(marker) && !line.startsWith("ps "));
+const sleeping = (seconds: string) => running(`sleep ${seconds}`);
 const uniqueSleep = () => `${300 + Math.floor(Math.random() * 600)}.${randomBytes(3).readUIntBE(0, 3)}`;
 const REAPER: Isolation = { kind: "none", reaper: true, description: "none" };
 const ROOT: Isolation = { kind: "root", description: "root" };
@@ -51,20 +54,26 @@ describe("the set-vars sandbox", () => {
   it.runIf(process.getuid?.() === 0)("as root: nobody, a read-only system, its own /tmp, no network, no host file", async () => {
     const marker = join(tmpdir(), `prepull-host-file-${randomBytes(4).toString("hex")}`);
     writeFileSync(marker, "host");
+    // A server on this machine's loopback that the script must not reach.
+    const canary = createServer((socket) => socket.end());
+    const port = await new Promise<number>((resolve) =>
+      canary.listen(0, "127.0.0.1", () => resolve((canary.address() as AddressInfo).port)),
+    );
     try {
       const result = await run(
         `id -u; [ -e "${marker}" ] && echo host-tmp=SEEN || echo host-tmp=hidden
 { echo x > /usr/prepull-x; } 2>/dev/null && echo usr=WROTE || echo usr=ro
 echo x > /tmp/mine && echo tmp=ok
-(exec 9<>/dev/tcp/127.0.0.1/22) 2>/dev/null && echo net=CONNECTED || echo net=none
+(exec 9<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo net=CONNECTED || echo net=none
 ls /home /root /run /var 2>/dev/null | wc -l
 CONTAINER_SOURCE=x/y:1`,
-        { kind: "root", description: "root" },
+        ROOT,
       );
       expect(result.output.split("\n")).toEqual(["65534", "host-tmp=hidden", "usr=ro", "tmp=ok", "net=none", "0"]);
       expect(result.values).toEqual({ CONTAINER_SOURCE: "x/y:1" });
       expect(existsSync("/usr/prepull-x")).toBe(false);
     } finally {
+      canary.close();
       rmSync(marker, { force: true });
     }
   });
@@ -74,10 +83,6 @@ CONTAINER_SOURCE=x/y:1`,
   const hostile = (marker: string) =>
     `trap '' TERM HUP INT; exec setsid bash -c 'trap "" TERM HUP INT; exec >/dev/null 2>&1; while :; do sleep 1; done # ${marker}'`;
   const trapOnly = (sleep: string) => `trap '' TERM HUP INT; while :; do sleep ${sleep}; done`;
-  const running = (marker: string) =>
-    execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })
-      .split("\n")
-      .filter((line) => line.includes(marker) && !line.startsWith("ps "));
   const settle = () => new Promise((r) => setTimeout(r, 1500));
 
   it.runIf(process.getuid?.() === 0)(
