@@ -7,7 +7,7 @@ import { createServer as createHttpsServer, request as httpsRequest } from "node
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { listenOnLoopback, selfSignedCertificate } from "./net.js";
+import { listenOnLoopback, tlsCertificate } from "./net.js";
 
 export type Fault =
   | { readonly kind: "status"; readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
@@ -43,7 +43,7 @@ export type Fault =
   | { readonly kind: "redirect"; readonly location: string; readonly status?: number };
 
 /** prepull's own requests (its User-Agent), not the engine's (`docker/…`) */
-export const PREPULL_AGENT = /^prepull/;
+const PREPULL_AGENT = /^prepull/;
 
 export interface FaultRule {
   readonly method?: string;
@@ -101,11 +101,8 @@ export class FaultProxy {
     let server: Server;
     let certFile: string | undefined;
     if (options.tls) {
-      const altNames = ["IP:127.0.0.1", ...(options.hostName ? [`DNS:${options.hostName}`] : [])].join(",");
-      const { cert, key } = selfSignedCertificate(mkdtempSync(join(tmpdir(), "prepull-fault-proxy-")), "/CN=127.0.0.1", [
-        "-addext",
-        `subjectAltName=${altNames}`,
-      ]);
+      const names = options.hostName ? [options.hostName] : [];
+      const { cert, key } = tlsCertificate(mkdtempSync(join(tmpdir(), "prepull-fault-proxy-")), names);
       certFile = cert;
       server = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }) as unknown as Server;
     } else server = createServer();

@@ -14,16 +14,13 @@ export { startRegistry } from "./registry.js";
 export {
   CHECKOUT_TOKEN,
   DOCKER_LOGIN,
-  ensureRunnerUser,
   fileCommandFiles,
   type RunnerLayout,
   type RunnerVariant,
   runAsRunner,
-  runnerLayout,
-  shareEngine,
 } from "./runner.js";
 export { TokenServer } from "./token-server.js";
-export { type RegistrySpec, useWorld, type World, type WorldSpec } from "./world.js";
+export { useWorld } from "./world.js";
 
 /** Why the e2e world is unavailable ("" when it runs); with CI=true global setup fails instead. */
 export const worldUnavailable = inject("worldUnavailable");

@@ -48,6 +48,12 @@ export function selfSignedCertificate(dir: string, subject: string, extra: reado
   return { cert, key };
 }
 
+/** A TLS server's self-signed certificate, for 127.0.0.1 and `names` (written in `dir`). */
+export function tlsCertificate(dir: string, names: readonly string[] = []): { cert: string; key: string } {
+  const altNames = ["IP:127.0.0.1", ...names.map((name) => `DNS:${name}`)].join(",");
+  return selfSignedCertificate(dir, "/CN=127.0.0.1", ["-addext", `subjectAltName=${altNames}`]);
+}
+
 /**
  * A request of the test's own to a loopback server, HTTP or HTTPS (its self-signed certificate
  * accepted, as the engine accepts a loopback registry's): the status, headers and body.

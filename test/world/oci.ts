@@ -1,5 +1,7 @@
 // Registry API helpers for tests: read digests, and build a multi-platform index by pushing
 // platform manifests that exist and an index over them (what `docker buildx` would push).
+import { sha256Digest } from "../../src/registry/manifests.js";
+
 /** the manifest types a registry is asked for, index first */
 export const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -65,8 +67,7 @@ export async function pushIndex(host: string, path: string, tag: string, entries
 }
 
 async function putBlob(host: string, path: string, body: Buffer): Promise<{ digest: string; size: number }> {
-  const { createHash } = await import("node:crypto");
-  const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+  const digest = sha256Digest(body);
   const start = await fetch(`http://${host}/v2/${path}/blobs/uploads/`, { method: "POST" });
   const location = new URL(start.headers.get("location") ?? "", `http://${host}`);
   location.searchParams.set("digest", digest);
@@ -106,8 +107,7 @@ export async function pushBuildKitIndex(
     config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: docker.config.digest, size: docker.config.size },
     layers: docker.layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: l.digest, size: l.size })),
   });
-  const { createHash } = await import("node:crypto");
-  const platformDigest = `sha256:${createHash("sha256").update(oci).digest("hex")}`;
+  const platformDigest = sha256Digest(Buffer.from(oci));
   await putManifest(host, path, platformDigest, "application/vnd.oci.image.manifest.v1+json", oci);
   const statement = await putBlob(
     host,
@@ -140,7 +140,7 @@ export async function pushBuildKitIndex(
   const attestationDigest = await putManifest(
     host,
     path,
-    `sha256:${createHash("sha256").update(attestation).digest("hex")}`,
+    sha256Digest(Buffer.from(attestation)),
     "application/vnd.oci.image.manifest.v1+json",
     attestation,
   );
@@ -166,8 +166,6 @@ export async function pushBuildKitIndex(
   const indexDigest = await putManifest(host, path, tag, "application/vnd.oci.image.index.v1+json", index);
   return { indexDigest, platformDigest, configDigest: docker.config.digest };
 }
-
-const sha256 = async (body: Buffer | string) => `sha256:${(await import("node:crypto")).createHash("sha256").update(body).digest("hex")}`;
 
 /** OCI 1.1's empty config (`{}`), as cosign and oras write it for artifacts. */
 const EMPTY_CONFIG = { mediaType: "application/vnd.oci.empty.v1+json", body: Buffer.from("{}") };
@@ -197,7 +195,7 @@ export async function pushReferrer(
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations: { "org.opencontainers.image.created": "2026-01-01T00:00:00Z" },
   });
-  const digest = await sha256(body);
+  const digest = sha256Digest(Buffer.from(body));
   await putManifest(host, path, digest, "application/vnd.oci.image.manifest.v1+json", body);
   const fallback = subject.digest.replace(":", "-");
   if (fallbackTag) {
@@ -236,7 +234,7 @@ export async function pushCosignSignature(host: string, path: string, subjectSel
   const config = await putBlob(
     host,
     path,
-    Buffer.from(JSON.stringify({ architecture: "", os: "", rootfs: { type: "layers", diff_ids: [await sha256(payload)] } })),
+    Buffer.from(JSON.stringify({ architecture: "", os: "", rootfs: { type: "layers", diff_ids: [sha256Digest(payload)] } })),
   );
   const layer = await putBlob(host, path, payload);
   const body = JSON.stringify({

@@ -1,10 +1,9 @@
 // Real OCI registries (Debian's docker-registry, i.e. distribution 2.8) on loopback ports.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, selfSignedCertificate, waitFor } from "./net.js";
+import { freePort, loopbackRequest, tlsCertificate, waitFor } from "./net.js";
 
 export interface Registry {
   /** `127.0.0.1:PORT`: the engine treats loopback registries as plain HTTP */
@@ -26,21 +25,6 @@ export interface TokenAuthConfig {
   readonly certFile: string;
 }
 
-/** A GET that accepts a self-signed certificate; the status, or undefined when nothing answered. */
-function statusOf(url: string): Promise<number | undefined> {
-  if (url.startsWith("http:"))
-    return fetch(url)
-      .then((r) => r.status)
-      .catch(() => undefined);
-  return new Promise((resolve) => {
-    const req = httpsGet(url, { rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on("error", () => resolve(undefined));
-  });
-}
-
 /**
  * `names`: with `tls`, host names the certificate also holds (a registry reached by name through
  * a proxy; nothing resolves them on this machine).
@@ -53,8 +37,7 @@ export async function startRegistry(
   let tls = "";
   let certFile: string | undefined;
   if (options.tls) {
-    const altNames = ["IP:127.0.0.1", ...(options.names ?? []).map((name) => `DNS:${name}`)].join(",");
-    const { cert, key } = selfSignedCertificate(root, "/CN=127.0.0.1", ["-addext", `subjectAltName=${altNames}`]);
+    const { cert, key } = tlsCertificate(root, options.names);
     certFile = cert;
     tls = `  tls:
     certificate: ${cert}
@@ -104,7 +87,10 @@ ${tls}`,
   try {
     await waitFor(async () => {
       if (exited) throw new Error(`docker-registry exited:\n${readFileSync(logFile, "utf8")}`);
-      const status = await statusOf(`${scheme}://127.0.0.1:${port}/v2/`);
+      const status = await loopbackRequest(`${scheme}://127.0.0.1:${port}/v2/`).then(
+        (answer) => answer.status,
+        () => undefined,
+      );
       return status === 200 || status === 401;
     }, 20_000);
   } catch (error) {

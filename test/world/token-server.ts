@@ -5,13 +5,13 @@
 // The job token (JOB_TOKEN, `${{ github.token }}`) is what GHCR takes it for: a valid GitHub
 // credential, under any user name, that reads what anonymous reads and nothing private.
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOB_TOKEN } from "./action.js";
-import { listenOnLoopback, loopbackRequest, selfSignedCertificate } from "./net.js";
+import { listenOnLoopback, loopbackRequest, selfSignedCertificate, tlsCertificate } from "./net.js";
 import type { TokenAuthConfig } from "./registry.js";
 
 export interface TokenPolicy {
@@ -42,7 +42,7 @@ export class TokenServer {
 
   /** with `tls`: the realm's certificate, to trust (NODE_EXTRA_CA_CERTS) where the realm is reached by a name */
   get tlsCertFile(): string | undefined {
-    return this.scheme === "https" ? join(this.dir, "tls-cert.pem") : undefined;
+    return this.scheme === "https" ? join(this.dir, "tls", "cert.pem") : undefined;
   }
 
   /**
@@ -58,12 +58,10 @@ export class TokenServer {
       .replace(/\s+/g, "");
     let server: Server;
     if (options.tls) {
-      const tlsDir = mkdtempSync(join(tmpdir(), "prepull-token-tls-"));
-      const altNames = ["IP:127.0.0.1", ...(options.hostName ? [`DNS:${options.hostName}`] : [])].join(",");
-      const tls = selfSignedCertificate(tlsDir, "/CN=127.0.0.1", ["-addext", `subjectAltName=${altNames}`]);
+      const tlsDir = join(dir, "tls"); // beside the signing key's cert.pem, removed with it
+      mkdirSync(tlsDir);
+      const tls = tlsCertificate(tlsDir, options.hostName ? [options.hostName] : []);
       server = createHttpsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }) as unknown as Server;
-      writeFileSync(join(dir, "tls-cert.pem"), readFileSync(tls.cert));
-      rmSync(tlsDir, { recursive: true, force: true });
     } else server = createServer();
     const port = await listenOnLoopback(server);
     const scheme = options.tls ? "https" : "http";

@@ -25,8 +25,6 @@ export interface RegistrySpec {
   /** a fault proxy in front, speaking TLS where `proxyTls` (to the registry behind it, as that registry speaks) */
   readonly proxy?: boolean;
   readonly proxyTls?: boolean;
-  /** with `tls`: more names the certificate holds */
-  readonly names?: readonly string[];
   /**
    * with `tls`: reached as `hostName:PORT`, a name that resolves to 127.0.0.1 (net.ts
    * addHostNames), as a runner reaches ghcr.io: no loopback address for prepull or the engine to
@@ -65,8 +63,6 @@ export interface World<R extends string> {
   readonly proxy: { readonly [name in R]: FaultProxy };
   readonly tokens: TokenServer;
   readonly files: FileServer;
-  /** where the action reaches registry `name`: through its proxy where it has one */
-  host(name: R): string;
   /**
    * A file of the world's TLS certificates (registries and realm), for NODE_EXTRA_CA_CERTS: what
    * a runner's system trust store is to ghcr.io's certificate, where a part is reached by a name.
@@ -133,11 +129,11 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     Object.assign(parts, { tokens, files });
     await Promise.all(
       names.map(async (name) => {
-        const { tokenAuth, tls, names: certNames, proxy, proxyTls, hostName } = spec.registries[name];
+        const { tokenAuth, tls, proxy, proxyTls, hostName } = spec.registries[name];
         const started = await startRegistry({
           ...(tokenAuth && tokens && { tokenAuth: tokens.registryConfig() }),
           ...(tls && { tls }),
-          ...((certNames || hostName) && { names: [...(certNames ?? []), ...(hostName ? [hostName] : [])] }),
+          ...(hostName && { names: [hostName] }),
         });
         const registry = hostName ? { ...started, host: `${hostName}:${started.port}` } : started;
         parts.registry[name] = registry;
@@ -176,10 +172,6 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     ) as Record<R, FaultProxy>,
     tokens: handle(() => needs(parts.tokens, "token server")),
     files: handle(() => needs(parts.files, "file server")),
-    host(name) {
-      const proxy: FaultProxy | undefined = parts.proxy[name];
-      return proxy?.host ?? needs<Registry>(parts.registry[name], `registry ${name}`).host;
-    },
     trust() {
       if (!trustFile) {
         const certs = [...Object.values<Registry | undefined>(parts.registry).map((r) => r?.certFile), parts.tokens?.tlsCertFile];
