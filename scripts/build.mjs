@@ -34,10 +34,6 @@ const buildfilesApart = {
   name: "buildfiles-apart",
   setup(build) {
     build.onResolve({ filter: /^\.\/buildfiles\.js$/ }, () => ({ path: "./buildfiles.cjs", external: true }));
-    // tinyglobby for src/resolve/files.ts's findFiles, apart for the same reason.
-    build.onResolve({ filter: /^\.\/glob\.js$/ }, ({ importer }) =>
-      /[/\\]src[/\\]resolve[/\\]files\.ts$/.test(importer) ? { path: "./glob.cjs", external: true } : undefined,
-    );
   },
 };
 // @actions/http-client imports https and tunnel (both load node's TLS), and @actions/core
@@ -98,7 +94,6 @@ const results = [
     outfile: join(outdir, "buildfiles.cjs"),
     banner: { js: metaUrl },
   }),
-  await esbuild.build({ ...common, entryPoints: ["src/resolve/glob.ts"], outfile: join(outdir, "glob.cjs"), banner: { js: metaUrl } }),
 ];
 
 // Node's compile cache (node 22.1+) keeps the bundle's compiled code between the steps of a job.

@@ -115,7 +115,7 @@ export async function runWorker(host: Host, dir: string, request: WorkerRequest 
     problems.push(`background worker failed: ${(error as Error).message}`);
     why = `the background worker failed before this image's result: ${(error as Error).message}`;
   }
-  const results = completeResults(request, [...request.invalid, ...(pulled ?? done)], why);
+  const results = completeResults(request, pulled ?? done, why);
   writeState(dir, { status: "done", pid, results, problems, finished: new Date().toISOString() });
 }
 

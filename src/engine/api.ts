@@ -62,13 +62,13 @@ export function callEngine(socket: string, method: string, path: string, signal?
   });
 }
 
-/** The message of an API error answer (`{"message": …}`), or its status. */
-export function apiMessage(answer: ApiAnswer): string {
+/** The message of an API error answer (`{"message": …}`), else `otherwise` (its status). */
+export function apiMessage(answer: ApiAnswer, otherwise = `HTTP ${answer.status}`): string {
   try {
     const parsed = JSON.parse(answer.body) as { message?: unknown };
     if (typeof parsed.message === "string") return parsed.message;
   } catch {
     // not JSON
   }
-  return `HTTP ${answer.status}`;
+  return otherwise;
 }

@@ -74,8 +74,8 @@ export class EngineAuth {
     for (const r of registries) this.written.add(r);
     this.shadow ??= shadowConfigDir(this.env, this.tempRoot, "prepull-engine-config-");
     const shadow = await this.shadow;
-    const config = userConfigJson(this.env);
-    const { config: valid, problem } = readDockerConfigFile(this.env);
+    const { json, config: valid, problem } = readDockerConfigFile(this.env);
+    const config = json as ConfigJson;
     const checked = valid.auths ?? {};
     // An entry the schema refused is still the user's: it is kept, the token not added over it.
     const users = (key: string) => (problem !== undefined ? true : hasSecret(checked[key]));

@@ -5,9 +5,16 @@
 // leaves the pull to the CLI, which asks the helper as the user's own `docker pull` would. Issue
 // 24: one CLI process fewer per pull (its start is 10–25 ms here).
 import { request } from "node:http";
-import { dockerConfigDir, helperServer, normaliseConfigKey, readAuthEntry, readDockerConfigFile } from "../registry/auth.js";
+import {
+  credentialHelper,
+  dockerConfigDir,
+  helperServer,
+  normaliseConfigKey,
+  readAuthEntry,
+  readDockerConfigFile,
+} from "../registry/auth.js";
 import { parseReference } from "../resolve/reference.js";
-import { ApiUnavailable } from "./api.js";
+import { ApiUnavailable, apiMessage } from "./api.js";
 import type { CommandResult } from "./command.js";
 
 /**
@@ -36,10 +43,7 @@ export interface ApiPullOptions {
 export function registryAuthHeader(env: NodeJS.ProcessEnv, registry: string): string | undefined {
   const { config, problem } = readDockerConfigFile(env);
   if (problem) return undefined;
-  const helpers = config.credHelpers ?? {};
-  const helperKey = Object.keys(helpers).find((key) => normaliseConfigKey(key) === registry);
-  const helper = helperKey !== undefined ? helpers[helperKey] : config.credsStore;
-  if (helper !== undefined && helper !== "") return undefined;
+  if (credentialHelper(config, registry)) return undefined;
   const serveraddress = helperServer(registry);
   const entries = Object.entries(config.auths ?? {}).filter(([key]) => normaliseConfigKey(key) === registry);
   for (const [, entry] of entries) {
@@ -116,7 +120,12 @@ export function pullOverApi(socket: string, ref: string, auth: string, options: 
       });
       response.on("end", () => {
         if (pending.trim()) onMessage(pending);
-        if (response.statusCode !== 200) stderr.splice(0, stderr.length, `Error response from daemon: ${apiError(stderr.join(""))}`);
+        if (response.statusCode !== 200) {
+          const body = stderr.join("");
+          // Not JSON: the text as it came.
+          const message = apiMessage({ status: response.statusCode ?? 0, body }, body.trim() || "no message");
+          stderr.splice(0, stderr.length, `Error response from daemon: ${message}`);
+        }
         settle(response.statusCode === 200 && stderr.length === 0 ? 0 : 1);
       });
       response.on("error", () => settle(1));
@@ -157,15 +166,4 @@ function parseMessage(line: string): { status?: string; id?: string; error?: str
   } catch {
     return undefined;
   }
-}
-
-/** `{"message": …}` of an error answer, or the text as it came. */
-function apiError(body: string): string {
-  try {
-    const message = (JSON.parse(body) as { message?: unknown }).message;
-    if (typeof message === "string") return message;
-  } catch {
-    // not JSON
-  }
-  return body.trim() || "no message";
 }

@@ -5,7 +5,7 @@
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import type { ProbeVerdict, PullHooks } from "../pull/hooks.js";
-import { mirrorFor, type Source, sourcesFor } from "../pull/sources.js";
+import { mirrorFor, type Source, sourcesOf } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { Copier, copyFailureText, PushRefusedError } from "../registry/copier.js";
 import { isDigest } from "../registry/manifests.js";
@@ -39,8 +39,11 @@ export type FillMarked = Result & { fill?: FillTarget; notFilled?: string };
  * and any other line (a bare prefix) Docker Hub's alone, since it drops the registry and
  * `other.reg/a/b:T` would fill `docker.io/a/b:T`'s mirror tag.
  */
-export function fillMirrorFor(spec: ImageSpec, config: Config): { ref: Reference } | { why: string } {
-  const first = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find((s) => s.kind === "mirror");
+export function fillMirrorFor(
+  spec: ImageSpec,
+  config: Config,
+  first = sourcesOf(spec, config).find((s) => s.kind === "mirror"),
+): { ref: Reference } | { why: string } {
   if (!first) return { why: "it has no mirror" };
   if (spec.explicitMirror) {
     if (spec.mirrorFromInput) return { ref: first.ref };
@@ -73,8 +76,8 @@ export class FillWatch {
 
   constructor(images: readonly ImageSpec[], config: Config) {
     for (const spec of images) {
-      const target = fillMirrorFor(spec, config);
-      const first = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).find((s) => s.kind === "mirror");
+      const first = sourcesOf(spec, config).find((s) => s.kind === "mirror");
+      const target = fillMirrorFor(spec, config, first);
       if (first) this.firstMirror.set(formatReference(spec.upstream), { spec, ref: first.ref });
       if ("why" in target) this.refused.set(formatReference(spec.upstream), target.why);
     }

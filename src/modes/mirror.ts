@@ -4,7 +4,7 @@
 // per registry, whatever the concurrency, and is mounted into the other repositories.
 import pLimit from "p-limit";
 import type { Host } from "../host.js";
-import { sourcesFor } from "../pull/sources.js";
+import { sourcesOf } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { BlobLedger, Copier, copyFailureText } from "../registry/copier.js";
 import type { ProbeSettings } from "../registry/probe.js";
@@ -23,9 +23,7 @@ export async function mirrorImages(
 ): Promise<Result[]> {
   const limit = pLimit(config.concurrency);
   const ledger = new BlobLedger();
-  const mirrorsOf = images.map((spec) =>
-    sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).flatMap((s) => (s.kind === "mirror" ? [s.ref] : [])),
-  );
+  const mirrorsOf = images.map((spec) => sourcesOf(spec, config).flatMap((s) => (s.kind === "mirror" ? [s.ref] : [])));
   const targets = mirrorsOf.map((refs) => refs[0]);
   // Every repository the images map to is known before the first blob moves: the ones this run
   // writes, then the other mirror lines (an image's own asked first); each may hold a blob from an earlier run.

@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import type { Host } from "../host.js";
 import { quotaText } from "../pull/policy.js";
 import { upstreamVerdict } from "../pull/probehooks.js";
-import { type Source, sourcesFor } from "../pull/sources.js";
+import { type Source, sourcesOf } from "../pull/sources.js";
 import type { RegistryClient } from "../registry/client.js";
 import { forImage, type HeadOutcome, ImageProbe, type ProbeSettings } from "../registry/probe.js";
 import { failedResult, makeResult, type Result } from "../report/results.js";
@@ -91,7 +91,7 @@ async function planImage(
   const lines: string[] = [];
   const probe = new ImageProbe(client, spec, forImage(settings, spec), (line) => lines.push(line));
   const upstream = await probe.upstream();
-  const sources = sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
+  const sources = sourcesOf(spec, config);
   const { states, chosen: mirrorChosen, drifted } = await assessMirrors(probe, sources, upstream, lines);
   drift.push(...drifted.map((d) => ({ ...d, image, origin: spec.origin })));
   lines.push(`upstream ${image}: ${upstream.kind === "found" ? `digest ${upstream.digest}` : upstream.detail}`);

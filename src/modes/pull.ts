@@ -8,7 +8,7 @@ import type { Host } from "../host.js";
 import { pullImage } from "../pull/image.js";
 import { inspectUpstreamName, presentLocally } from "../pull/present.js";
 import type { ImageHooks, probeHooks } from "../pull/probehooks.js";
-import { type Source, sourcesFor } from "../pull/sources.js";
+import { type Source, sourcesOf } from "../pull/sources.js";
 import type { SizeEstimate } from "../registry/probe.js";
 import { failedResult, type Result } from "../report/results.js";
 import type { Config, ImageSpec } from "../resolve/inputs.js";
@@ -67,11 +67,8 @@ export async function pullAll(
     }
     // Under on-failure: warn the verdict changes no pull (short, it is tried anyway), so the
     // pulls do not wait for it (issue 24: the size read is off a hit's path); its line still
-    // comes first in the log.
-    const said = guard.then(
-      () => undefined,
-      (error: Error) => host.log.info(`disk space: not checked (${error.message})`),
-    );
+    // comes first in the log. The guard never rejects (estimates and space say their trouble).
+    const said = guard.then(() => undefined);
     const results = await pullEach(work, config, host, engine, said);
     await said;
     return results;
@@ -139,7 +136,7 @@ function imageWork(
     log,
     hooks,
     needed: needsBytesOf,
-    sources: sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror),
+    sources: sourcesOf(spec, config),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Host } from "../host.js";
 import { probeHooks } from "../pull/probehooks.js";
 import { Credentials } from "../registry/auth.js";
 import { RegistryClient } from "../registry/client.js";
+import { ANSWER_TIMEOUT_MS } from "../registry/http.js";
 import { platformSpec } from "../registry/manifests.js";
 import type { ProbeSettings } from "../registry/probe.js";
 import type { Result } from "../report/results.js";
@@ -19,7 +20,7 @@ export function registryAccess(config: Config, host: Host): { client: RegistryCl
   const credentials = new Credentials(host.env ?? process.env, config.githubToken, undefined, undefined, config.engine);
   if (credentials.problem) host.log.warning(credentials.problem);
   // A probe waits for an answer 15 s at most (DESIGN.md), and never longer than a whole pull may take.
-  const client = new RegistryClient(credentials, Math.min(15_000, config.pullTimeoutSeconds * 1000));
+  const client = new RegistryClient(credentials, Math.min(ANSWER_TIMEOUT_MS, config.pullTimeoutSeconds * 1000));
   const settings: ProbeSettings = {
     verify: config.verify,
     platform: platformSpec(config.platform),
@@ -38,7 +39,8 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
     if (config.mode === "mirror") return await (await import("./mirror.js")).mirrorImages(images, config, client, settings, host);
     const auth = config.githubToken ? new EngineAuth(baseEnv, config.githubToken, baseEnv.RUNNER_TEMP || tmpdir()) : undefined;
     // fill-mirror: the pull's probes are watched for first mirrors that lack their image.
-    const fill = config.fillMirror ? new (await import("./fill.js")).FillWatch(images, config) : undefined;
+    const filling = config.fillMirror ? await import("./fill.js") : undefined;
+    const fill = filling && new filling.FillWatch(images, config);
     try {
       const probes = probeHooks(
         client,
@@ -50,11 +52,11 @@ export async function runMode(images: readonly ImageSpec[], config: Config, host
       );
       const engine = new Engine(config.engine, () => auth?.engineEnv() ?? baseEnv);
       try {
-        if (!fill) return await pullAll(images, config, host, engine, probes);
+        if (!filling || !fill) return await pullAll(images, config, host, engine, probes);
         const onResult = host.onResult;
         const marked = { ...host, ...(onResult && { onResult: (result: Result) => onResult(fill.mark(result)) }) };
         const results = (await pullAll(images, config, marked, engine, fill.wrap(probes))).map((result) => fill.mark(result));
-        await (await import("./fill.js")).afterPulls(host, results);
+        await filling.afterPulls(host, results);
         return results;
       } finally {
         engine.dispose();

@@ -14,7 +14,8 @@ import {
 } from "../background.js";
 import type { Host } from "../host.js";
 import { backoffSeconds } from "../pull/policy.js";
-import { sourcesFor } from "../pull/sources.js";
+import { sourcesOf } from "../pull/sources.js";
+import { ANSWER_TIMEOUT_MS } from "../registry/http.js";
 import { replayLog } from "../report/log.js";
 import type { Result } from "../report/results.js";
 import { type Config, type ImageSpec, readConfig } from "../resolve/inputs.js";
@@ -104,8 +105,8 @@ async function waitForOne(
   }
 }
 
-/** A probe's answer deadline (registry/client.ts), for a mirror's and upstream's HEADs of one attempt. */
-const PROBE_SECONDS = 2 * 15;
+/** A probe's answer deadline (registry/http.ts), for a mirror's and upstream's HEADs of one attempt. */
+const PROBE_SECONDS = (2 * ANSWER_TIMEOUT_MS) / 1000;
 /** The engine check, the disk guard, tagging: time outside any pull. */
 const MARGIN_SECONDS = 10;
 
@@ -121,10 +122,7 @@ export function waitSeconds(images: readonly ImageSpec[], config: Config): numbe
     backoff += backoffSeconds(retry, config.backoffSeconds, () => 1); // the jitter at its most
   }
   const perSource = config.attempts * (config.pullTimeoutSeconds + PROBE_SECONDS) + 2 * backoff;
-  const longest = Math.max(
-    1,
-    ...images.map((spec) => sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror).length),
-  );
+  const longest = Math.max(1, ...images.map((spec) => sourcesOf(spec, config).length));
   const rounds = Math.max(1, Math.ceil(images.length / config.concurrency));
   return Math.ceil(rounds * longest * perSource + MARGIN_SECONDS);
 }

@@ -8,7 +8,7 @@ import type { ImageSpec } from "../resolve/inputs.js";
 import { formatReference, isLoopback, repositoryOf } from "../resolve/reference.js";
 import { finish } from "./finish.js";
 import type { PullHooks, PullOptions } from "./hooks.js";
-import { ReferenceLedger } from "./ledger.js";
+import { type HeldReference, ReferenceLedger } from "./ledger.js";
 import { pullDuringVerification } from "./overlap.js";
 import { backoffSeconds, type Classified, classifyEngineError } from "./policy.js";
 import { presentLocally } from "./present.js";
@@ -30,7 +30,7 @@ interface Pulled {
   readonly pullRef: string;
   readonly digest: string | undefined;
   /** a mirror's `repo@digest` this image holds in the run's ledger until it is tagged */
-  readonly held?: { readonly reference: string; readonly release: () => void };
+  readonly held?: HeldReference;
 }
 
 /** One image: the sources in order, each with the retry policy; tagged under the upstream name. */
@@ -115,10 +115,17 @@ class ImagePull {
     if (this.hooks.probe) {
       // A mirror's pull starts once its HEAD named the digest; its verdict decides the rest.
       const early = await this.hooks.early?.(source);
-      const pull = (signal: AbortSignal) => this.pullWithRetries(source, early?.pullRef ?? pullRef, signal);
       const verdict = this.hooks.probe(source, this.spec);
       const overlap = early
-        ? await pullDuringVerification(source.ref, early, verdict, pull, this.engine, this.log, this.leftovers)
+        ? await pullDuringVerification(
+            await ReferenceLedger.of(this.engine).holdDigest(repositoryOf(source.ref), early.digest),
+            early,
+            verdict,
+            (signal) => this.pullWithRetries(source, early.pullRef, signal),
+            this.engine,
+            this.log,
+            this.leftovers,
+          )
         : undefined;
       const said = overlap?.verdict ?? (await verdict);
       this.attempts += this.hooks.probeFailures?.(source) ?? 0;
@@ -129,20 +136,16 @@ class ImagePull {
         return undefined;
       }
       if (said.pullRef) [pullRef, digest] = [said.pullRef, said.digest];
-      if (overlap?.pulled) {
-        const held = overlap.release && { reference: overlap.reference, release: overlap.release };
-        return this.settle(source, { pullRef, digest, ...(held && { held }) }, overlap.pulled);
-      }
+      if (overlap?.pulled) return this.settle(source, { pullRef, digest, ...(overlap.held && { held: overlap.held }) }, overlap.pulled);
     }
     const held = await this.hold(source, digest);
     return this.settle(source, { pullRef, digest, ...(held && { held }) }, this.pullWithRetries(source, pullRef));
   }
 
   /** A mirror's pull by digest holds its `repo@digest` in the run's ledger until tagged (ledger.ts). */
-  private async hold(source: Source, digest: string | undefined): Promise<Pulled["held"]> {
+  private async hold(source: Source, digest: string | undefined): Promise<HeldReference | undefined> {
     if (source.kind !== "mirror" || digest === undefined) return undefined;
-    const reference = `${repositoryOf(source.ref)}@${digest}`;
-    return { reference, release: await ReferenceLedger.of(this.engine).hold(reference) };
+    return ReferenceLedger.of(this.engine).holdDigest(repositoryOf(source.ref), digest);
   }
 
   /**

@@ -14,6 +14,12 @@ interface Entry {
 
 const ledgers = new WeakMap<Engine, ReferenceLedger>();
 
+/** A `repo@sha256:…` reference an image of the run holds, and the end of that hold. */
+export interface HeldReference {
+  readonly reference: string;
+  readonly release: () => void;
+}
+
 export class ReferenceLedger {
   private readonly entries = new Map<string, Entry>();
   private constructor(private readonly engine: Engine) {}
@@ -57,6 +63,12 @@ export class ReferenceLedger {
       released = true;
       held.users--;
     };
+  }
+
+  /** hold, for a mirror's pull by `digest` from `repository` (`registry/path`): the reference it leaves in the engine. */
+  async holdDigest(repository: string, digest: string): Promise<HeldReference> {
+    const reference = `${repository}@${digest}`;
+    return { reference, release: await this.hold(reference) };
   }
 
   /** A verified image was tagged from `reference`: it stays, as every verified pull's digest reference does. */

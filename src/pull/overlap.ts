@@ -5,19 +5,16 @@
 // upstream is asked; the caller tags under the upstream name only once the verdict trusts that
 // very digest. Refused, the early pull is stopped and what it brought is removed.
 import type { Engine } from "../engine/engine.js";
-import { type Reference, repositoryOf } from "../resolve/reference.js";
 import type { EarlyPull, ProbeVerdict } from "./hooks.js";
-import { ReferenceLedger } from "./ledger.js";
+import { type HeldReference, ReferenceLedger } from "./ledger.js";
 
 /** The verdict, and the early pull where the verdict trusted its very reference (it settles as the pull would). */
 export interface Overlap {
   readonly verdict: ProbeVerdict;
   /** absent: refused, or to be pulled by another reference; nothing of the early pull stays */
   readonly pulled?: Promise<void>;
-  /** with `pulled`: ends this image's use of the reference (once it is tagged, or its pull failed) */
-  readonly release?: () => void;
-  /** `repo@sha256:…`: the reference the early pull leaves in the engine */
-  readonly reference: string;
+  /** with `pulled`: this image's hold on the reference, ended once it is tagged or its pull failed */
+  readonly held?: HeldReference;
 }
 
 /**
@@ -28,7 +25,7 @@ export interface Overlap {
  * finishes a stopped pull after its CLI has gone.
  */
 export async function pullDuringVerification(
-  source: Reference,
+  held: HeldReference,
   early: EarlyPull,
   verdict: Promise<ProbeVerdict>,
   pull: (signal: AbortSignal) => Promise<void>,
@@ -36,25 +33,23 @@ export async function pullDuringVerification(
   log: (line: string) => void,
   leftovers: (() => Promise<void>)[],
 ): Promise<Overlap> {
-  // `repo@sha256:…`: the reference a pull by digest leaves in the engine.
-  const reference = `${repositoryOf(source)}@${early.digest}`;
-  // Held from before the pull: another image of the run refused the same digest removes it
+  // `held`: taken before the pull; another image of the run refused the same digest removes it
   // only once no image pulls or needs it (ledger.ts); one that was here before the run stays.
+  const { reference, release } = held;
   const ledger = ReferenceLedger.of(engine);
-  const release = await ledger.hold(reference);
   log(`pulling ${early.pullRef} while its verification runs; tagged only once verified`);
   const stop = new AbortController();
   const pulled = pull(stop.signal);
   pulled.catch(() => undefined);
   const said = await verdict;
-  if (said.skip === undefined && said.pullRef === early.pullRef) return { verdict: said, pulled, release, reference };
+  if (said.skip === undefined && said.pullRef === early.pullRef) return { verdict: said, pulled, held };
   stop.abort(new Error("verification refused the mirror"));
   await pulled.catch(() => undefined);
   release();
   const remove = () => removeReference(engine, ledger, reference, log);
   await remove();
   leftovers.push(remove);
-  return { verdict: said, reference };
+  return { verdict: said };
 }
 
 /** Removes `repo@digest` where it is here; the image goes with it when nothing else refers to it. */

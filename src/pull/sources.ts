@@ -89,3 +89,11 @@ export function sourcesFor(upstream: Reference, rules: readonly MirrorRule[], ma
   sources.push({ kind: "upstream", ref: upstream });
   return sources;
 }
+
+/** sourcesFor an image line under the run's `mirrors` and `mirror-map` (every mode's one call). */
+export function sourcesOf(
+  spec: { readonly upstream: Reference; readonly explicitMirror?: Reference },
+  config: { readonly mirrors: readonly MirrorRule[]; readonly mirrorMap: MirrorMap },
+): Source[] {
+  return sourcesFor(spec.upstream, config.mirrors, config.mirrorMap, spec.explicitMirror);
+}

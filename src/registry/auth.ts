@@ -82,7 +82,7 @@ const DockerConfigSchema = z.object({
   credsStore: z.optional(z.string()),
   credHelpers: z.optional(z.record(z.string(), z.string())),
 });
-type DockerConfig = z.infer<typeof DockerConfigSchema>;
+export type DockerConfig = z.infer<typeof DockerConfigSchema>;
 /** An `auths` entry as the schema checked it. */
 export type AuthEntryJson = z.infer<typeof AuthEntry>;
 
@@ -257,7 +257,7 @@ export class Credentials {
     }
     const podmanLogin = this.podman.get(registry);
     if (podmanLogin) list.push(podmanLogin);
-    const helper = this.helperFor(registry);
+    const helper = credentialHelper(this.file.config, registry);
     if (helper) {
       const found = await this.fromHelper(helper, registry);
       if (found) list.push(found);
@@ -268,16 +268,6 @@ export class Credentials {
       if (found && !list.includes(found)) list.push(found);
     }
     return list;
-  }
-
-  /** The helper the engine uses for `registry`: `credHelpers` by host, else `credsStore`. */
-  helperFor(registry: string): string | undefined {
-    const { credHelpers, credsStore } = this.file.config;
-    for (const key of configKeys(registry)) {
-      const named = Object.entries(credHelpers ?? {}).find(([host]) => normaliseConfigKey(host) === normaliseConfigKey(key));
-      if (named) return named[1] || undefined;
-    }
-    return credsStore || undefined;
   }
 
   private fromHelper(helper: string, registry: string): Promise<Credential | undefined> {
@@ -293,4 +283,14 @@ export class Credentials {
     }
     return found;
   }
+}
+
+/** The helper the engine uses for `registry` under `config`: `credHelpers` by host, else `credsStore` ("" is none). */
+export function credentialHelper(config: DockerConfig, registry: string): string | undefined {
+  const { credHelpers, credsStore } = config;
+  for (const key of configKeys(registry)) {
+    const named = Object.entries(credHelpers ?? {}).find(([host]) => normaliseConfigKey(host) === normaliseConfigKey(key));
+    if (named) return named[1] || undefined;
+  }
+  return credsStore || undefined;
 }

@@ -7,6 +7,7 @@ import { isLoopback, type Reference } from "../resolve/reference.js";
 import { type Challenge, type Credential, type Credentials, parseChallenges } from "./auth.js";
 import {
   ANSWER_LIMITS,
+  ANSWER_TIMEOUT_MS,
   basicHeader,
   credentialsMayGoTo,
   drain,
@@ -76,7 +77,7 @@ export class RegistryClient {
 
   constructor(
     readonly credentials: Credentials,
-    readonly timeoutMs = 15_000,
+    readonly timeoutMs = ANSWER_TIMEOUT_MS,
   ) {
     this.deadlines = new HeaderDeadlines(timeoutMs);
     const make = (ignoreSslError: boolean) =>
@@ -171,7 +172,7 @@ export class RegistryClient {
     const body = await readAnswer(response.message, {
       limit: ANSWER_LIMITS.manifest,
       deadlineMs: this.timeoutMs,
-      what: `${method} ${path.startsWith("http") ? path : `${registry}${path}`}`,
+      what: `${method} ${registry}${path}`,
     });
     return { status: response.message.statusCode ?? 0, headers: response.message.headers, body };
   }
@@ -211,11 +212,6 @@ export class RegistryClient {
     options: RequestOptions,
   ): Promise<{ response: HttpClientResponse; url: string }> {
     const authorization = this.authHeader(registry, options.scopes);
-    if (path.startsWith("http")) {
-      // An absolute URL (an upload Location): the registry's credentials only on the registry's own origin.
-      const own = new URL(path).origin === new URL(this.baseUrl(registry)).origin;
-      return { response: await this.send(method, path, options, own ? authorization : undefined), url: path };
-    }
     const known = this.schemes.get(registry);
     const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
     if (!isLoopback(registry) || known || streamed) {

@@ -172,9 +172,9 @@ class CopyJob implements BlobContext, ReferrerCopier {
       const got = await this.client.getManifest(ref, selector);
       if (got.status !== 200) throw unexpected(`GET manifest ${ref.path}@${selector}`, ref.registry, got);
       // Pushed byte for byte: bytes that are not the content their digest names are never copied.
-      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), selector);
-      if (forged) throw new CopyError(`${ref.registry}/${ref.path}: ${forged}; not copied`);
       const digest = sha256Digest(got.body);
+      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), selector, digest);
+      if (forged) throw new CopyError(`${ref.registry}/${ref.path}: ${forged}; not copied`);
       const mediaType =
         headerText(got.headers["content-type"]) || ((JSON.parse(got.body.toString("utf8")) as { mediaType?: string }).mediaType ?? "");
       return { body: got.body, mediaType, digest };

@@ -7,6 +7,9 @@ import type { RequestHandler } from "@actions/http-client/lib/interfaces";
 import { isLoopback, type Reference } from "../resolve/reference.js";
 import type { Challenge, Credential } from "./auth.js";
 
+/** How long a registry request waits for its answer to begin, and to go on (DESIGN.md: of the order of 15 s). */
+export const ANSWER_TIMEOUT_MS = 15_000;
+
 /**
  * http-client sends strings and streams; a Buffer (manifest bytes, which are JSON and so
  * UTF-8) goes as its string only when that string is exactly the same bytes again.

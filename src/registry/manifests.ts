@@ -77,9 +77,14 @@ export function announcedDigestFault(announced: string, asked: string | undefine
  * Why a manifest answer cannot be taken as it stands, or undefined. Its bytes are the digest's
  * source: they must hash to the digest asked for (a GET by digest) and to the one the
  * registry announced; a body that does not is a forged or corrupt answer, that source's fault.
+ * `actual`: the body's digest, where the caller has it already.
  */
-export function manifestDigestFault(body: Buffer, announced: string, asked: string | undefined): string | undefined {
-  const actual = sha256Digest(body);
+export function manifestDigestFault(
+  body: Buffer,
+  announced: string,
+  asked: string | undefined,
+  actual = sha256Digest(body),
+): string | undefined {
   if (asked?.startsWith("sha256:") && actual !== asked) {
     return `the manifest it answered for ${asked} hashes to ${actual}: a forged or corrupt answer`;
   }

@@ -127,9 +127,9 @@ export class ImageProbe {
       // Some registries omit the header on HEAD; the GET's bytes are the digest's source.
       const got = await this.client.getManifest(ref, manifestSelector(ref));
       if (got.status !== 200) throw new TransientError(`GET after HEAD answered HTTP ${got.status}`);
-      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), ref.digest);
-      if (forged) return { kind: "refused", detail: `${where}: ${forged}` };
-      return { kind: "found", digest: sha256Digest(got.body), ...(quota && { quota }) };
+      const actual = sha256Digest(got.body);
+      const forged = manifestDigestFault(got.body, headerText(got.headers["docker-content-digest"]), ref.digest, actual);
+      return forged ? { kind: "refused", detail: `${where}: ${forged}` } : { kind: "found", digest: actual, ...(quota && { quota }) };
     }
     const classified = classifyHttp(status, ref.registry, response.headers, response.body);
     const said = registryErrorText(response.body);

@@ -36,6 +36,7 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     ...(hasQuota ? [markdownCode(r.quota ?? "")] : []),
     markdownCode(r.reason),
   ]);
+  const copyTotals = copyTotalsMarkdown(results);
   const counts = STATUSES.map((s) => [s, results.filter((r) => r.status === s).length] as const)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`)
@@ -47,7 +48,7 @@ export function summaryMarkdown(results: readonly Result[], title = "prepull"): 
     `|${head.map(() => "---").join("|")}|`,
     ...rows.map((row) => `| ${row.join(" | ")} |`),
     "",
-    ...(copyTotalsMarkdown(results) ? [copyTotalsMarkdown(results)] : []),
+    ...(copyTotals ? [copyTotals] : []),
   ].join("\n");
 }
 

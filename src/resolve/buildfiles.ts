@@ -8,15 +8,9 @@ import type { FileImages, NamedImage } from "./compose.js";
 import type { Lookup } from "./interpolate.js";
 import { processWord, splitWords } from "./shellword.js";
 
-export {
-  type ComposeBuild,
-  type ComposeImages,
-  composeEnvironment,
-  composeImages,
-  type FileImages,
-  type NamedImage,
-} from "./compose.js";
-export { DotEnvError, parseDotEnv } from "./dotenv.js";
+// tinyglobby, for findFiles (./files.ts), which only images-from calls: in this bundle too.
+export { glob, isDynamicPattern } from "tinyglobby";
+export { composeEnvironment, composeImages, type FileImages, type NamedImage } from "./compose.js";
 
 type Scope = Map<string, string | undefined>;
 

@@ -76,7 +76,7 @@ function patternInside(pattern: string, workspace: string): string {
 export async function findFiles(pattern: string, workspace: string): Promise<string[]> {
   const inside = patternInside(pattern, workspace);
   // tinyglobby is bundled apart with the build-file parsers (see scripts/build.mjs).
-  const { glob, isDynamicPattern } = await import("./glob.js");
+  const { glob, isDynamicPattern } = await import("./buildfiles.js");
   if (!isDynamicPattern(inside)) {
     const path = resolve(workspace, inside);
     try {
@@ -111,4 +111,10 @@ export async function findFiles(pattern: string, workspace: string): Promise<str
     ignore: ["**/node_modules/**", "**/.git/**"],
   });
   return found.sort();
+}
+
+/** Why a file was not read: refused (outside the workspace, not a regular file, too large) or an fs error's code. */
+export function unreadable(error: unknown, shown: string): string {
+  if (error instanceof FileRefused) return `refused: ${error.message}`;
+  return `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
 }

@@ -12,10 +12,10 @@ import {
   dockerfileImages,
   type FileImages,
   type NamedImage,
-  parseDotEnv,
   workflowImages,
 } from "./buildfiles.js";
-import { FileRefused, findFiles, readWorkspaceFile } from "./files.js";
+import { parseDotEnv } from "./dotenv.js";
+import { FileRefused, findFiles, readWorkspaceFile, unreadable } from "./files.js";
 import type { Config, ImageLineError, ImageSpec } from "./inputs.js";
 import { parseFileImageLine } from "./inputs.js";
 
@@ -77,12 +77,6 @@ export async function resolveImagesFrom(config: Config, env: NodeJS.ProcessEnv, 
     }
   }
   return { images, problems };
-}
-
-/** Why a file was not read: refused (outside the workspace, not a regular file, too large) or an fs error's code. */
-function unreadable(error: unknown, shown: string): string {
-  if (error instanceof FileRefused) return `refused: ${error.message}`;
-  return `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
 }
 
 function toSpec(named: NamedImage, origin: string): ImageSpec | ImageLineError {

@@ -1,7 +1,7 @@
 // Every input is read and validated here, once. Errors name the input and, for lists, the line.
 import * as z from "zod/mini";
 import { type MirrorMap, type MirrorRule, parseMirrorRule } from "../pull/sources.js";
-import { FileRefused, readWorkspaceFile } from "./files.js";
+import { readWorkspaceFile, unreadable } from "./files.js";
 import { type ImageLineError, type ImageSpec, mergeImages, parseFileImageLine, parseImageLine } from "./images.js";
 import { InputError, type Line, parseLines, readDotEnvInput, readPairs, VARIABLE_RE } from "./lines.js";
 import { parseRepository, type Reference, repositoryOf } from "./reference.js";
@@ -212,11 +212,7 @@ function readImages(get: Get, workspace: string): { images: ImageSpec[]; imageEr
     try {
       content = readWorkspaceFile(imagesFile, workspace);
     } catch (error) {
-      const why =
-        error instanceof FileRefused
-          ? `refused: ${error.message}`
-          : `cannot read ${imagesFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
-      imageErrors.push({ text: `images-file ${imagesFile}`, origin: "images-file line 1", message: why });
+      imageErrors.push({ text: `images-file ${imagesFile}`, origin: "images-file line 1", message: unreadable(error, imagesFile) });
     }
     addImages(content, `images-file ${imagesFile}`, parseFileImageLine);
   }

@@ -66,7 +66,7 @@ export function readDotEnvInput(text: string, input: string, expected: string): 
 }
 
 /** A value in matching quotes means what is inside them, as in a dotenv line: `"_2_28"` and `'_2_28'` are `_2_28`. */
-export function unquote(value: string): string {
+function unquote(value: string): string {
   const match = value.match(/^(["'])(.*)\1$/s);
   return match ? (match[2] ?? "") : value;
 }

@@ -32,7 +32,6 @@ describe.skipIf(worldUnavailable !== "")("the npm package, end to end", () => {
       "README.md",
       "dist/buildfiles.cjs",
       "dist/cli.cjs",
-      "dist/glob.cjs",
       "dist/licenses.txt",
       "dist/prepull.cjs",
       "package.json",

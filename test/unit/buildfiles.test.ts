@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildFileKind, composeEnvironment, composeImages, dockerfileImages, parseDotEnv } from "../../src/resolve/buildfiles.js";
+import { buildFileKind, composeEnvironment, composeImages, dockerfileImages } from "../../src/resolve/buildfiles.js";
+import { parseDotEnv } from "../../src/resolve/dotenv.js";
 import { substitute, TemplateError } from "../../src/resolve/interpolate.js";
 import { processWord, WordError } from "../../src/resolve/shellword.js";
 

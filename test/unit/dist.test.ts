@@ -15,7 +15,7 @@ describe("dist/", () => {
       env: { ...process.env, PREPULL_OUTDIR: out },
       stdio: "pipe",
     });
-    for (const file of ["prepull.cjs", "buildfiles.cjs", "glob.cjs", "index.cjs", "cli.cjs", "licenses.txt"]) {
+    for (const file of ["prepull.cjs", "buildfiles.cjs", "index.cjs", "cli.cjs", "licenses.txt"]) {
       const fresh = readFileSync(join(out, file), "utf8");
       const committed = readFileSync(join(repo, "dist", file), "utf8");
       expect(committed === fresh, `dist/${file} is stale: run 'npm run build' and commit dist/`).toBe(true);
