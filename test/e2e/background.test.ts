@@ -198,8 +198,13 @@ describe.skipIf(worldUnavailable !== "")("background pulls, end to end", () => {
       const step = await runAction(inputs(`${one.up}\n${two.up}`, { background: "true" }), { env: engine.env, runnerTemp });
       const dir = step.state.workerDir ?? "";
       const pid = readState(dir)?.pid ?? 0;
-      // The worker's last word, as one that lost its results wrote it (the old worker did, on an exception).
-      process.kill(pid, "SIGSTOP");
+      // The worker's last word, as one that lost its results wrote it (the old worker did, on an
+      // exception). Stopped first, so that it writes nothing over it; one already gone writes nothing either.
+      try {
+        process.kill(pid, "SIGSTOP");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
       try {
         writeFileSync(join(dir, "state.json"), JSON.stringify({ status: "done", pid, results: [], problems: [] }));
         const wait = await runAction({ mode: "wait" }, { env: engine.env, runnerTemp });

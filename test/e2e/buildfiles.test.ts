@@ -108,7 +108,6 @@ describe.skipIf(worldUnavailable !== "")("images from the build's own files, end
 
   it("issue 22: quoted ARG defaults, # syntax=, FROM --platform=, a variable with no value read as empty (warned); compose merge keys and a .env that expands: what docker and compose read is pre-pulled, and found present while upstream answers 503", async () => {
     await engine.removeAllImages();
-    proxy.clearRules();
     const names = {
       syntax: uniqueName("syntax"),
       base: uniqueName("quoted-base"),

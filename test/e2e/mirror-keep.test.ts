@@ -11,8 +11,6 @@ import {
   loopbackRequest,
   runAction,
   seedImage,
-  startRegistry,
-  TokenServer,
   uniqueName,
   useWorld,
   worldUnavailable,
@@ -305,37 +303,6 @@ describe.skipIf(worldUnavailable !== "")("mirror mode keeps a mirror: mounts, re
     expect(await manifestDigest(mirror.host, target, sig.tag)).toBe(sig.digest);
     expect(await manifestDigest(mirror.host, target, sbom.digest)).toBe(sbom.digest);
     expect(await manifestDigest(mirror.host, target, sbom.fallback)).toBe(await manifestDigest(upstream.host, path, sbom.fallback));
-  });
-
-  it("through token auth: a mount asks one token for push on the target and pull on the repository it mounts from", async () => {
-    const tokens = await TokenServer.start("mounts", { isPrivate: () => true, users: { alice: "secret" } });
-    const locked = await startRegistry({ tokenAuth: tokens.registryConfig() });
-    const config = dockerConfig({ [locked.host]: "alice:secret" });
-    try {
-      const path = uniqueName("authmount");
-      const { digests } = await seedImage(engine, [`${upstream.host}/${path}:1`], { layers: 2 });
-      const env = { ...engine.env, DOCKER_CONFIG: config };
-      const first = await runAction({ images: `${upProxy.host}/${path}:1`, mirrors: `${locked.host}/old`, mode: "mirror" }, { env });
-      expect(first.results[0]).toMatchObject({ status: "copied" });
-      const second = await runAction(
-        { images: `${upProxy.host}/${path}:1`, mirrors: `${locked.host}/new\n${locked.host}/old`, mode: "mirror" },
-        { env },
-      );
-      expect(second.results[0]).toMatchObject({ status: "copied", digest: digests[`${upstream.host}/${path}:1`] });
-      expect(second.results[0]?.reason).toMatch(/0 blobs uploaded \(0 B\), 3 mounted/);
-      const repo = (prefix: string) => flat(prefix, path);
-      expect(tokens.requests).toContainEqual(
-        expect.objectContaining({
-          user: "alice",
-          status: 200,
-          scope: expect.arrayContaining([`repository:${repo("new")}:pull,push`, `repository:${repo("old")}:pull`]),
-        }),
-      );
-    } finally {
-      await locked.stop();
-      await tokens.stop();
-      rmSync(config, { recursive: true, force: true });
-    }
   });
 
   it("a copy that takes longer than the progress interval reports bytes, rate and what is left", async () => {

@@ -293,17 +293,7 @@ describe.skipIf(worldUnavailable !== "")("a mirror's pull overlapped with its ve
 
   /** The mirror answers the engine's next manifest request 401 with its challenge (a handed token expired); the token logs start afresh. */
   const refuseEnginesTokenOnce = () => {
-    ghcrProxy.addRule({
-      agent: ENGINE,
-      path: /\/manifests\//,
-      times: 1,
-      fault: {
-        kind: "status",
-        status: 401,
-        headers: { "www-authenticate": `Bearer realm="${tokens.realm}",service="${tokens.service}"`, "content-type": "application/json" },
-        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-      },
-    });
+    ghcrProxy.refuseEngineToken(tokens);
     tokens.requests.length = 0;
     tokens.issued.length = 0;
   };

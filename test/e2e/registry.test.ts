@@ -265,17 +265,7 @@ describe.skipIf(worldUnavailable !== "")("registry-aware pulls, end to end", () 
     const { up, id } = await seed("stale-pull2", "same");
     const stale = dockerConfig({ [ghcrProxy.host]: "alice:wrong", [hubProxy.host]: "alice:wrong" });
     // The engine's first manifest request (with prepull's token) is refused, as an expired token would be.
-    ghcrProxy.addRule({
-      agent: /^docker\//,
-      path: /\/manifests\//,
-      times: 1,
-      fault: {
-        kind: "status",
-        status: 401,
-        headers: { "content-type": "application/json" },
-        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-      },
-    });
+    ghcrProxy.refuseEngineToken(tokens);
     const result = await run({ images: up, mirrors: mirrors() }, stale);
     expect(result.results[0], result.stdout).toMatchObject({ source: "mirror", status: "pulled", attempts: 2 });
     expect(result.stdout).toContain("the engine was refused with the token prepull handed it");

@@ -19,7 +19,6 @@ import {
 import type { Registry } from "../world/registry.js";
 
 const USER = { alice: "s3cret-password" };
-const _basic = (pair: string) => ({ auth: Buffer.from(pair).toString("base64") });
 const configDir = (hosts: readonly string[]) => dockerConfig(Object.fromEntries(hosts.map((h) => [h, "alice:s3cret-password"])));
 
 describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot forge, end to end", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FillWatch, fillMirrorFor, fillTargets } from "../../src/modes/fill.js";
 import type { ProbeVerdict, PullHooks } from "../../src/pull/hooks.js";
-import type { Source } from "../../src/pull/sources.js";
+import { type Source, sourcesOf } from "../../src/pull/sources.js";
 import { makeResult } from "../../src/report/results.js";
 import { type ImageSpec, parseFileImageLine, parseImageLine, readConfig } from "../../src/resolve/inputs.js";
 import { formatReference } from "../../src/resolve/reference.js";
@@ -24,15 +24,8 @@ async function pulled(state: string, result = { status: "pulled" as const, sourc
   const spec = config.images[0];
   if (!spec) throw new Error("no image");
   const hooks = probes.hooks(spec, () => {});
-  for (const ref of ["ghcr.io/org/library-alpine:3.20", "mirror.example.com/library/alpine:3.20"]) {
-    await hooks.probe?.(
-      {
-        kind: "mirror",
-        ref: { registry: ref.split("/")[0] ?? "", path: ref.split("/").slice(1).join("/").split(":")[0] ?? "", tag: "3.20" },
-      },
-      spec,
-    );
-  }
+  // Its mirrors as the pull tries them: ghcr.io/org/library-alpine:3.20, then mirror.example.com/library/alpine:3.20.
+  for (const source of sourcesOf(spec, config)) if (source.kind === "mirror") await hooks.probe?.(source, spec);
   return watch.mark(makeResult("docker.io/library/alpine:3.20", result));
 }
 

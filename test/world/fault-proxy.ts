@@ -144,6 +144,24 @@ export class FaultProxy {
     return this.addRule({ ...match, agent: PREPULL_AGENT, fault: { kind: "forge", ...(body && { body }), ...(digest && { digest }) } });
   }
 
+  /**
+   * The engine's next manifest request (`times` of them) refused with a 401 and the registry's own
+   * challenge, as a token that expired during a pull is (the engine then asks `tokens` itself).
+   */
+  refuseEngineToken(tokens: { readonly realm: string; readonly service: string }, times = 1): this {
+    return this.addRule({
+      agent: /^docker\//,
+      path: /\/manifests\//,
+      times,
+      fault: {
+        kind: "status",
+        status: 401,
+        headers: { "www-authenticate": `Bearer realm="${tokens.realm}",service="${tokens.service}"`, "content-type": "application/json" },
+        body: '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+      },
+    });
+  }
+
   clearRules(): void {
     this.rules = [];
   }

@@ -5,9 +5,10 @@
 // actions/checkout writes it, and a registry login in ~/.docker/config.json. Made by root,
 // idempotently; the action then runs as that user (runAction's `runner` option).
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type ActionRun, REPO, type RunOptions, runAction } from "./action.js";
+import { dockerConfig } from "./logins.js";
 
 /** The token actions/checkout leaves in .git/config (`persist-credentials`, its default). */
 export const CHECKOUT_TOKEN = "ghs_CHECKOUTtokenINgitCONFIG0000000000000";
@@ -102,8 +103,8 @@ export function runnerLayout(user: RunnerUser, repo = "project"): RunnerLayout {
   );
   writeFileSync(join(layout.workspace, "README.md"), "a checkout\n");
   mkdirSync(dirname(layout.dockerConfig), { recursive: true });
-  const auth = Buffer.from(DOCKER_LOGIN).toString("base64");
-  writeFileSync(layout.dockerConfig, `${JSON.stringify({ auths: { "ghcr.io": { auth } } }, null, 2)}\n`, { mode: 0o600 });
+  dockerConfig({ "ghcr.io": DOCKER_LOGIN }, dirname(layout.dockerConfig));
+  chmodSync(layout.dockerConfig, 0o600);
   execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, work, dirname(layout.dockerConfig)]);
   return layout;
 }
