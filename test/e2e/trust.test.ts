@@ -2,7 +2,11 @@
 // manifest bodies and announced digests while the engine gets the registry's real content
 // (FaultProxy.forge: prepull's requests only), credentials go only where they belong, and an
 // error answer that never ends is bounded. HTTPS registries with token auth and an HTTPS token
-// realm, as GHCR and Docker Hub are; the user's login stored in the engine's config.
+// realm, as GHCR and Docker Hub are, reached by names and verified as a runner verifies
+// ghcr.io's certificate (not loopback addresses, whose certificates prepull takes as the engine
+// does); the user's login stored in the engine's config.
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Fault } from "../world/fault-proxy.js";
 import {
@@ -12,6 +16,7 @@ import {
   seedImage,
   startRegistry,
   TokenServer,
+  trustBundle,
   uniqueName,
   useWorld,
   worldUnavailable,
@@ -19,19 +24,26 @@ import {
 import type { Registry } from "../world/registry.js";
 
 const USER = { alice: "s3cret-password" };
+const MIRROR_NAME = "ghcr.trust.prepull.test";
 const configDir = (hosts: readonly string[]) => dockerConfig(Object.fromEntries(hosts.map((h) => [h, "alice:s3cret-password"])));
 
 describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot forge, end to end", () => {
   /** HTTPS in front of each registry (`upstream`, `mirror`): what prepull and the engine talk to */
   const {
     engine,
+    trust,
     registry: { upstream: upstreamRegistry, mirror: mirrorRegistry },
     proxy: { upstream, mirror },
   } = useWorld({
-    registries: { upstream: { tokenAuth: true, proxy: true, proxyTls: true }, mirror: { tokenAuth: true, proxy: true, proxyTls: true } },
-    tokens: { service: "trust", policy: { users: USER }, tls: true },
+    registries: {
+      upstream: { tokenAuth: true, proxy: true, proxyTls: true, hostName: "hub.trust.prepull.test" },
+      mirror: { tokenAuth: true, proxy: true, proxyTls: true, hostName: MIRROR_NAME },
+    },
+    tokens: { service: "trust", policy: { users: USER }, tls: true, hostName: "auth.trust.prepull.test" },
     cleanEngine: true,
   });
+  /** what the action trusts: the world's certificates, and those of the parts a test starts itself */
+  let trusted = () => trust();
   /** the user's logins: for the registries (seeding) and for the proxies (the action) */
   let seedConfig: string;
   let userConfig: string;
@@ -44,7 +56,7 @@ describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot f
   const run = (inputs: Record<string, string>, timeoutMs?: number) =>
     runAction(
       { backoff: "0.1", mirrors: `${mirror.host}/mirror`, ...inputs },
-      { env: { ...engine.env, DOCKER_CONFIG: userConfig }, ...(timeoutMs && { timeoutMs }) },
+      { env: { ...engine.env, DOCKER_CONFIG: userConfig, NODE_EXTRA_CA_CERTS: trusted() }, ...(timeoutMs && { timeoutMs }) },
     );
 
   /**
@@ -160,18 +172,28 @@ describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot f
   });
 
   describe("§3 credentials go only where they belong", () => {
-    /** Another registry on another port, with its own HTTPS token server that records what it was sent. */
+    /**
+     * Another registry with its own HTTPS token server that records what it was sent, in front of
+     * it a proxy on another host (`elsewhere`) and one on another port of the mirror's host (`sameHost`).
+     */
     let elsewhereTokens: TokenServer;
     let elsewhereRegistry: Registry;
     let elsewhere: FaultProxy;
+    let sameHost: FaultProxy;
+    let bundle: string | undefined;
     beforeAll(async () => {
       elsewhereTokens = await TokenServer.start("elsewhere", { isPrivate: () => false, users: {} }, { tls: true });
       elsewhereRegistry = await startRegistry({ tokenAuth: elsewhereTokens.registryConfig() });
       elsewhere = await FaultProxy.start(elsewhereRegistry.host, { tls: true });
+      sameHost = await FaultProxy.start(elsewhereRegistry.host, { tls: true, hostName: MIRROR_NAME });
+      bundle = trustBundle(trust(), sameHost.certFile);
+      trusted = () => bundle ?? trust();
     });
     afterAll(async () => {
-      await elsewhere?.stop();
+      await Promise.all([elsewhere?.stop(), sameHost?.stop()]);
       await Promise.all([elsewhereRegistry?.stop(), elsewhereTokens?.stop()]);
+      if (bundle) rmSync(dirname(bundle), { recursive: true, force: true });
+      trusted = () => trust();
     });
 
     it("a redirect to another host's 401 challenge does not get the registry's credentials", async () => {
@@ -192,19 +214,19 @@ describe.skipIf(worldUnavailable !== "")("trust that a hostile registry cannot f
     it("a redirect to another port of the same host goes without the token the request carried", async () => {
       const { up, id } = await seed("redirected-token", "same");
       elsewhereTokens.requests.length = 0;
-      elsewhere.resetLog();
+      sameHost.resetLog();
       // The HEAD gets in (its token is cached); the GET of the manifest, which carries it, is sent elsewhere.
       mirror.addRule({
         method: "GET",
         agent: /^prepull/,
         path: /\/manifests\/sha256:/,
-        fault: { kind: "redirect", location: `https://${elsewhere.host}/v2/somewhere/manifests/1` },
+        fault: { kind: "redirect", location: `https://${sameHost.host}/v2/somewhere/manifests/1` },
       });
       const result = await run({ images: up });
       const redirected = mirror.requests.filter((r) => r.method === "GET" && r.status === 307);
       expect(redirected.length, "a GET with the mirror's token was redirected").toBeGreaterThan(0);
       expect(redirected.every((r) => String(r.headers.authorization).startsWith("Bearer "))).toBe(true);
-      const arrived = elsewhere.requests.filter((r) => r.method === "GET");
+      const arrived = sameHost.requests.filter((r) => r.method === "GET");
       expect(arrived.length).toBeGreaterThan(0);
       expect(arrived.map((r) => r.headers.authorization)).toEqual(arrived.map(() => undefined));
       expect(elsewhereTokens.requests).toEqual([]);

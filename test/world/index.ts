@@ -8,7 +8,7 @@ export { FaultProxy } from "./fault-proxy.js";
 export { FileServer } from "./http-server.js";
 export { Docker, seedImage, uniqueName } from "./images.js";
 export { dockerConfig } from "./logins.js";
-export { loopbackRequest } from "./net.js";
+export { loopbackRequest, trustBundle } from "./net.js";
 export { podmanMissing, usePodmanStore } from "./podman.js";
 export { startRegistry } from "./registry.js";
 export {

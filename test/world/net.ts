@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { appendFileSync, closeSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** A free loopback port (the small race with another process is acceptable in tests). */
@@ -75,6 +76,13 @@ export function loopbackRequest(
     req.on("error", reject);
     req.end();
   });
+}
+
+/** One file of the certificates in `files` (a CA bundle, for NODE_EXTRA_CA_CERTS), in a directory of its own. */
+export function trustBundle(...files: (string | undefined)[]): string {
+  const bundle = join(mkdtempSync(join(tmpdir(), "prepull-trust-")), "ca.pem");
+  writeFileSync(bundle, files.flatMap((file) => (file ? [readFileSync(file, "utf8")] : [])).join("\n"));
+  return bundle;
 }
 
 const HOSTS_FILE = "/etc/hosts";

@@ -5,14 +5,13 @@
 //   const { engine, tokens, registry: { upstream, mirror }, proxy: { mirror: mirrorProxy } } = world;
 // The runner-shaped users (runner.ts) are made once a file where `runners` names them; a
 // describe block takes a fresh /home/<user>/work layout of its own with `world.runner(variant)`.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, beforeEach, inject } from "vitest";
 import { FaultProxy } from "./fault-proxy.js";
 import { FileServer } from "./http-server.js";
 import { Docker } from "./images.js";
-import { addHostNames } from "./net.js";
+import { addHostNames, trustBundle } from "./net.js";
 import { type Registry, startRegistry } from "./registry.js";
 import { ensureRunnerUser, type RunnerLayout, type RunnerUser, type RunnerVariant, runnerLayout, shareEngine } from "./runner.js";
 import { type TokenPolicy, TokenServer } from "./token-server.js";
@@ -26,9 +25,11 @@ export interface RegistrySpec {
   readonly proxy?: boolean;
   readonly proxyTls?: boolean;
   /**
-   * with `tls`: reached as `hostName:PORT`, a name that resolves to 127.0.0.1 (net.ts
-   * addHostNames), as a runner reaches ghcr.io: no loopback address for prepull or the engine to
-   * treat as this machine's, HTTPS verified against the certificate (World.trust)
+   * What the action reaches (the TLS proxy where there is one, else the TLS registry) is reached
+   * as `hostName:PORT`, a name that resolves to 127.0.0.1 (net.ts addHostNames), as a runner
+   * reaches ghcr.io: no loopback address for prepull or the engine to treat as this machine's,
+   * HTTPS verified against the certificate (World.trust). The registry behind a proxy stays at
+   * 127.0.0.1 (the seeding's way in).
    */
   readonly hostName?: string;
 }
@@ -130,14 +131,21 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     await Promise.all(
       names.map(async (name) => {
         const { tokenAuth, tls, proxy, proxyTls, hostName } = spec.registries[name];
+        const named = hostName && !proxy ? hostName : undefined;
         const started = await startRegistry({
           ...(tokenAuth && tokens && { tokenAuth: tokens.registryConfig() }),
           ...(tls && { tls }),
-          ...(hostName && { names: [hostName] }),
+          ...(named && { names: [named] }),
         });
-        const registry = hostName ? { ...started, host: `${hostName}:${started.port}` } : started;
+        const registry = named ? { ...started, host: `${named}:${started.port}` } : started;
         parts.registry[name] = registry;
-        if (proxy) parts.proxy[name] = await FaultProxy.start(registry.host, { tls: proxyTls ?? false, targetTls: tls ?? false });
+        if (proxy) {
+          parts.proxy[name] = await FaultProxy.start(registry.host, {
+            tls: proxyTls ?? false,
+            targetTls: tls ?? false,
+            ...(hostName && { hostName }),
+          });
+        }
       }),
     );
   });
@@ -173,11 +181,11 @@ export function useWorld<R extends string>(spec: WorldSpec<R>): World<R> {
     tokens: handle(() => needs(parts.tokens, "token server")),
     files: handle(() => needs(parts.files, "file server")),
     trust() {
-      if (!trustFile) {
-        const certs = [...Object.values<Registry | undefined>(parts.registry).map((r) => r?.certFile), parts.tokens?.tlsCertFile];
-        trustFile = join(mkdtempSync(join(tmpdir(), "prepull-trust-")), "ca.pem");
-        writeFileSync(trustFile, certs.flatMap((file) => (file ? [readFileSync(file, "utf8")] : [])).join("\n"));
-      }
+      trustFile ??= trustBundle(
+        ...Object.values<Registry | undefined>(parts.registry).map((r) => r?.certFile),
+        ...Object.values<FaultProxy | undefined>(parts.proxy).map((p) => p?.certFile),
+        parts.tokens?.tlsCertFile,
+      );
       return trustFile;
     },
     runner(variant) {
