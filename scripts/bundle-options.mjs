@@ -45,7 +45,8 @@ const LAZY_MEMBERS = {
   },
   crypto: { module: "node:crypto", importer: /@actions[/\\]core[/\\]/, members: ["randomUUID"] },
   // @actions/core's platform details (never asked by prepull) run @actions/exec, which brings
-  // @actions/io (node's fs/promises at its load); its job summary writer is used once, at the end.
+  // @actions/io (node's fs/promises at its load); its job summary writer, never (prepull appends
+  // the summary itself: src/report/filecommand.ts).
   "@actions/exec": {
     module: "./node_modules/@actions/exec/lib/exec.js",
     importer: /@actions[/\\]core[/\\]/,

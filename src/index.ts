@@ -5,7 +5,7 @@ import * as core from "@actions/core";
 import { readRequest, readState, readWorkerSecret, WORKER_ENV } from "./background.js";
 import { whenUnfinished } from "./lifecycle.js";
 import { type Host, run, runWorker, UNFINISHED } from "./main.js";
-import { writeFileCommand } from "./report/filecommand.js";
+import { writeFileCommand, writeStepSummary } from "./report/filecommand.js";
 import { actionLogger, recordLogger } from "./report/log.js";
 
 function saveState(name: string, value: string): void {
@@ -19,8 +19,7 @@ const host: Host = {
     if (!writeFileCommand("OUTPUT", name, value)) core.setOutput(name, value);
   },
   async writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY) return;
-    await core.summary.addRaw(markdown).write();
+    writeStepSummary(markdown);
   },
   setFailed: (message) => core.setFailed(message),
   setSecret: (secret) => core.setSecret(secret),

@@ -1,9 +1,9 @@
 // The runner's file commands (GITHUB_OUTPUT, GITHUB_STATE), written as the runner reads them:
-// `name<<DELIMITER`, the value, `DELIMITER`. @actions/core writes the same with a random
+// `name<<DELIMITER`, the value, `DELIMITER`; and the step's summary (GITHUB_STEP_SUMMARY). @actions/core writes the same with a random
 // delimiter from node:crypto, and loading node:crypto cost 4–6 ms of every step (node 24) that
 // nothing else on a step's usual path needs. Here the delimiter is one that neither name nor
 // value contains, which is what keeps a value from ending its entry early.
-import { appendFileSync } from "node:fs";
+import { appendFileSync, closeSync, constants, openSync, writeSync } from "node:fs";
 import { EOL } from "node:os";
 
 export function fileCommandEntry(name: string, value: string): string {
@@ -18,4 +18,20 @@ export function writeFileCommand(kind: "OUTPUT" | "STATE", name: string, value: 
   if (!file) return false;
   appendFileSync(file, fileCommandEntry(name, value), "utf8");
   return true;
+}
+
+/**
+ * Appends markdown to the step's summary, as core.summary's write() does, without loading its
+ * module and fs/promises at the end of every step (2–3 ms of a hit). The runner made the file:
+ * it is not created here (core refuses a missing one too).
+ */
+export function writeStepSummary(markdown: string): void {
+  const file = process.env.GITHUB_STEP_SUMMARY;
+  if (!file) return;
+  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
+  try {
+    writeSync(fd, markdown, null, "utf8");
+  } finally {
+    closeSync(fd);
+  }
 }

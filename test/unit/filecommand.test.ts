@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fileCommandEntry, writeFileCommand } from "../../src/report/filecommand.js";
+import { fileCommandEntry, writeFileCommand, writeStepSummary } from "../../src/report/filecommand.js";
 import { parseOutputFile } from "../world/action.js";
 
 describe("file commands (GITHUB_OUTPUT, GITHUB_STATE)", () => {
@@ -33,5 +33,20 @@ describe("file commands (GITHUB_OUTPUT, GITHUB_STATE)", () => {
     expect(parseOutputFile(readFileSync(file, "utf8"))).toEqual({ failed: "0", images: "a:1" });
     vi.stubEnv("GITHUB_STATE", "");
     expect(writeFileCommand("STATE", "isPost", "true")).toBe(false);
+  });
+
+  it("the step's summary: appended to the file the runner made, never a file made here, nothing without one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "prepull-summary-"));
+    const file = join(dir, "step_summary");
+    writeFileSync(file, "before\n");
+    vi.stubEnv("GITHUB_STEP_SUMMARY", file);
+    writeStepSummary("## prepull\n");
+    writeStepSummary("| a | b |\n");
+    expect(readFileSync(file, "utf8")).toBe("before\n## prepull\n| a | b |\n");
+    vi.stubEnv("GITHUB_STEP_SUMMARY", join(dir, "missing"));
+    expect(() => writeStepSummary("x")).toThrow(/ENOENT/);
+    expect(existsSync(join(dir, "missing"))).toBe(false);
+    vi.stubEnv("GITHUB_STEP_SUMMARY", "");
+    expect(() => writeStepSummary("x")).not.toThrow();
   });
 });
