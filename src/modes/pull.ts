@@ -8,7 +8,6 @@ import type { Host } from "../host.js";
 import { pullImage } from "../pull/image.js";
 import { inspectUpstreamName, presentLocally } from "../pull/present.js";
 import type { ImageHooks, probeHooks } from "../pull/probehooks.js";
-import { nextTurn } from "../pull/retry.js";
 import { type Source, sourcesOf } from "../pull/sources.js";
 import type { SizeEstimate } from "../registry/probe.js";
 import { failedResult, type Result } from "../report/results.js";
@@ -41,17 +40,12 @@ export async function pullAll(
 ): Promise<Result[]> {
   // The probes first: their round trips to the registries are the longest wait.
   const anonymous = lazyAnonymous(engine, host.env ?? process.env);
-  // The engine's data root and its free space (for the disk guard): `info` is the engine's
-  // slowest answer, and a run whose images are all here never asks it. Under on-failure: fail
-  // they are read as soon as one image needs bytes (the pulls wait for the guard); under warn
-  // once the sizes are in, after the pulls' requests: nothing of the guard's on a hit's path.
+  // The engine's data root and its free space (for the disk guard) are read as soon as one image
+  // needs bytes, before its pull can land: `info` is the engine's slowest answer, and a run
+  // whose images are all here never asks it.
   const space = spaceReader(engine);
-  const needsBytes = config.onFailure === "fail" ? () => void space() : () => undefined;
-  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine, needsBytes));
+  const work = images.map((spec) => imageWork(spec, config, engine, probes, anonymous.engine, () => void space()));
   const estimates = estimateAll(work);
-  // The mirrors' first requests go out before the engine and upstream are asked (a turn of the
-  // event loop lets their connections start): on one thread, what is asked first goes first.
-  await nextTurn();
   const checked = engine.check().then(
     () => ({}),
     (error: Error) => ({ error }),
@@ -158,7 +152,6 @@ function estimateAll(work: readonly ImageWork[]): Promise<Estimate[]> {
           // does not wait for its sources' probes (they are called off when the run ends).
           const size = hooks.sizeEstimate(sources, needed);
           size.catch(() => undefined);
-          await nextTurn(); // the first source's request first (above)
           needed();
           if (await hooks.present?.()) return { image, estimate: { bytes: 0 } };
           return { image, estimate: await size };
