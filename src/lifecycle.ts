@@ -68,7 +68,11 @@ export function whenUnfinished(work: Promise<unknown>, onUnfinished: () => void)
   });
 }
 
-/** Variables that carry the step's secrets: the runner's inputs (the token among them) and tokens. */
+/**
+ * Variables that carry the step's secrets: the runner's inputs (the token among them) and the
+ * runner's tokens. Narrower than compose interpolation's rule (resolve/compose.ts drops every
+ * name with TOKEN in it): a credential helper may need its own, AWS_SESSION_TOKEN for ECR's.
+ */
 const SECRET_VARIABLE =
   /^(?:INPUT_.*|GITHUB_TOKEN|GH_TOKEN|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$/i;
 

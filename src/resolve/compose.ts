@@ -179,6 +179,7 @@ function readBuild(
 /**
  * The environment compose interpolation may read: the step's, without its secrets (names with
  * TOKEN in them, INPUT_*, ACTIONS_*), so that `image: r/x:${GH_TOKEN}` sends no token to a registry.
+ * Wider than a child process's (lifecycle.ts childEnv): an image name needs no credential at all.
  */
 export function composeEnvironment(env: NodeJS.ProcessEnv): Lookup {
   return (name) => (/token/i.test(name) || /^(INPUT|ACTIONS)_/i.test(name) ? undefined : env[name]);
