@@ -3,7 +3,8 @@
 // over verified HTTPS, the engine's API pull by that digest with that token, the tag under the
 // upstream name), but its inputs read with @actions/core and checked with zod, its registry requests
 // sent with @actions/http-client, the token's JSON checked with zod, its output written with
-// @actions/core; bundled with dist's own esbuild options (scripts/bundle-options.mjs). Not a tool: no
+// @actions/core (as core writes it, with node:crypto's random delimiter; TLS has loaded node:crypto
+// already); bundled with dist's own esbuild options (scripts/bundle-options.mjs). Not a tool: no
 // verification against upstream, no retries, no report. Between node's floor and the action, it
 // tells how much of the gap the stack's loading costs and how much is prepull's own work.
 // Inputs: INPUT_MIRROR (the mirror's reference), INPUT_UPSTREAM, INPUT_SOCKET (the engine's socket).

@@ -45,15 +45,15 @@ const LAZY_MEMBERS = {
   },
   crypto: { module: "node:crypto", importer: /@actions[/\\]core[/\\]/, members: ["randomUUID"] },
   // @actions/core's platform details (never asked by prepull) run @actions/exec, which brings
-  // @actions/io (node's fs/promises at its load); its job summary writer, never (prepull appends
-  // the summary itself: src/report/filecommand.ts).
+  // @actions/io (node's fs/promises at its load); its job summary writer is not bundled at all
+  // (scripts/summary-stub.cjs: prepull appends the summary itself, src/report/filecommand.ts).
   "@actions/exec": {
     module: "./node_modules/@actions/exec/lib/exec.js",
     importer: /@actions[/\\]core[/\\]/,
     members: ["exec", "getExecOutput"],
   },
   "./summary.js": {
-    module: "./node_modules/@actions/core/lib/summary.js",
+    module: "./scripts/summary-stub.cjs",
     importer: /@actions[/\\]core[/\\]lib[/\\]core\.js$/,
     members: ["summary", "markdownSummary", "SUMMARY_ENV_VAR", "SUMMARY_DOCS_URL"],
   },
@@ -70,7 +70,8 @@ export const lazyBuiltins = {
       return {
         contents: `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(module)}));\nmodule.exports = {\n${getters}\n};\n`,
         loader: "js",
-        resolveDir: process.cwd(),
+        // The repository's root, wherever the build is started from (the benchmark bundles too).
+        resolveDir: build.initialOptions.absWorkingDir ?? process.cwd(),
       };
     });
   },

@@ -1,9 +1,10 @@
 // The runner's file commands (GITHUB_OUTPUT, GITHUB_STATE), written as the runner reads them:
-// `name<<DELIMITER`, the value, `DELIMITER`; and the step's summary (GITHUB_STEP_SUMMARY). @actions/core writes the same with a random
+// `name<<DELIMITER`, the value, `DELIMITER`. @actions/core writes the same with a random
 // delimiter from node:crypto, and loading node:crypto cost 4–6 ms of every step (node 24) that
 // nothing else on a step's usual path needs. Here the delimiter is one that neither name nor
-// value contains, which is what keeps a value from ending its entry early.
-import { appendFileSync, closeSync, constants, openSync, writeSync } from "node:fs";
+// value contains, which is what keeps a value from ending its entry early. And the step's
+// summary (GITHUB_STEP_SUMMARY), appended as core's summary writer does.
+import { appendFileSync, closeSync, constants, openSync, writeFileSync } from "node:fs";
 import { EOL } from "node:os";
 
 export function fileCommandEntry(name: string, value: string): string {
@@ -28,9 +29,14 @@ export function writeFileCommand(kind: "OUTPUT" | "STATE", name: string, value: 
 export function writeStepSummary(markdown: string): void {
   const file = process.env.GITHUB_STEP_SUMMARY;
   if (!file) return;
-  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
+  let fd: number;
   try {
-    writeSync(fd, markdown, null, "utf8");
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND);
+  } catch (error) {
+    throw new Error(`the step summary (GITHUB_STEP_SUMMARY) cannot be appended to: ${(error as Error).message}`);
+  }
+  try {
+    writeFileSync(fd, markdown, "utf8"); // the whole text, however many writes it takes
   } finally {
     closeSync(fd);
   }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { fileCommandEntry, writeFileCommand, writeStepSummary } from "../../src/report/filecommand.js";
 import { parseOutputFile } from "../world/action.js";
 
-describe("file commands (GITHUB_OUTPUT, GITHUB_STATE)", () => {
+describe("file commands (GITHUB_OUTPUT, GITHUB_STATE) and the step summary", () => {
   afterEach(() => {
     vi.unstubAllEnvs();
   });
@@ -44,7 +44,7 @@ describe("file commands (GITHUB_OUTPUT, GITHUB_STATE)", () => {
     writeStepSummary("| a | b |\n");
     expect(readFileSync(file, "utf8")).toBe("before\n## prepull\n| a | b |\n");
     vi.stubEnv("GITHUB_STEP_SUMMARY", join(dir, "missing"));
-    expect(() => writeStepSummary("x")).toThrow(/ENOENT/);
+    expect(() => writeStepSummary("x")).toThrow(/GITHUB_STEP_SUMMARY.*ENOENT/);
     expect(existsSync(join(dir, "missing"))).toBe(false);
     vi.stubEnv("GITHUB_STEP_SUMMARY", "");
     expect(() => writeStepSummary("x")).not.toThrow();
