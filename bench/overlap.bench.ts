@@ -104,8 +104,15 @@ async function bundleMinimalAction(dir: string): Promise<string> {
   writeFileSync(join(dir, "output"), ""); // its GITHUB_OUTPUT, as the runner makes it
   return outfile;
 }
-/** Set by the suite's beforeAll: the minimal action's bundle, where the stack's floor is timed. */
-let minimalAction: Promise<string | undefined> = Promise.resolve(undefined);
+/** The minimal action's bundle, made once, when the first row with floors asks (removed after the suite). */
+let minimal: { dir: string; entry: Promise<string> } | undefined;
+function minimalAction(): Promise<string> {
+  if (!minimal) {
+    const dir = mkdtempSync(join(os.tmpdir(), "prepull-bench24-minimal-"));
+    minimal = { dir, entry: bundleMinimalAction(dir) };
+  }
+  return minimal.entry;
+}
 interface Scenario {
   readonly name: string;
   /** before each timed run, the local store as the scenario wants it */
@@ -124,7 +131,7 @@ interface Scenario {
 async function triples(engine: Docker, scenario: Scenario, mirrorRef: string, upRef: string, n: number, trustFile: string) {
   const env = { ...process.env, ...engine.env };
   const times: Record<Way, number[]> = { bare: [], loop: [], floor: [], stack: [], action: [], before: [] };
-  const stackEntry = scenario.floor ? await minimalAction : undefined;
+  const stackEntry = scenario.floor ? await minimalAction() : undefined;
   const ways: Way[] = [
     "bare",
     "loop",
@@ -200,16 +207,13 @@ describe.skipIf(worldUnavailable !== "")("issue 24: a verified mirror hit agains
   let seedConfig: string;
   const started = load();
 
-  const minimalDir = mkdtempSync(join(os.tmpdir(), "prepull-bench24-minimal-"));
   beforeAll(() => {
     seedConfig = dockerConfig({ [up.host]: "alice:bench-password", [mirror.host]: "alice:bench-password" });
-    minimalAction = bundleMinimalAction(minimalDir);
-    minimalAction.catch(() => undefined); // awaited by the hit's row, which fails with it
   });
 
   afterAll(() => {
     if (seedConfig) rmSync(seedConfig, { recursive: true, force: true });
-    rmSync(minimalDir, { recursive: true, force: true });
+    if (minimal) rmSync(minimal.dir, { recursive: true, force: true });
     if (beforeEntry) rmSync(join(beforeEntry, "..", ".."), { recursive: true, force: true });
     row(
       "machine",

@@ -8,7 +8,6 @@ import type { ImageSpec } from "../resolve/inputs.js";
 import { digestReference, formatReference, type Reference } from "../resolve/reference.js";
 import type { EarlyPull, ProbeVerdict, PullHooks } from "./hooks.js";
 import { quotaText } from "./policy.js";
-import { nextTurn } from "./retry.js";
 import type { Source } from "./sources.js";
 
 /** Whether upstream serves the image, from its HEAD: found, and not with a spent pull quota. */
@@ -133,8 +132,9 @@ async function estimateSize(
       const [head, wanted] = await Promise.all([probe.head(source.ref), needed()]);
       if (head.kind !== "found") continue;
       if (!wanted) return { bytes: 0 };
-      // After the early pull's request has gone to the engine: under on-failure: warn nothing waits for this GET.
-      await nextTurn();
+      // After the early pull's request has gone to the engine (its awaits are microtasks, so one
+      // turn of the event loop lets it go first): under on-failure: warn nothing waits for this GET.
+      await new Promise((resolve) => setImmediate(resolve));
       return probe.compressedSize(source.ref, head.digest);
     }
     const verdict = await probeSource(source);

@@ -26,9 +26,6 @@ export interface RetrySettings {
 
 export const sleepSeconds = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
 
-/** One turn of the event loop: what was asked before it (its awaits are microtasks) goes out first. */
-export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** Thrown instead of another try once the work was called off (the run ended without needing it). */
 export class CalledOff extends Error {
   override name = "CalledOff";
